@@ -1,0 +1,1 @@
+"""tornado-bench harness: suites, cells, process lifecycle, results. Never imports locust."""

@@ -1,0 +1,208 @@
+"""Child processes the harness owns: each in its own session (so its whole process group can
+be signalled), stopped by group, always reaped. Nothing here is ever found by name."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+# How long a stopped group gets between SIGTERM and SIGKILL; servers stop within ~2 s.
+TERM_GRACE_S = 5.0
+# Readiness polling: servers answer in ~0.2 s, multiprocess in ~1 s on this class of machine.
+READY_TIMEOUT_S = 20.0
+READY_POLL_S = 0.05
+HTTP_TIMEOUT_S = 5.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS reports free right now (the caller retries if it is taken meanwhile)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """One started process group."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: IO[bytes] | None = None
+    pids_seen: set[int] = field(default_factory=set)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, grace_s: float = TERM_GRACE_S) -> int | None:
+        """SIGTERM the whole group, SIGKILL what is left after grace_s, reap the leader."""
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=grace_s)
+        # Children of the leader (forked workers) may outlive it briefly: kill the group.
+        deadline = time.monotonic() + grace_s
+        while group_alive(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=grace_s)
+        if self.log is not None:
+            self.log.close()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=TERM_GRACE_S)
+        if self.log is not None:
+            self.log.close()
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+def live(pids: set[int]) -> set[int]:
+    """The pids among pids that still run (zombies count as gone)."""
+    import psutil
+
+    alive = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def group_members(pgid: int) -> set[int]:
+    """Running processes whose process group is pgid."""
+    import psutil
+
+    found = set()
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.add(proc.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    return bool(group_members(pgid))
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    cpus: set[int] | None = None,
+) -> Child:
+    """Start argv in a new session; stdout and stderr go to log_path (or are discarded)."""
+    log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
+    out: Any = log if log is not None else subprocess.DEVNULL
+
+    def preexec() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    popen = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+        cwd=cwd,
+        preexec_fn=preexec if cpus else None,
+    )
+    return Child(name=name, popen=popen, log=log)
+
+
+def python_argv(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def server_argv(
+    variant: str,
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    loop: str = "asyncio",
+    processes: int | None = None,
+    threads: int | None = None,
+    backend_url: str | None = None,
+) -> list[str]:
+    argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
+    argv += ["--loop", loop]
+    if processes is not None:
+        argv += ["--processes", str(processes)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    if backend_url is not None:
+        argv += ["--backend-url", backend_url]
+    return argv
+
+
+def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict[str, str], bytes]:
+    """GET url; returns (status, headers, body) for any HTTP answer, raises OSError otherwise."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers.items()), resp.read()
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        return err.code, dict(err.headers.items()), body
+
+
+def wait_ready(url: str, child: Child | None = None, timeout_s: float = READY_TIMEOUT_S) -> dict:
+    """Poll url (a /health endpoint) until it answers 200 JSON; raise RuntimeError otherwise."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited with code {child.popen.returncode}")
+        try:
+            status, _, body = http_get(url, timeout=1.0)
+            if status == 200:
+                return json.loads(body)
+            last = f"status {status}"
+        except (OSError, ValueError) as exc:
+            last = type(exc).__name__
+        time.sleep(READY_POLL_S)
+    raise RuntimeError(f"{url} not ready after {timeout_s:.0f} s ({last})")
+
+
+@contextlib.contextmanager
+def running(
+    name: str,
+    argv: Sequence[str],
+    health_url: str,
+    **kwargs: Any,
+) -> Iterator[Child]:
+    """Start, wait for readiness, yield, and always stop the group."""
+    child = start(name, argv, **kwargs)
+    try:
+        wait_ready(health_url, child)
+        yield child
+    finally:
+        child.stop()

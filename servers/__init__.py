@@ -1,0 +1,1 @@
+"""tornado-bench server variants: one module per concurrency strategy, one launcher."""

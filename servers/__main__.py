@@ -1,0 +1,5 @@
+import sys
+
+from servers.launch import main
+
+sys.exit(main())

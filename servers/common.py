@@ -1,0 +1,185 @@
+"""Handlers and helpers shared by every variant: the strategy makes no difference here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from typing import Any
+
+from tornado import httpclient, web
+from tornado.simple_httpclient import HTTPTimeoutError
+
+from servers.config import (
+    CPU_N_MAX,
+    FANOUT_N_MAX,
+    FANOUT_TOTAL_MS_MAX,
+    MS_MAX,
+    UPSTREAM_CONNECT_TIMEOUT_S,
+    ServerConfig,
+)
+from servers.work import UpstreamError, delay_path, parse_backend_body, upstream_timeout_s
+
+_UINT = re.compile(r"[0-9]{1,9}")
+FANOUT_FORMS = ("list", "dict")
+
+
+class BenchHandler(web.RequestHandler):
+    """Base for every endpoint: strict parameter parsing and short plain-text errors."""
+
+    config: ServerConfig
+
+    def initialize(self, config: ServerConfig, **_: Any) -> None:
+        self.config = config
+
+    def int_param(self, name: str, lo: int, hi: int, default: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None and default is not None:
+            return default
+        # The message names the parameter and the allowed range, never the value sent.
+        message = f"{name} must be an integer in {lo}..{hi}"
+        if raw is None or not _UINT.fullmatch(raw):
+            raise web.HTTPError(400, message)
+        value = int(raw)
+        if not lo <= value <= hi:
+            raise web.HTTPError(400, message)
+        return value
+
+    def ms_param(self) -> int:
+        return self.int_param("ms", 0, MS_MAX)
+
+    def cpu_n_param(self) -> int:
+        return self.int_param("n", 1, CPU_N_MAX)
+
+    def fanout_params(self) -> tuple[int, int, str]:
+        n = self.int_param("n", 1, FANOUT_N_MAX)
+        ms = self.ms_param()
+        if n * ms > FANOUT_TOTAL_MS_MAX:
+            raise web.HTTPError(400, f"n*ms must be at most {FANOUT_TOTAL_MS_MAX}")
+        form = self.get_query_argument("form", "list")
+        if form not in FANOUT_FORMS:
+            raise web.HTTPError(400, "form must be list or dict")
+        return n, ms, form
+
+    def write_json(self, body: dict[str, Any]) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def write_slept(self, ms: int) -> None:
+        # The pid shows which process served a request (multiprocess spreads them).
+        self.write_json({"slept_ms": ms, "pid": os.getpid()})
+
+    def write_upstream(self, ms: int, result: dict[str, Any]) -> None:
+        self.write_json({"ms": ms, "upstream": result})
+
+    def write_fanout(
+        self, n: int, ms: int, form: str, mode: str, results: list[dict[str, Any]]
+    ) -> None:
+        self.write_json(
+            {
+                "n": n,
+                "ms": ms,
+                "form": form,
+                "mode": mode,
+                "ids": [r["id"] for r in results],
+            }
+        )
+
+    def fail_upstream(self, exc: UpstreamError) -> None:
+        raise web.HTTPError(exc.status, exc.message)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None:
+            exc = exc_info[1]
+            if isinstance(exc, web.HTTPError) and exc.log_message:
+                message = exc.log_message
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"{status_code}: {message}\n")
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # 4xx/5xx raised on purpose are answers, not server faults: keep the log quiet.
+        if isinstance(value, web.HTTPError):
+            return
+        super().log_exception(typ, value, tb)
+
+
+class HealthHandler(BenchHandler):
+    def get(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.write_json(
+            {
+                "status": "ok",
+                "variant": self.config.variant,
+                "loop": f"{type(loop).__module__}.{type(loop).__qualname__}",
+                "pid": os.getpid(),
+                "threads": self.config.threads,
+                "processes": self.config.effective_processes
+                if self.config.variant == "multiprocess"
+                else 1,
+            }
+        )
+
+
+class HelloHandler(BenchHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("Hello, world")
+
+
+class JsonHandler(BenchHandler):
+    def get(self) -> None:
+        self.write_json({"message": "Hello, World!", "numbers": list(range(10))})
+
+
+def common_routes(config: ServerConfig) -> list[tuple[str, type[BenchHandler], dict[str, Any]]]:
+    kw = {"config": config}
+    return [
+        (r"/health", HealthHandler, kw),
+        (r"/hello", HelloHandler, kw),
+        (r"/json", JsonHandler, kw),
+    ]
+
+
+def make_application(routes: list[Any]) -> web.Application:
+    # Access logging costs more than a /hello request itself: off by default.
+    return web.Application(routes, debug=False, log_function=lambda handler: None)
+
+
+def async_http_client() -> httpclient.AsyncHTTPClient:
+    return httpclient.AsyncHTTPClient()
+
+
+def fetch_request(backend_url: str | None, ms: int, call_id: int) -> httpclient.HTTPRequest:
+    if backend_url is None:
+        raise UpstreamError(502, "no backend configured (start the server with --backend-url)")
+    return httpclient.HTTPRequest(
+        backend_url.rstrip("/") + delay_path(ms, call_id),
+        connect_timeout=UPSTREAM_CONNECT_TIMEOUT_S,
+        request_timeout=upstream_timeout_s(ms),
+    )
+
+
+def upstream_error(exc: BaseException) -> UpstreamError:
+    """Map an AsyncHTTPClient failure to what the client should see."""
+    if isinstance(exc, UpstreamError):
+        return exc
+    if isinstance(exc, (HTTPTimeoutError, TimeoutError)):
+        return UpstreamError(504, "backend timed out")
+    if isinstance(exc, httpclient.HTTPClientError) and exc.code != 599:
+        return UpstreamError(502, f"backend answered {exc.code}")
+    # Refused, reset, closed mid-response, DNS failure: the client sees a bad gateway.
+    return UpstreamError(502, "backend unreachable")
+
+
+async def fetch_upstream(
+    client: httpclient.AsyncHTTPClient, backend_url: str | None, ms: int, call_id: int
+) -> dict[str, Any]:
+    """One non-blocking upstream call; raises UpstreamError (502/504) on any failure."""
+    try:
+        response = await client.fetch(fetch_request(backend_url, ms, call_id))
+    except Exception as exc:
+        raise upstream_error(exc) from exc
+    return parse_backend_body(response.body)

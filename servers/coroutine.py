@@ -1,0 +1,63 @@
+"""coroutine: ``async def`` handlers awaiting non-blocking calls one after another.
+Waiting does not block the IOLoop, so many requests wait at once; CPU work still does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tornado import web
+
+from servers.common import (
+    BenchHandler,
+    async_http_client,
+    common_routes,
+    fetch_upstream,
+    make_application,
+)
+from servers.config import ServerConfig
+from servers.sync import CpuHandler
+from servers.work import UpstreamError
+
+
+class SleepHandler(BenchHandler):
+    async def get(self) -> None:
+        ms = self.ms_param()
+        await asyncio.sleep(ms / 1000.0)
+        self.write_slept(ms)
+
+
+class UpstreamHandler(BenchHandler):
+    async def get(self) -> None:
+        ms = self.ms_param()
+        try:
+            result = await fetch_upstream(async_http_client(), self.config.backend_url, ms, 0)
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_upstream(ms, result)
+
+
+class SequentialFanoutHandler(BenchHandler):
+    async def get(self) -> None:
+        n, ms, form = self.fanout_params()
+        client = async_http_client()
+        results: list[dict[str, Any]] = []
+        try:
+            for i in range(n):
+                results.append(await fetch_upstream(client, self.config.backend_url, ms, i))
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_fanout(n, ms, form, "sequential", results)
+
+
+def make_app(config: ServerConfig) -> web.Application:
+    kw = {"config": config}
+    return make_application(
+        [
+            *common_routes(config),
+            (r"/sleep", SleepHandler, kw),
+            (r"/cpu", CpuHandler, kw),
+            (r"/upstream", UpstreamHandler, kw),
+            (r"/fanout", SequentialFanoutHandler, kw),
+        ]
+    )

@@ -1,0 +1,54 @@
+"""fanout: like coroutine, but independent upstream calls are awaited together, so a request
+that needs N calls of D ms waits about D, not N*D. Both Tornado forms are served:
+a list of awaitables (``form=list``) and a dict of them (``form=dict``)."""
+
+from __future__ import annotations
+
+from tornado import gen, web
+
+from servers import coroutine
+from servers.common import (
+    BenchHandler,
+    async_http_client,
+    common_routes,
+    fetch_upstream,
+    make_application,
+)
+from servers.config import ServerConfig
+from servers.sync import CpuHandler
+from servers.work import UpstreamError
+
+
+class ConcurrentFanoutHandler(BenchHandler):
+    async def get(self) -> None:
+        n, ms, form = self.fanout_params()
+        client = async_http_client()
+        url = self.config.backend_url
+        try:
+            if form == "dict":
+                by_key = await gen.multi(
+                    {f"call{i}": fetch_upstream(client, url, ms, i) for i in range(n)},
+                    quiet_exceptions=UpstreamError,
+                )
+                results = [by_key[f"call{i}"] for i in range(n)]
+            else:
+                results = await gen.multi(
+                    [fetch_upstream(client, url, ms, i) for i in range(n)],
+                    quiet_exceptions=UpstreamError,
+                )
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_fanout(n, ms, form, "concurrent", results)
+
+
+def make_app(config: ServerConfig) -> web.Application:
+    kw = {"config": config}
+    return make_application(
+        [
+            *common_routes(config),
+            (r"/sleep", coroutine.SleepHandler, kw),
+            (r"/cpu", CpuHandler, kw),
+            (r"/upstream", coroutine.UpstreamHandler, kw),
+            (r"/fanout", ConcurrentFanoutHandler, kw),
+        ]
+    )

@@ -1,0 +1,187 @@
+"""The one launcher: ``python -m servers VARIANT --port P ...``.
+
+Sockets are bound before anything else, so a port in use is reported at once. The
+multiprocess variant forks after binding and before any event loop exists; its parent
+forwards SIGTERM/SIGINT to the children and exits when they have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from tornado.httpclient import AsyncHTTPClient
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.process import fork_processes
+
+from servers.config import (
+    ASYNC_MAX_CLIENTS,
+    BODY_TIMEOUT_S,
+    DEFAULT_HOST,
+    DEFAULT_THREADS,
+    IDLE_CONNECTION_TIMEOUT_S,
+    LOOPS,
+    MAX_BODY_SIZE,
+    MAX_HEADER_SIZE,
+    ServerConfig,
+)
+from servers.registry import BACKEND, VARIANTS, get_variant
+
+# After SIGTERM a process gets this long to finish in-flight requests; a handler blocked in
+# a long sleep cannot reach the event loop, so a watchdog thread ends the process then.
+SHUTDOWN_GRACE_S = 2.0
+# The multiprocess parent kills children that outlive the grace period by this much.
+CHILD_KILL_AFTER_S = SHUTDOWN_GRACE_S + 1.5
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m servers",
+        description="Run one tornado-bench server variant (or the upstream backend).",
+    )
+    parser.add_argument("variant", choices=[*VARIANTS, BACKEND.name], help="strategy to serve")
+    parser.add_argument("--port", type=int, default=8888, help="TCP port (0 = any free port)")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)"
+    )
+    parser.add_argument("--loop", choices=LOOPS, default="asyncio", help="event loop")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="multiprocess: process count (0 = one per CPU)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="threadpool: executor size"
+    )
+    parser.add_argument(
+        "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
+    )
+    return parser
+
+
+def _exit_after(seconds: float) -> None:
+    timer = threading.Timer(seconds, os._exit, args=(0,))
+    timer.daemon = True
+    timer.start()
+
+
+async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
+    AsyncHTTPClient.configure(None, max_clients=ASYNC_MAX_CLIENTS)
+    app = get_variant(config.variant).make_app(config)
+    server = HTTPServer(
+        app,
+        idle_connection_timeout=IDLE_CONNECTION_TIMEOUT_S,
+        body_timeout=BODY_TIMEOUT_S,
+        max_body_size=MAX_BODY_SIZE,
+        max_header_size=MAX_HEADER_SIZE,
+    )
+    server.add_sockets(sockets)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # A plain signal handler (not loop.add_signal_handler) runs even while a sync
+        # handler blocks the loop; the watchdog bounds how long that can delay exit.
+        _exit_after(SHUTDOWN_GRACE_S)
+        loop.call_soon_threadsafe(stop.set)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
+    await stop.wait()
+    server.stop()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_S)
+    executor = app.settings.get("executor")
+    if executor is not None:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_loop(config: ServerConfig, sockets: list[socket.socket]) -> None:
+    if config.loop == "uvloop":
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    else:
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(_serve(config, sockets))
+
+
+def _fork_workers(n: int) -> None:
+    """Fork n workers; returns only in a worker. The parent stays in fork_processes."""
+    import psutil
+
+    parent_pid = os.getpid()
+    stopping = threading.Event()
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != parent_pid:
+            raise SystemExit(0)  # a worker stopped before it installed its own handler
+        stopping.set()
+        children = psutil.Process(parent_pid).children()
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(signum)
+
+        def kill_stragglers() -> None:
+            for child in children:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+            os._exit(0)
+
+        timer = threading.Timer(CHILD_KILL_AFTER_S, kill_stragglers)
+        timer.daemon = True
+        timer.start()
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, forward)
+    fork_processes(n, max_restarts=10)
+    if stopping.is_set():  # restarted by fork_processes while the parent was stopping
+        raise SystemExit(0)
+
+
+def serve(config: ServerConfig) -> int:
+    variant = get_variant(config.variant)
+    try:
+        sockets = bind_sockets(config.port, config.host)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
+        return 1
+    port = sockets[0].getsockname()[1]
+    processes = config.effective_processes if variant.forks else 1
+    print(
+        f"{config.variant} listening on http://{config.host}:{port} "
+        f"loop={config.loop} processes={processes} pid={os.getpid()}",
+        flush=True,
+    )
+    if variant.forks:
+        _fork_workers(processes)
+    _run_loop(config, sockets)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = ServerConfig(
+            variant=args.variant,
+            host=args.host,
+            port=args.port,
+            loop=args.loop,
+            processes=args.processes,
+            threads=args.threads,
+            backend_url=args.backend_url,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return serve(config)

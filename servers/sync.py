@@ -1,0 +1,63 @@
+"""sync: plain ``def get`` handlers. Every wait blocks the IOLoop, so requests are served one
+at a time; this is the baseline the other strategies are measured against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado import web
+
+from servers.common import BenchHandler, common_routes, make_application
+from servers.config import ServerConfig
+from servers.work import BlockingUpstream, UpstreamError, blocking_sleep, cpu_work
+
+
+class SleepHandler(BenchHandler):
+    def get(self) -> None:
+        ms = self.ms_param()
+        blocking_sleep(ms)
+        self.write_slept(ms)
+
+
+class CpuHandler(BenchHandler):
+    def get(self) -> None:
+        n = self.cpu_n_param()
+        self.write_json({"n": n, "result": cpu_work(n)})
+
+
+class UpstreamHandler(BenchHandler):
+    def initialize(self, config: ServerConfig, upstream: BlockingUpstream, **_: Any) -> None:
+        super().initialize(config)
+        self.upstream = upstream
+
+    def get(self) -> None:
+        ms = self.ms_param()
+        try:
+            result = self.upstream.call(ms, 0)
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_upstream(ms, result)
+
+
+class FanoutHandler(UpstreamHandler):
+    def get(self) -> None:
+        n, ms, form = self.fanout_params()
+        try:
+            results = self.upstream.fanout(n, ms)
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_fanout(n, ms, form, "sequential", results)
+
+
+def make_app(config: ServerConfig) -> web.Application:
+    kw = {"config": config}
+    up = {"config": config, "upstream": BlockingUpstream(config.backend_url)}
+    return make_application(
+        [
+            *common_routes(config),
+            (r"/sleep", SleepHandler, kw),
+            (r"/cpu", CpuHandler, kw),
+            (r"/upstream", UpstreamHandler, up),
+            (r"/fanout", FanoutHandler, up),
+        ]
+    )

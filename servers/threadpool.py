@@ -1,0 +1,85 @@
+"""threadpool: blocking calls offloaded with ``IOLoop.run_in_executor`` to a bounded
+ThreadPoolExecutor. The IOLoop stays free; at most ``--threads`` blocking waits run at once.
+Pure-Python CPU work is offloaded too, but the GIL keeps it to one core."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from servers.common import BenchHandler, common_routes, make_application
+from servers.config import ServerConfig
+from servers.work import BlockingUpstream, UpstreamError, blocking_sleep, cpu_work
+
+
+class OffloadHandler(BenchHandler):
+    def initialize(
+        self,
+        config: ServerConfig,
+        executor: ThreadPoolExecutor,
+        upstream: BlockingUpstream,
+        **_: Any,
+    ) -> None:
+        super().initialize(config)
+        self.executor = executor
+        self.upstream = upstream
+
+    async def offload(self, fn: Any, *args: Any) -> Any:
+        return await IOLoop.current().run_in_executor(self.executor, fn, *args)
+
+
+class SleepHandler(OffloadHandler):
+    async def get(self) -> None:
+        ms = self.ms_param()
+        await self.offload(blocking_sleep, ms)
+        self.write_slept(ms)
+
+
+class CpuHandler(OffloadHandler):
+    async def get(self) -> None:
+        n = self.cpu_n_param()
+        self.write_json({"n": n, "result": await self.offload(cpu_work, n)})
+
+
+class UpstreamHandler(OffloadHandler):
+    async def get(self) -> None:
+        ms = self.ms_param()
+        try:
+            result = await self.offload(self.upstream.call, ms, 0)
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_upstream(ms, result)
+
+
+class FanoutHandler(OffloadHandler):
+    async def get(self) -> None:
+        n, ms, form = self.fanout_params()
+        try:
+            # The whole sequential fan-out is one blocking job: it holds one thread for n*ms.
+            results = await self.offload(self.upstream.fanout, n, ms)
+        except UpstreamError as exc:
+            self.fail_upstream(exc)
+        self.write_fanout(n, ms, form, "sequential", results)
+
+
+def make_app(config: ServerConfig) -> web.Application:
+    executor = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bench")
+    kw = {
+        "config": config,
+        "executor": executor,
+        "upstream": BlockingUpstream(config.backend_url),
+    }
+    app = make_application(
+        [
+            *common_routes(config),
+            (r"/sleep", SleepHandler, kw),
+            (r"/cpu", CpuHandler, kw),
+            (r"/upstream", UpstreamHandler, kw),
+            (r"/fanout", FanoutHandler, kw),
+        ]
+    )
+    app.settings["executor"] = executor
+    return app

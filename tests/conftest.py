@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from harness import procs
+
+
+class Server:
+    def __init__(self, child: procs.Child, port: int) -> None:
+        self.child = child
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, timeout: float = 15.0) -> tuple[int, dict[str, str], bytes]:
+        return procs.http_get(self.base + path, timeout=timeout)
+
+
+def start_server(variant: str, **kwargs: object) -> Server:
+    port = procs.free_port()
+    child = procs.start(variant, procs.server_argv(variant, port, **kwargs))  # type: ignore[arg-type]
+    try:
+        procs.wait_ready(f"http://127.0.0.1:{port}/health", child)
+    except Exception:
+        child.stop()
+        raise
+    return Server(child, port)
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[Server]:
+    server = start_server("backend")
+    try:
+        yield server
+    finally:
+        server.child.stop()
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., Server]]:
+    """Start servers for one test; every one is stopped (group and all) afterwards."""
+    with ExitStack() as stack:
+
+        def factory(variant: str, **kwargs: object) -> Server:
+            server = start_server(variant, **kwargs)
+            stack.callback(server.child.stop)
+            return server
+
+        yield factory
