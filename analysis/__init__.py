@@ -1,0 +1,1 @@
+"""tornado-bench analysis: load (files → DataFrames), aggregate (pure), plot/report."""

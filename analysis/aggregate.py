@@ -1,0 +1,274 @@
+"""Pure DataFrame → DataFrame functions: no I/O, no plotting.
+
+Percentiles are exact nearest-rank values of the raw per-request latencies (every reported
+value is a latency that was observed), not Locust's rounded buckets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from analysis import model
+
+PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
+SUMMARY_COLUMNS = [
+    "run_id",
+    "cell_id",
+    "variant",
+    "loop",
+    "processes",
+    "scenario",
+    "users",
+    "repeat",
+    "status",
+    "duration_s",
+    "requests",
+    "failures",
+    "error_rate",
+    "rps",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "expected_rps",
+    "efficiency",
+    "server_cpu_pct",
+    "loadgen_cpu_pct",
+    "valid",
+    "notes",
+]
+# Thresholds behind the validity flags.
+LOADGEN_CPU_LIMIT_PCT = 90.0  # above it the generator, not the server, may set the pace
+EFFICIENCY_LIMIT = 1.05  # above the bound means the model or the measurement is wrong
+CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
+
+
+def in_window(requests: pd.DataFrame, window_start: float, window_end: float) -> pd.DataFrame:
+    """Requests that completed inside [window_start, window_end)."""
+    end = requests["start"] + requests["latency_ms"] / 1000.0
+    return requests[(end >= window_start) & (end < window_end)]
+
+
+def nearest_rank(values: np.ndarray, pct: float) -> float:
+    """The smallest observed value with at least pct % of observations at or below it."""
+    if len(values) == 0:
+        return math.nan
+    ordered = np.sort(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def latency_stats(latency_ms: np.ndarray) -> dict[str, float]:
+    if len(latency_ms) == 0:
+        return {"mean_ms": math.nan, **dict.fromkeys(PERCENTILES, math.nan), "max_ms": math.nan}
+    ordered = np.sort(np.asarray(latency_ms, dtype=float))
+    n = len(ordered)
+    out = {"mean_ms": float(ordered.mean())}
+    for col, pct in PERCENTILES.items():
+        out[col] = float(ordered[max(1, math.ceil(pct / 100.0 * n)) - 1])
+    out["max_ms"] = float(ordered[-1])
+    return out
+
+
+def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
+    """Counts, rate and latency of one cell's window requests (already windowed)."""
+    total = len(requests)
+    failures = int((~requests["ok"]).sum()) if total else 0
+    ok_latency = requests.loc[requests["ok"], "latency_ms"].to_numpy() if total else np.array([])
+    return {
+        "requests": total,
+        "failures": failures,
+        "error_rate": failures / total if total else math.nan,
+        "rps": total / duration_s if duration_s > 0 else math.nan,
+        **latency_stats(ok_latency),
+    }
+
+
+def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """One row of request statistics per cell. `requests` has a cell_id column; `cells` has
+    cell_id, window_start, window_end. Only requests inside each window count."""
+    rows = []
+    grouped = dict(tuple(requests.groupby("cell_id", sort=False))) if len(requests) else {}
+    for cell in cells.itertuples(index=False):
+        reqs = grouped.get(cell.cell_id)
+        if reqs is None:
+            reqs = requests.iloc[0:0]
+        window = in_window(reqs, cell.window_start, cell.window_end)
+        duration = cell.window_end - cell.window_start
+        rows.append(
+            {"cell_id": cell.cell_id, "duration_s": duration, **cell_stats(window, duration)}
+        )
+    return pd.DataFrame(rows)
+
+
+def service_times(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Service time (s) of each CPU scenario per loop: the best p50 latency any variant shows
+    at the suite's lowest load level for that scenario."""
+    out: dict[tuple[str, str], float] = {}
+    ok = summary[
+        summary["status"].isin(["ok", "invalid"])
+        & summary["scenario_name"].isin(model.CPU_SCENARIOS)
+    ]
+    for (label, loop), group in ok.groupby(["scenario", "loop"]):
+        lowest = group[group["users"] == group["users"].min()]
+        p50 = lowest["p50_ms"].min()
+        if pd.notna(p50) and p50 > 0:
+            out[(label, loop)] = p50 / 1000.0
+    return out
+
+
+def add_model(summary: pd.DataFrame) -> pd.DataFrame:
+    """expected_rps from the model and efficiency = rps / expected_rps for every cell.
+    Needs columns variant, loop, scenario (label), scenario_name, params, users, threads,
+    processes, cores."""
+    out = summary.copy()
+    services = service_times(out)
+    expected = []
+    for row in out.itertuples(index=False):
+        expected.append(
+            model.expected_rps(
+                variant=row.variant,
+                scenario=row.scenario_name,
+                params=row.params,
+                users=int(row.users),
+                threads=int(row.threads),
+                processes=int(row.processes),
+                cores=int(row.cores),
+                service_s=services.get((row.scenario, row.loop)),
+            )
+        )
+    out["expected_rps"] = expected
+    out["efficiency"] = out["rps"] / out["expected_rps"]
+    return out
+
+
+def validity(summary: pd.DataFrame, max_error_rate: float) -> pd.DataFrame:
+    """valid and notes for every cell: why a cell's numbers cannot be trusted."""
+    out = summary.copy()
+    notes_col = []
+    valid_col = []
+    for row in out.itertuples(index=False):
+        notes = []
+        if row.status == "failed":
+            notes.append(f"failed: {row.reason}" if getattr(row, "reason", "") else "failed")
+        elif row.status == "interrupted":
+            notes.append("interrupted")
+        else:
+            if pd.notna(row.loadgen_cpu_pct) and row.loadgen_cpu_pct > LOADGEN_CPU_LIMIT_PCT:
+                notes.append(f"load generator at {row.loadgen_cpu_pct:.0f}% CPU")
+            if pd.notna(row.error_rate) and row.error_rate > max_error_rate:
+                notes.append(f"error rate {row.error_rate:.1%} above {max_error_rate:.1%}")
+            if not row.requests:
+                notes.append("no requests completed in the window")
+            if pd.notna(row.efficiency) and row.efficiency > EFFICIENCY_LIMIT:
+                notes.append(f"{row.efficiency:.2f}x the model bound: model or measurement wrong")
+        valid_col.append(not notes)
+        notes_col.append("; ".join(notes))
+    out["valid"] = valid_col
+    out["notes"] = notes_col
+    out.loc[(out["status"] == "ok") & ~out["valid"], "status"] = "invalid"
+    return out
+
+
+def t_critical_95(dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof))
+
+
+def repeat_groups(summary: pd.DataFrame, keys: Iterable[str] | None = None) -> pd.DataFrame:
+    """Mean and 95 % confidence interval of req/s and p99 across repeats of each cell family
+    (valid cells only), with a flag when the coefficient of variation exceeds CV_LIMIT."""
+    keys = list(keys or ["variant", "loop", "scenario", "users"])
+    rows = []
+    valid = summary[summary["valid"]]
+    for key, group in valid.groupby(keys, sort=True):
+        n = len(group)
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        row["repeats"] = n
+        for col in ("rps", "p99_ms"):
+            values = group[col].astype(float).to_numpy()
+            mean = float(values.mean())
+            half = (
+                t_critical_95(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
+                if n > 1
+                else math.nan
+            )
+            row[f"{col}_mean"] = mean
+            row[f"{col}_ci95"] = half
+            if col == "rps":
+                cv = float(values.std(ddof=1)) / mean if n > 1 and mean else math.nan
+                row["rps_cv"] = cv
+                row["unstable"] = bool(pd.notna(cv) and cv > CV_LIMIT)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_second(requests: pd.DataFrame, t0: float) -> pd.DataFrame:
+    """Completions and p95 latency per whole second since t0 (for time-series charts)."""
+    if requests.empty:
+        return pd.DataFrame({"second": [], "rps": [], "p95_ms": []})
+    end = requests["start"] + requests["latency_ms"] / 1000.0
+    second = np.floor(end - t0).astype(int)
+    frame = pd.DataFrame({"second": second, "latency_ms": requests["latency_ms"]})
+    grouped = frame.groupby("second")["latency_ms"]
+    return pd.DataFrame(
+        {
+            "second": grouped.size().index,
+            "rps": grouped.size().to_numpy(),
+            "p95_ms": grouped.quantile(0.95, interpolation="higher").to_numpy(),
+        }
+    )
+
+
+def build_summary(cells: pd.DataFrame, requests: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """Everything about every cell: request statistics from the raw window data, the model's
+    bound, efficiency and validity. summary.csv is this frame's SUMMARY_COLUMNS."""
+    if cells.empty:
+        return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "reason", "scenario_name"])
+    measured = cells[cells["window_start"].notna()]
+    stats = summarize_requests(requests, measured)
+    merged = cells.merge(stats, on="cell_id", how="left")
+    merged["duration_s"] = merged["duration_s"].fillna(0.0)
+    merged["requests"] = merged["requests"].fillna(0).astype(int)
+    merged["failures"] = merged["failures"].fillna(0).astype(int)
+    merged = add_model(merged)
+    max_error_rate = float(cells["max_error_rate"].iloc[0])
+    merged = validity(merged, max_error_rate)
+    merged.insert(0, "run_id", run_id)
+    return merged
+
+
+def ranking(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario (and loop): variants ordered by their best valid req/s, with the ratio to
+    the best. Invalid and failed cells never rank."""
+    valid = summary[summary["valid"] & summary["rps"].notna()]
+    if valid.empty:
+        return pd.DataFrame(
+            columns=["scenario", "loop", "rank", "variant", "rps", "users", "vs_best"]
+        )
+    best = valid.loc[valid.groupby(["scenario", "loop", "variant"])["rps"].idxmax()]
+    rows = []
+    for (scenario, loop), group in best.groupby(["scenario", "loop"], sort=True):
+        group = group.sort_values("rps", ascending=False)
+        top = float(group["rps"].iloc[0])
+        for rank, row in enumerate(group.itertuples(index=False), start=1):
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "loop": loop,
+                    "rank": rank,
+                    "variant": row.variant,
+                    "rps": float(row.rps),
+                    "users": int(row.users),
+                    "vs_best": float(row.rps) / top if top else math.nan,
+                }
+            )
+    return pd.DataFrame(rows)

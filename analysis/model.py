@@ -1,0 +1,75 @@
+"""What each strategy should achieve at best: the asymptotic bound of operational analysis.
+
+A closed loop of U users with zero think time obeys Little's law, X = U / R, so with a minimum
+response time R_min and C servers of service time S: X <= min(U / R_min, C / S)
+(Denning & Buzen 1978; Lazowska et al., Quantitative System Performance, ch. 5).
+"""
+
+from __future__ import annotations
+
+import math
+
+# Scenarios whose cost is CPU in the server; their service time is measured by the suite.
+CPU_SCENARIOS = ("cpu", "hello", "json")
+WAIT_SCENARIOS = ("sleep", "upstream", "fanout")
+CONCURRENT_WAITS = ("coroutine", "fanout", "gencoroutine")
+CONCURRENT_FANOUT = ("fanout", "gencoroutine")
+
+
+def wait_concurrency(variant: str, users: int, threads: int, processes: int) -> float:
+    """How many requests a variant can have waiting at once."""
+    if variant == "sync":
+        return min(users, 1)
+    if variant == "threadpool":
+        return min(users, threads)
+    if variant == "multiprocess":
+        return min(users, processes)
+    if variant in CONCURRENT_WAITS:
+        return users
+    return math.nan
+
+
+def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float:
+    """R_min for the wait scenarios: the simulated wait itself."""
+    if scenario in ("sleep", "upstream"):
+        return params["ms"] / 1000.0
+    if scenario == "fanout":
+        calls = 1 if variant in CONCURRENT_FANOUT else params["n"]
+        return calls * params["ms"] / 1000.0
+    return math.nan
+
+
+def cpu_parallelism(variant: str, users: int, processes: int, cores: int) -> float:
+    """Requests that can burn CPU at once: the GIL allows one per process."""
+    if variant == "multiprocess":
+        return min(users, processes, max(cores, 1))
+    if variant == "target":
+        return math.nan
+    return 1.0
+
+
+def expected_rps(
+    *,
+    variant: str,
+    scenario: str,
+    params: dict[str, int],
+    users: int,
+    threads: int,
+    processes: int,
+    cores: int,
+    service_s: float | None = None,
+) -> float:
+    """The model's upper bound on req/s for one cell, or NaN where the model has no answer
+    (a user's own target, the mixed workload, a zero wait)."""
+    if variant == "target":
+        return math.nan
+    if scenario in WAIT_SCENARIOS:
+        r_min = min_response_s(variant, scenario, params)
+        if not r_min > 0:
+            return math.nan
+        return wait_concurrency(variant, users, threads, processes) / r_min
+    if scenario in CPU_SCENARIOS:
+        if service_s is None or not service_s > 0:
+            return math.nan
+        return min(users, cpu_parallelism(variant, users, processes, cores)) / service_s
+    return math.nan

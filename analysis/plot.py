@@ -1,0 +1,406 @@
+"""DataFrames → matplotlib figures. Each function returns a Figure (or None when the run has
+nothing to show for it); saving and embedding is report.py's job."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, no GUI toolkit
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter
+
+VARIANT_ORDER = [
+    "sync",
+    "coroutine",
+    "threadpool",
+    "fanout",
+    "multiprocess",
+    "gencoroutine",
+    "target",
+]
+# Colour-blind-safe (Okabe-Ito), one fixed colour per strategy in every chart.
+COLOURS = {
+    "sync": "#D55E00",
+    "coroutine": "#0072B2",
+    "threadpool": "#E69F00",
+    "fanout": "#009E73",
+    "multiprocess": "#CC79A7",
+    "gencoroutine": "#56B4E9",
+    "target": "#000000",
+}
+STYLE = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "figure.titlesize": 13,
+    "figure.titleweight": "bold",
+    "legend.frameon": False,
+}
+
+
+def _variants(frame: pd.DataFrame) -> list[str]:
+    present = set(frame["variant"])
+    return [v for v in VARIANT_ORDER if v in present]
+
+
+def _panels(n: int, width: float = 5.2, height: float = 3.8) -> tuple[Figure, list]:
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(width * cols, height * rows + 0.8), squeeze=False
+        )
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _label(scenario: str, loop: str, loops: int) -> str:
+    return f"{scenario} ({loop})" if loops > 1 else scenario
+
+
+def _families(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    measured = summary[summary["requests"] > 0]
+    return sorted({(r.scenario, r.loop) for r in measured.itertuples()})
+
+
+def _mean_by_users(frame: pd.DataFrame, col: str) -> pd.Series:
+    return frame.groupby("users")[col].mean().sort_index()
+
+
+def _legend(fig: Figure, axes: list, extra: list | None = None) -> None:
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    for h, lab in extra or []:
+        handles.append(h)
+        labels.append(lab)
+    fig.legend(
+        handles, labels, loc="lower center", ncol=min(len(labels), 7), bbox_to_anchor=(0.5, 0)
+    )
+
+
+def _finish(fig: Figure, title: str) -> Figure:
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.96))
+    return fig
+
+
+def _mark_invalid(ax: plt.Axes, group: pd.DataFrame, col: str) -> bool:
+    bad = group[~group["valid"] & group[col].notna()]
+    if bad.empty:
+        return False
+    ax.scatter(bad["users"], bad[col], marker="x", s=70, color="#B00020", zorder=5, linewidths=2)
+    return True
+
+
+def _invalid_handle() -> tuple:
+    from matplotlib.lines import Line2D
+
+    return (
+        Line2D([], [], marker="x", color="#B00020", linestyle="none", markersize=8, mew=2),
+        "invalid cell (not trusted)",
+    )
+
+
+def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
+    families = _families(summary)
+    if not families:
+        return None
+    loops = summary["loop"].nunique()
+    fig, axes = _panels(len(families))
+    any_invalid = False
+    for ax, (scenario, loop) in zip(axes, families, strict=True):
+        fam = summary[
+            (summary["scenario"] == scenario)
+            & (summary["loop"] == loop)
+            & (summary["requests"] > 0)
+        ]
+        for variant in _variants(fam):
+            group = fam[fam["variant"] == variant]
+            rps = _mean_by_users(group, "rps")
+            colour = COLOURS[variant]
+            ax.plot(rps.index, rps.values, marker="o", color=colour, label=variant, lw=2)
+            bound = _mean_by_users(group, "expected_rps").dropna()
+            if len(bound):
+                ax.plot(bound.index, bound.values, ls="--", color=colour, lw=1.2, alpha=0.8)
+            any_invalid |= _mark_invalid(ax, group, "rps")
+        ax.set_title(_label(scenario, loop, loops))
+        ax.set_xlabel("concurrent users")
+        ax.set_ylabel("throughput (req/s)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _user_ticks(ax, fam["users"])
+    from matplotlib.lines import Line2D
+
+    extra = [(Line2D([], [], ls="--", color="grey"), "model bound (same colour)")]
+    if any_invalid:
+        extra.append(_invalid_handle())
+    _legend(fig, axes, extra)
+    return _finish(
+        fig, "Throughput vs load: measured (solid) against each strategy's bound (dashed)"
+    )
+
+
+def _user_ticks(ax: plt.Axes, users: pd.Series) -> None:
+    ticks = sorted(set(int(u) for u in users))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(FixedLocator([]))
+
+
+def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
+    families = _families(summary)
+    if not families:
+        return None
+    loops = summary["loop"].nunique()
+    fig, axes = _panels(len(families))
+    any_invalid = False
+    for ax, (scenario, loop) in zip(axes, families, strict=True):
+        fam = summary[
+            (summary["scenario"] == scenario)
+            & (summary["loop"] == loop)
+            & (summary["requests"] > 0)
+        ]
+        for variant in _variants(fam):
+            group = fam[fam["variant"] == variant]
+            colour = COLOURS[variant]
+            p50 = _mean_by_users(group, "p50_ms")
+            p99 = _mean_by_users(group, "p99_ms")
+            ax.plot(p50.index, p50.values, marker="o", color=colour, label=variant, lw=2)
+            ax.plot(p99.index, p99.values, marker="^", color=colour, ls=":", lw=1.5)
+            any_invalid |= _mark_invalid(ax, group, "p99_ms")
+        ax.set_title(_label(scenario, loop, loops))
+        ax.set_xlabel("concurrent users")
+        ax.set_ylabel("latency (ms)")
+        ax.set_xscale("log")
+        values = fam[["p50_ms", "p99_ms"]].to_numpy(dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if len(values) and values.max() / values.min() > 20:
+            ax.set_yscale("log")
+        _user_ticks(ax, fam["users"])
+    from matplotlib.lines import Line2D
+
+    extra = [
+        (Line2D([], [], marker="o", color="grey"), "p50"),
+        (Line2D([], [], marker="^", ls=":", color="grey"), "p99"),
+    ]
+    if any_invalid:
+        extra.append(_invalid_handle())
+    _legend(fig, axes, extra)
+    return _finish(fig, "Latency vs load: median (solid) and 99th percentile (dotted)")
+
+
+SPECTRUM_MAX_PCT = 99.9
+
+
+def spectrum_cells(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """For each scenario family, the cells at the highest load level every variant reached."""
+    out = {}
+    for scenario, loop in _families(summary):
+        fam = summary[
+            (summary["scenario"] == scenario)
+            & (summary["loop"] == loop)
+            & (summary["requests"] > 0)
+        ]
+        common = set.intersection(*(set(g["users"]) for _, g in fam.groupby("variant")))
+        users = max(common) if common else fam["users"].max()
+        out[(scenario, loop)] = fam[
+            (fam["users"] == users) & (fam["repeat"] == fam["repeat"].min())
+        ]
+    return out
+
+
+def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | None:
+    chosen = spectrum_cells(summary)
+    if not chosen:
+        return None
+    loops = summary["loop"].nunique()
+    fig, axes = _panels(len(chosen))
+    by_cell = requests[requests["ok"]].groupby("cell_id", observed=True)["latency_ms"]
+    ticks = [0, 50, 90, 99, 99.9]
+    for ax, ((scenario, loop), cells) in zip(axes, chosen.items(), strict=True):
+        for row in sorted(cells.itertuples(), key=lambda r: VARIANT_ORDER.index(r.variant)):
+            if row.cell_id not in by_cell.groups:
+                continue
+            lat = np.sort(by_cell.get_group(row.cell_id).to_numpy())
+            n = len(lat)
+            pct = np.arange(1, n + 1) / n * 100
+            keep = pct <= SPECTRUM_MAX_PCT
+            if keep.sum() < 2:
+                continue
+            x = 1 / (1 - pct[keep] / 100)
+            style = "-" if row.valid else ":"
+            ax.plot(x, lat[keep], color=COLOURS[row.variant], label=row.variant, lw=2, ls=style)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator([1 / (1 - t / 100) for t in ticks]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{(1 - 1 / v) * 100:g}%"))
+        ax.xaxis.set_minor_locator(FixedLocator([]))
+        ax.set_yscale("log")
+        users = int(cells["users"].iloc[0])
+        ax.set_title(f"{_label(scenario, loop, loops)}, {users} users")
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency (ms)")
+    _legend(fig, axes)
+    return _finish(fig, "Latency by percentile (HdrHistogram style): tails to the right")
+
+
+def time_series(
+    summary: pd.DataFrame, series: dict[str, pd.DataFrame], warmups: dict[str, float]
+) -> Figure | None:
+    """series: cell_id → per-second frame (second, rps, p95_ms) counted from the cell's t0."""
+    chosen = spectrum_cells(summary)
+    if not chosen:
+        return None
+    loops = summary["loop"].nunique()
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            2, len(chosen), figsize=(5.2 * len(chosen), 6.6), squeeze=False, sharex="col"
+        )
+    for col, ((scenario, loop), cells) in enumerate(chosen.items()):
+        top, bottom = axes[0][col], axes[1][col]
+        warm = 0.0
+        for row in sorted(cells.itertuples(), key=lambda r: VARIANT_ORDER.index(r.variant)):
+            frame = series.get(row.cell_id)
+            if frame is None or frame.empty:
+                continue
+            warm = warmups.get(row.cell_id, 0.0)
+            colour = COLOURS[row.variant]
+            top.plot(
+                frame["second"] + 0.5,
+                frame["rps"],
+                color=colour,
+                label=row.variant,
+                lw=2,
+                marker=".",
+            )
+            bottom.plot(frame["second"] + 0.5, frame["p95_ms"], color=colour, lw=2, marker=".")
+        for ax in (top, bottom):
+            if warm > 0:
+                ax.axvspan(0, warm, color="grey", alpha=0.15, lw=0)
+        users = int(cells["users"].iloc[0])
+        top.set_title(f"{_label(scenario, loop, loops)}, {users} users")
+        top.set_ylabel("req/s (per second)")
+        bottom.set_ylabel("p95 latency (ms)")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("seconds since load started")
+    from matplotlib.patches import Patch
+
+    _legend(fig, list(axes.flat), [(Patch(color="grey", alpha=0.15), "warm-up (excluded)")])
+    return _finish(fig, "Over time: throughput and p95 each second (shaded warm-up is excluded)")
+
+
+def cpu_vs_users(summary: pd.DataFrame) -> Figure | None:
+    families = _families(summary)
+    if not families or summary["server_cpu_pct"].isna().all():
+        return None
+    loops = summary["loop"].nunique()
+    fig, axes = _panels(len(families))
+    for ax, (scenario, loop) in zip(axes, families, strict=True):
+        fam = summary[
+            (summary["scenario"] == scenario)
+            & (summary["loop"] == loop)
+            & (summary["requests"] > 0)
+        ]
+        for variant in _variants(fam):
+            cpu = _mean_by_users(fam[fam["variant"] == variant], "server_cpu_pct")
+            ax.plot(cpu.index, cpu.values, marker="o", color=COLOURS[variant], label=variant, lw=2)
+        ax.axhline(100, color="grey", ls="--", lw=1)
+        ax.set_title(_label(scenario, loop, loops))
+        ax.set_xlabel("concurrent users")
+        ax.set_ylabel("server CPU (% of one core)")
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        _user_ticks(ax, fam["users"])
+    from matplotlib.lines import Line2D
+
+    _legend(fig, axes, [(Line2D([], [], ls="--", color="grey"), "one core busy")])
+    return _finish(
+        fig, "Server CPU vs load: near 100% per process means CPU-bound, low means waiting"
+    )
+
+
+def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
+    fan = summary[(summary["scenario_name"] == "fanout") & (summary["requests"] > 0)].copy()
+    if fan.empty:
+        return None
+    fan["calls"] = fan["params"].map(lambda p: p["n"])
+    if fan["calls"].nunique() < 2:
+        return None
+    users = fan.groupby("variant")["users"].max().min()
+    fan = fan[fan["users"] == users]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for variant in _variants(fan):
+        group = fan[fan["variant"] == variant].groupby("calls")["p50_ms"].mean().sort_index()
+        concurrent = variant in ("fanout", "gencoroutine")
+        ax.plot(
+            group.index,
+            group.values,
+            marker="o",
+            lw=2,
+            color=COLOURS[variant],
+            ls="-" if concurrent else "--",
+            label=f"{variant} ({'concurrent' if concurrent else 'sequential'})",
+        )
+    ax.set_xlabel("upstream calls per request (n)")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_title(f"Fan-out: latency vs number of upstream calls ({users} users)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def strategy_bars(ranking: pd.DataFrame) -> Figure | None:
+    if ranking.empty:
+        return None
+    loops = ranking["loop"].nunique()
+    ranking = ranking.assign(
+        family=[
+            _label(s, lo, loops) for s, lo in zip(ranking["scenario"], ranking["loop"], strict=True)
+        ]
+    )
+    families = sorted(ranking["family"].unique())
+    variants = [v for v in VARIANT_ORDER if v in set(ranking["variant"])]
+    width = 0.8 / max(len(variants), 1)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(
+            figsize=(max(7.0, 1.9 * len(families) * max(1, len(variants) / 3)), 4.8)
+        )
+    x = np.arange(len(families))
+    for i, variant in enumerate(variants):
+        values = [
+            ranking[(ranking["family"] == f) & (ranking["variant"] == variant)]["rps"].max()
+            for f in families
+        ]
+        ax.bar(
+            x + (i - (len(variants) - 1) / 2) * width,
+            values,
+            width,
+            color=COLOURS[variant],
+            label=variant,
+        )
+    ax.set_xticks(x, families)
+    ax.set_ylabel("best valid throughput (req/s)")
+    ax.set_yscale("log")
+    ax.set_title("Strategy summary: best valid req/s per strategy and workload")
+    ax.legend(ncol=min(len(variants), 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,62 @@
+"""Samples CPU % and RSS of every process of the cell (servers with their forked workers,
+the backend, the load generator) in a background thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+# Often enough to see a cell's shape, rarely enough to cost nothing measurable.
+SAMPLE_INTERVAL_S = 0.5
+SAMPLE_COLUMNS = ["t", "role", "pid", "cpu_pct", "rss_bytes"]
+
+
+@dataclass
+class Sampler:
+    roles: dict[str, int]  # role -> leader pid; children are found at every sample
+    interval_s: float = SAMPLE_INTERVAL_S
+    rows: list[tuple[float, str, int, float, int]] = field(default_factory=list)
+    _procs: dict[int, psutil.Process] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._sample(record=False)  # primes cpu_percent, which measures since the last call
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> list[tuple[float, str, int, float, int]]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        return self.rows
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample(record=True)
+
+    def _members(self, leader: int) -> list[psutil.Process]:
+        try:
+            root = self._procs.setdefault(leader, psutil.Process(leader))
+            found = [root]
+            for child in root.children(recursive=True):
+                found.append(self._procs.setdefault(child.pid, child))
+            return found
+        except psutil.NoSuchProcess:
+            return []
+
+    def _sample(self, record: bool) -> None:
+        now = time.time()
+        for role, leader in self.roles.items():
+            for proc in self._members(leader):
+                try:
+                    with proc.oneshot():
+                        cpu = proc.cpu_percent(None)
+                        rss = proc.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+                if record:
+                    self.rows.append((now, role, proc.pid, cpu, rss))

@@ -1,0 +1,88 @@
+"""What each load scenario needs: its Locust file, its parameters and their bounds, whether it
+needs the upstream backend, and the requests it sends (which verification checks first).
+The Locust files themselves live in scenarios/ and are only ever run as a separate process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from servers.config import CPU_N_MAX, FANOUT_N_MAX, FANOUT_TOTAL_MS_MAX, MS_MAX
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@dataclass(frozen=True)
+class Param:
+    lo: int
+    hi: int
+    default: int
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    name: str
+    summary: str
+    params: dict[str, Param] = field(default_factory=dict)
+    needs_backend: bool = False
+
+    @property
+    def locustfile(self) -> Path:
+        return SCENARIO_DIR / f"{self.name}.py"
+
+    def resolve(self, given: dict[str, int]) -> dict[str, int]:
+        """Defaults filled in; the caller has validated names and ranges already."""
+        return {k: given.get(k, p.default) for k, p in self.params.items()}
+
+    def paths(self, params: dict[str, int]) -> list[str]:
+        """The request paths the scenario sends (in the form the servers expect)."""
+        return _PATHS[self.name](params)
+
+
+MS = Param(0, MS_MAX, 50)
+
+SCENARIOS: dict[str, ScenarioSpec] = {
+    s.name: s
+    for s in (
+        ScenarioSpec("hello", "GET /hello: framework overhead"),
+        ScenarioSpec("json", "GET /json: serialization"),
+        ScenarioSpec("sleep", "GET /sleep?ms: simulated I/O wait", {"ms": MS}),
+        ScenarioSpec("cpu", "GET /cpu?n: pure-Python CPU work", {"n": Param(1, CPU_N_MAX, 20000)}),
+        ScenarioSpec(
+            "upstream", "GET /upstream?ms: one backend call", {"ms": MS}, needs_backend=True
+        ),
+        ScenarioSpec(
+            "fanout",
+            "GET /fanout?n&ms: n independent backend calls",
+            {"n": Param(1, FANOUT_N_MAX, 4), "ms": MS},
+            needs_backend=True,
+        ),
+        ScenarioSpec(
+            "mixed",
+            "weighted mix: hello 4, json 3, sleep 2, cpu 1",
+            {"ms": MS, "n": Param(1, CPU_N_MAX, 20000)},
+        ),
+    )
+}
+
+_PATHS = {
+    "hello": lambda p: ["/hello"],
+    "json": lambda p: ["/json"],
+    "sleep": lambda p: [f"/sleep?ms={p['ms']}"],
+    "cpu": lambda p: [f"/cpu?n={p['n']}"],
+    "upstream": lambda p: [f"/upstream?ms={p['ms']}"],
+    "fanout": lambda p: [f"/fanout?n={p['n']}&ms={p['ms']}"],
+    "mixed": lambda p: ["/hello", "/json", f"/sleep?ms={p['ms']}", f"/cpu?n={p['n']}"],
+}
+
+
+def cross_check(name: str, params: dict[str, int]) -> str | None:
+    """Constraints between parameters; a message when they are violated."""
+    if name == "fanout" and params["n"] * params["ms"] > FANOUT_TOTAL_MS_MAX:
+        return f"n*ms must be at most {FANOUT_TOTAL_MS_MAX}"
+    return None
+
+
+def scenario_label(name: str, params: dict[str, int]) -> str:
+    """A readable, unique name for a scenario with its parameters, e.g. fanout-n4-ms50."""
+    return "-".join([name, *(f"{k}{v}" for k, v in sorted(params.items()))])

@@ -1,0 +1,339 @@
+"""Suite files (TOML) → a validated Suite → the matrix of cells.
+
+Everything is checked before anything starts: unknown keys, unknown names, wrong types and
+out-of-range values are refused with the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.errors import UserError
+from harness.scenarios import SCENARIOS, cross_check, scenario_label
+from servers.config import LOOPS
+from servers.registry import VARIANTS
+
+SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
+PLACEMENTS = ("split", "shared")
+
+# Ranges for suite values: wide enough for real use, narrow enough to catch typos
+# (a 36000-second cell is almost always a mistake for 3600).
+RANGES: dict[str, tuple[float, float]] = {
+    "duration_s": (1, 3600),
+    "warmup_s": (0, 600),
+    "repeats": (1, 20),
+    "users": (1, 2000),
+    "max_error_rate": (0.0, 1.0),
+    "threads": (1, 256),
+    "processes": (1, 64),
+}
+TOP_KEYS = {
+    "name",
+    "description",
+    "duration_s",
+    "warmup_s",
+    "repeats",
+    "variants",
+    "loops",
+    "users",
+    "max_error_rate",
+    "server",
+    "scenarios",
+    "target",
+    "placement",
+}
+SERVER_KEYS = {"threads", "processes"}
+SCENARIO_KEYS = {"name", "params", "users"}
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    name: str
+    params: dict[str, int]
+    users: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return scenario_label(self.name, self.params)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    duration_s: float
+    warmup_s: float
+    repeats: int
+    variants: tuple[str, ...]
+    loops: tuple[str, ...]
+    scenarios: tuple[ScenarioEntry, ...]
+    max_error_rate: float = 0.01
+    threads: int = 8
+    processes: int = 2
+    target: str | None = None
+    placement: str = "split"
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Suite:
+        data = dict(data)
+        data["variants"] = tuple(data["variants"])
+        data["loops"] = tuple(data["loops"])
+        data["scenarios"] = tuple(
+            ScenarioEntry(s["name"], dict(s["params"]), tuple(s["users"]))
+            for s in data["scenarios"]
+        )
+        return cls(**data)
+
+    def cells(self) -> list[Cell]:
+        out = []
+        for scenario in self.scenarios:
+            for variant in self.variants:
+                for loop in self.loops:
+                    for users in scenario.users:
+                        for repeat in range(1, self.repeats + 1):
+                            out.append(
+                                Cell(
+                                    variant=variant,
+                                    loop=loop,
+                                    scenario=scenario.name,
+                                    params=scenario.params,
+                                    users=users,
+                                    repeat=repeat,
+                                    threads=self.threads,
+                                    processes=self.processes if variant == "multiprocess" else 1,
+                                )
+                            )
+        return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: a variant on a loop under one scenario at one load level."""
+
+    variant: str  # "target" when the suite loads an already running server
+    loop: str
+    scenario: str
+    params: dict[str, int]
+    users: int
+    repeat: int
+    threads: int
+    processes: int
+
+    @property
+    def label(self) -> str:
+        return scenario_label(self.scenario, self.params)
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.variant}-{self.loop}-{self.label}-u{self.users}-r{self.repeat}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cell_id": self.cell_id, **asdict(self)}
+
+
+class _Checker:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> UserError:
+        return UserError(f"{self.source}: {key}: {message}")
+
+    def keys(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise self.fail(
+                f"{where}{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}"
+            )
+
+    def number(self, value: Any, key: str, rng: str, integer: bool = True) -> Any:
+        lo, hi = RANGES[rng]
+        ok_type = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok_type):
+            kind = "an integer" if integer else "a number"
+            raise self.fail(key, f"must be {kind} in {lo:g}..{hi:g}")
+        if not lo <= value <= hi:
+            raise self.fail(key, f"{value} is out of range; allowed {lo:g}..{hi:g}")
+        return value
+
+    def names(self, value: Any, key: str, allowed: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f"must be a non-empty list of: {', '.join(allowed)}")
+        for item in value:
+            if item not in allowed:
+                raise self.fail(key, f"unknown name {item!r}; allowed: {', '.join(allowed)}")
+        if len(set(value)) != len(value):
+            raise self.fail(key, "lists a name twice")
+        return tuple(value)
+
+    def users(self, value: Any, key: str) -> tuple[int, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "must be a non-empty list of integers")
+        levels = tuple(self.number(u, key, "users") for u in value)
+        if len(set(levels)) != len(levels):
+            raise self.fail(key, "lists a load level twice")
+        return levels
+
+
+def check_target(url: str, allow_remote: bool, source: str = "target") -> str:
+    """A target must be http(s)://host:port; only loopback unless allow_remote."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{source}: must look like http://127.0.0.1:PORT")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise UserError(f"{source}: the port is not a number in 1..65535") from None
+    host = parts.hostname
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not allow_remote:
+        raise UserError(
+            f"{source}: {host} is not a loopback address; load goes only to loopback "
+            "unless --allow-remote is given"
+        )
+    return url.rstrip("/")
+
+
+def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False) -> Suite:
+    c = _Checker(source)
+    c.keys(data, TOP_KEYS, "")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise c.fail("name", "must be letters, digits, '-' or '_'")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise c.fail("description", "must be a string")
+    duration = c.number(data.get("duration_s", 10), "duration_s", "duration_s", integer=False)
+    warmup = c.number(data.get("warmup_s", 2), "warmup_s", "warmup_s", integer=False)
+    repeats = c.number(data.get("repeats", 1), "repeats", "repeats")
+    max_err = c.number(
+        data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", integer=False
+    )
+    placement = data.get("placement", "split")
+    if placement not in PLACEMENTS:
+        raise c.fail("placement", f"must be one of: {', '.join(PLACEMENTS)}")
+
+    target = data.get("target")
+    if target is not None:
+        if not isinstance(target, str):
+            raise c.fail("target", "must be a URL string like http://127.0.0.1:PORT")
+        if "variants" in data:
+            raise c.fail("target", "give either target or variants, not both")
+        target = check_target(target, allow_remote, f"{source}: target")
+        variants: tuple[str, ...] = ("target",)
+        loops: tuple[str, ...] = ("na",)
+    else:
+        variants = c.names(data.get("variants", list(VARIANTS)), "variants", list(VARIANTS))
+        loops = c.names(data.get("loops", ["asyncio"]), "loops", LOOPS)
+
+    server = data.get("server", {})
+    if not isinstance(server, dict):
+        raise c.fail("server", "must be a table with threads and/or processes")
+    c.keys(server, SERVER_KEYS, "server.")
+    threads = c.number(server.get("threads", 8), "server.threads", "threads")
+    processes = c.number(server.get("processes", 2), "server.processes", "processes")
+
+    default_users = c.users(data.get("users", [10]), "users")
+    raw_scenarios = data.get("scenarios")
+    if not isinstance(raw_scenarios, list) or not raw_scenarios:
+        raise c.fail("scenarios", "at least one [[scenarios]] table is required")
+    scenarios: list[ScenarioEntry] = []
+    for i, raw in enumerate(raw_scenarios):
+        where = f"scenarios[{i}]"
+        if not isinstance(raw, dict):
+            raise c.fail(where, "must be a table")
+        c.keys(raw, SCENARIO_KEYS, f"{where}.")
+        sname = raw.get("name")
+        if sname not in SCENARIOS:
+            raise c.fail(
+                f"{where}.name", f"unknown scenario {sname!r}; allowed: {', '.join(SCENARIOS)}"
+            )
+        spec = SCENARIOS[sname]
+        given = raw.get("params", {})
+        if not isinstance(given, dict):
+            raise c.fail(f"{where}.params", "must be a table")
+        for pname, value in given.items():
+            key = f"{where}.params.{pname}"
+            if pname not in spec.params:
+                allowed = ", ".join(spec.params) or "none"
+                raise c.fail(key, f"unknown parameter for {sname}; allowed: {allowed}")
+            p = spec.params[pname]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise c.fail(key, f"must be an integer in {p.lo}..{p.hi}")
+            if not p.lo <= value <= p.hi:
+                raise c.fail(key, f"{value} is out of range; allowed {p.lo}..{p.hi}")
+        params = spec.resolve(given)
+        problem = cross_check(sname, params)
+        if problem:
+            raise c.fail(f"{where}.params", problem)
+        users = c.users(raw["users"], f"{where}.users") if "users" in raw else default_users
+        entry = ScenarioEntry(sname, params, users)
+        if any(e.label == entry.label for e in scenarios):
+            raise c.fail(where, f"duplicates scenario {entry.label}")
+        scenarios.append(entry)
+
+    return Suite(
+        name=name,
+        description=description,
+        duration_s=float(duration),
+        warmup_s=float(warmup),
+        repeats=repeats,
+        variants=variants,
+        loops=loops,
+        scenarios=tuple(scenarios),
+        max_error_rate=float(max_err),
+        threads=threads,
+        processes=processes,
+        target=target,
+        placement=placement,
+        path=source,
+    )
+
+
+def resolve_suite_path(name_or_path: str) -> Path:
+    """A path, or the name of a file in suites/ (with or without .toml)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (SUITE_DIR / name_or_path, SUITE_DIR / f"{name_or_path}.toml"):
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in SUITE_DIR.glob("*.toml")))
+    raise UserError(f"{name_or_path}: no such suite file; suites here: {known}")
+
+
+def load_suite(name_or_path: str, *, allow_remote: bool = False) -> Suite:
+    path = resolve_suite_path(name_or_path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_suite(data, str(path), allow_remote=allow_remote)
+
+
+def with_overrides(suite: Suite, *, duration_s: float | None = None) -> Suite:
+    if duration_s is None:
+        return suite
+    lo, hi = RANGES["duration_s"]
+    if not lo <= duration_s <= hi:
+        raise UserError(f"--duration: {duration_s:g} is out of range; allowed {lo:g}..{hi:g}")
+    data = suite.to_dict()
+    data["duration_s"] = float(duration_s)
+    return Suite.from_dict(data)
+
+
+__all__ = ["Cell", "ScenarioEntry", "Suite", "field", "load_suite", "parse_suite"]

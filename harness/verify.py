@@ -1,0 +1,71 @@
+"""Verify before load: every endpoint a scenario uses must answer the right status, content
+type and body before a single load request is sent (a fast wrong answer is not a result)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from harness.procs import http_get
+from servers.work import cpu_work
+
+Check = Callable[[dict[str, int], Any], str | None]
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _check_body(path: str, content_type: str, body: bytes) -> str | None:
+    parts = urlsplit(path)
+    query = {k: int(v[0]) for k, v in parse_qs(parts.query).items()}
+    endpoint = parts.path
+    if endpoint == "/hello":
+        if not content_type.startswith("text/plain"):
+            return f"content type {content_type!r}, expected text/plain"
+        return None if body == b"Hello, world" else "body is not 'Hello, world'"
+    if not content_type.startswith("application/json"):
+        return f"content type {content_type!r}, expected application/json"
+    data = _json(body)
+    if not isinstance(data, dict):
+        return "body is not a JSON object"
+    if endpoint == "/json":
+        return None if data.get("message") == "Hello, World!" else "wrong message"
+    if endpoint == "/sleep":
+        return None if data.get("slept_ms") == query["ms"] else "slept_ms does not match ms"
+    if endpoint == "/cpu":
+        return None if data.get("result") == cpu_work(query["n"]) else "wrong /cpu result"
+    if endpoint == "/upstream":
+        upstream = data.get("upstream")
+        ok = isinstance(upstream, dict) and upstream.get("ms") == query["ms"]
+        return None if ok else "no backend answer in the body"
+    if endpoint == "/fanout":
+        ok = data.get("ids") == list(range(query["n"]))
+        return None if ok else "ids do not list every upstream call"
+    return None
+
+
+def verify(base_url: str, paths: list[str], *, strict: bool = True) -> list[str]:
+    """Problems found, one short line each (empty when all is well). strict=False (a user's
+    own target) checks the status only."""
+    problems = []
+    for path in paths:
+        try:
+            status, headers, body = http_get(base_url + path, timeout=30)
+        except OSError as exc:
+            problems.append(f"GET {path}: no answer ({type(exc).__name__})")
+            continue
+        if status != 200:
+            problems.append(f"GET {path}: status {status}")
+            continue
+        if strict:
+            ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+            problem = _check_body(path, ctype, body)
+            if problem:
+                problems.append(f"GET {path}: {problem}")
+    return problems

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""tornado-bench: which Tornado concurrency strategy for which work, with numbers you can defend.
+
+With no arguments, runs the default suite (suites/quick.toml) and builds its report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.errors import UserError
+
+DEFAULT_SUITE = "quick"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+EXIT_OK, EXIT_USER, EXIT_FAILED_CELLS, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line, through UserError."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def existing_dir(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory")
+    return path
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import load_run_suite, new_run_dir, run_suite
+    from harness.suite import load_suite, with_overrides
+
+    resume_meta = None
+    if args.resume is not None:
+        suite, resume_meta = load_run_suite(args.resume)
+        if args.suite is not None and load_suite(args.suite).name != suite.name:
+            raise UserError(
+                f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
+            )
+        run_dir = args.resume
+    else:
+        suite = with_overrides(
+            load_suite(args.suite or DEFAULT_SUITE, allow_remote=args.allow_remote),
+            duration_s=args.duration,
+        )
+        run_dir = new_run_dir(args.out, suite)
+    outcome = run_suite(
+        suite,
+        run_dir,
+        workers=args.workers,
+        placement=args.placement,
+        quiet=args.quiet,
+        resume_meta=resume_meta,
+    )
+    if outcome.interrupted:
+        print(
+            f"interrupted: completed cells kept in {run_dir}; finish with "
+            f"`python run_bench.py run --resume {run_dir}`",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return finish_report(run_dir, quiet=args.quiet, counts=outcome.counts)
+
+
+def finish_report(run_dir: Path, *, quiet: bool, counts: dict[str, int] | None = None) -> int:
+    from analysis.report import build_report
+
+    result = build_report(run_dir)
+    if not quiet:
+        print(result.table_text)
+    print(f"report: {result.report_path}")
+    failed = int((result.summary["status"] == "failed").sum())
+    return EXIT_FAILED_CELLS if failed else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    return finish_report(args.run_dir, quiet=args.quiet)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare_runs, format_comparison
+
+    comparison = compare_runs(args.base, args.new, force=args.force)
+    print(format_comparison(comparison))
+    if args.fail_on_regression is not None:
+        worse = comparison.regressions(args.fail_on_regression)
+        if worse:
+            print(
+                f"{len(worse)} valid cell(s) slower by more than {args.fail_on_regression:g}%: "
+                + ", ".join(worse),
+                file=sys.stderr,
+            )
+            return EXIT_REGRESSION
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.cell import estimate_cell_s
+    from harness.scenarios import SCENARIOS
+    from harness.suite import SUITE_DIR, load_suite
+    from servers.registry import VARIANTS
+
+    print("variants:")
+    for v in VARIANTS.values():
+        print(f"  {v.name:14} {v.summary}")
+    print("scenarios:")
+    for s in SCENARIOS.values():
+        params = ", ".join(f"{k}={p.lo}..{p.hi} (default {p.default})" for k, p in s.params.items())
+        backend = " [starts the backend]" if s.needs_backend else ""
+        print(f"  {s.name:14} {s.summary}{backend}" + (f"; {params}" if params else ""))
+    print("suites:")
+    for path in sorted(SUITE_DIR.glob("*.toml")):
+        try:
+            suite = load_suite(str(path))
+        except UserError as exc:
+            print(f"  {path.stem:14} INVALID: {exc}")
+            continue
+        cells = suite.cells()
+        minutes = sum(estimate_cell_s(suite, c) for c in cells) / 60
+        print(f"  {suite.name:14} {len(cells):5} cells  ~{minutes:6.1f} min  {suite.description}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from servers.launch import main as serve_main
+
+    argv = [args.variant, "--port", str(args.port), "--host", args.host, "--loop", args.loop]
+    argv += ["--threads", str(args.threads), "--processes", str(args.processes)]
+    if args.backend_url:
+        argv += ["--backend-url", args.backend_url]
+    return serve_main(argv)
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from servers.config import DEFAULT_THREADS, LOOPS
+    from servers.registry import VARIANTS
+
+    parser = Parser(
+        prog="run_bench.py",
+        description=(
+            "Benchmark Tornado concurrency strategies (sync, coroutine, threadpool, fanout, "
+            "multiprocess, gencoroutine) with Locust, and report which fits which work. "
+            "With no command: run suites/quick.toml, then print its summary and report path."
+        ),
+        epilog=(
+            "exit status: 0 suite ran (cells may be flagged invalid), 1 bad input, "
+            "2 some cells failed, 3 compare found a regression, 130 interrupted"
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    run = sub.add_parser(
+        "run",
+        help="run a suite and build its report",
+        description="Run every cell of a suite (variant x loop x scenario x users x repeat), "
+        "then build summary.csv, charts and report.html in the run folder.",
+    )
+    run.add_argument(
+        "suite",
+        nargs="?",
+        help=f"suite file, or a name in suites/ (default: {DEFAULT_SUITE}; with --resume: the "
+        "suite stored in the run)",
+    )
+    run.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help="results folder (default: results/)"
+    )
+    run.add_argument(
+        "--duration", type=positive_float, help="override the measured seconds per cell"
+    )
+    run.add_argument(
+        "--workers", type=positive_int, default=1, help="Locust processes per cell (default 1)"
+    )
+    run.add_argument(
+        "--placement",
+        choices=["split", "shared"],
+        help="split: load generator on its own core, servers on the rest (suite default: split); "
+        "shared: everything on every core",
+    )
+    run.add_argument(
+        "--resume", type=existing_dir, metavar="RUN_DIR", help="finish an interrupted run"
+    )
+    run.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a target suite to load a non-loopback host",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser(
+        "report", help="rebuild summary, charts and report from a run's raw data"
+    )
+    report.add_argument("run_dir", type=existing_dir, metavar="RUN_DIR")
+    report.add_argument("--quiet", action="store_true", help="print only the report path")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser(
+        "compare",
+        help="per-cell change between two runs, with significance",
+        description="Compare matching cells of two runs: req/s (Mann-Whitney U on per-second "
+        "throughput) and p50/p99 latency (bootstrap 95%% CI of the difference).",
+    )
+    compare.add_argument("base", type=existing_dir, metavar="BASE")
+    compare.add_argument("new", type=existing_dir, metavar="NEW")
+    compare.add_argument(
+        "--force", action="store_true", help="compare runs from different machines or versions"
+    )
+    compare.add_argument(
+        "--fail-on-regression",
+        type=positive_float,
+        metavar="PCT",
+        help="exit 3 if a valid cell's req/s dropped significantly by more than PCT %%",
+    )
+    compare.set_defaults(func=cmd_compare)
+
+    lst = sub.add_parser("list", help="variants, scenarios, suites with cell counts and time")
+    lst.set_defaults(func=cmd_list)
+
+    serve = sub.add_parser("serve", help="run one server variant in the foreground")
+    serve.add_argument("variant", choices=[*VARIANTS, "backend"])
+    serve.add_argument("--port", type=int, default=8888)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--loop", choices=LOOPS, default="asyncio")
+    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    serve.add_argument("--processes", type=int, default=0, help="0 = one per CPU")
+    serve.add_argument("--backend-url")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            args = parser.parse_args(["run", *(argv or [])])
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

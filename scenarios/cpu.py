@@ -1,0 +1,20 @@
+"""GET /cpu?n=--n: pure-Python CPU work; the body must carry the right result."""
+
+from locust import FastHttpUser, constant, task
+
+from scenarios.common import expect
+from servers.work import cpu_work
+
+
+class CpuUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        n = self.environment.parsed_options.n
+        self.path = f"/cpu?n={n}"
+        self.result = f'"result": {cpu_work(n)}'.encode()
+
+    @task
+    def cpu(self) -> None:
+        with self.client.get(self.path, name="/cpu", catch_response=True) as resp:
+            expect(resp, contains=self.result)

@@ -1,0 +1,14 @@
+"""GET /hello as fast as possible: framework overhead."""
+
+from locust import FastHttpUser, constant, task
+
+from scenarios.common import expect
+
+
+class HelloUser(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def hello(self) -> None:
+        with self.client.get("/hello", name="/hello", catch_response=True) as resp:
+            expect(resp, contains=b"Hello, world")

@@ -1,0 +1,14 @@
+"""GET /json as fast as possible: serialization."""
+
+from locust import FastHttpUser, constant, task
+
+from scenarios.common import expect
+
+
+class JsonUser(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def json(self) -> None:
+        with self.client.get("/json", name="/json", catch_response=True) as resp:
+            expect(resp, contains=b'"Hello, World!"')

@@ -1,0 +1,36 @@
+"""A weighted mix: hello 4, json 3, sleep?ms=--ms 2, cpu?n=--n 1."""
+
+from locust import FastHttpUser, constant, task
+
+from scenarios.common import expect
+from servers.work import cpu_work
+
+
+class MixedUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        self.sleep_path = f"/sleep?ms={opts.ms}"
+        self.cpu_path = f"/cpu?n={opts.n}"
+        self.cpu_result = f'"result": {cpu_work(opts.n)}'.encode()
+
+    @task(4)
+    def hello(self) -> None:
+        with self.client.get("/hello", name="/hello", catch_response=True) as resp:
+            expect(resp, contains=b"Hello, world")
+
+    @task(3)
+    def json(self) -> None:
+        with self.client.get("/json", name="/json", catch_response=True) as resp:
+            expect(resp, contains=b'"Hello, World!"')
+
+    @task(2)
+    def sleep(self) -> None:
+        with self.client.get(self.sleep_path, name="/sleep", catch_response=True) as resp:
+            expect(resp, contains=b'"slept_ms"')
+
+    @task(1)
+    def cpu(self) -> None:
+        with self.client.get(self.cpu_path, name="/cpu", catch_response=True) as resp:
+            expect(resp, contains=self.cpu_result)

@@ -1,0 +1,17 @@
+"""GET /sleep?ms=--ms: simulated I/O wait."""
+
+from locust import FastHttpUser, constant, task
+
+from scenarios.common import expect
+
+
+class SleepUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.path = f"/sleep?ms={self.environment.parsed_options.ms}"
+
+    @task
+    def sleep(self) -> None:
+        with self.client.get(self.path, name="/sleep", catch_response=True) as resp:
+            expect(resp, contains=b'"slept_ms"')

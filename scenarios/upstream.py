@@ -1,0 +1,17 @@
+"""GET /upstream?ms=--ms: one real call to the backend per request."""
+
+from locust import FastHttpUser, constant, task
+
+from scenarios.common import expect
+
+
+class UpstreamUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.path = f"/upstream?ms={self.environment.parsed_options.ms}"
+
+    @task
+    def upstream(self) -> None:
+        with self.client.get(self.path, name="/upstream", catch_response=True) as resp:
+            expect(resp, contains=b'"upstream"')
