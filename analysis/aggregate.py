@@ -61,8 +61,12 @@ def nearest_rank(values: np.ndarray, pct: float) -> float:
     if len(values) == 0:
         return math.nan
     ordered = np.sort(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return float(ordered[rank - 1])
+    return float(ordered[_rank(pct, len(ordered)) - 1])
+
+
+def _rank(pct: float, n: int) -> int:
+    # Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point.
+    return max(1, math.ceil(round(pct / 100.0 * n, 9)))
 
 
 def latency_stats(latency_ms: np.ndarray) -> dict[str, float]:
@@ -72,7 +76,7 @@ def latency_stats(latency_ms: np.ndarray) -> dict[str, float]:
     n = len(ordered)
     out = {"mean_ms": float(ordered.mean())}
     for col, pct in PERCENTILES.items():
-        out[col] = float(ordered[max(1, math.ceil(pct / 100.0 * n)) - 1])
+        out[col] = float(ordered[_rank(pct, n) - 1])
     out["max_ms"] = float(ordered[-1])
     return out
 
@@ -105,22 +109,26 @@ def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFr
         rows.append(
             {"cell_id": cell.cell_id, "duration_s": duration, **cell_stats(window, duration)}
         )
-    return pd.DataFrame(rows)
+    columns = ["cell_id", "duration_s", "requests", "failures", "error_rate", "rps", "mean_ms"]
+    columns += [*PERCENTILES, "max_ms"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def service_times(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """Service time (s) of each CPU scenario per loop: the best p50 latency any variant shows
-    at the suite's lowest load level for that scenario."""
+    """CPU service demand (s per request) of each CPU scenario per loop, from the suite's own
+    lowest-load cells: by the utilization law, S = server CPU busy fraction / throughput.
+    The leanest variant sets it (the bound is what the work costs at best). Cells without CPU
+    samples fall back to their median latency, which overstates S (it includes the client)."""
     out: dict[tuple[str, str], float] = {}
-    ok = summary[
-        summary["status"].isin(["ok", "invalid"])
-        & summary["scenario_name"].isin(model.CPU_SCENARIOS)
-    ]
+    measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
+    ok = summary[measured & summary["scenario_name"].isin(model.CPU_SCENARIOS)]
     for (label, loop), group in ok.groupby(["scenario", "loop"]):
         lowest = group[group["users"] == group["users"].min()]
-        p50 = lowest["p50_ms"].min()
-        if pd.notna(p50) and p50 > 0:
-            out[(label, loop)] = p50 / 1000.0
+        demand = lowest["server_cpu_pct"] / 100.0 / lowest["rps"]
+        demand = demand.where(demand > 0).fillna(lowest["p50_ms"] / 1000.0)
+        best = demand.min()
+        if pd.notna(best) and best > 0:
+            out[(label, loop)] = float(best)
     return out
 
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 VARIANT_ORDER = [
     "sync",
@@ -46,6 +46,26 @@ STYLE = {
     "figure.titleweight": "bold",
     "legend.frameon": False,
 }
+
+
+def _number(v: float, _: object = None) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"
+
+
+def _scale_y(ax: plt.Axes, values: np.ndarray | pd.Series, *, span: float = 20.0) -> None:
+    """Log scale only where values span more than `span`x; plain numbers on the axis always
+    (no 2x10^1 labels)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if len(v) and v.max() / v.min() > span:
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(
+            FuncFormatter(_number) if v.max() / v.min() < 200 else NullFormatter()
+        )
+    else:
+        ax.set_ylim(bottom=0, top=(v.max() * 1.1) if len(v) else None)
+    ax.yaxis.set_major_formatter(FuncFormatter(_number))
 
 
 def _variants(frame: pd.DataFrame) -> list[str]:
@@ -143,7 +163,7 @@ def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
         ax.set_xlabel("concurrent users")
         ax.set_ylabel("throughput (req/s)")
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        _scale_y(ax, pd.concat([fam["rps"], fam["expected_rps"]]))
         _user_ticks(ax, fam["users"])
     from matplotlib.lines import Line2D
 
@@ -188,10 +208,7 @@ def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
         ax.set_xlabel("concurrent users")
         ax.set_ylabel("latency (ms)")
         ax.set_xscale("log")
-        values = fam[["p50_ms", "p99_ms"]].to_numpy(dtype=float)
-        values = values[np.isfinite(values) & (values > 0)]
-        if len(values) and values.max() / values.min() > 20:
-            ax.set_yscale("log")
+        _scale_y(ax, fam[["p50_ms", "p99_ms"]].to_numpy(dtype=float).ravel())
         _user_ticks(ax, fam["users"])
     from matplotlib.lines import Line2D
 
@@ -206,6 +223,7 @@ def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
 
 
 SPECTRUM_MAX_PCT = 99.9
+SPECTRUM_POINTS = 1500  # per line: enough for a smooth curve, small enough for a light SVG
 
 
 def spectrum_cells(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
@@ -234,6 +252,7 @@ def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | 
     by_cell = requests[requests["ok"]].groupby("cell_id", observed=True)["latency_ms"]
     ticks = [0, 50, 90, 99, 99.9]
     for ax, ((scenario, loop), cells) in zip(axes, chosen.items(), strict=True):
+        spans: list[np.ndarray] = [np.array([])]
         for row in sorted(cells.itertuples(), key=lambda r: VARIANT_ORDER.index(r.variant)):
             if row.cell_id not in by_cell.groups:
                 continue
@@ -244,13 +263,18 @@ def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | 
             if keep.sum() < 2:
                 continue
             x = 1 / (1 - pct[keep] / 100)
+            y = lat[keep]
+            if len(x) > SPECTRUM_POINTS:  # log-spaced samples keep the tail, drop the bulk
+                idx = np.unique(np.geomspace(1, len(x), SPECTRUM_POINTS).astype(int) - 1)
+                x, y = x[idx], y[idx]
             style = "-" if row.valid else ":"
-            ax.plot(x, lat[keep], color=COLOURS[row.variant], label=row.variant, lw=2, ls=style)
+            ax.plot(x, y, color=COLOURS[row.variant], label=row.variant, lw=2, ls=style)
+            spans.append(y)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(FixedLocator([1 / (1 - t / 100) for t in ticks]))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{(1 - 1 / v) * 100:g}%"))
         ax.xaxis.set_minor_locator(FixedLocator([]))
-        ax.set_yscale("log")
+        _scale_y(ax, np.concatenate(spans), span=5.0)
         users = int(cells["users"].iloc[0])
         ax.set_title(f"{_label(scenario, loop, loops)}, {users} users")
         ax.set_xlabel("percentile")
@@ -260,9 +284,14 @@ def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | 
 
 
 def time_series(
-    summary: pd.DataFrame, series: dict[str, pd.DataFrame], warmups: dict[str, float]
+    summary: pd.DataFrame,
+    series: dict[str, pd.DataFrame],
+    warmups: dict[str, float],
+    ends: dict[str, float] | None = None,
 ) -> Figure | None:
-    """series: cell_id → per-second frame (second, rps, p95_ms) counted from the cell's t0."""
+    """series: cell_id → per-second frame (second, rps, p95_ms) counted from the cell's t0;
+    ends: cell_id → the window's end in the same seconds (the partial tail is not drawn)."""
+    ends = ends or {}
     chosen = spectrum_cells(summary)
     if not chosen:
         return None
@@ -279,6 +308,8 @@ def time_series(
             if frame is None or frame.empty:
                 continue
             warm = warmups.get(row.cell_id, 0.0)
+            if row.cell_id in ends:
+                frame = frame[frame["second"] + 1 <= ends[row.cell_id] + 1e-6]
             colour = COLOURS[row.variant]
             top.plot(
                 frame["second"] + 0.5,
@@ -296,7 +327,10 @@ def time_series(
         top.set_title(f"{_label(scenario, loop, loops)}, {users} users")
         top.set_ylabel("req/s (per second)")
         bottom.set_ylabel("p95 latency (ms)")
-        bottom.set_yscale("log")
+        top.yaxis.set_major_formatter(FuncFormatter(_number))
+        top.set_ylim(bottom=0)
+        lines = [ln.get_ydata() for ln in bottom.get_lines()]
+        _scale_y(bottom, np.concatenate(lines) if lines else np.array([]))
         bottom.set_xlabel("seconds since load started")
     from matplotlib.patches import Patch
 
@@ -360,7 +394,7 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
     ax.set_xlabel("upstream calls per request (n)")
     ax.set_ylabel("median latency (ms)")
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    _scale_y(ax, fan["p50_ms"].to_numpy(dtype=float), span=5.0)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_title(f"Fan-out: latency vs number of upstream calls ({users} users)")
     ax.legend()

@@ -7,6 +7,7 @@ import base64
 import html
 import io as stdio
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -263,7 +264,9 @@ def build_report(run_dir: str | Path) -> ReportResult:
         (
             "timeseries",
             "Throughput and p95 over time",
-            lambda: plot.time_series(summary, series, warmups),
+            lambda: plot.time_series(
+                summary, series, warmups, {k: v[1] for k, v in windows.items()}
+            ),
             lambda: read_series(series, windows),
         ),
         (
@@ -287,10 +290,13 @@ def build_report(run_dir: str | Path) -> ReportResult:
     ]
     if len(summary):
         for name, title, make, read in builders:
-            fig = make()
-            if fig is None:
-                continue
-            charts.append(Chart(name, title, read(), _save(fig, charts_dir, name)))
+            try:
+                fig = make()
+                if fig is None:
+                    continue
+                charts.append(Chart(name, title, read(), _save(fig, charts_dir, name)))
+            except Exception as exc:  # one broken chart must not lose the report
+                print(f"warning: chart {name} skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     page = render_html(run, summary, ranking, repeats, charts)
     report_path = root / "report.html"

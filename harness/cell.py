@@ -43,7 +43,8 @@ class CellFailed(Exception):
 
 @dataclass(frozen=True)
 class Placement:
-    """CPU cores for the subjects (server, backend) and for the load generator."""
+    """CPU cores for the server under test and for the load generator. The backend shares the
+    load generator's cores: both are the environment, and the server's cores stay its own."""
 
     mode: str
     server_cpus: tuple[int, ...]
@@ -121,11 +122,13 @@ class CellRun:
         if suite.target is not None:
             return suite.target
         spec = SCENARIOS[cell.scenario]
-        cpus = self.options.placement.server_cpus
+        placement = self.options.placement
         backend_url = None
         if spec.needs_backend:
             backend, backend_url = self._start_http(
-                "backend", lambda port: procs.server_argv("backend", port), cpus
+                "backend",
+                lambda port: procs.server_argv("backend", port),
+                placement.loadgen_cpus,
             )
             self.info["pids"]["backend"] = backend.pid
         server, base = self._start_http(
@@ -138,7 +141,7 @@ class CellRun:
                 threads=cell.threads,
                 backend_url=backend_url,
             ),
-            cpus,
+            placement.server_cpus,
         )
         self.info["pids"]["server"] = server.pid
         self.server = server

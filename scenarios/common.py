@@ -67,8 +67,14 @@ class Recorder:
         status = getattr(response, "status_code", 0) or 0
         start = start_time if start_time is not None else time.time() - response_time / 1000
         self.rows.append(
-            (start, float(response_time), name, int(status), int(response_length or 0),
-             exception is None)
+            (
+                start,
+                float(response_time),
+                name,
+                int(status),
+                int(response_length or 0),
+                exception is None,
+            )
         )
 
     def on_stop(self, **_: Any) -> None:

@@ -1,0 +1,239 @@
+"""Aggregation on small inputs whose answers are known by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import aggregate, model
+from analysis.load import load_run
+from tests.analysis.fixtures import T0, cell, requests_frame, steady_requests, write_cell, write_run
+
+
+def test_percentiles_are_exact_nearest_rank() -> None:
+    latencies = np.arange(1, 1001, dtype=float)  # 1..1000 ms
+    stats = aggregate.latency_stats(latencies[::-1].copy())
+    assert stats["p50_ms"] == 500.0
+    assert stats["p90_ms"] == 900.0
+    assert stats["p95_ms"] == 950.0
+    assert stats["p99_ms"] == 990.0
+    assert stats["p999_ms"] == 999.0
+    assert stats["max_ms"] == 1000.0
+    assert stats["mean_ms"] == pytest.approx(500.5)
+
+
+def test_percentiles_keep_sub_millisecond_precision() -> None:
+    stats = aggregate.latency_stats(np.array([0.125, 0.25, 0.375, 0.5]))
+    assert stats["p50_ms"] == 0.25
+    assert stats["p99_ms"] == 0.5
+
+
+def test_window_keeps_only_completions_inside() -> None:
+    # completes at: T0+0.5 (warm-up), T0+1.5, T0+2.9 (inside), T0+3.0 (end is exclusive), T0+3.5
+    frame = requests_frame([T0 + 0.4, T0 + 1.4, T0 + 2.8, T0 + 2.9, T0 + 3.4], [100] * 5)
+    inside = aggregate.in_window(frame, T0 + 1, T0 + 3)
+    assert list(inside.index) == [1, 2]
+
+
+def test_request_that_started_in_warmup_and_ended_inside_counts() -> None:
+    frame = requests_frame([T0 + 0.9], [200])
+    assert len(aggregate.in_window(frame, T0 + 1, T0 + 3)) == 1
+
+
+def test_cell_stats_rate_and_errors() -> None:
+    frame = requests_frame([T0] * 10, [10.0] * 8 + [500.0] * 2, ok=[True] * 8 + [False] * 2)
+    stats = aggregate.cell_stats(frame, duration_s=2.0)
+    assert stats["requests"] == 10 and stats["failures"] == 2
+    assert stats["error_rate"] == pytest.approx(0.2)
+    assert stats["rps"] == 5.0
+    assert stats["max_ms"] == 10.0  # failed requests' latencies are not mixed in
+
+
+@pytest.mark.parametrize(
+    ("variant", "scenario", "params", "users", "expected"),
+    [
+        ("sync", "sleep", {"ms": 50}, 10, 20.0),
+        ("sync", "sleep", {"ms": 50}, 1, 20.0),
+        ("threadpool", "sleep", {"ms": 50}, 10, 160.0),
+        ("threadpool", "sleep", {"ms": 50}, 4, 80.0),
+        ("coroutine", "sleep", {"ms": 50}, 10, 200.0),
+        ("fanout", "sleep", {"ms": 50}, 50, 1000.0),
+        ("gencoroutine", "sleep", {"ms": 50}, 10, 200.0),
+        ("multiprocess", "sleep", {"ms": 50}, 10, 40.0),
+        ("coroutine", "fanout", {"n": 4, "ms": 50}, 10, 50.0),
+        ("fanout", "fanout", {"n": 4, "ms": 50}, 10, 200.0),
+        ("sync", "fanout", {"n": 4, "ms": 50}, 10, 5.0),
+        ("threadpool", "upstream", {"ms": 100}, 20, 80.0),
+        ("coroutine", "mixed", {"ms": 50, "n": 100}, 10, math.nan),
+        ("target", "sleep", {"ms": 50}, 10, math.nan),
+    ],
+)
+def test_expected_rps(
+    variant: str, scenario: str, params: dict, users: int, expected: float
+) -> None:
+    got = model.expected_rps(
+        variant=variant,
+        scenario=scenario,
+        params=params,
+        users=users,
+        threads=8,
+        processes=2,
+        cores=2,
+    )
+    if math.isnan(expected):
+        assert math.isnan(got)
+    else:
+        assert got == pytest.approx(expected)
+
+
+def test_cpu_bound_uses_service_time_and_processes() -> None:
+    kw = {"scenario": "cpu", "params": {"n": 1}, "threads": 8, "processes": 2, "service_s": 0.01}
+    assert model.expected_rps(variant="sync", users=4, cores=2, **kw) == pytest.approx(100)
+    assert model.expected_rps(variant="threadpool", users=4, cores=2, **kw) == pytest.approx(100)
+    assert model.expected_rps(variant="multiprocess", users=4, cores=2, **kw) == pytest.approx(200)
+    assert model.expected_rps(variant="multiprocess", users=4, cores=1, **kw) == pytest.approx(100)
+    assert model.expected_rps(variant="multiprocess", users=1, cores=2, **kw) == pytest.approx(100)
+
+
+def _summary(tmp_path, cells_and_requests, **kw):  # type: ignore[no-untyped-def]
+    cells = [c for c, _ in cells_and_requests]
+    write_run(tmp_path, cells)
+    for c, reqs in cells_and_requests:
+        write_cell(tmp_path, c, requests=reqs, **kw.get(c.cell_id, {}))
+    run = load_run(tmp_path)
+    return aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+
+
+def test_summary_efficiency_and_warmup_exclusion(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = cell("sync", users=10)
+    # 19 req/s during the 2 s window, plus a burst of 100 fast requests in the warm-up.
+    reqs = pd.concat(
+        [steady_requests(19, 50, T0 + 1, T0 + 3), requests_frame([T0 + 0.1] * 100, [1.0] * 100)],
+        ignore_index=True,
+    )
+    s = _summary(tmp_path, [(c, reqs)])
+    row = s.loc[c.cell_id]
+    assert row["requests"] == 38
+    assert row["rps"] == pytest.approx(19.0)
+    assert row["expected_rps"] == pytest.approx(20.0)
+    assert row["efficiency"] == pytest.approx(0.95)
+    assert row["p50_ms"] == 50.0
+    assert bool(row["valid"]) and row["status"] == "ok" and row["notes"] == ""
+
+
+def test_invalid_when_loadgen_saturated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = cell("coroutine")
+    s = _summary(tmp_path, [(c, steady_requests(150, 50))], **{c.cell_id: {"loadgen_cpu": 97.0}})
+    assert not s.loc[c.cell_id, "valid"]
+    assert s.loc[c.cell_id, "status"] == "invalid"
+    assert "load generator at 97% CPU" in s.loc[c.cell_id, "notes"]
+
+
+def test_invalid_when_error_rate_above_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = cell("coroutine")
+    reqs = steady_requests(150, 50, T0 + 1, T0 + 3)
+    reqs.loc[:9, "ok"] = False  # 10 of 300 = 3.3 %
+    s = _summary(tmp_path, [(c, reqs)])
+    assert not s.loc[c.cell_id, "valid"]
+    assert "error rate 3.3% above 1.0%" in s.loc[c.cell_id, "notes"]
+
+
+def test_invalid_when_above_the_bound(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = cell("sync", users=10)  # bound 20 req/s
+    s = _summary(tmp_path, [(c, steady_requests(30, 50))])
+    assert not s.loc[c.cell_id, "valid"]
+    assert "model bound" in s.loc[c.cell_id, "notes"]
+
+
+def test_failed_verification_is_invalid_with_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = cell("sync")
+    write_run(tmp_path, [c])
+    write_cell(
+        tmp_path,
+        c,
+        requests=None,
+        window=None,
+        status="failed",
+        reason="verification failed: GET /sleep?ms=50: status 502",
+    )
+    run = load_run(tmp_path)
+    s = aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+    assert s.loc[c.cell_id, "status"] == "failed"
+    assert not s.loc[c.cell_id, "valid"]
+    assert "verification failed" in s.loc[c.cell_id, "notes"]
+    assert s.loc[c.cell_id, "requests"] == 0
+
+
+def test_summary_columns_in_contract_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = _summary(tmp_path, [(cell(), steady_requests(19, 50))]).reset_index()
+    assert list(s.reindex(columns=aggregate.SUMMARY_COLUMNS).columns) == aggregate.SUMMARY_COLUMNS
+    assert set(aggregate.SUMMARY_COLUMNS) <= set(s.columns)
+
+
+def test_cpu_service_time_comes_from_lowest_load_cell(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    low = cell("sync", users=1, scenario="cpu", params={"n": 1000})
+    high = cell("sync", users=4, scenario="cpu", params={"n": 1000})
+    # utilization law at the lowest load: 80 % busy at 80 req/s → S = 10 ms → bound 100 req/s
+    s = _summary(
+        tmp_path,
+        [(low, steady_requests(80, 12.5)), (high, steady_requests(90, 40))],
+        **{low.cell_id: {"server_cpu": 80.0}, high.cell_id: {"server_cpu": 95.0}},
+    )
+    assert s.loc[low.cell_id, "expected_rps"] == pytest.approx(100.0)
+    assert s.loc[high.cell_id, "expected_rps"] == pytest.approx(100.0)
+    assert s.loc[high.cell_id, "efficiency"] == pytest.approx(0.9)
+
+
+def test_cpu_service_time_falls_back_to_latency_without_samples(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    low = cell("sync", users=1, scenario="cpu", params={"n": 1000})
+    s = _summary(
+        tmp_path, [(low, steady_requests(95, 10))], **{low.cell_id: {"server_cpu": float("nan")}}
+    )
+    assert s.loc[low.cell_id, "expected_rps"] == pytest.approx(100.0)
+
+
+def test_repeat_confidence_interval_and_cv_flag() -> None:
+    frame = pd.DataFrame(
+        {
+            "variant": ["sync"] * 3 + ["coroutine"] * 3,
+            "loop": ["asyncio"] * 6,
+            "scenario": ["sleep-ms50"] * 6,
+            "users": [10] * 6,
+            "rps": [18.0, 20.0, 22.0, 100.0, 150.0, 200.0],
+            "p99_ms": [50.0] * 6,
+            "valid": [True] * 6,
+        }
+    )
+    groups = aggregate.repeat_groups(frame).set_index("variant")
+    # mean 20, sd 2, n 3: half-width = t(0.975, 2) * 2 / sqrt(3) = 4.303 * 1.1547 = 4.968
+    assert groups.loc["sync", "rps_mean"] == pytest.approx(20.0)
+    assert groups.loc["sync", "rps_ci95"] == pytest.approx(4.968, abs=1e-3)
+    assert groups.loc["sync", "rps_cv"] == pytest.approx(0.1)
+    assert not groups.loc["sync", "unstable"]  # exactly 10 % is not above the limit
+    assert groups.loc["coroutine", "unstable"]
+
+
+def test_ranking_ignores_invalid_cells() -> None:
+    frame = pd.DataFrame(
+        {
+            "scenario": ["sleep-ms50"] * 3,
+            "loop": ["asyncio"] * 3,
+            "variant": ["sync", "coroutine", "threadpool"],
+            "users": [10, 10, 10],
+            "rps": [19.0, 5000.0, 150.0],
+            "valid": [True, False, True],
+        }
+    )
+    ranked = aggregate.ranking(frame)
+    assert list(ranked["variant"]) == ["threadpool", "sync"]
+    assert ranked["vs_best"].iloc[1] == pytest.approx(19 / 150)
+
+
+def test_per_second_counts_completions() -> None:
+    frame = requests_frame([T0 + 0.1, T0 + 0.2, T0 + 1.5], [10, 10, 10])
+    series = aggregate.per_second(frame, T0)
+    assert list(series["second"]) == [0, 1]
+    assert list(series["rps"]) == [2, 1]

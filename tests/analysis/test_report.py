@@ -1,0 +1,151 @@
+"""Charts, report, load and compare on synthetic runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from analysis import compare
+from analysis.load import load_run
+from analysis.report import build_report
+from harness import io
+from harness.errors import UserError
+from tests.analysis.fixtures import T0, cell, requests_frame, steady_requests, write_cell, write_run
+
+CHARTS = {"throughput", "latency", "spectrum", "timeseries", "cpu", "fanout", "strategies"}
+
+
+def make_run(path, scale: float = 1.0, seed: int = 0):  # type: ignore[no-untyped-def]
+    """A run with every chart's material: two wait variants at two loads, a fan-out sweep,
+    one failed cell."""
+    rng = np.random.default_rng(seed)
+    cells = []
+    specs = []
+    for variant, rate in (("sync", 19.0), ("coroutine", 180.0)):
+        for users in (1, 10):
+            c = cell(variant, users=users)
+            r = rate * (users / 10 if variant == "coroutine" else 1) * scale
+            specs.append((c, r, 50 + rng.exponential(5)))
+    for variant in ("coroutine", "fanout"):
+        for n in (1, 4):
+            c = cell(variant, users=10, scenario="fanout", params={"n": n, "ms": 50})
+            latency = 50.0 * (n if variant == "coroutine" else 1)
+            specs.append((c, 10 / (latency / 1000) * 0.9 * scale, latency))
+    cells.extend(c for c, _, _ in specs)
+    failed = cell("threadpool", users=10)
+    cells.append(failed)
+    write_run(path, cells)
+    for c, r, latency in specs:
+        reqs = steady_requests(r, latency, T0 + 1, T0 + 3)
+        reqs["latency_ms"] = latency + rng.exponential(2.0, len(reqs))
+        warm = steady_requests(r, latency, T0, T0 + 1)
+        write_cell(path, c, requests=reqs, outside=warm)
+    write_cell(
+        path,
+        failed,
+        requests=None,
+        window=None,
+        status="failed",
+        reason="verification failed: GET /sleep?ms=50: status 500",
+    )
+    return cells
+
+
+def test_report_has_every_chart_and_cell(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cells = make_run(tmp_path)
+    result = build_report(tmp_path)
+    assert {c.name for c in result.charts} == CHARTS
+    for name in CHARTS:
+        png = tmp_path / "charts" / f"{name}.png"
+        with Image.open(png) as img:
+            img.verify()
+        with Image.open(png) as img:
+            width, height = img.size
+        assert 400 <= width <= 4000 and 300 <= height <= 3000, (name, img.size)
+        svg = (tmp_path / "charts" / f"{name}.svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    page = result.report_path.read_text()
+    for c in cells:
+        assert c.cell_id in page
+    assert page.count("data:image/png;base64,") == len(CHARTS)
+    assert "src='http" not in page and 'src="http' not in page  # self-contained
+    assert "b-failed" in page  # the failed cell is visibly marked
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summary) == len(cells)
+    assert summary.loc[summary["status"] == "failed", "valid"].tolist() == [False]
+
+
+def test_report_is_idempotent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    make_run(tmp_path)
+    build_report(tmp_path)
+    first = (tmp_path / "summary.csv").read_bytes()
+    build_report(tmp_path)
+    assert (tmp_path / "summary.csv").read_bytes() == first
+
+
+def test_schema_mismatch_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    make_run(tmp_path)
+    meta = json.loads((tmp_path / "run.json").read_text())
+    meta["schema_version"] = io.SCHEMA_VERSION + 1
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="schema_version"):
+        load_run(tmp_path)
+
+
+def test_not_a_results_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UserError, match="not a results folder"):
+        load_run(tmp_path)
+
+
+def test_compare_identical_runs_is_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    make_run(tmp_path / "a")
+    make_run(tmp_path / "b")
+    result = compare.compare_runs(tmp_path / "a", tmp_path / "b")
+    assert set(result.rows["rps_verdict"]) == {"same"}
+    assert result.regressions(5) == []
+
+
+def test_compare_detects_a_clear_shift(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = cell("coroutine", users=10)
+    for name, rate, latency in (("base", 200.0, 50.0), ("new", 100.0, 100.0)):
+        run_dir = tmp_path / name
+        write_run(run_dir, [c])
+        rng = np.random.default_rng(1)
+        # 10 whole seconds with noisy per-second counts around the rate
+        parts = []
+        for s in range(10):
+            count = int(rate + rng.integers(-5, 6))
+            ends = T0 + 1 + s + (np.arange(count) + 0.5) / count
+            parts.append(
+                requests_frame(
+                    list(ends - latency / 1000), list(latency + rng.exponential(3, count))
+                )
+            )
+        write_cell(
+            run_dir, c, requests=pd.concat(parts, ignore_index=True), window=(T0 + 1, T0 + 11)
+        )
+    result = compare.compare_runs(tmp_path / "base", tmp_path / "new")
+    row = result.rows.iloc[0]
+    assert row["rps_verdict"] == "slower"
+    assert row["rps_change"] == pytest.approx(-0.5, abs=0.05)
+    assert row["rps_p"] < 0.01
+    assert row["p99_verdict"] == "slower" and row["p50_verdict"] == "slower"
+    assert result.regressions(20) == [c.cell_id]
+    assert result.regressions(60) == []
+    text = compare.format_comparison(result)
+    assert "Mann-Whitney" in text and "slower" in text
+
+
+def test_compare_refuses_other_machine_unless_forced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    make_run(tmp_path / "a")
+    make_run(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "run.json").read_text())
+    meta["environment"]["packages"]["tornado"] = "6.5.0"
+    (tmp_path / "b" / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"tornado 6\.6\.1 vs 6\.5\.0"):
+        compare.compare_runs(tmp_path / "a", tmp_path / "b")
+    assert len(compare.compare_runs(tmp_path / "a", tmp_path / "b", force=True).rows) > 0

@@ -1,0 +1,192 @@
+"""Suite files: every kind of mistake is refused before anything starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UserError
+from harness.suite import SUITE_DIR, load_suite, parse_suite
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "name": "t",
+    "duration_s": 2,
+    "warmup_s": 1,
+    "variants": ["sync"],
+    "users": [2],
+    "scenarios": [{"name": "sleep", "params": {"ms": 10}}],
+}
+
+
+def with_(**changes: object) -> dict:
+    data = {**GOOD, **changes}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (with_(durration_s=3), "durration_s: unknown key"),
+        (with_(variants=["sync", "gevent"]), "variants: unknown name 'gevent'"),
+        (with_(variants=[]), "variants: must be a non-empty list"),
+        (with_(loops=["trio"]), "loops: unknown name 'trio'"),
+        (with_(duration_s=0), "duration_s: 0 is out of range; allowed 1..3600"),
+        (with_(duration_s="5"), "duration_s: must be a number"),
+        (with_(repeats=2.5), "repeats: must be an integer"),
+        (with_(users=[0]), "users: 0 is out of range"),
+        (with_(users=[5, 5]), "users: lists a load level twice"),
+        (with_(max_error_rate=1.5), "max_error_rate: 1.5 is out of range"),
+        (with_(server={"threads": 0}), "server.threads: 0 is out of range"),
+        (with_(server={"thread": 4}), "server.thread: unknown key"),
+        (with_(scenarios=[]), "scenarios: at least one"),
+        (with_(scenarios=[{"name": "sleeep"}]), "scenarios[0].name: unknown scenario 'sleeep'"),
+        (
+            with_(scenarios=[{"name": "sleep", "params": {"ms": 20000}}]),
+            "scenarios[0].params.ms: 20000 is out of range; allowed 0..10000",
+        ),
+        (
+            with_(scenarios=[{"name": "sleep", "params": {"n": 2}}]),
+            "scenarios[0].params.n: unknown parameter for sleep; allowed: ms",
+        ),
+        (
+            with_(scenarios=[{"name": "sleep", "params": {"ms": "fast"}}]),
+            "scenarios[0].params.ms: must be an integer",
+        ),
+        (
+            with_(scenarios=[{"name": "fanout", "params": {"n": 64, "ms": 10000}}]),
+            "n*ms must be at most",
+        ),
+        (with_(scenarios=[{"name": "sleep", "user": [1]}]), "scenarios[0].user: unknown key"),
+        (with_(scenarios=[{"name": "sleep"}, {"name": "sleep"}]), "duplicates scenario sleep-ms50"),
+        (with_(variants=None, target="http://10.1.2.3:8080"), "not a loopback address"),
+        (with_(variants=None, target="ftp://127.0.0.1:1"), "must look like http://"),
+        (with_(target="http://127.0.0.1:8080"), "either target or variants"),
+        (with_(placement="pinned"), "placement: must be one of"),
+    ],
+)
+def test_mistakes_are_refused_with_key_and_allowed(data: dict, message: str) -> None:
+    with pytest.raises(UserError) as err:
+        parse_suite(data, "suites/t.toml")
+    text = str(err.value)
+    assert text.startswith("suites/t.toml: ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_remote_target_allowed_when_asked() -> None:
+    suite = parse_suite(with_(variants=None, target="http://10.1.2.3:8080"), "t", allow_remote=True)
+    assert suite.target == "http://10.1.2.3:8080" and suite.variants == ("target",)
+
+
+def test_defaults_and_cells() -> None:
+    suite = parse_suite(
+        with_(variants=["sync", "coroutine"], loops=["asyncio", "uvloop"], repeats=2), "t"
+    )
+    cells = suite.cells()
+    assert len(cells) == 2 * 2 * 1 * 1 * 2
+    assert len({c.cell_id for c in cells}) == len(cells)
+    assert cells[0].cell_id == "sync-asyncio-sleep-ms10-u2-r1"
+
+
+@pytest.mark.parametrize("path", sorted(SUITE_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_suites_are_valid(path: Path) -> None:
+    assert load_suite(str(path)).cells()
+
+
+def test_full_suite_covers_every_variant_scenario_and_loop() -> None:
+    from harness.scenarios import SCENARIOS
+    from servers.config import LOOPS
+    from servers.registry import VARIANTS
+
+    full = load_suite("full")
+    assert set(full.variants) == set(VARIANTS)
+    assert {s.name for s in full.scenarios} == set(SCENARIOS)
+    assert set(full.loops) == set(LOOPS)
+    assert full.repeats == 3
+
+
+def test_every_scenario_has_a_locustfile() -> None:
+    from harness.scenarios import SCENARIOS
+
+    for spec in SCENARIOS.values():
+        assert spec.locustfile.is_file(), spec.name
+
+
+BAD_TOML = [
+    ("unknown = 1\n", "unknown: unknown key"),
+    ('variants = ["nope"]\n[[scenarios]]\nname = "sleep"\n', "unknown name 'nope'"),
+    ("this is not toml", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_TOML)
+def test_cli_bad_suite_exits_1_with_one_line_and_starts_nothing(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    suite = tmp_path / "bad.toml"
+    suite.write_text(text)
+    out = tmp_path / "results"
+    result = subprocess.run(
+        [sys.executable, "run_bench.py", "run", str(suite), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "no-such-suite"], "no such suite file"),
+        (["run", "smoke", "--duration", "-3"], "--duration"),
+        (["run", "smoke", "--workers", "zero"], "--workers"),
+        (["report", "/nonexistent/run"], "no such directory"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_cli_usage_errors_are_one_line(argv: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "run_bench.py", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_help_explains_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "run_bench.py", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for word in ("run", "report", "compare", "list", "serve", "exit status"):
+        assert word in result.stdout
+
+
+def test_list_shows_suites_with_cell_counts() -> None:
+    result = subprocess.run(
+        [sys.executable, "run_bench.py", "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "quick" in result.stdout and "30 cells" in result.stdout
+    assert "gencoroutine" in result.stdout and "fanout" in result.stdout
