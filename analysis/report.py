@@ -7,6 +7,7 @@ import base64
 import html
 import io as stdio
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from analysis.load import RunData, load_run
 from harness import io
 
 CHART_DPI = 110
+CHART_WORKERS = 2  # processes that render charts side by side
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,34 @@ def table_text(summary: pd.DataFrame) -> str:
     return frame.to_string(index=False, max_colwidth=70)
 
 
+def _render_chart(job: tuple[str, Callable[..., Any], tuple[Any, ...], Path]) -> bytes | None:
+    """Build one figure and write its PNG and SVG; runs in a worker process."""
+    name, make, args, charts_dir = job
+    fig = make(*args)
+    return None if fig is None else _save(fig, charts_dir, name)
+
+
+def _render_charts(jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...], Path]]) -> list[Any]:
+    """Render charts in parallel (rendering dominates report time); each result is PNG bytes,
+    None (nothing to show) or the exception that chart raised."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(jobs), CHART_WORKERS, os.cpu_count() or 1)
+    if workers <= 1:
+        return [_try(_render_chart, job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_render_chart, job) for job in jobs]
+        return [f.exception() or f.result() for f in futures]
+
+
+def _try(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # returned, reported by the caller
+        return exc
+
+
 def build_report(run_dir: str | Path) -> ReportResult:
     run = load_run(run_dir)
     summary = aggregate.build_summary(run.cells, run.requests, run.run_id)
@@ -241,62 +271,74 @@ def build_report(run_dir: str | Path) -> ReportResult:
 
     charts_dir = root / "charts"
     charts: list[Chart] = []
-    series, warmups, windows = _per_second_series(run, summary) if len(summary) else ({}, {}, {})
-    builders: list[tuple[str, str, Callable[[], Any], Callable[[], str]]] = [
-        (
-            "throughput",
-            "Throughput vs users",
-            lambda: plot.throughput_vs_users(summary),
-            lambda: read_throughput(summary),
-        ),
-        (
-            "latency",
-            "Latency p50 and p99 vs users",
-            lambda: plot.latency_vs_users(summary),
-            lambda: read_latency(summary),
-        ),
-        (
-            "spectrum",
-            "Latency percentile spectrum",
-            lambda: plot.latency_spectrum(summary, run.requests),
-            lambda: read_spectrum(summary),
-        ),
-        (
-            "timeseries",
-            "Throughput and p95 over time",
-            lambda: plot.time_series(
-                summary, series, warmups, {k: v[1] for k, v in windows.items()}
-            ),
-            lambda: read_series(series, windows),
-        ),
-        (
-            "cpu",
-            "Server CPU vs users",
-            lambda: plot.cpu_vs_users(summary),
-            lambda: read_cpu(summary),
-        ),
-        (
-            "fanout",
-            "Fan-out: latency vs upstream calls",
-            lambda: plot.fanout_vs_calls(summary),
-            lambda: read_fanout(summary),
-        ),
-        (
-            "strategies",
-            "Strategy summary",
-            lambda: plot.strategy_bars(ranking),
-            lambda: read_ranking(ranking),
-        ),
-    ]
     if len(summary):
-        for name, title, make, read in builders:
-            try:
-                fig = make()
-                if fig is None:
-                    continue
-                charts.append(Chart(name, title, read(), _save(fig, charts_dir, name)))
-            except Exception as exc:  # one broken chart must not lose the report
-                print(f"warning: chart {name} skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        series, warmups, windows = _per_second_series(run, summary)
+        ends = {k: v[1] for k, v in windows.items()}
+        # Only the spectrum needs raw latencies, and only of the cells it draws.
+        shown = {c for cells in plot.spectrum_cells(summary).values() for c in cells["cell_id"]}
+        spectrum_requests = run.requests[run.requests["cell_id"].isin(shown)]
+        specs: list[tuple[str, str, Callable[..., Any], tuple[Any, ...], Callable[[], str]]] = [
+            (
+                "throughput",
+                "Throughput vs users",
+                plot.throughput_vs_users,
+                (summary,),
+                lambda: read_throughput(summary),
+            ),
+            (
+                "latency",
+                "Latency p50 and p99 vs users",
+                plot.latency_vs_users,
+                (summary,),
+                lambda: read_latency(summary),
+            ),
+            (
+                "spectrum",
+                "Latency percentile spectrum",
+                plot.latency_spectrum,
+                (summary, spectrum_requests),
+                lambda: read_spectrum(summary),
+            ),
+            (
+                "timeseries",
+                "Throughput and p95 over time",
+                plot.time_series,
+                (summary, series, warmups, ends),
+                lambda: read_series(series, windows),
+            ),
+            (
+                "cpu",
+                "Server CPU vs users",
+                plot.cpu_vs_users,
+                (summary,),
+                lambda: read_cpu(summary),
+            ),
+            (
+                "fanout",
+                "Fan-out: latency vs upstream calls",
+                plot.fanout_vs_calls,
+                (summary,),
+                lambda: read_fanout(summary),
+            ),
+            (
+                "strategies",
+                "Strategy summary",
+                plot.strategy_bars,
+                (ranking,),
+                lambda: read_ranking(ranking),
+            ),
+        ]
+        results = _render_charts(
+            [(name, make, args, charts_dir) for name, _, make, args, _ in specs]
+        )
+        for (name, title, _, _, read), png in zip(specs, results, strict=True):
+            if isinstance(png, BaseException):
+                # One broken chart must not lose the report.
+                print(
+                    f"warning: chart {name} skipped: {type(png).__name__}: {png}", file=sys.stderr
+                )
+            elif png is not None:
+                charts.append(Chart(name, title, read(), png))
 
     page = render_html(run, summary, ranking, repeats, charts)
     report_path = root / "report.html"

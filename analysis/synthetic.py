@@ -1,0 +1,129 @@
+"""A synthetic run in the real results layout, for benchmarking `report` and for demos:
+``python -m analysis.synthetic DIR [--cells 50] [--requests 1000000]``, then
+``python run_bench.py report DIR``. Latencies follow each strategy's model with noise."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.model import expected_rps
+from harness import io
+from harness.suite import Cell
+
+VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")
+USERS = (1, 10, 50, 100, 200)
+SCENARIOS = (("sleep", {"ms": 50}), ("fanout", {"n": 4, "ms": 50}))
+T0 = 1_700_000_000.0
+WARMUP_S, DURATION_S = 1.0, 10.0
+
+
+def synthetic_cells(count: int) -> list[Cell]:
+    cells = []
+    for scenario, params in SCENARIOS:
+        for variant in VARIANTS:
+            for users in USERS:
+                cells.append(
+                    Cell(
+                        variant,
+                        "asyncio",
+                        scenario,
+                        params,
+                        users,
+                        1,
+                        8,
+                        2 if variant == "multiprocess" else 1,
+                    )
+                )
+    return cells[:count]
+
+
+def write_synthetic_run(
+    path: Path, cells: int = 50, requests: int = 1_000_000, seed: int = 0
+) -> None:
+    rng = np.random.default_rng(seed)
+    chosen = synthetic_cells(cells)
+    per_cell = requests // len(chosen)
+    io.write_json(
+        path / "run.json",
+        {
+            "run_id": path.name,
+            "suite": {
+                "name": "synthetic",
+                "description": "generated",
+                "warmup_s": WARMUP_S,
+                "duration_s": DURATION_S,
+                "repeats": 1,
+                "max_error_rate": 0.01,
+            },
+            "environment": {"cpu": {"model": "synthetic", "cores": 2}, "packages": {}},
+            "started": T0,
+            "ended": T0 + 600,
+            "status": "complete",
+            "cells": [c.cell_id for c in chosen],
+        },
+    )
+    for i, cell in enumerate(chosen):
+        bound = expected_rps(
+            variant=cell.variant,
+            scenario=cell.scenario,
+            params=cell.params,
+            users=cell.users,
+            threads=8,
+            processes=2,
+            cores=1,
+        )
+        rate = per_cell / DURATION_S
+        base = cell.users / bound * 1000 if bound > 0 else 50.0
+        start0 = T0 + i * 20
+        ends = start0 + WARMUP_S + np.sort(rng.uniform(0, DURATION_S, per_cell))
+        latency = base * (1 + rng.exponential(0.05, per_cell))
+        frame = pd.DataFrame(
+            {
+                "start": ends - latency / 1000,
+                "latency_ms": latency,
+                "endpoint": pd.Categorical([f"/{cell.scenario}"] * per_cell),
+                "status": np.full(per_cell, 200, dtype=np.int32),
+                "bytes": np.full(per_cell, 30, dtype=np.int64),
+                "ok": np.ones(per_cell, dtype=bool),
+                "worker": np.zeros(per_cell, dtype=np.int32),
+            }
+        )
+        cell_dir = path / "cells" / cell.cell_id
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(cell_dir / "requests.parquet", index=False)
+        io.write_json(
+            cell_dir / "cell.json",
+            {
+                "cell": cell.to_dict(),
+                "status": "ok",
+                "reason": "",
+                "cores": 1,
+                "window": {"start": start0 + WARMUP_S, "end": start0 + WARMUP_S + DURATION_S},
+                "server_cpu_pct": float(min(100.0, rate / 20)),
+                "loadgen_cpu_pct": float(min(99.0, rate / 25)),
+                "timings": {"wall_s": DURATION_S + 3},
+                "suite": {"max_error_rate": 0.01, "warmup_s": WARMUP_S, "duration_s": DURATION_S},
+            },
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.synthetic", description=__doc__)
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--cells", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    write_synthetic_run(args.dir, args.cells, args.requests)
+    print(f"wrote {args.dir} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
