@@ -1,0 +1,104 @@
+"""run_bench.py commands that need no load: serve, compare exit codes, report errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import procs
+from tests.analysis.fixtures import T0, cell, requests_frame, write_cell, write_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_serve_runs_one_variant_in_the_foreground() -> None:
+    port = procs.free_port()
+    popen = subprocess.Popen(
+        [
+            sys.executable,
+            "run_bench.py",
+            "serve",
+            "threadpool",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        health = procs.wait_ready(f"http://127.0.0.1:{port}/health")
+        assert health["variant"] == "threadpool" and health["loop"] == "uvloop.Loop"
+        popen.send_signal(signal.SIGINT)  # Ctrl-C in a terminal
+        assert popen.wait(timeout=10) == 0
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait()
+
+
+def shifted_run(path: Path, rate: float) -> None:
+    c = cell("coroutine", users=10)
+    write_run(path, [c])
+    rng = np.random.default_rng(7)
+    parts = []
+    for s in range(8):
+        count = int(rate + rng.integers(-3, 4))
+        ends = T0 + 1 + s + (np.arange(count) + 0.5) / count
+        parts.append(requests_frame(list(ends - 0.05), list(50 + rng.exponential(2, count))))
+    write_cell(path, c, requests=pd.concat(parts, ignore_index=True), window=(T0 + 1, T0 + 9))
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "run_bench.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_compare_exit_codes(tmp_path: Path) -> None:
+    shifted_run(tmp_path / "base", 200)
+    shifted_run(tmp_path / "new", 150)
+    plain = run_bench("compare", str(tmp_path / "base"), str(tmp_path / "new"))
+    assert plain.returncode == 0, plain.stderr
+    assert "slower" in plain.stdout and "-24." in plain.stdout
+    gate = run_bench(
+        "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "10"
+    )
+    assert gate.returncode == 3
+    assert "slower by more than 10%" in gate.stderr
+    lenient = run_bench(
+        "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "40"
+    )
+    assert lenient.returncode == 0
+
+
+def test_report_on_a_folder_of_another_schema_is_one_line(tmp_path: Path) -> None:
+    shifted_run(tmp_path / "run", 100)
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    meta["schema_version"] = 99
+    (tmp_path / "run" / "run.json").write_text(json.dumps(meta))
+    result = run_bench("report", str(tmp_path / "run"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "schema_version 99 is not supported" in lines[0]
+
+
+def test_report_prints_table_and_path(tmp_path: Path) -> None:
+    shifted_run(tmp_path / "run", 100)
+    result = run_bench("report", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == f"report: {tmp_path / 'run' / 'report.html'}"
+    assert any("coroutine-asyncio-sleep-ms50-u10-r1" in line for line in lines)
