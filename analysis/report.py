@@ -22,6 +22,7 @@ from analysis.load import RunData, load_run
 from harness import io
 
 CHART_DPI = 110
+LOW_EFFICIENCY = 0.6  # readings call out valid cells this far below their bound
 CHART_WORKERS = 2  # processes that render charts side by side
 
 
@@ -74,10 +75,21 @@ def read_throughput(summary: pd.DataFrame) -> str:
             f"{scenario} at {int(best['users'])} users: {best['variant']} {best['rps']:,.0f} req/s"
             + (f", {ratio:,.1f}× {worst['variant']}" if best["variant"] != worst["variant"] else "")
         )
-    eff = summary.loc[summary["valid"], "efficiency"].dropna()
-    tail = (
-        f" Efficiency against the bound ranged {eff.min():.2f}–{eff.max():.2f}." if len(eff) else ""
-    )
+    valid = summary[summary["valid"] & summary["efficiency"].notna()]
+    tail = ""
+    if len(valid):
+        eff = valid["efficiency"]
+        tail = f" Efficiency against the bound ranged {eff.min():.2f}–{eff.max():.2f}."
+        low = valid[eff < LOW_EFFICIENCY].sort_values("efficiency")
+        if len(low):
+            tail += (
+                " Far below their bound: "
+                + ", ".join(
+                    f"{r.variant} on {r.scenario} at {int(r.users)} users ({r.efficiency:.2f})"
+                    for r in low.head(3).itertuples()
+                )
+                + "."
+            )
     return "; ".join(parts) + "." + tail
 
 
