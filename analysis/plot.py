@@ -95,6 +95,13 @@ def _families(summary: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted({(r.scenario, r.loop) for r in measured.itertuples()})
 
 
+def _family(summary: pd.DataFrame, scenario: str, loop: str) -> pd.DataFrame:
+    """The measured cells of one scenario on one loop."""
+    return summary[
+        (summary["scenario"] == scenario) & (summary["loop"] == loop) & (summary["requests"] > 0)
+    ]
+
+
 def _mean_by_users(frame: pd.DataFrame, col: str) -> pd.Series:
     return frame.groupby("users")[col].mean().sort_index()
 
@@ -137,19 +144,33 @@ def _invalid_handle() -> tuple:
     )
 
 
-def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
+def _users_panels(
+    summary: pd.DataFrame,
+) -> tuple[Figure, list[tuple[plt.Axes, pd.DataFrame]]] | None:
+    """One panel per scenario family with users on a log x axis; None when nothing ran."""
     families = _families(summary)
     if not families:
         return None
     loops = summary["loop"].nunique()
     fig, axes = _panels(len(families))
-    any_invalid = False
+    panels = []
     for ax, (scenario, loop) in zip(axes, families, strict=True):
-        fam = summary[
-            (summary["scenario"] == scenario)
-            & (summary["loop"] == loop)
-            & (summary["requests"] > 0)
-        ]
+        fam = _family(summary, scenario, loop)
+        ax.set_title(_label(scenario, loop, loops))
+        ax.set_xlabel("concurrent users")
+        ax.set_xscale("log")
+        _user_ticks(ax, fam["users"])
+        panels.append((ax, fam))
+    return fig, panels
+
+
+def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
+    made = _users_panels(summary)
+    if made is None:
+        return None
+    fig, panels = made
+    any_invalid = False
+    for ax, fam in panels:
         for variant in _variants(fam):
             group = fam[fam["variant"] == variant]
             rps = _mean_by_users(group, "rps")
@@ -159,18 +180,14 @@ def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
             if len(bound):
                 ax.plot(bound.index, bound.values, ls="--", color=colour, lw=1.2, alpha=0.8)
             any_invalid |= _mark_invalid(ax, group, "rps")
-        ax.set_title(_label(scenario, loop, loops))
-        ax.set_xlabel("concurrent users")
         ax.set_ylabel("throughput (req/s)")
-        ax.set_xscale("log")
         _scale_y(ax, pd.concat([fam["rps"], fam["expected_rps"]]))
-        _user_ticks(ax, fam["users"])
     from matplotlib.lines import Line2D
 
     extra = [(Line2D([], [], ls="--", color="grey"), "model bound (same colour)")]
     if any_invalid:
         extra.append(_invalid_handle())
-    _legend(fig, axes, extra)
+    _legend(fig, [ax for ax, _ in panels], extra)
     return _finish(
         fig, "Throughput vs load: measured (solid) against each strategy's bound (dashed)"
     )
@@ -184,18 +201,12 @@ def _user_ticks(ax: plt.Axes, users: pd.Series) -> None:
 
 
 def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
-    families = _families(summary)
-    if not families:
+    made = _users_panels(summary)
+    if made is None:
         return None
-    loops = summary["loop"].nunique()
-    fig, axes = _panels(len(families))
+    fig, panels = made
     any_invalid = False
-    for ax, (scenario, loop) in zip(axes, families, strict=True):
-        fam = summary[
-            (summary["scenario"] == scenario)
-            & (summary["loop"] == loop)
-            & (summary["requests"] > 0)
-        ]
+    for ax, fam in panels:
         for variant in _variants(fam):
             group = fam[fam["variant"] == variant]
             colour = COLOURS[variant]
@@ -204,12 +215,8 @@ def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
             ax.plot(p50.index, p50.values, marker="o", color=colour, label=variant, lw=2)
             ax.plot(p99.index, p99.values, marker="^", color=colour, ls=":", lw=1.5)
             any_invalid |= _mark_invalid(ax, group, "p99_ms")
-        ax.set_title(_label(scenario, loop, loops))
-        ax.set_xlabel("concurrent users")
         ax.set_ylabel("latency (ms)")
-        ax.set_xscale("log")
         _scale_y(ax, fam[["p50_ms", "p99_ms"]].to_numpy(dtype=float).ravel())
-        _user_ticks(ax, fam["users"])
     from matplotlib.lines import Line2D
 
     extra = [
@@ -218,7 +225,7 @@ def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
     ]
     if any_invalid:
         extra.append(_invalid_handle())
-    _legend(fig, axes, extra)
+    _legend(fig, [ax for ax, _ in panels], extra)
     return _finish(fig, "Latency vs load: median (solid) and 99th percentile (dotted)")
 
 
@@ -230,11 +237,7 @@ def spectrum_cells(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]
     """For each scenario family, the cells at the highest load level every variant reached."""
     out = {}
     for scenario, loop in _families(summary):
-        fam = summary[
-            (summary["scenario"] == scenario)
-            & (summary["loop"] == loop)
-            & (summary["requests"] > 0)
-        ]
+        fam = _family(summary, scenario, loop)
         common = set.intersection(*(set(g["users"]) for _, g in fam.groupby("variant")))
         users = max(common) if common else fam["users"].max()
         out[(scenario, loop)] = fam[
@@ -339,30 +342,24 @@ def time_series(
 
 
 def cpu_vs_users(summary: pd.DataFrame) -> Figure | None:
-    families = _families(summary)
-    if not families or summary["server_cpu_pct"].isna().all():
+    if summary["server_cpu_pct"].isna().all():
         return None
-    loops = summary["loop"].nunique()
-    fig, axes = _panels(len(families))
-    for ax, (scenario, loop) in zip(axes, families, strict=True):
-        fam = summary[
-            (summary["scenario"] == scenario)
-            & (summary["loop"] == loop)
-            & (summary["requests"] > 0)
-        ]
+    made = _users_panels(summary)
+    if made is None:
+        return None
+    fig, panels = made
+    for ax, fam in panels:
         for variant in _variants(fam):
             cpu = _mean_by_users(fam[fam["variant"] == variant], "server_cpu_pct")
             ax.plot(cpu.index, cpu.values, marker="o", color=COLOURS[variant], label=variant, lw=2)
         ax.axhline(100, color="grey", ls="--", lw=1)
-        ax.set_title(_label(scenario, loop, loops))
-        ax.set_xlabel("concurrent users")
         ax.set_ylabel("server CPU (% of one core)")
-        ax.set_xscale("log")
         ax.set_ylim(bottom=0)
-        _user_ticks(ax, fam["users"])
     from matplotlib.lines import Line2D
 
-    _legend(fig, axes, [(Line2D([], [], ls="--", color="grey"), "one core busy")])
+    _legend(
+        fig, [ax for ax, _ in panels], [(Line2D([], [], ls="--", color="grey"), "one core busy")]
+    )
     return _finish(
         fig, "Server CPU vs load: near 100% per process means CPU-bound, low means waiting"
     )

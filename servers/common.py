@@ -143,6 +143,29 @@ def common_routes(config: ServerConfig) -> list[tuple[str, type[BenchHandler], d
     ]
 
 
+def strategy_app(
+    config: ServerConfig,
+    *,
+    sleep: type[BenchHandler],
+    cpu: type[BenchHandler],
+    upstream: type[BenchHandler],
+    fanout: type[BenchHandler],
+    **extra: Any,
+) -> web.Application:
+    """The full endpoint set: the shared routes plus a strategy's four handlers, each given
+    the config and any extra per-strategy objects (executor, blocking client) via initialize."""
+    kw = {"config": config, **extra}
+    return make_application(
+        [
+            *common_routes(config),
+            (r"/sleep", sleep, kw),
+            (r"/cpu", cpu, kw),
+            (r"/upstream", upstream, kw),
+            (r"/fanout", fanout, kw),
+        ]
+    )
+
+
 def make_application(routes: list[Any]) -> web.Application:
     # Access logging costs more than a /hello request itself: off by default.
     return web.Application(routes, debug=False, log_function=lambda handler: None)

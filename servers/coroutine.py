@@ -11,9 +11,8 @@ from tornado import web
 from servers.common import (
     BenchHandler,
     async_http_client,
-    common_routes,
     fetch_upstream,
-    make_application,
+    strategy_app,
 )
 from servers.config import ServerConfig
 from servers.sync import CpuHandler
@@ -51,13 +50,10 @@ class SequentialFanoutHandler(BenchHandler):
 
 
 def make_app(config: ServerConfig) -> web.Application:
-    kw = {"config": config}
-    return make_application(
-        [
-            *common_routes(config),
-            (r"/sleep", SleepHandler, kw),
-            (r"/cpu", CpuHandler, kw),
-            (r"/upstream", UpstreamHandler, kw),
-            (r"/fanout", SequentialFanoutHandler, kw),
-        ]
+    return strategy_app(
+        config,
+        sleep=SleepHandler,
+        cpu=CpuHandler,
+        upstream=UpstreamHandler,
+        fanout=SequentialFanoutHandler,
     )

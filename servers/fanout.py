@@ -10,9 +10,8 @@ from servers import coroutine
 from servers.common import (
     BenchHandler,
     async_http_client,
-    common_routes,
     fetch_upstream,
-    make_application,
+    strategy_app,
 )
 from servers.config import ServerConfig
 from servers.sync import CpuHandler
@@ -42,13 +41,10 @@ class ConcurrentFanoutHandler(BenchHandler):
 
 
 def make_app(config: ServerConfig) -> web.Application:
-    kw = {"config": config}
-    return make_application(
-        [
-            *common_routes(config),
-            (r"/sleep", coroutine.SleepHandler, kw),
-            (r"/cpu", CpuHandler, kw),
-            (r"/upstream", coroutine.UpstreamHandler, kw),
-            (r"/fanout", ConcurrentFanoutHandler, kw),
-        ]
+    return strategy_app(
+        config,
+        sleep=coroutine.SleepHandler,
+        cpu=CpuHandler,
+        upstream=coroutine.UpstreamHandler,
+        fanout=ConcurrentFanoutHandler,
     )

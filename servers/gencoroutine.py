@@ -12,9 +12,8 @@ from tornado import gen, web
 from servers.common import (
     BenchHandler,
     async_http_client,
-    common_routes,
     fetch_request,
-    make_application,
+    strategy_app,
     upstream_error,
 )
 from servers.config import ServerConfig
@@ -67,13 +66,6 @@ class FanoutHandler(BenchHandler):
 
 
 def make_app(config: ServerConfig) -> web.Application:
-    kw = {"config": config}
-    return make_application(
-        [
-            *common_routes(config),
-            (r"/sleep", SleepHandler, kw),
-            (r"/cpu", CpuHandler, kw),
-            (r"/upstream", UpstreamHandler, kw),
-            (r"/fanout", FanoutHandler, kw),
-        ]
+    return strategy_app(
+        config, sleep=SleepHandler, cpu=CpuHandler, upstream=UpstreamHandler, fanout=FanoutHandler
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from tornado import web
 
-from servers.common import BenchHandler, common_routes, make_application
+from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.work import BlockingUpstream, UpstreamError, blocking_sleep, cpu_work
 
@@ -26,9 +26,9 @@ class CpuHandler(BenchHandler):
 
 
 class UpstreamHandler(BenchHandler):
-    def initialize(self, config: ServerConfig, upstream: BlockingUpstream, **_: Any) -> None:
+    def initialize(self, config: ServerConfig, upstream_client: BlockingUpstream, **_: Any) -> None:
         super().initialize(config)
-        self.upstream = upstream
+        self.upstream = upstream_client
 
     def get(self) -> None:
         ms = self.ms_param()
@@ -50,14 +50,11 @@ class FanoutHandler(UpstreamHandler):
 
 
 def make_app(config: ServerConfig) -> web.Application:
-    kw = {"config": config}
-    up = {"config": config, "upstream": BlockingUpstream(config.backend_url)}
-    return make_application(
-        [
-            *common_routes(config),
-            (r"/sleep", SleepHandler, kw),
-            (r"/cpu", CpuHandler, kw),
-            (r"/upstream", UpstreamHandler, up),
-            (r"/fanout", FanoutHandler, up),
-        ]
+    return strategy_app(
+        config,
+        sleep=SleepHandler,
+        cpu=CpuHandler,
+        upstream=UpstreamHandler,
+        fanout=FanoutHandler,
+        upstream_client=BlockingUpstream(config.backend_url),
     )

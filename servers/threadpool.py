@@ -10,7 +10,7 @@ from typing import Any
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from servers.common import BenchHandler, common_routes, make_application
+from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.work import BlockingUpstream, UpstreamError, blocking_sleep, cpu_work
 
@@ -20,12 +20,12 @@ class OffloadHandler(BenchHandler):
         self,
         config: ServerConfig,
         executor: ThreadPoolExecutor,
-        upstream: BlockingUpstream,
+        upstream_client: BlockingUpstream,
         **_: Any,
     ) -> None:
         super().initialize(config)
         self.executor = executor
-        self.upstream = upstream
+        self.upstream = upstream_client
 
     async def offload(self, fn: Any, *args: Any) -> Any:
         return await IOLoop.current().run_in_executor(self.executor, fn, *args)
@@ -67,19 +67,14 @@ class FanoutHandler(OffloadHandler):
 
 def make_app(config: ServerConfig) -> web.Application:
     executor = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bench")
-    kw = {
-        "config": config,
-        "executor": executor,
-        "upstream": BlockingUpstream(config.backend_url),
-    }
-    app = make_application(
-        [
-            *common_routes(config),
-            (r"/sleep", SleepHandler, kw),
-            (r"/cpu", CpuHandler, kw),
-            (r"/upstream", UpstreamHandler, kw),
-            (r"/fanout", FanoutHandler, kw),
-        ]
+    app = strategy_app(
+        config,
+        sleep=SleepHandler,
+        cpu=CpuHandler,
+        upstream=UpstreamHandler,
+        fanout=FanoutHandler,
+        executor=executor,
+        upstream_client=BlockingUpstream(config.backend_url),
     )
-    app.settings["executor"] = executor
+    app.settings["executor"] = executor  # shut down by the launcher on exit
     return app
