@@ -173,18 +173,29 @@ def test_summary_columns_in_contract_order(tmp_path) -> None:  # type: ignore[no
     assert set(aggregate.SUMMARY_COLUMNS) <= set(s.columns)
 
 
-def test_cpu_service_time_comes_from_lowest_load_cell(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cpu_service_time_is_the_smallest_measured_demand(tmp_path) -> None:  # type: ignore[no-untyped-def]
     low = cell("sync", users=1, scenario="cpu", params={"n": 1000})
     high = cell("sync", users=4, scenario="cpu", params={"n": 1000})
-    # utilization law at the lowest load: 80 % busy at 80 req/s → S = 10 ms → bound 100 req/s
+    other = cell("threadpool", users=4, scenario="cpu", params={"n": 1000})
+    # utilization law: 80 % busy at 64 req/s → S = 12.5 ms; 90 % busy at 90 req/s → S = 10 ms;
+    # the smaller demand sets the bound for every variant: 1 / 10 ms = 100 req/s
     s = _summary(
         tmp_path,
-        [(low, steady_requests(80, 12.5)), (high, steady_requests(90, 40))],
-        **{low.cell_id: {"server_cpu": 80.0}, high.cell_id: {"server_cpu": 95.0}},
+        [
+            (low, steady_requests(64, 12.5)),
+            (high, steady_requests(90, 40)),
+            (other, steady_requests(60, 60)),
+        ],
+        **{
+            low.cell_id: {"server_cpu": 80.0},
+            high.cell_id: {"server_cpu": 90.0},
+            other.cell_id: {"server_cpu": 99.0},
+        },
     )
-    assert s.loc[low.cell_id, "expected_rps"] == pytest.approx(100.0)
-    assert s.loc[high.cell_id, "expected_rps"] == pytest.approx(100.0)
+    for c in (low, high, other):
+        assert s.loc[c.cell_id, "expected_rps"] == pytest.approx(100.0)
     assert s.loc[high.cell_id, "efficiency"] == pytest.approx(0.9)
+    assert s.loc[other.cell_id, "efficiency"] == pytest.approx(0.6)
 
 
 def test_cpu_service_time_falls_back_to_latency_without_samples(tmp_path) -> None:  # type: ignore[no-untyped-def]
