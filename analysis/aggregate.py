@@ -136,14 +136,32 @@ def service_times(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
     return out
 
 
+def wait_demands(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """CPU demand per request of each variant on each wait scenario (utilization law, smallest
+    over its cells): how the variant's own bookkeeping caps it once the CPU saturates."""
+    out: dict[tuple[str, str, str], float] = {}
+    measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
+    ok = summary[measured & summary["scenario_name"].isin(model.WAIT_SCENARIOS)]
+    for key, group in ok.groupby(["variant", "scenario", "loop"]):
+        demand = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0).min()
+        if pd.notna(demand):
+            out[key] = float(demand)
+    return out
+
+
 def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     """expected_rps from the model and efficiency = rps / expected_rps for every cell.
     Needs columns variant, loop, scenario (label), scenario_name, params, users, threads,
     processes, cores."""
     out = summary.copy()
     services = service_times(out)
+    waits = wait_demands(out)
     expected = []
     for row in out.itertuples(index=False):
+        if row.scenario_name in model.WAIT_SCENARIOS:
+            service = waits.get((row.variant, row.scenario, row.loop))
+        else:
+            service = services.get((row.scenario, row.loop))
         expected.append(
             model.expected_rps(
                 variant=row.variant,
@@ -153,7 +171,7 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
                 threads=int(row.threads),
                 processes=int(row.processes),
                 cores=int(row.cores),
-                service_s=services.get((row.scenario, row.loop)),
+                service_s=service,
             )
         )
     out["expected_rps"] = expected

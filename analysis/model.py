@@ -60,14 +60,19 @@ def expected_rps(
     service_s: float | None = None,
 ) -> float:
     """The model's upper bound on req/s for one cell, or NaN where the model has no answer
-    (a user's own target, the mixed workload, a zero wait)."""
+    (a user's own target, the mixed workload, a zero wait). service_s is the server's CPU
+    demand per request: the whole bound for CPU scenarios, a cap for wait scenarios."""
     if variant == "target":
         return math.nan
     if scenario in WAIT_SCENARIOS:
         r_min = min_response_s(variant, scenario, params)
         if not r_min > 0:
             return math.nan
-        return wait_concurrency(variant, users, threads, processes) / r_min
+        bound = wait_concurrency(variant, users, threads, processes) / r_min
+        if service_s is not None and service_s > 0:
+            # "until the CPU saturates": the same requests also cost CPU in the server.
+            bound = min(bound, cpu_parallelism(variant, users, processes, cores) / service_s)
+        return bound
     if scenario in CPU_SCENARIOS:
         if service_s is None or not service_s > 0:
             return math.nan

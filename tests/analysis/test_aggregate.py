@@ -248,3 +248,27 @@ def test_per_second_counts_completions() -> None:
     series = aggregate.per_second(frame, T0)
     assert list(series["second"]) == [0, 1]
     assert list(series["rps"]) == [2, 1]
+
+
+def test_wait_bound_is_capped_when_the_cpu_saturates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    light = cell("fanout", users=10, scenario="fanout", params={"n": 4, "ms": 50})
+    heavy = cell("fanout", users=50, scenario="fanout", params={"n": 4, "ms": 50})
+    # demand: 25 % busy at 125 req/s = 2 ms, 100 % busy at 250 req/s = 4 ms → S = 2 ms
+    # bounds: u10 min(10/0.05, 1/0.002) = 200; u50 min(50/0.05, 500) = 500
+    s = _summary(
+        tmp_path,
+        [(light, steady_requests(125, 60)), (heavy, steady_requests(250, 200))],
+        **{light.cell_id: {"server_cpu": 25.0}, heavy.cell_id: {"server_cpu": 100.0}},
+    )
+    assert s.loc[light.cell_id, "expected_rps"] == pytest.approx(200.0)
+    assert s.loc[heavy.cell_id, "expected_rps"] == pytest.approx(500.0)
+    assert model.expected_rps(
+        variant="coroutine",
+        scenario="sleep",
+        params={"ms": 50},
+        users=100,
+        threads=8,
+        processes=1,
+        cores=1,
+        service_s=0.001,
+    ) == pytest.approx(1000.0)
