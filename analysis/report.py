@@ -389,7 +389,11 @@ def _table(
         cls = f' class="{row_class.iloc[i]}"' if row_class is not None else ""
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
-            text = value if col == "status" else html.escape(_fmt(value, 2 if col in ("eff", "× best") else 1))
+            text = (
+                value
+                if col == "status"
+                else html.escape(_fmt(value, 2 if col in ("eff", "× best") else 1))
+            )
             cells.append(f'<td class="{"l" if col in left else ""}">{text}</td>')
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

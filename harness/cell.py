@@ -238,19 +238,25 @@ class CellRun:
         if not windows:
             raise CellFailed(f"Locust wrote no records: {_tail(self.cell_dir / 'locust.log')}")
         metas = [json.loads(p.read_text()) for p in windows]
-        for name in ("requests", "outside"):
-            parts = sorted(self.cell_dir.glob(f"{name}.w*.parquet"))
-            if parts:
-                frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-                io.atomic_write(
-                    self.cell_dir / f"{name}.parquet",
-                    lambda tmp, f=frame: f.to_parquet(tmp, index=False),
-                )
-                for p in parts:
-                    p.unlink()
-        window_start = min(m["window_start"] for m in metas)
+        # With several Locust processes, the window is where all of them were measuring.
+        window_start = max(m["window_start"] for m in metas)
         window_end = min(m["window_end"] for m in metas)
         self.info["window"] = {"start": window_start, "end": window_end}
+        parts = sorted(self.cell_dir.glob("requests.w*.parquet")) + sorted(
+            self.cell_dir.glob("outside.w*.parquet")
+        )
+        if parts:
+            frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+            end = frame["start"] + frame["latency_ms"] / 1000.0
+            inside = (end >= window_start) & (end < window_end)
+            for name, rows in (("requests", frame[inside]), ("outside", frame[~inside])):
+                rows = rows.sort_values("start", kind="stable")
+                io.atomic_write(
+                    self.cell_dir / f"{name}.parquet",
+                    lambda tmp, f=rows: f.to_parquet(tmp, index=False),
+                )
+            for p in parts:
+                p.unlink()
         resources = pd.read_csv(self.cell_dir / "server_resources.csv")
         inside = resources[(resources["t"] >= window_start) & (resources["t"] <= window_end)]
         self.info["server_cpu_pct"] = _mean_total(inside, ("server",))

@@ -315,3 +315,19 @@ def test_harness_never_imports_locust_or_gevent() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_several_locust_workers_merge_into_one_record(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, "workers", '["coroutine"]', duration=2)
+    out = tmp_path / "results"
+    result = run_bench("run", str(suite), "--out", str(out), "--quiet", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    cell_dir = only_run_dir(out) / "cells" / "coroutine-asyncio-sleep-ms20-u4-r1"
+    info = json.loads((cell_dir / "cell.json").read_text())
+    assert info["status"] == "ok" and info["workers"] == 2
+    reqs = pd.read_parquet(cell_dir / "requests.parquet")
+    assert set(reqs["worker"]) == {0, 1}
+    end = reqs["start"] + reqs["latency_ms"] / 1000
+    window = info["window"]
+    assert ((end >= window["start"]) & (end < window["end"])).all()
+    assert not list(cell_dir.glob("requests.w*.parquet"))  # parts merged and removed
