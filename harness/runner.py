@@ -151,7 +151,7 @@ def run_suite(
     )
     interrupted = False
     with sigterm_as_interrupt(), progress:
-        task = progress.add_task("cells", total=total_s)
+        task = progress.add_task("cells", total=len(todo))
         try:
             for cell in todo:
                 progress.update(task, description=cell.cell_id)
@@ -164,7 +164,7 @@ def run_suite(
                 progress.console.print(
                     f"[{colour}]{word:8}[/] {cell.cell_id:48} {line}", soft_wrap=True
                 )
-                progress.advance(task, estimate_cell_s(suite, cell))
+                progress.advance(task)
         except KeyboardInterrupt:
             interrupted = True
     meta["status"] = "interrupted" if interrupted else "complete"
