@@ -399,6 +399,16 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _placement_text(placement: dict[str, Any]) -> str:
+    if not placement:
+        return "?"
+    server = ", ".join(map(str, placement.get("server_cpus", [])))
+    loadgen = ", ".join(map(str, placement.get("loadgen_cpus", [])))
+    if placement.get("mode") == "split":
+        return f"split: server on CPU {server}; load generator and backend on CPU {loadgen}"
+    return f"shared: every process on CPUs {server}"
+
+
 def render_html(
     run: RunData,
     summary: pd.DataFrame,
@@ -498,7 +508,7 @@ def render_html(
             "git commit",
             f"{env.get('git', {}).get('commit', '')}{' (modified)' if env.get('git', {}).get('dirty') else ''}",
         ),
-        ("placement", str(meta.get("options", {}).get("placement", ""))),
+        ("placement", _placement_text(meta.get("options", {}).get("placement", {}))),
         (
             "suite",
             f"duration {suite.get('duration_s')} s, warm-up {suite.get('warmup_s')} s, repeats {suite.get('repeats')}, max error rate {suite.get('max_error_rate')}, threads {suite.get('threads')}, processes {suite.get('processes')}",
