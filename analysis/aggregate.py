@@ -302,3 +302,18 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def busiest_worker_share(resources: pd.DataFrame, window_start: float, window_end: float) -> float:
+    """Share of the server's CPU time spent by its busiest process inside the window (1.0 for
+    a single process; near 1.0 for a multiprocess server means one worker did the work)."""
+    if resources.empty:
+        return math.nan
+    inside = resources[
+        (resources["role"] == "server")
+        & (resources["t"] >= window_start)
+        & (resources["t"] <= window_end)
+    ]
+    per_pid = inside.groupby("pid")["cpu_pct"].sum()
+    total = per_pid.sum()
+    return float(per_pid.max() / total) if total > 0 else math.nan

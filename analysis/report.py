@@ -22,6 +22,7 @@ from analysis.load import RunData, load_run
 from harness import io
 
 CHART_DPI = 110
+IMBALANCE_SHARE = 0.8  # a multiprocess worker doing more than this did the work alone
 LOW_EFFICIENCY = 0.6  # readings call out valid cells this far below their bound
 CHART_WORKERS = 2  # processes that render charts side by side
 
@@ -62,7 +63,7 @@ def _top_load(summary: pd.DataFrame) -> pd.DataFrame:
     return ok[idx]
 
 
-def read_throughput(summary: pd.DataFrame) -> str:
+def read_throughput(summary: pd.DataFrame, shares: dict[str, float] | None = None) -> str:
     top = _top_load(summary)
     if top.empty:
         return "No valid cell to read."
@@ -84,13 +85,21 @@ def read_throughput(summary: pd.DataFrame) -> str:
         if len(low):
             tail += (
                 " Far below their bound: "
-                + ", ".join(
-                    f"{r.variant} on {r.scenario} at {int(r.users)} users ({r.efficiency:.2f})"
-                    for r in low.head(3).itertuples()
-                )
+                + ", ".join(_low_reason(r, shares or {}) for r in low.head(3).itertuples())
                 + "."
             )
     return "; ".join(parts) + "." + tail
+
+
+def _low_reason(row: Any, shares: dict[str, float]) -> str:
+    text = f"{row.variant} on {row.scenario} at {int(row.users)} users ({row.efficiency:.2f}"
+    share = shares.get(row.cell_id, math.nan)
+    if row.variant == "multiprocess" and share > IMBALANCE_SHARE:
+        text += (
+            f": one process did {share:.0%} of the work, because kept-alive connections stay"
+            " with the process that accepted them"
+        )
+    return text + ")"
 
 
 def read_latency(summary: pd.DataFrame) -> str:
@@ -181,6 +190,17 @@ def read_ranking(ranking: pd.DataFrame) -> str:
 
 
 # -- building --------------------------------------------------------------------------
+
+
+def worker_shares(run: RunData, summary: pd.DataFrame) -> dict[str, float]:
+    """Busiest process's share of the server's CPU for every measured multiprocess cell."""
+    cells = summary[(summary["variant"] == "multiprocess") & (summary["requests"] > 0)]
+    return {
+        row.cell_id: aggregate.busiest_worker_share(
+            run.resources(row.cell_id), row.window_start, row.window_end
+        )
+        for row in cells.itertuples()
+    }
 
 
 def _per_second_series(run: RunData, summary: pd.DataFrame) -> tuple[dict, dict, dict]:
@@ -295,7 +315,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
                 "Throughput vs users",
                 plot.throughput_vs_users,
                 (summary,),
-                lambda: read_throughput(summary),
+                lambda: read_throughput(summary, worker_shares(run, summary)),
             ),
             (
                 "latency",

@@ -272,3 +272,36 @@ def test_wait_bound_is_capped_when_the_cpu_saturates(tmp_path) -> None:  # type:
         cores=1,
         service_s=0.001,
     ) == pytest.approx(1000.0)
+
+
+def test_busiest_worker_share() -> None:
+    resources = pd.DataFrame(
+        {
+            "t": [T0 + 1.5] * 3 + [T0 + 2.5] * 3 + [T0 + 9.0] * 3,
+            "role": ["server"] * 9,
+            "pid": [1, 2, 3] * 3,
+            "cpu_pct": [0.0, 9.0, 1.0, 0.0, 9.0, 1.0, 0.0, 0.0, 50.0],  # last row: after the window
+        }
+    )
+    assert aggregate.busiest_worker_share(resources, T0 + 1, T0 + 3) == pytest.approx(0.9)
+    assert math.isnan(aggregate.busiest_worker_share(resources.iloc[0:0], T0, T0 + 1))
+
+
+def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
+    from analysis.report import read_throughput
+
+    summary = pd.DataFrame(
+        {
+            "cell_id": ["mp", "co"],
+            "variant": ["multiprocess", "coroutine"],
+            "scenario": ["sleep-ms50"] * 2,
+            "loop": ["asyncio"] * 2,
+            "users": [10, 10],
+            "rps": [19.5, 190.0],
+            "efficiency": [0.49, 0.95],
+            "valid": [True, True],
+        }
+    )
+    text = read_throughput(summary, {"mp": 0.99})
+    assert "multiprocess on sleep-ms50 at 10 users (0.49: one process did 99% of the work" in text
+    assert "coroutine 190 req/s, 9.7× multiprocess" in text
