@@ -388,6 +388,26 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
             ls="-" if concurrent else "--",
             label=f"{variant} ({'concurrent' if concurrent else 'sequential'})",
         )
+    waits = fan["params"].map(lambda p: p["ms"])
+    if waits.nunique() == 1:  # the floors: n x ms one after another, ms all at once
+        ms = float(waits.iloc[0])
+        calls = np.array(sorted(fan["calls"].unique()), dtype=float)
+        ax.plot(
+            calls,
+            calls * ms,
+            color="grey",
+            ls=":",
+            lw=1.2,
+            label=f"floor, sequential (n x {ms:g} ms)",
+        )
+        ax.plot(
+            calls,
+            np.full_like(calls, ms),
+            color="grey",
+            ls="-.",
+            lw=1.2,
+            label=f"floor, concurrent ({ms:g} ms)",
+        )
     ax.set_xlabel("upstream calls per request (n)")
     ax.set_ylabel("median latency (ms)")
     ax.set_xscale("log", base=2)
