@@ -25,10 +25,13 @@ class ScenarioSpec:
     summary: str
     params: dict[str, Param] = field(default_factory=dict)
     needs_backend: bool = False
+    # Locust puts the file's folder first on sys.path, so a file must not share a name with
+    # a standard module (json.py would shadow json).
+    module: str = ""
 
     @property
     def locustfile(self) -> Path:
-        return SCENARIO_DIR / f"{self.name}.py"
+        return SCENARIO_DIR / f"{self.module or self.name}.py"
 
     def resolve(self, given: dict[str, int]) -> dict[str, int]:
         """Defaults filled in; the caller has validated names and ranges already."""
@@ -45,7 +48,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
     s.name: s
     for s in (
         ScenarioSpec("hello", "GET /hello: framework overhead"),
-        ScenarioSpec("json", "GET /json: serialization"),
+        ScenarioSpec("json", "GET /json: serialization", module="json_endpoint"),
         ScenarioSpec("sleep", "GET /sleep?ms: simulated I/O wait", {"ms": MS}),
         ScenarioSpec("cpu", "GET /cpu?n: pure-Python CPU work", {"n": Param(1, CPU_N_MAX, 20000)}),
         ScenarioSpec(

@@ -305,3 +305,24 @@ def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
     text = read_throughput(summary, {"mp": 0.99})
     assert "multiprocess on sleep-ms50 at 10 users (0.49: one process did 99% of the work" in text
     assert "coroutine 190 req/s, 9.7× multiprocess" in text
+
+
+def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
+    from harness.scenarios import SCENARIOS
+    from servers.registry import VARIANTS
+
+    model_free = {"mixed"}  # a weighted mix has no single bound; it is reported without one
+    for variant in VARIANTS:
+        for name, spec in SCENARIOS.items():
+            params = {k: p.default for k, p in spec.params.items()}
+            bound = model.expected_rps(
+                variant=variant,
+                scenario=name,
+                params=params,
+                users=10,
+                threads=8,
+                processes=2,
+                cores=2,
+                service_s=0.001,
+            )
+            assert math.isnan(bound) == (name in model_free), (variant, name)

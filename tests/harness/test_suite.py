@@ -190,3 +190,10 @@ def test_list_shows_suites_with_cell_counts() -> None:
     assert result.returncode == 0
     assert "quick" in result.stdout and "30 cells" in result.stdout
     assert "gencoroutine" in result.stdout and "fanout" in result.stdout
+
+
+def test_no_locustfile_shadows_a_standard_module() -> None:
+    from harness.scenarios import SCENARIOS
+
+    for spec in SCENARIOS.values():
+        assert spec.locustfile.stem not in sys.stdlib_module_names, spec.locustfile
