@@ -149,3 +149,18 @@ def test_compare_refuses_other_machine_unless_forced(tmp_path) -> None:  # type:
     with pytest.raises(UserError, match=r"tornado 6\.6\.1 vs 6\.5\.0"):
         compare.compare_runs(tmp_path / "a", tmp_path / "b")
     assert len(compare.compare_runs(tmp_path / "a", tmp_path / "b", force=True).rows) > 0
+
+
+def test_report_of_a_run_where_every_cell_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cells = [cell("sync"), cell("coroutine")]
+    write_run(tmp_path, cells)
+    for c in cells:
+        write_cell(
+            tmp_path, c, requests=None, window=None, status="failed", reason="server did not start"
+        )
+    result = build_report(tmp_path)
+    assert result.charts == []
+    page = result.report_path.read_text()
+    assert "No valid cell, so no ranking." in page
+    assert page.count("server did not start") == 2
+    assert list(pd.read_csv(tmp_path / "summary.csv")["status"]) == ["failed", "failed"]
