@@ -89,6 +89,7 @@ class CellRun:
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    server: procs.Child | None = None  # the subject, watched during load (None for a target)
 
     # -- process helpers -------------------------------------------------------------
     def _start_http(
@@ -209,7 +210,7 @@ class CellRun:
         sampler = Sampler(roles)
         sampler.start()
         deadline = time.monotonic() + planned_load_s(self.options.suite) + WATCHDOG_SLACK_S
-        server = getattr(self, "server", None)
+        server = self.server
         try:
             while locust.alive():
                 if server is not None and not server.alive():
