@@ -56,15 +56,8 @@ def in_window(requests: pd.DataFrame, window_start: float, window_end: float) ->
     return requests[(end >= window_start) & (end < window_end)]
 
 
-def nearest_rank(values: np.ndarray, pct: float) -> float:
-    """The smallest observed value with at least pct % of observations at or below it."""
-    if len(values) == 0:
-        return math.nan
-    ordered = np.sort(values)
-    return float(ordered[_rank(pct, len(ordered)) - 1])
-
-
 def _rank(pct: float, n: int) -> int:
+    """Nearest rank: 1-based position of the smallest value with pct % of n at or below it."""
     # Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point.
     return max(1, math.ceil(round(pct / 100.0 * n, 9)))
 

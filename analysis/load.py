@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness import io
 from harness.errors import UserError
+from harness.scenarios import scenario_label
 
 REQUEST_COLUMNS = ["start", "latency_ms", "endpoint", "status", "bytes", "ok", "worker"]
 
@@ -46,8 +47,6 @@ def _empty_requests() -> pd.DataFrame:
 def cell_row(info: dict[str, Any]) -> dict[str, Any]:
     cell = info["cell"]
     window = info.get("window") or {}
-    from harness.scenarios import scenario_label
-
     return {
         "cell_id": cell["cell_id"],
         "variant": cell["variant"],

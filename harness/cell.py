@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ class CellRun:
 
     # -- process helpers -------------------------------------------------------------
     def _start_http(
-        self, name: str, argv_for_port: Any, cpus: tuple[int, ...]
+        self, name: str, argv_for_port: Callable[[int], list[str]], cpus: tuple[int, ...]
     ) -> tuple[procs.Child, str]:
         """Start a server on a free port (retrying if the port was taken meanwhile)."""
         last = ""

@@ -106,6 +106,12 @@ def group_members(pgid: int) -> set[int]:
 
 
 def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False  # nothing left, not even a zombie: skip the scan
+    except PermissionError:
+        pass
     return bool(group_members(pgid))
 
 

@@ -45,6 +45,7 @@ def new_run_dir(out: Path, suite: Suite) -> Path:
 
 def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
     meta = io.read_json(run_dir / "run.json")
+    meta.pop("schema_version", None)  # write_json adds the current one back
     return Suite.from_dict(meta["suite"]), meta
 
 
@@ -126,7 +127,7 @@ def run_suite(
     meta.setdefault("resumed", [])
     if resume_meta is not None:
         meta["resumed"].append(time.time())
-    io.write_json(run_dir / "run.json", {k: v for k, v in meta.items() if k != "schema_version"})
+    io.write_json(run_dir / "run.json", meta)
 
     todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
@@ -169,5 +170,5 @@ def run_suite(
             interrupted = True
     meta["status"] = "interrupted" if interrupted else "complete"
     meta["ended"] = time.time()
-    io.write_json(run_dir / "run.json", {k: v for k, v in meta.items() if k != "schema_version"})
+    io.write_json(run_dir / "run.json", meta)
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)

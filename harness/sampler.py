@@ -40,7 +40,9 @@ class Sampler:
 
     def _members(self, leader: int) -> list[psutil.Process]:
         try:
-            root = self._procs.setdefault(leader, psutil.Process(leader))
+            if leader not in self._procs:
+                self._procs[leader] = psutil.Process(leader)
+            root = self._procs[leader]
             found = [root]
             for child in root.children(recursive=True):
                 found.append(self._procs.setdefault(child.pid, child))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -336,4 +336,4 @@ def with_overrides(suite: Suite, *, duration_s: float | None = None) -> Suite:
     return Suite.from_dict(data)
 
 
-__all__ = ["Cell", "ScenarioEntry", "Suite", "field", "load_suite", "parse_suite"]
+__all__ = ["Cell", "ScenarioEntry", "Suite", "load_suite", "parse_suite"]

@@ -4,14 +4,11 @@ type and body before a single load request is sent (a fast wrong answer is not a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.procs import http_get
 from servers.work import cpu_work
-
-Check = Callable[[dict[str, int], Any], str | None]
 
 
 def _json(body: bytes) -> Any:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from servers.config import UPSTREAM_CONNECT_TIMEOUT_S, UPSTREAM_SLACK_S
+from servers.config import UPSTREAM_SLACK_S
 
 
 def cpu_work(n: int) -> int:
@@ -118,15 +118,3 @@ class BlockingUpstream:
 
     def close(self) -> None:
         self._drop()
-
-
-__all__ = [
-    "UPSTREAM_CONNECT_TIMEOUT_S",
-    "BlockingUpstream",
-    "UpstreamError",
-    "blocking_sleep",
-    "cpu_work",
-    "delay_path",
-    "parse_backend_body",
-    "upstream_timeout_s",
-]

@@ -1,11 +1,27 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
 from harness import procs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """run_bench.py in a child process, output captured."""
+    return subprocess.run(
+        [sys.executable, "run_bench.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class Server:

@@ -8,13 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from harness import procs
-from tests.analysis.fixtures import T0, cell, requests_frame, write_cell, write_run
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.analysis.fixtures import noisy_run
+from tests.conftest import ROOT, run_bench
 
 
 def test_serve_runs_one_variant_in_the_foreground() -> None:
@@ -46,25 +42,7 @@ def test_serve_runs_one_variant_in_the_foreground() -> None:
 
 
 def shifted_run(path: Path, rate: float) -> None:
-    c = cell("coroutine", users=10)
-    write_run(path, [c])
-    rng = np.random.default_rng(7)
-    parts = []
-    for s in range(8):
-        count = int(rate + rng.integers(-3, 4))
-        ends = T0 + 1 + s + (np.arange(count) + 0.5) / count
-        parts.append(requests_frame(list(ends - 0.05), list(50 + rng.exponential(2, count))))
-    write_cell(path, c, requests=pd.concat(parts, ignore_index=True), window=(T0 + 1, T0 + 9))
-
-
-def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run_bench.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    noisy_run(path, rate=rate, latency_ms=50.0, seconds=8, jitter=3, spread_ms=2.0, seed=7)
 
 
 def test_compare_exit_codes(tmp_path: Path) -> None:

@@ -113,3 +113,33 @@ def steady_requests(
     count = round((end - start) * rps)
     ends = start + (np.arange(count) + 0.5) / rps
     return requests_frame(list(ends - latency_ms / 1000), [latency_ms] * count)
+
+
+def noisy_run(
+    path: Path,
+    *,
+    rate: float,
+    latency_ms: float,
+    seconds: int,
+    jitter: int,
+    spread_ms: float,
+    seed: int,
+) -> Cell:
+    """One coroutine cell whose window holds `seconds` whole seconds of about `rate` req/s
+    (± jitter per second) at about `latency_ms` (+ an exponential spread)."""
+    c = cell("coroutine", users=10)
+    write_run(path, [c])
+    rng = np.random.default_rng(seed)
+    parts = []
+    for s in range(seconds):
+        count = int(rate + rng.integers(-jitter, jitter + 1))
+        ends = T0 + 1 + s + (np.arange(count) + 0.5) / count
+        parts.append(
+            requests_frame(
+                list(ends - latency_ms / 1000), list(latency_ms + rng.exponential(spread_ms, count))
+            )
+        )
+    write_cell(
+        path, c, requests=pd.concat(parts, ignore_index=True), window=(T0 + 1, T0 + 1 + seconds)
+    )
+    return c

@@ -14,7 +14,7 @@ from analysis.load import load_run
 from analysis.report import build_report
 from harness import io
 from harness.errors import UserError
-from tests.analysis.fixtures import T0, cell, requests_frame, steady_requests, write_cell, write_run
+from tests.analysis.fixtures import T0, cell, noisy_run, steady_requests, write_cell, write_run
 
 CHARTS = {"throughput", "latency", "spectrum", "timeseries", "cpu", "fanout", "strategies"}
 
@@ -110,23 +110,15 @@ def test_compare_identical_runs_is_same(tmp_path) -> None:  # type: ignore[no-un
 
 
 def test_compare_detects_a_clear_shift(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    c = cell("coroutine", users=10)
     for name, rate, latency in (("base", 200.0, 50.0), ("new", 100.0, 100.0)):
-        run_dir = tmp_path / name
-        write_run(run_dir, [c])
-        rng = np.random.default_rng(1)
-        # 10 whole seconds with noisy per-second counts around the rate
-        parts = []
-        for s in range(10):
-            count = int(rate + rng.integers(-5, 6))
-            ends = T0 + 1 + s + (np.arange(count) + 0.5) / count
-            parts.append(
-                requests_frame(
-                    list(ends - latency / 1000), list(latency + rng.exponential(3, count))
-                )
-            )
-        write_cell(
-            run_dir, c, requests=pd.concat(parts, ignore_index=True), window=(T0 + 1, T0 + 11)
+        c = noisy_run(
+            tmp_path / name,
+            rate=rate,
+            latency_ms=latency,
+            seconds=10,
+            jitter=5,
+            spread_ms=3.0,
+            seed=1,
         )
     result = compare.compare_runs(tmp_path / "base", tmp_path / "new")
     row = result.rows.iloc[0]

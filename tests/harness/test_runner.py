@@ -17,9 +17,7 @@ import psutil
 import pytest
 
 from harness import procs
-from tests.conftest import Server, start_server
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, Server, run_bench, start_server
 
 SHORT = """
 name = "{name}"
@@ -39,16 +37,6 @@ def write_suite(tmp: Path, name: str, variants: str, duration: float = 2, extra:
     path = tmp / f"{name}.toml"
     path.write_text(SHORT.format(name=name, variants=variants, duration=duration, extra=extra))
     return path
-
-
-def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run_bench.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def only_run_dir(out: Path) -> Path:
@@ -202,9 +190,7 @@ def server_child(watch: Watch) -> psutil.Process | None:
     return None
 
 
-def test_server_killed_mid_cell_fails_only_that_cell(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path, "kill", '["sync", "coroutine", "threadpool"]', duration=3)
-    out = tmp_path / "results"
+def start_run(suite: Path, out: Path) -> tuple[subprocess.Popen[str], Watch]:
     popen = subprocess.Popen(
         [sys.executable, "run_bench.py", "run", str(suite), "--out", str(out), "--quiet"],
         cwd=ROOT,
@@ -212,23 +198,26 @@ def test_server_killed_mid_cell_fails_only_that_cell(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    watch = Watch(popen)
+    return popen, Watch(popen)
+
+
+def wait_for_second_cell_load(out: Path, watch: Watch) -> Path:
+    """Wait until the first (sync) cell is on disk and Locust loads the second; return the
+    first cell's folder."""
+    wait_for(lambda: bool(list(out.glob("*/cells/sync-*/cell.json"))), 60, watch)
+    wait_for(
+        lambda: any("locust" in " ".join(p.cmdline()) for p in watch.root.children()), 60, watch
+    )
+    return next(out.glob("*/cells/sync-*/cell.json")).parent
+
+
+def test_server_killed_mid_cell_fails_only_that_cell(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, "kill", '["sync", "coroutine", "threadpool"]', duration=3)
+    out = tmp_path / "results"
+    popen, watch = start_run(suite, out)
     try:
-        first = out / "x"
-
-        def first_done() -> bool:
-            nonlocal first
-            found = list(out.glob("*/cells/sync-*/cell.json"))
-            if found:
-                first = found[0].parent
-            return bool(found)
-
-        wait_for(first_done, 60, watch)
+        first = wait_for_second_cell_load(out, watch)
         before = digest(first)
-        # the second cell's server: wait until Locust is running against it, then kill it
-        wait_for(
-            lambda: any("locust" in " ".join(p.cmdline()) for p in watch.root.children()), 60, watch
-        )
         time.sleep(1.0)
         victim = server_child(watch)
         assert victim is not None
@@ -255,19 +244,9 @@ def test_server_killed_mid_cell_fails_only_that_cell(tmp_path: Path) -> None:
 def test_ctrl_c_exits_130_cleans_up_and_resume_completes(tmp_path: Path) -> None:
     suite = write_suite(tmp_path, "intr", '["sync", "coroutine", "fanout"]', duration=3)
     out = tmp_path / "results"
-    popen = subprocess.Popen(
-        [sys.executable, "run_bench.py", "run", str(suite), "--out", str(out), "--quiet"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watch = Watch(popen)
+    popen, watch = start_run(suite, out)
     try:
-        wait_for(lambda: bool(list(out.glob("*/cells/sync-*/cell.json"))), 60, watch)
-        wait_for(
-            lambda: any("locust" in " ".join(p.cmdline()) for p in watch.root.children()), 60, watch
-        )
+        wait_for_second_cell_load(out, watch)
         time.sleep(0.5)
         watch.poll()
         assert len(watch.seen) >= 2  # at least the server and Locust of the second cell

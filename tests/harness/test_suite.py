@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import pytest
 
 from harness.errors import UserError
 from harness.suite import SUITE_DIR, load_suite, parse_suite
+from tests.conftest import run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
     "name": "t",
     "duration_s": 2,
@@ -130,13 +129,7 @@ def test_cli_bad_suite_exits_1_with_one_line_and_starts_nothing(
     suite = tmp_path / "bad.toml"
     suite.write_text(text)
     out = tmp_path / "results"
-    result = subprocess.run(
-        [sys.executable, "run_bench.py", "run", str(suite), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bench("run", str(suite), "--out", str(out), timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
@@ -154,39 +147,21 @@ def test_cli_bad_suite_exits_1_with_one_line_and_starts_nothing(
     ],
 )
 def test_cli_usage_errors_are_one_line(argv: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "run_bench.py", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bench(*argv, timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
 def test_help_explains_commands() -> None:
-    result = subprocess.run(
-        [sys.executable, "run_bench.py", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bench("--help", timeout=60)
     assert result.returncode == 0
     for word in ("run", "report", "compare", "list", "serve", "exit status"):
         assert word in result.stdout
 
 
 def test_list_shows_suites_with_cell_counts() -> None:
-    result = subprocess.run(
-        [sys.executable, "run_bench.py", "list"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bench("list", timeout=60)
     assert result.returncode == 0
     assert "quick" in result.stdout and "30 cells" in result.stdout
     assert "gencoroutine" in result.stdout and "fanout" in result.stdout
