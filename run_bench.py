@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.errors import UserError
+from record.errors import UserError
 
 DEFAULT_SUITE = "quick"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -56,12 +56,13 @@ def existing_dir(text: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from analysis.live import LiveJudge
     from harness.runner import load_run_suite, new_run_dir, run_suite
     from harness.suite import load_suite, with_overrides
 
-    resume_meta = None
+    resumed = None
     if args.resume is not None:
-        suite, resume_meta = load_run_suite(args.resume)
+        suite, resumed = load_run_suite(args.resume)
         if args.suite is not None and load_suite(args.suite).name != suite.name:
             raise UserError(
                 f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
@@ -79,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         placement=args.placement,
         quiet=args.quiet,
-        resume_meta=resume_meta,
+        resumed=resumed,
+        judge=LiveJudge(),
     )
     if outcome.interrupted:
         print(
@@ -124,10 +126,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness.cell import estimate_cell_s
     from harness.scenarios import SCENARIOS
     from harness.suite import SUITE_DIR, load_suite
-    from servers.registry import VARIANTS
+    from harness.timing import estimate_cell_s
+    from servers.variants import VARIANTS
 
     print("variants:")
     for v in VARIANTS.values():
@@ -145,7 +147,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"  {path.stem:14} INVALID: {exc}")
             continue
         cells = suite.cells()
-        minutes = sum(estimate_cell_s(suite, c) for c in cells) / 60
+        minutes = sum(estimate_cell_s(suite.warmup_s, suite.duration_s, c) for c in cells) / 60
         print(f"  {suite.name:14} {len(cells):5} cells  ~{minutes:6.1f} min  {suite.description}")
     return EXIT_OK
 
@@ -164,8 +166,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from servers.config import DEFAULT_THREADS, LOOPS
-    from servers.registry import VARIANTS
+    from servers.config import DEFAULT_THREADS
+    from servers.variants import LOOPS, VARIANT_NAMES
 
     parser = Parser(
         prog="run_bench.py",
@@ -249,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_list)
 
     serve = sub.add_parser("serve", help="run one server variant in the foreground")
-    serve.add_argument("variant", choices=[*VARIANTS, "backend"])
+    serve.add_argument("variant", choices=[*VARIANT_NAMES, "backend"])
     serve.add_argument("--port", type=int, default=8888)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--loop", choices=LOOPS, default="asyncio")

@@ -12,48 +12,13 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from analysis import model
+from analysis import model, validity
+from record import schema
+from record.window import completed_at
 
 PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
-SUMMARY_COLUMNS = [
-    "run_id",
-    "cell_id",
-    "variant",
-    "loop",
-    "processes",
-    "scenario",
-    "users",
-    "repeat",
-    "status",
-    "duration_s",
-    "requests",
-    "failures",
-    "error_rate",
-    "rps",
-    "mean_ms",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "expected_rps",
-    "efficiency",
-    "server_cpu_pct",
-    "loadgen_cpu_pct",
-    "valid",
-    "notes",
-]
-# Thresholds behind the validity flags.
-LOADGEN_CPU_LIMIT_PCT = 90.0  # above it the generator, not the server, may set the pace
-EFFICIENCY_LIMIT = 1.05  # above the bound means the model or the measurement is wrong
+SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
-
-
-def in_window(requests: pd.DataFrame, window_start: float, window_end: float) -> pd.DataFrame:
-    """Requests that completed inside [window_start, window_end)."""
-    end = requests["start"] + requests["latency_ms"] / 1000.0
-    return requests[(end >= window_start) & (end < window_end)]
 
 
 def _rank(pct: float, n: int) -> int:
@@ -89,19 +54,19 @@ def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
 
 
 def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """One row of request statistics per cell. `requests` has a cell_id column; `cells` has
-    cell_id, window_start, window_end. Only requests inside each window count."""
+    """One row of request statistics per cell. `requests` has a cell_id column and holds only
+    window rows (the results format guarantees it: record.window); `cells` has cell_id,
+    window_start and window_end."""
     rows = []
-    grouped = dict(tuple(requests.groupby("cell_id", sort=False))) if len(requests) else {}
+    grouped = (
+        dict(tuple(requests.groupby("cell_id", sort=False, observed=True))) if len(requests) else {}
+    )
     for cell in cells.itertuples(index=False):
         reqs = grouped.get(cell.cell_id)
         if reqs is None:
             reqs = requests.iloc[0:0]
-        window = in_window(reqs, cell.window_start, cell.window_end)
         duration = cell.window_end - cell.window_start
-        rows.append(
-            {"cell_id": cell.cell_id, "duration_s": duration, **cell_stats(window, duration)}
-        )
+        rows.append({"cell_id": cell.cell_id, "duration_s": duration, **cell_stats(reqs, duration)})
     columns = ["cell_id", "duration_s", "requests", "failures", "error_rate", "rps", "mean_ms"]
     columns += [*PERCENTILES, "max_ms"]
     return pd.DataFrame(rows, columns=columns)
@@ -172,34 +137,6 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def validity(summary: pd.DataFrame, max_error_rate: float) -> pd.DataFrame:
-    """valid and notes for every cell: why a cell's numbers cannot be trusted."""
-    out = summary.copy()
-    notes_col = []
-    valid_col = []
-    for row in out.itertuples(index=False):
-        notes = []
-        if row.status == "failed":
-            notes.append(f"failed: {row.reason}" if getattr(row, "reason", "") else "failed")
-        elif row.status == "interrupted":
-            notes.append("interrupted")
-        else:
-            if pd.notna(row.loadgen_cpu_pct) and row.loadgen_cpu_pct > LOADGEN_CPU_LIMIT_PCT:
-                notes.append(f"load generator at {row.loadgen_cpu_pct:.0f}% CPU")
-            if pd.notna(row.error_rate) and row.error_rate > max_error_rate:
-                notes.append(f"error rate {row.error_rate:.1%} above {max_error_rate:.1%}")
-            if not row.requests:
-                notes.append("no requests completed in the window")
-            if pd.notna(row.efficiency) and row.efficiency > EFFICIENCY_LIMIT:
-                notes.append(f"{row.efficiency:.2f}x the model bound: model or measurement wrong")
-        valid_col.append(not notes)
-        notes_col.append("; ".join(notes))
-    out["valid"] = valid_col
-    out["notes"] = notes_col
-    out.loc[(out["status"] == "ok") & ~out["valid"], "status"] = "invalid"
-    return out
-
-
 def t_critical_95(dof: int) -> float:
     from scipy import stats
 
@@ -234,21 +171,87 @@ def repeat_groups(summary: pd.DataFrame, keys: Iterable[str] | None = None) -> p
     return pd.DataFrame(rows)
 
 
-def per_second(requests: pd.DataFrame, t0: float) -> pd.DataFrame:
-    """Completions and p95 latency per whole second since t0 (for time-series charts)."""
-    if requests.empty:
-        return pd.DataFrame({"second": [], "rps": [], "p95_ms": []})
-    end = requests["start"] + requests["latency_ms"] / 1000.0
-    second = np.floor(end - t0).astype(int)
-    frame = pd.DataFrame({"second": second, "latency_ms": requests["latency_ms"]})
-    grouped = frame.groupby("second")["latency_ms"]
-    return pd.DataFrame(
-        {
-            "second": grouped.size().index,
-            "rps": grouped.size().to_numpy(),
-            "p95_ms": grouped.quantile(0.95, interpolation="higher").to_numpy(),
-        }
-    )
+def per_second(requests: pd.DataFrame, t0: float, seconds: int | None = None) -> pd.DataFrame:
+    """Completions and nearest-rank p95 latency in each whole second since t0, built once for
+    every per-second figure. A second with no completion is a row with rps 0 (and p95 NaN):
+    dropping it would hide exactly the stalls that matter. `seconds` bins are returned
+    (default: up to the last completion); completions outside them are left out."""
+    done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
+    second = np.floor(done - t0).astype(np.int64)
+    if seconds is None:
+        seconds = int(second.max()) + 1 if len(second) else 0
+    keep = (second >= 0) & (second < seconds)
+    second, latency = second[keep], requests["latency_ms"].to_numpy(float)[keep]
+    counts = np.bincount(second, minlength=seconds)[:seconds] if seconds > 0 else np.array([], int)
+    p95 = np.full(seconds, np.nan)
+    if len(second):
+        order = np.lexsort((latency, second))
+        second, latency = second[order], latency[order]
+        firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        busy = counts > 0
+        ranks = np.array([_rank(95.0, int(n)) for n in counts[busy]], dtype=np.int64)
+        p95[busy] = latency[firsts[busy] + ranks - 1]
+    return pd.DataFrame({"second": np.arange(seconds), "rps": counts.astype(float), "p95_ms": p95})
+
+
+def window_series(requests: pd.DataFrame, window_start: float, window_end: float) -> pd.DataFrame:
+    """per_second over the whole seconds of a measured window (a partial last second is left
+    out: its count would read as a drop in throughput)."""
+    return per_second(requests, window_start, max(0, math.floor(window_end - window_start)))
+
+
+def stability_cv(series: pd.DataFrame) -> float:
+    """Coefficient of variation of per-second throughput (idle seconds count as zero)."""
+    rps = series["rps"].to_numpy(float)
+    if len(rps) < 2 or rps.mean() <= 0:
+        return math.nan
+    return float(rps.std(ddof=1) / rps.mean())
+
+
+def families(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """(scenario, loop) pairs that measured anything, sorted: one chart panel each."""
+    measured = summary[summary["requests"] > 0]
+    return sorted({(r.scenario, r.loop) for r in measured.itertuples()})
+
+
+def family(summary: pd.DataFrame, scenario: str, loop: str) -> pd.DataFrame:
+    """The measured cells of one scenario on one loop."""
+    return summary[
+        (summary["scenario"] == scenario) & (summary["loop"] == loop) & (summary["requests"] > 0)
+    ]
+
+
+def spectrum_cells(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """For each scenario family, the cells at the highest load level every variant reached
+    (first repeat): the cells whose latency spectrum and time series are drawn."""
+    out = {}
+    for scenario, loop in families(summary):
+        fam = family(summary, scenario, loop)
+        common = set.intersection(*(set(g["users"]) for _, g in fam.groupby("variant")))
+        users = max(common) if common else fam["users"].max()
+        out[(scenario, loop)] = fam[
+            (fam["users"] == users) & (fam["repeat"] == fam["repeat"].min())
+        ]
+    return out
+
+
+def with_request_stats(cells: pd.DataFrame, requests: pd.DataFrame) -> pd.DataFrame:
+    """Cell rows (load.cell_row) joined with their request statistics; unmeasured cells get
+    zero requests."""
+    measured = cells[cells["window_start"].notna()]
+    stats = summarize_requests(requests, measured)
+    merged = cells.merge(stats, on="cell_id", how="left")
+    merged["duration_s"] = merged["duration_s"].fillna(0.0)
+    merged["requests"] = merged["requests"].fillna(0).astype(int)
+    merged["failures"] = merged["failures"].fillna(0).astype(int)
+    return merged
+
+
+def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """The model's bound, efficiency and the one validity rule over cells with their stats."""
+    out = validity.apply(add_model(merged))
+    out.insert(0, "run_id", run_id)
+    return out
 
 
 def build_summary(cells: pd.DataFrame, requests: pd.DataFrame, run_id: str) -> pd.DataFrame:
@@ -256,17 +259,7 @@ def build_summary(cells: pd.DataFrame, requests: pd.DataFrame, run_id: str) -> p
     bound, efficiency and validity. summary.csv is this frame's SUMMARY_COLUMNS."""
     if cells.empty:
         return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "reason", "scenario_name"])
-    measured = cells[cells["window_start"].notna()]
-    stats = summarize_requests(requests, measured)
-    merged = cells.merge(stats, on="cell_id", how="left")
-    merged["duration_s"] = merged["duration_s"].fillna(0.0)
-    merged["requests"] = merged["requests"].fillna(0).astype(int)
-    merged["failures"] = merged["failures"].fillna(0).astype(int)
-    merged = add_model(merged)
-    max_error_rate = float(cells["max_error_rate"].iloc[0])
-    merged = validity(merged, max_error_rate)
-    merged.insert(0, "run_id", run_id)
-    return merged
+    return judged(with_request_stats(cells, requests), run_id)
 
 
 def ranking(summary: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from analysis import aggregate
 from analysis.load import RunData, load_run
-from harness.errors import UserError
+from record.errors import UserError
 
 ALPHA = 0.05
 BOOTSTRAP_ROUNDS = 400
@@ -49,17 +49,6 @@ def check_comparable(base: dict, new: dict) -> None:
             + "; ".join(diffs[:3])
             + "); use --force to compare anyway"
         )
-
-
-def per_second_counts(requests: pd.DataFrame, window_start: float, window_end: float) -> np.ndarray:
-    """Completions in each whole second of the window (a partial last second is dropped)."""
-    seconds = math.floor(window_end - window_start)
-    if seconds < 1:
-        return np.array([], dtype=float)
-    end = requests["start"].to_numpy() + requests["latency_ms"].to_numpy() / 1000.0
-    offset = np.floor(end - window_start).astype(int)
-    offset = offset[(offset >= 0) & (offset < seconds)]
-    return np.bincount(offset, minlength=seconds).astype(float)
 
 
 def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,8 +132,8 @@ def compare_frames(base: RunData, new: RunData) -> pd.DataFrame:
         if measured and cell_id in rb.groups and cell_id in rn.groups:
             qb, qn = rb.get_group(cell_id), rn.get_group(cell_id)
             row["rps_p"] = mann_whitney_p(
-                per_second_counts(qb, b["window_start"], b["window_end"]),
-                per_second_counts(qn, n["window_start"], n["window_end"]),
+                aggregate.window_series(qb, b["window_start"], b["window_end"])["rps"].to_numpy(),
+                aggregate.window_series(qn, n["window_start"], n["window_end"])["rps"].to_numpy(),
             )
             lb = qb.loc[qb["ok"], "latency_ms"].to_numpy()
             ln = qn.loc[qn["ok"], "latency_ms"].to_numpy()
@@ -166,7 +155,7 @@ def compare_frames(base: RunData, new: RunData) -> pd.DataFrame:
 def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = False) -> Comparison:
     base, new = load_run(base_dir), load_run(new_dir)
     if not force:
-        check_comparable(base.meta, new.meta)
+        check_comparable(base.run.to_dict(), new.run.to_dict())
     rows = compare_frames(base, new)
     if rows.empty:
         raise UserError(f"{base_dir} and {new_dir} have no cell in common")

@@ -1,4 +1,9 @@
-"""Results folder → tidy DataFrames. `load_run(path)` is the public entry point for notebooks."""
+"""Results folder → tidy DataFrames. `load_run(path)` is the public entry point for notebooks.
+
+Reads only the results format (record/): the typed run and cell records, and the raw request
+rows each cell stored. requests.parquet holds exactly the rows that completed inside the cell's
+window (the harness applies record.window when it writes them), so nothing here filters again.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,22 @@ from typing import Any
 
 import pandas as pd
 
-from harness import io
-from harness.errors import UserError
-from harness.scenarios import scenario_label
-
-REQUEST_COLUMNS = ["start", "latency_ms", "endpoint", "status", "bytes", "ok", "worker"]
+from record.cells import CellRecord, RunRecord
+from record.errors import UserError
+from record.schema import REQUEST_COLUMNS
 
 
 @dataclass(frozen=True)
 class RunData:
     path: Path
-    meta: dict[str, Any]  # run.json
-    cells: pd.DataFrame  # one row per cell that has a cell.json
+    run: RunRecord  # run.json
+    records: dict[str, CellRecord]  # cell.json of every cell that has one, by cell id
+    cells: pd.DataFrame  # one row per cell record (cell_row), in the run's planned order
     requests: pd.DataFrame  # window requests of every cell, with a cell_id column
 
     @property
     def run_id(self) -> str:
-        return str(self.meta.get("run_id", self.path.name))
+        return self.run.run_id
 
     def cell_dir(self, cell_id: str) -> Path:
         return self.path / "cells" / cell_id
@@ -33,69 +37,75 @@ class RunData:
     def outside(self, cell_id: str) -> pd.DataFrame:
         """Warm-up and tail requests of one cell (only charts of a run over time use them)."""
         path = self.cell_dir(cell_id) / "outside.parquet"
-        return pd.read_parquet(path) if path.exists() else _empty_requests()
+        return pd.read_parquet(path) if path.exists() else empty_requests()
 
     def resources(self, cell_id: str) -> pd.DataFrame:
         path = self.cell_dir(cell_id) / "server_resources.csv"
         return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
-def _empty_requests() -> pd.DataFrame:
+def empty_requests() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in REQUEST_COLUMNS})
 
 
-def cell_row(info: dict[str, Any]) -> dict[str, Any]:
-    cell = info["cell"]
-    window = info.get("window") or {}
+def cell_row(record: CellRecord) -> dict[str, Any]:
+    """The columns of one cell that the summary is built from."""
+    cell = record.cell
+    window = record.window
     return {
-        "cell_id": cell["cell_id"],
-        "variant": cell["variant"],
-        "loop": cell["loop"],
-        "scenario": scenario_label(cell["scenario"], cell["params"]),
-        "scenario_name": cell["scenario"],
-        "params": cell["params"],
-        "users": cell["users"],
-        "repeat": cell["repeat"],
-        "threads": cell["threads"],
-        "processes": cell["processes"],
-        "status": info["status"],
-        "reason": info.get("reason", ""),
-        "window_start": window.get("start", math.nan),
-        "window_end": window.get("end", math.nan),
-        "server_cpu_pct": info.get("server_cpu_pct", math.nan),
-        "loadgen_cpu_pct": info.get("loadgen_cpu_pct", math.nan),
-        "cores": info.get("cores", 1),
-        "wall_s": info.get("timings", {}).get("wall_s", math.nan),
-        "max_error_rate": info.get("suite", {}).get("max_error_rate", 0.01),
+        "cell_id": cell.cell_id,
+        "variant": cell.variant,
+        "loop": cell.loop,
+        "scenario": cell.label,
+        "scenario_name": cell.scenario,
+        "params": cell.params,
+        "users": cell.users,
+        "repeat": cell.repeat,
+        "threads": cell.threads,
+        "processes": cell.processes,
+        "status": record.status,
+        "reason": record.reason,
+        "window_start": window.start if window else math.nan,
+        "window_end": window.end if window else math.nan,
+        "server_cpu_pct": record.server_cpu_pct,
+        "loadgen_cpu_pct": record.loadgen_cpu_pct,
+        "cores": record.cores,
+        "wall_s": record.wall_s,
+        "max_error_rate": record.limits.max_error_rate,
     }
+
+
+def cell_requests(record: CellRecord, cell_dir: Path) -> pd.DataFrame:
+    """The window rows of one measured cell (empty for a cell that never loaded)."""
+    parquet = cell_dir / "requests.parquet"
+    if record.status == "failed" or record.window is None or not parquet.exists():
+        return empty_requests()
+    return pd.read_parquet(parquet)
 
 
 def load_run(path: str | Path) -> RunData:
     """Read a results folder; refuses a folder whose schema version this code does not know."""
     root = Path(path)
-    if not (root / "run.json").exists():
-        raise UserError(f"{root}: not a results folder (no run.json)")
-    meta = io.read_json(root / "run.json")
-    rows = []
+    if not root.is_dir():
+        raise UserError(f"{root}: no such results folder")
+    run = RunRecord.read(root)
+    records: dict[str, CellRecord] = {}
     frames = []
-    order = {cid: i for i, cid in enumerate(meta.get("cells", []))}
     for cell_json in sorted((root / "cells").glob("*/cell.json")):
-        info = io.read_json(cell_json)
-        row = cell_row(info)
-        rows.append(row)
-        parquet = cell_json.parent / "requests.parquet"
-        if row["status"] != "failed" and parquet.exists():
-            frame = pd.read_parquet(parquet)
-            frame["cell_id"] = row["cell_id"]
-            frames.append(frame)
-    cells = pd.DataFrame(rows)
+        record = CellRecord.read(cell_json.parent)
+        records[record.cell_id] = record
+        frame = cell_requests(record, cell_json.parent)
+        if len(frame):
+            frames.append(frame.assign(cell_id=record.cell_id))
+    order = {cid: i for i, cid in enumerate(run.cells)}
+    cells = pd.DataFrame([cell_row(r) for r in records.values()])
     if not cells.empty:
         cells["_order"] = cells["cell_id"].map(order).fillna(len(order))
         cells = cells.sort_values(["_order", "cell_id"]).drop(columns="_order")
         cells = cells.reset_index(drop=True)
     requests = (
-        pd.concat(frames, ignore_index=True) if frames else _empty_requests().assign(cell_id="")
+        pd.concat(frames, ignore_index=True) if frames else empty_requests().assign(cell_id="")
     )
     if len(requests):
         requests["cell_id"] = requests["cell_id"].astype("category")
-    return RunData(path=root, meta=meta, cells=cells, requests=requests)
+    return RunData(path=root, run=run, records=records, cells=cells, requests=requests)

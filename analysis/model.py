@@ -9,43 +9,23 @@ from __future__ import annotations
 
 import math
 
+from servers import variants
+
 # Scenarios whose cost is CPU in the server; their service time is measured by the suite.
 CPU_SCENARIOS = ("cpu", "hello", "json")
 WAIT_SCENARIOS = ("sleep", "upstream", "fanout")
-CONCURRENT_WAITS = ("coroutine", "fanout", "gencoroutine")
-CONCURRENT_FANOUT = ("fanout", "gencoroutine")
-
-
-def wait_concurrency(variant: str, users: int, threads: int, processes: int) -> float:
-    """How many requests a variant can have waiting at once."""
-    if variant == "sync":
-        return min(users, 1)
-    if variant == "threadpool":
-        return min(users, threads)
-    if variant == "multiprocess":
-        return min(users, processes)
-    if variant in CONCURRENT_WAITS:
-        return users
-    return math.nan
 
 
 def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float:
-    """R_min for the wait scenarios: the simulated wait itself."""
+    """R_min for the wait scenarios: the simulated wait itself; a fan-out waits for its calls
+    one after another unless the strategy awaits them together."""
     if scenario in ("sleep", "upstream"):
         return params["ms"] / 1000.0
     if scenario == "fanout":
-        calls = 1 if variant in CONCURRENT_FANOUT else params["n"]
+        facts = variants.facts(variant)
+        calls = facts.fanout_calls(params["n"]) if facts is not None else params["n"]
         return calls * params["ms"] / 1000.0
     return math.nan
-
-
-def cpu_parallelism(variant: str, users: int, processes: int, cores: int) -> float:
-    """Requests that can burn CPU at once: the GIL allows one per process."""
-    if variant == "multiprocess":
-        return min(users, processes, max(cores, 1))
-    if variant == "target":
-        return math.nan
-    return 1.0
 
 
 def expected_rps(
@@ -62,19 +42,27 @@ def expected_rps(
     """The model's upper bound on req/s for one cell, or NaN where the model has no answer
     (a user's own target, the mixed workload, a zero wait). service_s is the server's CPU
     demand per request: the whole bound for CPU scenarios, a cap for wait scenarios."""
-    if variant == "target":
+    if variants.facts(variant) is None:  # a user's own server: its strategy is unknown
         return math.nan
     if scenario in WAIT_SCENARIOS:
         r_min = min_response_s(variant, scenario, params)
         if not r_min > 0:
             return math.nan
-        bound = wait_concurrency(variant, users, threads, processes) / r_min
+        bound = (
+            variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
+            / r_min
+        )
         if service_s is not None and service_s > 0:
             # "until the CPU saturates": the same requests also cost CPU in the server.
-            bound = min(bound, cpu_parallelism(variant, users, processes, cores) / service_s)
+            bound = min(
+                bound,
+                variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+                / service_s,
+            )
         return bound
     if scenario in CPU_SCENARIOS:
         if service_s is None or not service_s > 0:
             return math.nan
-        return min(users, cpu_parallelism(variant, users, processes, cores)) / service_s
+        parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+        return min(users, parallel) / service_s
     return math.nan

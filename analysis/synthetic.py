@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.model import expected_rps
-from harness import io
-from harness.suite import Cell
+from record import io
+from record.cells import CellSpec as Cell
 
 VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")
 USERS = (1, 10, 50, 100, 200)

@@ -3,27 +3,28 @@ disk the moment they finish, so nothing that finished is lost to a later failure
 
 from __future__ import annotations
 
-import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import pandas as pd
-
-from analysis.aggregate import LOADGEN_CPU_LIMIT_PCT, cell_stats
-from harness import io
-from harness.cell import CellOptions, Placement, estimate_cell_s, run_cell
+from harness import placement as placements
+from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment
-from harness.errors import UserError
-from harness.suite import Cell, Suite
+from harness.suite import Suite
+from harness.timing import estimate_cell_s
+from record.cells import CellRecord, RunRecord
+from record.errors import UserError
 
-DONE_STATUSES = ("ok", "invalid", "failed")
+# The verdict on a finished cell for the progress line: a status word and one line. The
+# harness cannot judge validity itself (that is the analysis's one rule); run_bench.py hands
+# it the analysis's judge. Without one, the cell's own status is shown.
+Judge = Callable[[CellRecord, Path], tuple[str, str]]
 
 
 @dataclass
@@ -43,39 +44,20 @@ def new_run_dir(out: Path, suite: Suite) -> Path:
     return run_dir
 
 
-def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
-    meta = io.read_json(run_dir / "run.json")
-    meta.pop("schema_version", None)  # write_json adds the current one back
-    return Suite.from_dict(meta["suite"]), meta
+def load_run_suite(run_dir: Path) -> tuple[Suite, RunRecord]:
+    run = RunRecord.read(run_dir)
+    return Suite.from_dict(run.suite), run
 
 
 def cell_done(cell_dir: Path) -> bool:
     try:
-        return io.read_json(cell_dir / "cell.json").get("status") in DONE_STATUSES
+        return CellRecord.read(cell_dir).done
     except UserError:
         return False
 
 
-def quick_line(cell: Cell, info: dict[str, Any]) -> tuple[str, str]:
-    """Status word and one line about a finished cell for the progress display."""
-    status = info["status"]
-    if status != "ok":
-        return status, info.get("reason", "")
-    cell_dir = Path(info["_dir"])
-    reqs = pd.read_parquet(cell_dir / "requests.parquet")
-    window = info["window"]
-    stats = cell_stats(reqs, window["end"] - window["start"])
-    flags = []
-    loadgen = info.get("loadgen_cpu_pct", math.nan)
-    if loadgen > LOADGEN_CPU_LIMIT_PCT:
-        flags.append(f"loadgen {loadgen:.0f}% CPU")
-    if stats["error_rate"] > info["suite"]["max_error_rate"]:
-        flags.append(f"errors {stats['error_rate']:.1%}")
-    word = "invalid" if flags else "ok"
-    line = f"{stats['rps']:9.1f} req/s  p95 {stats['p95_ms']:8.1f} ms"
-    if flags:
-        line += "  [" + ", ".join(flags) + "]"
-    return word, line
+def own_status(record: CellRecord, cell_dir: Path) -> tuple[str, str]:
+    return record.status, record.reason
 
 
 @contextmanager
@@ -92,16 +74,26 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def run_suite(
-    suite: Suite,
-    run_dir: Path,
-    *,
-    workers: int = 1,
-    placement: str | None = None,
-    quiet: bool = False,
-    resume_meta: dict[str, Any] | None = None,
-) -> RunOutcome:
-    from rich.console import Console
+def _open_run(
+    suite: Suite, run_dir: Path, options: CellOptions, resumed: RunRecord | None
+) -> RunRecord:
+    """run.json at the start of a run (or of a resumed one), status running."""
+    if resumed is None:
+        run = RunRecord(
+            run_id=run_dir.name,
+            suite=suite.to_dict(),
+            environment=collect_environment(),
+            cells=tuple(c.cell_id for c in suite.cells()),
+            options={"workers": options.workers, "placement": options.placement.to_dict()},
+            started=time.time(),
+        )
+    else:
+        run = replace(resumed, status="running", resumed=(*resumed.resumed, time.time()))
+    run.write(run_dir)
+    return run
+
+
+def _progress(console: Any, quiet: bool) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -111,35 +103,7 @@ def run_suite(
         TimeRemainingColumn,
     )
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    chosen = Placement.choose(placement or suite.placement)
-    options = CellOptions(suite=suite, placement=chosen, workers=workers)
-    cells = suite.cells()
-    meta: dict[str, Any] = resume_meta or {
-        "run_id": run_dir.name,
-        "suite": suite.to_dict(),
-        "environment": collect_environment(),
-        "started": time.time(),
-        "cells": [c.cell_id for c in cells],
-        "options": {"workers": workers, "placement": chosen.to_dict()},
-    }
-    meta["status"] = "running"
-    meta.setdefault("resumed", [])
-    if resume_meta is not None:
-        meta["resumed"].append(time.time())
-    io.write_json(run_dir / "run.json", meta)
-
-    todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
-    counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
-    console = Console(stderr=False, quiet=quiet, highlight=False)
-    total_s = sum(estimate_cell_s(suite, c) for c in todo)
-    if not quiet:
-        console.print(
-            f"[bold]{suite.name}[/]: {len(cells)} cells"
-            + (f" ({counts['skipped']} already done)" if counts["skipped"] else "")
-            + f", about {total_s / 60:.1f} min → {run_dir}"
-        )
-    progress = Progress(
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -150,16 +114,43 @@ def run_suite(
         disable=quiet,
         transient=True,
     )
+
+
+def run_suite(
+    suite: Suite,
+    run_dir: Path,
+    *,
+    workers: int = 1,
+    placement: str | None = None,
+    quiet: bool = False,
+    resumed: RunRecord | None = None,
+    judge: Judge = own_status,
+) -> RunOutcome:
+    from rich.console import Console
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    options = CellOptions(
+        suite=suite, placement=placements.choose(placement or suite.placement), workers=workers
+    )
+    run = _open_run(suite, run_dir, options, resumed)
+    cells = suite.cells()
+    todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
+    counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
+    console = Console(stderr=False, quiet=quiet, highlight=False)
+    total_s = sum(estimate_cell_s(suite.warmup_s, suite.duration_s, c) for c in todo)
+    skipped = f" ({counts['skipped']} already done)" if counts["skipped"] else ""
+    console.print(
+        f"[bold]{suite.name}[/]: {len(cells)} cells{skipped}, "
+        f"about {total_s / 60:.1f} min → {run_dir}"
+    )
     interrupted = False
-    with sigterm_as_interrupt(), progress:
+    with sigterm_as_interrupt(), _progress(console, quiet) as progress:
         task = progress.add_task("cells", total=len(todo))
         try:
             for cell in todo:
                 progress.update(task, description=cell.cell_id)
                 cell_dir = run_dir / "cells" / cell.cell_id
-                info = run_cell(cell, cell_dir, options)
-                info["_dir"] = str(cell_dir)
-                word, line = quick_line(cell, info)
+                word, line = judge(run_cell(cell, cell_dir, options), cell_dir)
                 counts[word if word in counts else "failed"] += 1
                 colour = {"ok": "green", "invalid": "yellow"}.get(word, "red")
                 progress.console.print(
@@ -168,7 +159,6 @@ def run_suite(
                 progress.advance(task)
         except KeyboardInterrupt:
             interrupted = True
-    meta["status"] = "interrupted" if interrupted else "complete"
-    meta["ended"] = time.time()
-    io.write_json(run_dir / "run.json", meta)
+    status = "interrupted" if interrupted else "complete"
+    replace(run, status=status, ended=time.time()).write(run_dir)
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)

@@ -84,8 +84,3 @@ def cross_check(name: str, params: dict[str, int]) -> str | None:
     if name == "fanout" and params["n"] * params["ms"] > FANOUT_TOTAL_MS_MAX:
         return f"n*ms must be at most {FANOUT_TOTAL_MS_MAX}"
     return None
-
-
-def scenario_label(name: str, params: dict[str, int]) -> str:
-    """A readable, unique name for a scenario with its parameters, e.g. fanout-n4-ms50."""
-    return "-".join([name, *(f"{k}{v}" for k, v in sorted(params.items()))])

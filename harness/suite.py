@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.errors import UserError
-from harness.scenarios import SCENARIOS, cross_check, scenario_label
-from servers.config import LOOPS
-from servers.registry import VARIANTS
+from harness.placement import PLACEMENTS
+from harness.scenarios import SCENARIOS, cross_check
+from record.cells import CellSpec
+from record.errors import UserError
+from record.schema import scenario_label
+from servers.variants import LOOPS, VARIANT_NAMES, facts
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
-PLACEMENTS = ("split", "shared")
 
 # Ranges for suite values: wide enough for real use, narrow enough to catch typos
 # (a 36000-second cell is almost always a mistake for 3600).
@@ -93,7 +94,7 @@ class Suite:
         )
         return cls(**data)
 
-    def cells(self) -> list[Cell]:
+    def cells(self) -> list[CellSpec]:
         out = []
         for scenario in self.scenarios:
             for variant in self.variants:
@@ -101,7 +102,7 @@ class Suite:
                     for users in scenario.users:
                         for repeat in range(1, self.repeats + 1):
                             out.append(
-                                Cell(
+                                CellSpec(
                                     variant=variant,
                                     loop=loop,
                                     scenario=scenario.name,
@@ -109,35 +110,19 @@ class Suite:
                                     users=users,
                                     repeat=repeat,
                                     threads=self.threads,
-                                    processes=self.processes if variant == "multiprocess" else 1,
+                                    processes=_processes(variant, self.processes),
                                 )
                             )
         return out
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One measurement: a variant on a loop under one scenario at one load level."""
+# One measurement: a variant on a loop under one scenario at one load level (results format).
+Cell = CellSpec
 
-    variant: str  # "target" when the suite loads an already running server
-    loop: str
-    scenario: str
-    params: dict[str, int]
-    users: int
-    repeat: int
-    threads: int
-    processes: int
 
-    @property
-    def label(self) -> str:
-        return scenario_label(self.scenario, self.params)
-
-    @property
-    def cell_id(self) -> str:
-        return f"{self.variant}-{self.loop}-{self.label}-u{self.users}-r{self.repeat}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cell_id": self.cell_id, **asdict(self)}
+def _processes(variant: str, configured: int) -> int:
+    v = facts(variant)
+    return v.processes(configured) if v is not None else 1
 
 
 class _Checker:
@@ -234,7 +219,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         variants: tuple[str, ...] = ("target",)
         loops: tuple[str, ...] = ("na",)
     else:
-        variants = c.names(data.get("variants", list(VARIANTS)), "variants", list(VARIANTS))
+        variants = c.names(data.get("variants", list(VARIANT_NAMES)), "variants", VARIANT_NAMES)
         loops = c.names(data.get("loops", ["asyncio"]), "loops", LOOPS)
 
     server = data.get("server", {})

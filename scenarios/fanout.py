@@ -4,7 +4,7 @@ import json
 
 from locust import FastHttpUser, constant, task
 
-from scenarios.common import expect
+from loadgen.checks import expect
 
 
 class FanoutUser(FastHttpUser):

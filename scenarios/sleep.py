@@ -2,7 +2,7 @@
 
 from locust import FastHttpUser, constant, task
 
-from scenarios.common import expect
+from loadgen.checks import expect
 
 
 class SleepUser(FastHttpUser):

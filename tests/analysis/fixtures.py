@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import io
-from harness.suite import Cell
+from record import io
+from record.cells import CellSpec as Cell
+from record.window import Window
 
 T0 = 1_700_000_000.0
 
@@ -61,7 +62,11 @@ def write_cell(
         info["window"] = {"start": window[0], "end": window[1]}
     io.write_json(cell_dir / "cell.json", info)
     if requests is not None:
-        requests.to_parquet(cell_dir / "requests.parquet", index=False)
+        # As the harness writes a cell: window rows in requests.parquet, the rest outside.
+        inside = Window(*window).holds_frame(requests) if window is not None else True
+        requests[inside].to_parquet(cell_dir / "requests.parquet", index=False)
+        if outside is None and window is not None and (~inside).any():
+            outside = requests[~inside]
     if outside is not None:
         outside.to_parquet(cell_dir / "outside.parquet", index=False)
 

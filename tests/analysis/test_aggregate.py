@@ -31,18 +31,6 @@ def test_percentiles_keep_sub_millisecond_precision() -> None:
     assert stats["p99_ms"] == 0.5
 
 
-def test_window_keeps_only_completions_inside() -> None:
-    # completes at: T0+0.5 (warm-up), T0+1.5, T0+2.9 (inside), T0+3.0 (end is exclusive), T0+3.5
-    frame = requests_frame([T0 + 0.4, T0 + 1.4, T0 + 2.8, T0 + 2.9, T0 + 3.4], [100] * 5)
-    inside = aggregate.in_window(frame, T0 + 1, T0 + 3)
-    assert list(inside.index) == [1, 2]
-
-
-def test_request_that_started_in_warmup_and_ended_inside_counts() -> None:
-    frame = requests_frame([T0 + 0.9], [200])
-    assert len(aggregate.in_window(frame, T0 + 1, T0 + 3)) == 1
-
-
 def test_cell_stats_rate_and_errors() -> None:
     frame = requests_frame([T0] * 10, [10.0] * 8 + [500.0] * 2, ok=[True] * 8 + [False] * 2)
     stats = aggregate.cell_stats(frame, duration_s=2.0)
@@ -250,6 +238,28 @@ def test_per_second_counts_completions() -> None:
     assert list(series["rps"]) == [2, 1]
 
 
+def test_per_second_has_a_zero_for_an_idle_second_and_the_cv_sees_it() -> None:
+    # 10 completions in seconds 0, 1, 3 and 4 of the window; second 2 is a stall.
+    busy = [T0 + s + i / 10 for s in (0, 1, 3, 4) for i in range(10)]
+    frame = requests_frame(busy, [1.0] * len(busy))
+    series = aggregate.window_series(frame, T0, T0 + 5)
+    assert list(series["second"]) == [0, 1, 2, 3, 4]
+    assert list(series["rps"]) == [10, 10, 0, 10, 10]
+    assert math.isnan(series["p95_ms"].iloc[2])
+    # Without the zero the series would look perfectly steady (CV 0).
+    assert aggregate.stability_cv(series) == pytest.approx(np.std([10, 10, 0, 10, 10], ddof=1) / 8)
+    steady = aggregate.window_series(frame, T0, T0 + 2)
+    assert aggregate.stability_cv(steady) == 0.0
+
+
+def test_per_second_p95_is_nearest_rank() -> None:
+    latencies = [float(v) for v in range(1, 21)]  # 20 values in second 0
+    frame = requests_frame([T0 + 0.1] * 20, latencies)
+    series = aggregate.per_second(frame, T0 - 0.5)
+    assert series["p95_ms"].iloc[0] == 19.0  # rank ceil(0.95 * 20) = 19, not an interpolation
+    assert series["p95_ms"].iloc[0] == aggregate.latency_stats(np.array(latencies))["p95_ms"]
+
+
 def test_wait_bound_is_capped_when_the_cpu_saturates(tmp_path) -> None:  # type: ignore[no-untyped-def]
     light = cell("fanout", users=10, scenario="fanout", params={"n": 4, "ms": 50})
     heavy = cell("fanout", users=50, scenario="fanout", params={"n": 4, "ms": 50})
@@ -288,7 +298,7 @@ def test_busiest_worker_share() -> None:
 
 
 def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
-    from analysis.report import read_throughput
+    from analysis.readings import read_throughput
 
     summary = pd.DataFrame(
         {
@@ -309,7 +319,7 @@ def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
 
 def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
     from harness.scenarios import SCENARIOS
-    from servers.registry import VARIANTS
+    from servers.variants import VARIANTS
 
     model_free = {"mixed"}  # a weighted mix has no single bound; it is reported without one
     for variant in VARIANTS:

@@ -309,4 +309,4 @@ def test_several_locust_workers_merge_into_one_record(tmp_path: Path) -> None:
     end = reqs["start"] + reqs["latency_ms"] / 1000
     window = info["window"]
     assert ((end >= window["start"]) & (end < window["end"])).all()
-    assert not list(cell_dir.glob("requests.w*.parquet"))  # parts merged and removed
+    assert not list(cell_dir.glob("raw*")) and not list(cell_dir.glob("locust_window*"))

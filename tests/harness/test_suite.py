@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
+from record.errors import UserError
 from harness.suite import SUITE_DIR, load_suite, parse_suite
 from tests.conftest import run_bench
 

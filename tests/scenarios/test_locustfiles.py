@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cell import CellOptions, Placement, run_cell
+from harness import placement
+from harness.cell import CellOptions, run_cell
+from harness.collect import merge_records
 from harness.scenarios import SCENARIOS
 from harness.suite import Cell, Suite, parse_suite
 from tests.conftest import Server, start_server
@@ -51,8 +53,8 @@ def test_every_scenario_is_covered_here() -> None:
 def test_scenario_runs_and_records_every_request(tmp_path: Path, scenario: str) -> None:
     suite = tiny_suite(scenario)
     (cell,) = suite.cells()
-    info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=Placement.choose("split")))
-    assert info["status"] == "ok", info["reason"]
+    info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=placement.choose("split")))
+    assert info.status == "ok", info.reason
     reqs = pd.read_parquet(tmp_path / "requests.parquet")
     assert len(reqs) > 5
     assert reqs["ok"].all() and (reqs["status"] == 200).all()
@@ -77,7 +79,7 @@ def test_wrong_body_counts_as_failure(tmp_path: Path) -> None:
                 "-m",
                 "locust",
                 "-f",
-                str(ROOT / "scenarios" / "hello.py"),
+                f"{ROOT / 'scenarios' / 'hello.py'},{ROOT / 'loadgen' / 'locust_plugin.py'}",
                 "--headless",
                 "--users",
                 "1",
@@ -108,6 +110,7 @@ def test_wrong_body_counts_as_failure(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
     finally:
         srv.child.stop()
+    merge_records(out)
     reqs = pd.read_parquet(out / "requests.parquet")
     assert len(reqs) > 0
     assert not reqs["ok"].any()
@@ -129,6 +132,6 @@ def test_unreachable_server_fails_the_cell_quickly(tmp_path: Path) -> None:
     )
     (cell,) = suite.cells()
     assert isinstance(cell, Cell)
-    info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=Placement.choose("split")))
-    assert info["status"] == "failed"
-    assert "verification failed: GET /hello: no answer" in info["reason"]
+    info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=placement.choose("split")))
+    assert info.status == "failed"
+    assert "verification failed: GET /hello: no answer" in info.reason

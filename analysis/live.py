@@ -1,0 +1,43 @@
+"""The verdict on each cell as a run goes, for the harness's progress line: the same summary
+and the same validity rule as the report (analysis/validity.py), applied to the cells finished
+so far. Each cell's requests are read once, when it finishes; earlier cells are kept as their
+one-row statistics, so judging the n-th cell costs one cell's data, not the run's.
+
+The bound of a CPU scenario is measured by the suite itself (utilization law, the smallest
+demand any cell showed), so a later cell can still tighten it: the report, built from every
+cell, is the final word, and the live line is that rule on the evidence so far."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import aggregate
+from analysis.load import cell_requests, cell_row
+from record.cells import CellRecord
+
+
+class LiveJudge:
+    def __init__(self) -> None:
+        self._rows: list[pd.DataFrame] = []
+
+    def __call__(self, record: CellRecord, cell_dir: Path) -> tuple[str, str]:
+        """A status word (ok, invalid, failed, interrupted) and one line about the cell."""
+        cells = pd.DataFrame([cell_row(record)])
+        requests = cell_requests(record, cell_dir).assign(cell_id=record.cell_id)
+        self._rows = [r for r in self._rows if r["cell_id"].iloc[0] != record.cell_id]
+        self._rows.append(aggregate.with_request_stats(cells, requests))
+        summary = aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
+        row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
+        if row["status"] in ("failed", "interrupted"):
+            return str(row["status"]), record.reason
+        line = f"{_num(row['rps'], 9, 1)} req/s  p95 {_num(row['p95_ms'], 8, 1)} ms"
+        if row["notes"]:
+            line += f"  [{row['notes']}]"
+        return str(row["status"]), line
+
+
+def _num(value: float, width: int, digits: int) -> str:
+    return f"{value:{width},.{digits}f}" if math.isfinite(value) else f"{'–':>{width}}"

@@ -1,0 +1,74 @@
+"""After the load: merge the Locust processes' raw parts into the cell's records, apply the
+window rule once (record.window), and reduce the resource samples to the cell's CPU figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+
+import pandas as pd
+
+from loadgen.parts import read_part
+from loadgen.recorder import PART_GLOB, WINDOW_GLOB
+from record import io
+from record.window import Window
+
+
+class NoRecords(Exception):
+    """Locust wrote no records for the cell."""
+
+
+@dataclass(frozen=True)
+class CpuFigures:
+    server_pct: float  # mean over the window of the summed CPU % of every server process
+    backend_pct: float
+    loadgen_pct: float  # the busiest Locust process: each is single-threaded
+
+
+def merge_records(cell_dir: Path) -> Window:
+    """Write requests.parquet (rows that completed inside the window) and outside.parquet (the
+    rest) from every Locust process's part; return the window. With several Locust processes
+    the window is where all of them were measuring."""
+    metas = [json.loads(p.read_text()) for p in sorted(cell_dir.glob(WINDOW_GLOB))]
+    if not metas:
+        raise NoRecords("Locust wrote no records")
+    windows = [Window(m["window_start"], m["window_end"]) for m in metas]
+    window = reduce(Window.intersect, windows)
+    parts = sorted(cell_dir.glob(PART_GLOB))
+    frames = [read_part(p) for p in parts]
+    frame = pd.concat(frames, ignore_index=True) if frames else None
+    if frame is not None:
+        inside = window.holds_frame(frame)
+        for name, rows in (("requests", frame[inside]), ("outside", frame[~inside])):
+            rows = rows.sort_values("start", kind="stable")
+            io.atomic_write(
+                cell_dir / f"{name}.parquet", lambda tmp, f=rows: f.to_parquet(tmp, index=False)
+            )
+    for path in [*parts, *cell_dir.glob(WINDOW_GLOB)]:
+        path.unlink()
+    return window
+
+
+def write_samples(cell_dir: Path, samples: pd.DataFrame) -> None:
+    io.atomic_write(cell_dir / "server_resources.csv", lambda tmp: samples.to_csv(tmp, index=False))
+
+
+def _mean_total(samples: pd.DataFrame, role: str) -> float:
+    part = samples[samples["role"] == role]
+    if part.empty:
+        return math.nan
+    return float(part.groupby("t")["cpu_pct"].sum().mean())
+
+
+def cpu_figures(samples: pd.DataFrame, window: Window) -> CpuFigures:
+    # Samples are instants, so both ends of the window count (unlike request completions).
+    inside = samples[(samples["t"] >= window.start) & (samples["t"] <= window.end)]
+    per_locust = inside[inside["role"] == "locust"].groupby("pid")["cpu_pct"].mean()
+    return CpuFigures(
+        server_pct=_mean_total(inside, "server"),
+        backend_pct=_mean_total(inside, "backend"),
+        loadgen_pct=float(per_locust.max()) if len(per_locust) else math.nan,
+    )

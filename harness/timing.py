@@ -1,0 +1,26 @@
+"""How long a cell takes: the load Locust runs, and the cost around it (for estimates only)."""
+
+from __future__ import annotations
+
+from record.cells import CellSpec
+from servers.variants import forks
+
+# Locust keeps loading this long after the measured window closes. Requests are counted by
+# completion time, so the tail only has to cover the gap between a response and its record
+# (microseconds) and the start skew between several Locust processes (milliseconds).
+TAIL_S = 0.25
+# Cost of a cell beyond its planned load time (server and Locust start-up, verification,
+# teardown, writing records), measured on the smoke suite on a 2-core machine (3 runs: see
+# docs/architecture.md); used only for estimates.
+CELL_OVERHEAD_S = 1.3
+# A forking server starts its processes before it answers /health.
+FORK_OVERHEAD_S = 0.8
+
+
+def planned_load_s(warmup_s: float, duration_s: float) -> float:
+    return warmup_s + duration_s + TAIL_S
+
+
+def estimate_cell_s(warmup_s: float, duration_s: float, cell: CellSpec) -> float:
+    extra = FORK_OVERHEAD_S if forks(cell.variant) else 0.0
+    return planned_load_s(warmup_s, duration_s) + CELL_OVERHEAD_S + extra

@@ -1,0 +1,55 @@
+"""Handed to Locust as an extra `-f` file beside the scenario: adds the harness's options, the
+raw-record recorder and an exact stop. Defines no User class, so it changes no workload.
+
+The stop: Locust's --run-time takes whole seconds only (3.5 s becomes 4 s), so the plugin quits
+the runner itself at warm-up + duration + tail after the test starts; --run-time stays on the
+command line only as a backstop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadgen.options import add_bench_options
+from loadgen.recorder import Recorder
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    add_bench_options(parser)
+
+
+def _planned_s(environment: Environment) -> float:
+    opts = environment.parsed_options
+    return opts.bench_warmup + opts.bench_duration + opts.bench_tail
+
+
+@events.init.add_listener
+def _install(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    opts = environment.parsed_options
+    if opts is None or not opts.bench_out:
+        return
+    if not isinstance(runner, MasterRunner):  # requests happen on workers or a local runner
+        is_worker = isinstance(runner, WorkerRunner)
+        recorder = Recorder(worker=lambda: int(runner.worker_index) if is_worker else None)
+
+        def write(**_: Any) -> None:
+            recorder.write(Path(opts.bench_out), opts.bench_warmup, opts.bench_duration)
+
+        environment.events.test_start.add_listener(recorder.on_test_start)
+        environment.events.request.add_listener(recorder.on_request)
+        environment.events.test_stop.add_listener(write)
+        environment.events.quitting.add_listener(write)
+    if not isinstance(runner, WorkerRunner):
+
+        def stop_on_time(**_: Any) -> None:
+            gevent.spawn_later(_planned_s(environment), runner.quit)
+
+        environment.events.test_start.add_listener(stop_on_time)

@@ -1,0 +1,19 @@
+"""The command-line options the harness passes to Locust (Locust parses them with its own
+arguments once a listener of init_command_line_parser has added them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def add_bench_options(parser: Any) -> None:
+    group = parser.add_argument_group("tornado-bench")
+    group.add_argument("--bench-out", default="", help="cell folder for raw records")
+    group.add_argument("--bench-warmup", type=float, default=0.0, help="warm-up seconds")
+    group.add_argument("--bench-duration", type=float, default=0.0, help="measured seconds")
+    group.add_argument(
+        "--bench-tail", type=float, default=0.0, help="seconds of load after the window"
+    )
+    # Scenario parameters (each scenario reads the ones it needs).
+    group.add_argument("--ms", type=int, default=50, help="simulated wait per call (ms)")
+    group.add_argument("--n", type=int, default=4, help="calls (fanout) or CPU units (cpu)")

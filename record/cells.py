@@ -1,0 +1,288 @@
+"""Typed records of a run: what one cell is (CellSpec), what happened to it (CellRecord, stored
+as cell.json) and what the run was (RunRecord, stored as run.json). Each validates itself when
+built, so a reader never meets a half-filled dict, and reads the older layouts of the same
+schema version (missing optional fields take their defaults).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from record import io
+from record.schema import scenario_label
+from record.window import Window
+
+# A cell's status as the harness writes it. "invalid" is not among them: validity is a verdict
+# of the analysis (analysis/validity.py), computed from the raw data, never stored.
+CELL_STATUSES = ("running", "ok", "failed", "interrupted")
+# A cell in one of these is finished and is not run again by --resume.
+DONE_STATUSES = ("ok", "failed")
+RUN_STATUSES = ("running", "complete", "interrupted")
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One measurement: a variant on a loop under one scenario at one load level."""
+
+    variant: str  # "target" when the suite loads an already running server
+    loop: str
+    scenario: str
+    params: dict[str, int]
+    users: int
+    repeat: int
+    threads: int
+    processes: int
+
+    def __post_init__(self) -> None:
+        if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
+            raise ValueError(f"cell {self.variant}/{self.scenario}: counts must be at least 1")
+
+    @property
+    def label(self) -> str:
+        return scenario_label(self.scenario, self.params)
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.variant}-{self.loop}-{self.label}-u{self.users}-r{self.repeat}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cell_id": self.cell_id, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellSpec:
+        return cls(
+            variant=str(data["variant"]),
+            loop=str(data["loop"]),
+            scenario=str(data["scenario"]),
+            params={str(k): int(v) for k, v in dict(data["params"]).items()},
+            users=int(data["users"]),
+            repeat=int(data["repeat"]),
+            threads=int(data["threads"]),
+            processes=int(data["processes"]),
+        )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """CPU cores for the server under test and for the load generator (and the backend)."""
+
+    mode: str
+    server_cpus: tuple[int, ...]
+    loadgen_cpus: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "server_cpus": list(self.server_cpus),
+            "loadgen_cpus": list(self.loadgen_cpus),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Placement | None:
+        if not data:
+            return None
+        return cls(
+            str(data.get("mode", "?")),
+            tuple(data.get("server_cpus", ())),
+            tuple(data.get("loadgen_cpus", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The suite settings a reader of one cell needs without the run."""
+
+    duration_s: float
+    warmup_s: float
+    max_error_rate: float = 0.01
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellRecord:
+    """cell.json: a cell's parameters, outcome, window and resource figures."""
+
+    cell: CellSpec
+    status: str
+    reason: str = ""
+    limits: Limits
+    placement: Placement | None = None
+    cores: int = 1
+    workers: int = 1
+    pids: dict[str, int] = field(default_factory=dict)
+    verification: tuple[str, ...] = ()
+    window: Window | None = None
+    server_cpu_pct: float = math.nan
+    backend_cpu_pct: float = math.nan
+    loadgen_cpu_pct: float = math.nan
+    locust_exit_code: int | None = None
+    leftover_pids: tuple[int, ...] = ()
+    started: float = math.nan
+    load_started: float = math.nan
+    load_ended: float = math.nan  # when Locust exited
+    ended: float = math.nan
+
+    def __post_init__(self) -> None:
+        if self.status not in CELL_STATUSES:
+            raise ValueError(f"cell status {self.status!r} is not one of {CELL_STATUSES}")
+        if self.status == "ok" and self.window is None:
+            raise ValueError(f"cell {self.cell.cell_id} is ok but has no measured window")
+        if self.cores < 1 or self.workers < 1:
+            raise ValueError("cores and workers must be at least 1")
+
+    @property
+    def cell_id(self) -> str:
+        return self.cell.cell_id
+
+    @property
+    def wall_s(self) -> float:
+        return self.ended - self.started
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell.to_dict(),
+            "status": self.status,
+            "reason": self.reason,
+            "placement": self.placement.to_dict() if self.placement else None,
+            "cores": self.cores,
+            "workers": self.workers,
+            "pids": dict(self.pids),
+            "verification": list(self.verification),
+            "timings": {
+                "started": self.started,
+                "load_started": self.load_started,
+                "load_ended": self.load_ended,
+                "ended": self.ended,
+                "wall_s": self.wall_s,
+            },
+            "suite": asdict(self.limits),
+            "window": self.window.to_dict() if self.window else None,
+            "server_cpu_pct": self.server_cpu_pct,
+            "backend_cpu_pct": self.backend_cpu_pct,
+            "loadgen_cpu_pct": self.loadgen_cpu_pct,
+            "locust_exit_code": self.locust_exit_code,
+            "leftover_pids": list(self.leftover_pids),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellRecord:
+        timings = data.get("timings") or {}
+        suite = data.get("suite") or {}
+        window = data.get("window")
+        started = _float(timings.get("started"))
+        ended = _float(timings.get("ended"))
+        if math.isnan(ended) and timings.get("wall_s") is not None:
+            started = 0.0 if math.isnan(started) else started
+            ended = started + float(timings["wall_s"])
+        return cls(
+            cell=CellSpec.from_dict(data["cell"]),
+            status=str(data["status"]),
+            reason=str(data.get("reason") or ""),
+            limits=Limits(
+                duration_s=_float(suite.get("duration_s")),
+                warmup_s=_float(suite.get("warmup_s", 0.0)),
+                max_error_rate=float(suite.get("max_error_rate", 0.01)),
+            ),
+            placement=Placement.from_dict(data.get("placement")),
+            cores=int(data.get("cores", 1)),
+            workers=int(data.get("workers", 1)),
+            pids={str(k): int(v) for k, v in (data.get("pids") or {}).items()},
+            verification=tuple(data.get("verification") or ()),
+            window=Window(float(window["start"]), float(window["end"])) if window else None,
+            server_cpu_pct=_float(data.get("server_cpu_pct")),
+            backend_cpu_pct=_float(data.get("backend_cpu_pct")),
+            loadgen_cpu_pct=_float(data.get("loadgen_cpu_pct")),
+            locust_exit_code=data.get("locust_exit_code"),
+            leftover_pids=tuple(data.get("leftover_pids") or ()),
+            started=started,
+            load_started=_float(timings.get("load_started")),
+            load_ended=_float(timings.get("load_ended")),
+            ended=ended,
+        )
+
+    def write(self, cell_dir: Path) -> None:
+        io.write_json(cell_dir / "cell.json", self.to_dict())
+
+    @classmethod
+    def read(cls, cell_dir: Path) -> CellRecord:
+        path = cell_dir / "cell.json"
+        data = io.read_json(path)
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise io.UserError(f"{path}: not a valid cell record ({exc})") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """run.json: the suite as run, the environment, the planned cells and the run's status."""
+
+    run_id: str
+    suite: dict[str, Any]  # the harness's Suite.to_dict(); readers use the properties below
+    environment: dict[str, Any] = field(default_factory=dict)
+    cells: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    started: float = math.nan
+    ended: float = math.nan
+    resumed: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in RUN_STATUSES:
+            raise ValueError(f"run status {self.status!r} is not one of {RUN_STATUSES}")
+
+    @property
+    def warmup_s(self) -> float:
+        return float(self.suite.get("warmup_s", 0.0))
+
+    @property
+    def suite_name(self) -> str:
+        return str(self.suite.get("name", ""))
+
+    @property
+    def placement(self) -> Placement | None:
+        return Placement.from_dict(self.options.get("placement"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["cells"] = list(self.cells)
+        out["resumed"] = list(self.resumed)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], default_id: str = "") -> RunRecord:
+        return cls(
+            run_id=str(data.get("run_id") or default_id),
+            suite=dict(data.get("suite") or {}),
+            environment=dict(data.get("environment") or {}),
+            cells=tuple(data.get("cells") or ()),
+            options=dict(data.get("options") or {}),
+            status=str(data.get("status", "complete")),
+            started=_float(data.get("started")),
+            ended=_float(data.get("ended")),
+            resumed=tuple(data.get("resumed") or ()),
+        )
+
+    def write(self, run_dir: Path) -> None:
+        io.write_json(run_dir / "run.json", self.to_dict())
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunRecord:
+        path = run_dir / "run.json"
+        if not path.exists():
+            raise io.UserError(f"{run_dir}: not a results folder (no run.json)")
+        data = io.read_json(path)
+        try:
+            return cls.from_dict(data, default_id=run_dir.name)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise io.UserError(f"{path}: not a valid run record ({exc})") from None

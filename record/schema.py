@@ -1,0 +1,66 @@
+"""Names and versions of the results format (DESIGN.md, "Results layout").
+
+Columns are only ever appended, with a version bump; every version listed in READABLE_VERSIONS
+keeps loading (a reader fills columns an older run lacks)."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+READABLE_VERSIONS = (1,)
+
+# One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
+# request was sent, `latency_ms` the time to its last byte.
+REQUEST_COLUMNS = ("start", "latency_ms", "endpoint", "status", "bytes", "ok", "worker")
+
+# summary.csv, in this order.
+SUMMARY_COLUMNS = (
+    "run_id",
+    "cell_id",
+    "variant",
+    "loop",
+    "processes",
+    "scenario",
+    "users",
+    "repeat",
+    "status",
+    "duration_s",
+    "requests",
+    "failures",
+    "error_rate",
+    "rps",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "expected_rps",
+    "efficiency",
+    "server_cpu_pct",
+    "loadgen_cpu_pct",
+    "valid",
+    "notes",
+)
+
+
+def request_arrow_schema():  # type: ignore[no-untyped-def]
+    """The Parquet schema of request rows (pyarrow imported only by those who write them)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("start", pa.float64()),
+            ("latency_ms", pa.float64()),
+            ("endpoint", pa.string()),
+            ("status", pa.int32()),
+            ("bytes", pa.int64()),
+            ("ok", pa.bool_()),
+            ("worker", pa.int32()),
+        ]
+    )
+
+
+def scenario_label(name: str, params: dict[str, int]) -> str:
+    """A readable, unique name for a scenario with its parameters, e.g. fanout-ms50-n4."""
+    return "-".join([name, *(f"{k}{v}" for k, v in sorted(params.items()))])

@@ -1,0 +1,114 @@
+"""The facts about each concurrency strategy that the harness, the model and the report need,
+without Tornado: importing this module starts nothing and loads no server code.
+
+Nothing outside this module and servers/registry.py compares a variant name as a string; it
+asks a fact instead (does it fork? does it await fan-out calls together? how many waits can it
+hold at once?). A new strategy is one entry here and one module in servers/.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LOOPS = ("asyncio", "uvloop")
+# How a strategy waits on I/O (DESIGN.md, "Server variants"):
+BLOCKS = "blocks"  # the wait blocks the thread that serves requests (one wait per process)
+POOL = "pool"  # the wait is offloaded to a bounded thread pool (one wait per thread)
+AWAITS = "awaits"  # the wait is awaited on the event loop (every request can wait at once)
+# A suite's own running server, or a user's app: the harness knows nothing of its strategy.
+TARGET = "target"
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    name: str
+    summary: str
+    waits: str  # BLOCKS, POOL or AWAITS
+    forks: bool = False  # several processes share one listening socket
+    concurrent_fanout: bool = False  # /fanout awaits its independent calls together
+
+    def wait_concurrency(self, *, users: int, threads: int, processes: int) -> int:
+        """How many requests can be waiting at once (the C of the wait bound U/R vs C/R)."""
+        if self.waits == AWAITS:
+            return users
+        per_process = threads if self.waits == POOL else 1
+        return min(users, per_process * (processes if self.forks else 1))
+
+    def cpu_parallelism(self, *, users: int, processes: int, cores: int) -> int:
+        """Requests that can burn CPU at once: the GIL allows one per process."""
+        if self.forks:
+            return min(users, processes, max(cores, 1))
+        return 1
+
+    def fanout_calls(self, n: int) -> int:
+        """Upstream calls a /fanout request waits for one after another."""
+        return 1 if self.concurrent_fanout else n
+
+    def processes(self, configured: int) -> int:
+        """Processes this strategy runs when the suite configures `configured`."""
+        return configured if self.forks else 1
+
+
+VARIANTS: dict[str, VariantFacts] = {
+    v.name: v
+    for v in (
+        VariantFacts("sync", "plain def handlers; every wait blocks the IOLoop", BLOCKS),
+        VariantFacts(
+            "coroutine", "async def handlers awaiting non-blocking calls one after another", AWAITS
+        ),
+        VariantFacts(
+            "threadpool",
+            "blocking calls offloaded to a bounded ThreadPoolExecutor (--threads)",
+            POOL,
+        ),
+        VariantFacts(
+            "fanout",
+            "async def; independent upstream calls awaited together (list/dict)",
+            AWAITS,
+            concurrent_fanout=True,
+        ),
+        VariantFacts(
+            "multiprocess",
+            "sync handlers in N forked processes sharing one socket (--processes)",
+            BLOCKS,
+            forks=True,
+        ),
+        VariantFacts(
+            "gencoroutine",
+            "@gen.coroutine with yield; fan-out by yielding a list/dict",
+            AWAITS,
+            concurrent_fanout=True,
+        ),
+    )
+}
+VARIANT_NAMES = tuple(VARIANTS)
+
+
+def facts(name: str) -> VariantFacts | None:
+    """The facts of a built-in strategy, or None for a target or a user's own app."""
+    return VARIANTS.get(name)
+
+
+def forks(name: str) -> bool:
+    v = facts(name)
+    return v is not None and v.forks
+
+
+def concurrent_fanout(name: str) -> bool:
+    v = facts(name)
+    return v is not None and v.concurrent_fanout
+
+
+def wait_concurrency(name: str, *, users: int, threads: int, processes: int) -> float:
+    v = facts(name)
+    if v is None:
+        return math.nan
+    return float(v.wait_concurrency(users=users, threads=threads, processes=processes))
+
+
+def cpu_parallelism(name: str, *, users: int, processes: int, cores: int) -> float:
+    v = facts(name)
+    if v is None:
+        return math.nan
+    return float(v.cpu_parallelism(users=users, processes=processes, cores=cores))
