@@ -15,6 +15,7 @@ import pandas as pd
 from analysis.model import expected_rps
 from record import io
 from record.cells import CellSpec as Cell
+from servers.variants import VARIANTS as VARIANT_FACTS
 
 VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")
 USERS = (1, 10, 50, 100, 200)
@@ -37,7 +38,7 @@ def synthetic_cells(count: int) -> list[Cell]:
                         users,
                         1,
                         8,
-                        2 if variant == "multiprocess" else 1,
+                        VARIANT_FACTS[variant].processes(2),
                     )
                 )
     return cells[:count]

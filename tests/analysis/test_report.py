@@ -12,8 +12,8 @@ from PIL import Image
 from analysis import compare
 from analysis.load import load_run
 from analysis.report import build_report
-from harness import io
-from harness.errors import UserError
+from record import schema
+from record.errors import UserError
 from tests.analysis.fixtures import T0, cell, noisy_run, steady_requests, write_cell, write_run
 
 CHARTS = {"throughput", "latency", "spectrum", "timeseries", "cpu", "fanout", "strategies"}
@@ -90,7 +90,7 @@ def test_report_is_idempotent(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_schema_mismatch_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     make_run(tmp_path)
     meta = json.loads((tmp_path / "run.json").read_text())
-    meta["schema_version"] = io.SCHEMA_VERSION + 1
+    meta["schema_version"] = schema.SCHEMA_VERSION + 1
     (tmp_path / "run.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="schema_version"):
         load_run(tmp_path)
@@ -156,3 +156,35 @@ def test_report_of_a_run_where_every_cell_failed(tmp_path) -> None:  # type: ign
     assert "No valid cell, so no ranking." in page
     assert page.count("server did not start") == 2
     assert list(pd.read_csv(tmp_path / "summary.csv")["status"]) == ["failed", "failed"]
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_report_escapes_every_value(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok, failed = cell("coroutine"), cell("sync")
+    write_run(tmp_path, [ok, failed], packages={"tornado": "6.6.1", "evil": SCRIPT})
+    meta = json.loads((tmp_path / "run.json").read_text())
+    meta["suite"]["description"] = SCRIPT
+    meta["suite"]["name"] = "x' onmouseover='alert(1)"
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    write_cell(tmp_path, ok, requests=steady_requests(100, 50, T0, T0 + 4))
+    write_cell(tmp_path, failed, requests=None, window=None, status="failed", reason=SCRIPT)
+    page = build_report(tmp_path).report_path.read_text()
+    assert "<script" not in page.lower()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert page.count(escaped) == 3  # the description, the failed cell's notes, a package
+    assert "onmouseover='" not in page and "x&#x27; onmouseover=&#x27;alert(1)" in page
+    assert "<span class='badge b-failed'>failed</span>" in page
+    assert '<tr class="failed">' in page
+
+
+def test_report_draws_strategies_it_has_no_facts_for(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A user's own app or a running target: charts give it a colour, never a KeyError."""
+    cells = [cell(v, users=u) for v in ("coroutine", "myapp", "target") for u in (1, 10)]
+    write_run(tmp_path, cells)
+    for c in cells:
+        write_cell(tmp_path, c, requests=steady_requests(20.0 * c.users, 50, T0, T0 + 4))
+    result = build_report(tmp_path)
+    assert "warning" not in capsys.readouterr().err
+    assert {c.name for c in result.charts} == CHARTS - {"fanout"}

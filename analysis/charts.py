@@ -1,0 +1,224 @@
+"""The report's charts: one table saying, for each chart, its file name, its title, the plot
+function that draws it, what that function is given and which reading goes under it; and the
+rendering of that table into charts/*.png|svg."""
+
+from __future__ import annotations
+
+import io as stdio
+import math
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import aggregate, plot, readings
+from analysis.load import RunData
+from record import io
+from servers.variants import forks
+
+CHART_DPI = 110
+CHART_WORKERS = 2  # processes that render charts side by side (rendering dominates report time)
+# Whole seconds are counted from the start of warm-up; this absorbs float error in
+# window_end - t0 so a window of exactly N seconds keeps its last second.
+SECOND_SLACK = 1e-6
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    reading: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Material:
+    """What the charts and their readings are drawn from. The costlier parts are computed
+    once, when a chart or a reading first asks (per-process CPU only for a drawn chart)."""
+
+    run: RunData
+    summary: pd.DataFrame
+    ranking: pd.DataFrame
+
+    @cached_property
+    def shown(self) -> pd.DataFrame:
+        """The cells the spectrum and time-series charts draw, one frame."""
+        cells = list(aggregate.spectrum_cells(self.summary).values())
+        return pd.concat(cells) if cells else self.summary.iloc[0:0]
+
+    @cached_property
+    def shown_requests(self) -> pd.DataFrame:
+        """Window requests of the shown cells only: the rest would be pickled for nothing."""
+        return self.run.requests[self.run.requests["cell_id"].isin(set(self.shown["cell_id"]))]
+
+    @cached_property
+    def series(self) -> dict[str, pd.DataFrame]:
+        """cell_id → completions and p95 per whole second from the start of warm-up to the end
+        of the window (warm-up and tail rows included: the chart shows the ramp)."""
+        warmup = self.run.run.warmup_s
+        grouped = self.run.requests.groupby("cell_id", observed=True)
+        out = {}
+        for row in self.shown.itertuples():
+            if row.cell_id not in grouped.groups:
+                continue
+            inside = grouped.get_group(row.cell_id).drop(columns="cell_id")
+            frame = pd.concat([inside, self.run.outside(row.cell_id)], ignore_index=True)
+            t0 = row.window_start - warmup
+            seconds = math.floor(row.window_end - t0 + SECOND_SLACK)
+            out[row.cell_id] = aggregate.per_second(frame, t0, seconds)
+        return out
+
+    @cached_property
+    def shares(self) -> dict[str, float]:
+        """Busiest process's share of the server's CPU for every measured forking cell."""
+        summary = self.summary
+        cells = summary[summary["variant"].map(forks).astype(bool) & (summary["requests"] > 0)]
+        return {
+            row.cell_id: aggregate.busiest_worker_share(
+                self.run.resources(row.cell_id), row.window_start, row.window_end
+            )
+            for row in cells.itertuples()
+        }
+
+    def series_args(self) -> tuple[Any, ...]:
+        """plot.time_series's arguments: the series, each cell's warm-up and window end, in
+        seconds since its t0."""
+        warmup = self.run.run.warmup_s
+        drawn = self.shown[self.shown["cell_id"].isin(set(self.series))]
+        length = drawn["window_end"] - drawn["window_start"] + warmup
+        ends = dict(zip(drawn["cell_id"], length, strict=True))
+        return (self.summary, self.series, dict.fromkeys(self.series, warmup), ends)
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    name: str  # file name in charts/ and the figure's id in report.html
+    title: str
+    make: Callable[..., Any]  # a plot function: its arguments → Figure, or None
+    args: Callable[[Material], tuple[Any, ...]]
+    read: Callable[[Material], str]
+
+
+def _summary(m: Material) -> tuple[Any, ...]:
+    return (m.summary,)
+
+
+# In report order.
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(
+        "throughput",
+        "Throughput vs users",
+        plot.throughput_vs_users,
+        _summary,
+        lambda m: readings.read_throughput(m.summary, m.shares),
+    ),
+    ChartSpec(
+        "latency",
+        "Latency p50 and p99 vs users",
+        plot.latency_vs_users,
+        _summary,
+        lambda m: readings.read_latency(m.summary),
+    ),
+    ChartSpec(
+        "spectrum",
+        "Latency percentile spectrum",
+        plot.latency_spectrum,
+        lambda m: (m.summary, m.shown_requests),
+        lambda m: readings.read_spectrum(m.summary),
+    ),
+    ChartSpec(
+        "timeseries",
+        "Throughput and p95 over time",
+        plot.time_series,
+        Material.series_args,
+        lambda m: readings.read_series(m.summary, m.shown_requests),
+    ),
+    ChartSpec(
+        "cpu",
+        "Server CPU vs users",
+        plot.cpu_vs_users,
+        _summary,
+        lambda m: readings.read_cpu(m.summary),
+    ),
+    ChartSpec(
+        "fanout",
+        "Fan-out: latency vs upstream calls",
+        plot.fanout_vs_calls,
+        _summary,
+        lambda m: readings.read_fanout(m.summary),
+    ),
+    ChartSpec(
+        "strategies",
+        "Strategy summary",
+        plot.strategy_bars,
+        lambda m: (m.ranking,),
+        lambda m: readings.read_ranking(m.ranking),
+    ),
+)
+
+Job = tuple[str, Callable[..., Any], tuple[Any, ...], Path]
+
+
+def build_charts(material: Material, charts_dir: Path) -> list[Chart]:
+    """Draw every chart of CHARTS that has something to show, write its PNG and SVG into
+    charts_dir and read it. A chart that raises is skipped with a warning: one broken chart
+    must not lose the report."""
+    if material.summary.empty:
+        return []
+    jobs = [(spec.name, spec.make, spec.args(material), charts_dir) for spec in CHARTS]
+    charts = []
+    for spec, png in zip(CHARTS, _render_charts(jobs), strict=True):
+        if isinstance(png, BaseException):
+            print(
+                f"warning: chart {spec.name} skipped: {type(png).__name__}: {png}",
+                file=sys.stderr,
+            )
+        elif png is not None:
+            charts.append(Chart(spec.name, spec.title, spec.read(material), png))
+    return charts
+
+
+def _save(fig: Any, charts_dir: Path, name: str) -> bytes:
+    import matplotlib.pyplot as plt
+
+    png = stdio.BytesIO()
+    fig.savefig(png, format="png", dpi=CHART_DPI)
+    io.write_bytes(charts_dir / f"{name}.png", png.getvalue())
+    svg = stdio.BytesIO()
+    fig.savefig(svg, format="svg")
+    io.write_bytes(charts_dir / f"{name}.svg", svg.getvalue())
+    plt.close(fig)
+    return png.getvalue()
+
+
+def _render_chart(job: Job) -> bytes | None:
+    """Build one figure and write its PNG and SVG; runs in a worker process."""
+    name, make, args, charts_dir = job
+    fig = make(*args)
+    return None if fig is None else _save(fig, charts_dir, name)
+
+
+def _render_charts(jobs: list[Job]) -> list[Any]:
+    """Render charts in parallel; each result is PNG bytes, None (nothing to show) or the
+    exception that chart raised."""
+    workers = min(len(jobs), CHART_WORKERS, os.cpu_count() or 1)
+    if workers <= 1:
+        return [_try(_render_chart, job) for job in jobs]
+    # fork: the workers inherit the imported plotting modules instead of importing them again.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_render_chart, job) for job in jobs]
+        return [f.exception() or f.result() for f in futures]
+
+
+def _try(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # returned, reported by the caller
+        return exc

@@ -1,0 +1,94 @@
+"""The rooms of the tree and which way imports may flow (docs/architecture.md):
+run_bench → harness → servers/scenarios/loadgen; analysis reads the results format (record/)
+only; record/ depends on nothing of the project. Checked on the source, so an import hidden
+inside a function counts too."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PROJECT = ("run_bench", "harness", "analysis", "record", "servers", "scenarios", "loadgen")
+# package → top-level names its modules must never import
+FORBIDDEN = {
+    "analysis": {"harness", "scenarios", "loadgen", "locust", "gevent"},
+    "harness": {"analysis", "locust", "gevent", "run_bench"},
+    "record": {*PROJECT} - {"record"} | {"pandas", "locust", "gevent", "tornado"},
+    "servers": {"harness", "analysis", "scenarios", "loadgen", "locust", "gevent", "run_bench"},
+    "loadgen": {"harness", "analysis", "scenarios", "run_bench"},
+    "scenarios": {"harness", "analysis", "run_bench"},
+}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_flow_one_way(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, package
+    bad = {
+        str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[package]) for f in files
+    }
+    assert {f: names for f, names in bad.items() if names} == {}
+
+
+def test_variant_facts_load_neither_tornado_nor_locust() -> None:
+    assert imported_roots(ROOT / "servers" / "variants.py") <= {"__future__", "math", "dataclasses"}
+    code = (
+        "import sys, servers.variants\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tornado', 'locust', 'gevent'))\n"
+        "sys.exit(str(bad) if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _mentions_variant(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        name = sub.id if isinstance(sub, ast.Name) else getattr(sub, "attr", "")
+        if isinstance(sub, ast.Constant) and sub.value == "variant":  # row["variant"]
+            return True
+        if "variant" in str(name):
+            return True
+    return False
+
+
+def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
+    """Variant facts are asked of servers/variants.py, never read off a name. ("fanout" is
+    also a scenario's name, so only comparisons that involve a variant count.)"""
+    names = ("sync", "coroutine", "threadpool", "fanout", "multiprocess", "gencoroutine")
+    homes = {ROOT / "servers" / "variants.py", ROOT / "servers" / "registry.py"}
+    found = []
+    for package in ("harness", "analysis", "record", "servers", "loadgen", "run_bench.py"):
+        target = ROOT / package
+        for path in [target] if target.is_file() else sorted(target.rglob("*.py")):
+            if path in homes:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                isin = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "isin"
+                if (isinstance(node, ast.Compare) or isin) and _mentions_variant(node):
+                    consts = [
+                        c.value
+                        for c in ast.walk(node)
+                        if isinstance(c, ast.Constant) and c.value in names
+                    ]
+                    if consts:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} {consts}")
+    assert found == []
