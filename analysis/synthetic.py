@@ -44,12 +44,7 @@ def synthetic_cells(count: int) -> list[Cell]:
     return cells[:count]
 
 
-def write_synthetic_run(
-    path: Path, cells: int = 50, requests: int = 1_000_000, seed: int = 0
-) -> None:
-    rng = np.random.default_rng(seed)
-    chosen = synthetic_cells(cells)
-    per_cell = requests // len(chosen)
+def _write_run_json(path: Path, chosen: list[Cell]) -> None:
     io.write_json(
         path / "run.json",
         {
@@ -69,49 +64,61 @@ def write_synthetic_run(
             "cells": [c.cell_id for c in chosen],
         },
     )
+
+
+def _write_cell(path: Path, i: int, cell: Cell, per_cell: int, rng: np.random.Generator) -> None:
+    bound = expected_rps(
+        variant=cell.variant,
+        scenario=cell.scenario,
+        params=cell.params,
+        users=cell.users,
+        threads=8,
+        processes=2,
+        cores=1,
+    )
+    rate = per_cell / DURATION_S
+    base = cell.users / bound * 1000 if bound > 0 else 50.0
+    start0 = T0 + i * 20
+    ends = start0 + WARMUP_S + np.sort(rng.uniform(0, DURATION_S, per_cell))
+    latency = base * (1 + rng.exponential(0.05, per_cell))
+    frame = pd.DataFrame(
+        {
+            "start": ends - latency / 1000,
+            "latency_ms": latency,
+            "endpoint": pd.Categorical([f"/{cell.scenario}"] * per_cell),
+            "status": np.full(per_cell, 200, dtype=np.int32),
+            "bytes": np.full(per_cell, 30, dtype=np.int64),
+            "ok": np.ones(per_cell, dtype=bool),
+            "worker": np.zeros(per_cell, dtype=np.int32),
+        }
+    )
+    cell_dir = path / "cells" / cell.cell_id
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(cell_dir / "requests.parquet", index=False)
+    io.write_json(
+        cell_dir / "cell.json",
+        {
+            "cell": cell.to_dict(),
+            "status": "ok",
+            "reason": "",
+            "cores": 1,
+            "window": {"start": start0 + WARMUP_S, "end": start0 + WARMUP_S + DURATION_S},
+            "server_cpu_pct": float(min(100.0, rate / 20)),
+            "loadgen_cpu_pct": float(min(99.0, rate / 25)),
+            "timings": {"wall_s": DURATION_S + 3},
+            "suite": {"max_error_rate": 0.01, "warmup_s": WARMUP_S, "duration_s": DURATION_S},
+        },
+    )
+
+
+def write_synthetic_run(
+    path: Path, cells: int = 50, requests: int = 1_000_000, seed: int = 0
+) -> None:
+    rng = np.random.default_rng(seed)
+    chosen = synthetic_cells(cells)
+    _write_run_json(path, chosen)
     for i, cell in enumerate(chosen):
-        bound = expected_rps(
-            variant=cell.variant,
-            scenario=cell.scenario,
-            params=cell.params,
-            users=cell.users,
-            threads=8,
-            processes=2,
-            cores=1,
-        )
-        rate = per_cell / DURATION_S
-        base = cell.users / bound * 1000 if bound > 0 else 50.0
-        start0 = T0 + i * 20
-        ends = start0 + WARMUP_S + np.sort(rng.uniform(0, DURATION_S, per_cell))
-        latency = base * (1 + rng.exponential(0.05, per_cell))
-        frame = pd.DataFrame(
-            {
-                "start": ends - latency / 1000,
-                "latency_ms": latency,
-                "endpoint": pd.Categorical([f"/{cell.scenario}"] * per_cell),
-                "status": np.full(per_cell, 200, dtype=np.int32),
-                "bytes": np.full(per_cell, 30, dtype=np.int64),
-                "ok": np.ones(per_cell, dtype=bool),
-                "worker": np.zeros(per_cell, dtype=np.int32),
-            }
-        )
-        cell_dir = path / "cells" / cell.cell_id
-        cell_dir.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(cell_dir / "requests.parquet", index=False)
-        io.write_json(
-            cell_dir / "cell.json",
-            {
-                "cell": cell.to_dict(),
-                "status": "ok",
-                "reason": "",
-                "cores": 1,
-                "window": {"start": start0 + WARMUP_S, "end": start0 + WARMUP_S + DURATION_S},
-                "server_cpu_pct": float(min(100.0, rate / 20)),
-                "loadgen_cpu_pct": float(min(99.0, rate / 25)),
-                "timings": {"wall_s": DURATION_S + 3},
-                "suite": {"max_error_rate": 0.01, "warmup_s": WARMUP_S, "duration_s": DURATION_S},
-            },
-        )
+        _write_cell(path, i, cell, requests // len(chosen), rng)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from servers.lifeline import die_with_parent
+
 # How long a stopped group gets between SIGTERM and SIGKILL; servers stop within ~2 s.
 TERM_GRACE_S = 5.0
 # Readiness polling: servers answer in ~0.2 s, multiprocess in ~1 s on this class of machine.
@@ -128,7 +130,12 @@ def start(
     log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
     out: Any = log if log is not None else subprocess.DEVNULL
 
+    harness_pid = os.getpid()
+
     def preexec() -> None:
+        # Runs in the child between fork and exec: the child is SIGKILLed the moment the
+        # harness exits, however it exits (DESIGN.md: no stray process, SIGKILL included).
+        die_with_parent(harness_pid)
         if cpus:
             os.sched_setaffinity(0, cpus)
 
@@ -140,7 +147,7 @@ def start(
         start_new_session=True,
         env=env,
         cwd=cwd,
-        preexec_fn=preexec if cpus else None,
+        preexec_fn=preexec,
     )
     return Child(name=name, popen=popen, log=log)
 

@@ -18,7 +18,7 @@ from harness.scenarios import SCENARIOS, cross_check
 from record.cells import CellSpec
 from record.errors import UserError
 from record.schema import scenario_label
-from servers.variants import LOOPS, VARIANT_NAMES, facts
+from servers.variants import LOOPS, TARGET, VARIANT_NAMES, facts
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -190,6 +190,68 @@ def check_target(url: str, allow_remote: bool, source: str = "target") -> str:
     return url.rstrip("/")
 
 
+def _parse_scenario(
+    c: _Checker, raw: Any, where: str, default_users: tuple[int, ...]
+) -> ScenarioEntry:
+    if not isinstance(raw, dict):
+        raise c.fail(where, "must be a table")
+    c.keys(raw, SCENARIO_KEYS, f"{where}.")
+    sname = raw.get("name")
+    if sname not in SCENARIOS:
+        raise c.fail(
+            f"{where}.name", f"unknown scenario {sname!r}; allowed: {', '.join(SCENARIOS)}"
+        )
+    spec = SCENARIOS[sname]
+    given = raw.get("params", {})
+    if not isinstance(given, dict):
+        raise c.fail(f"{where}.params", "must be a table")
+    for pname, value in given.items():
+        key = f"{where}.params.{pname}"
+        if pname not in spec.params:
+            allowed = ", ".join(spec.params) or "none"
+            raise c.fail(key, f"unknown parameter for {sname}; allowed: {allowed}")
+        p = spec.params[pname]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise c.fail(key, f"must be an integer in {p.lo}..{p.hi}")
+        if not p.lo <= value <= p.hi:
+            raise c.fail(key, f"{value} is out of range; allowed {p.lo}..{p.hi}")
+    params = spec.resolve(given)
+    problem = cross_check(sname, params)
+    if problem:
+        raise c.fail(f"{where}.params", problem)
+    users = c.users(raw["users"], f"{where}.users") if "users" in raw else default_users
+    return ScenarioEntry(sname, params, users)
+
+
+def _parse_scenarios(c: _Checker, data: dict[str, Any]) -> tuple[ScenarioEntry, ...]:
+    default_users = c.users(data.get("users", [10]), "users")
+    raw_scenarios = data.get("scenarios")
+    if not isinstance(raw_scenarios, list) or not raw_scenarios:
+        raise c.fail("scenarios", "at least one [[scenarios]] table is required")
+    scenarios: list[ScenarioEntry] = []
+    for i, raw in enumerate(raw_scenarios):
+        entry = _parse_scenario(c, raw, f"scenarios[{i}]", default_users)
+        if any(e.label == entry.label for e in scenarios):
+            raise c.fail(f"scenarios[{i}]", f"duplicates scenario {entry.label}")
+        scenarios.append(entry)
+    return tuple(scenarios)
+
+
+def _parse_subjects(
+    c: _Checker, data: dict[str, Any], source: str, allow_remote: bool
+) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    """target, variants and loops: either a running server, or built-in variants on loops."""
+    target = data.get("target")
+    if target is None:
+        variants = c.names(data.get("variants", list(VARIANT_NAMES)), "variants", VARIANT_NAMES)
+        return None, variants, c.names(data.get("loops", ["asyncio"]), "loops", LOOPS)
+    if not isinstance(target, str):
+        raise c.fail("target", "must be a URL string like http://127.0.0.1:PORT")
+    if "variants" in data:
+        raise c.fail("target", "give either target or variants, not both")
+    return check_target(target, allow_remote, f"{source}: target"), (TARGET,), ("na",)
+
+
 def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False) -> Suite:
     c = _Checker(source)
     c.keys(data, TOP_KEYS, "")
@@ -199,87 +261,28 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     description = data.get("description", "")
     if not isinstance(description, str):
         raise c.fail("description", "must be a string")
-    duration = c.number(data.get("duration_s", 10), "duration_s", "duration_s", integer=False)
-    warmup = c.number(data.get("warmup_s", 2), "warmup_s", "warmup_s", integer=False)
-    repeats = c.number(data.get("repeats", 1), "repeats", "repeats")
-    max_err = c.number(
-        data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", integer=False
-    )
     placement = data.get("placement", "split")
     if placement not in PLACEMENTS:
         raise c.fail("placement", f"must be one of: {', '.join(PLACEMENTS)}")
-
-    target = data.get("target")
-    if target is not None:
-        if not isinstance(target, str):
-            raise c.fail("target", "must be a URL string like http://127.0.0.1:PORT")
-        if "variants" in data:
-            raise c.fail("target", "give either target or variants, not both")
-        target = check_target(target, allow_remote, f"{source}: target")
-        variants: tuple[str, ...] = ("target",)
-        loops: tuple[str, ...] = ("na",)
-    else:
-        variants = c.names(data.get("variants", list(VARIANT_NAMES)), "variants", VARIANT_NAMES)
-        loops = c.names(data.get("loops", ["asyncio"]), "loops", LOOPS)
-
+    target, variants, loops = _parse_subjects(c, data, source, allow_remote)
     server = data.get("server", {})
     if not isinstance(server, dict):
         raise c.fail("server", "must be a table with threads and/or processes")
     c.keys(server, SERVER_KEYS, "server.")
-    threads = c.number(server.get("threads", 8), "server.threads", "threads")
-    processes = c.number(server.get("processes", 2), "server.processes", "processes")
-
-    default_users = c.users(data.get("users", [10]), "users")
-    raw_scenarios = data.get("scenarios")
-    if not isinstance(raw_scenarios, list) or not raw_scenarios:
-        raise c.fail("scenarios", "at least one [[scenarios]] table is required")
-    scenarios: list[ScenarioEntry] = []
-    for i, raw in enumerate(raw_scenarios):
-        where = f"scenarios[{i}]"
-        if not isinstance(raw, dict):
-            raise c.fail(where, "must be a table")
-        c.keys(raw, SCENARIO_KEYS, f"{where}.")
-        sname = raw.get("name")
-        if sname not in SCENARIOS:
-            raise c.fail(
-                f"{where}.name", f"unknown scenario {sname!r}; allowed: {', '.join(SCENARIOS)}"
-            )
-        spec = SCENARIOS[sname]
-        given = raw.get("params", {})
-        if not isinstance(given, dict):
-            raise c.fail(f"{where}.params", "must be a table")
-        for pname, value in given.items():
-            key = f"{where}.params.{pname}"
-            if pname not in spec.params:
-                allowed = ", ".join(spec.params) or "none"
-                raise c.fail(key, f"unknown parameter for {sname}; allowed: {allowed}")
-            p = spec.params[pname]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise c.fail(key, f"must be an integer in {p.lo}..{p.hi}")
-            if not p.lo <= value <= p.hi:
-                raise c.fail(key, f"{value} is out of range; allowed {p.lo}..{p.hi}")
-        params = spec.resolve(given)
-        problem = cross_check(sname, params)
-        if problem:
-            raise c.fail(f"{where}.params", problem)
-        users = c.users(raw["users"], f"{where}.users") if "users" in raw else default_users
-        entry = ScenarioEntry(sname, params, users)
-        if any(e.label == entry.label for e in scenarios):
-            raise c.fail(where, f"duplicates scenario {entry.label}")
-        scenarios.append(entry)
-
     return Suite(
         name=name,
         description=description,
-        duration_s=float(duration),
-        warmup_s=float(warmup),
-        repeats=repeats,
+        duration_s=float(c.number(data.get("duration_s", 10), "duration_s", "duration_s", False)),
+        warmup_s=float(c.number(data.get("warmup_s", 2), "warmup_s", "warmup_s", False)),
+        repeats=c.number(data.get("repeats", 1), "repeats", "repeats"),
         variants=variants,
         loops=loops,
-        scenarios=tuple(scenarios),
-        max_error_rate=float(max_err),
-        threads=threads,
-        processes=processes,
+        scenarios=_parse_scenarios(c, data),
+        max_error_rate=float(
+            c.number(data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", False)
+        ),
+        threads=c.number(server.get("threads", 8), "server.threads", "threads"),
+        processes=c.number(server.get("processes", 2), "server.processes", "processes"),
         target=target,
         placement=placement,
         path=source,

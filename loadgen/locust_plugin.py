@@ -8,6 +8,7 @@ command line only as a backstop.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.options import add_bench_options
 from loadgen.recorder import Recorder
+from servers.lifeline import die_with_parent
 
 
 @events.init_command_line_parser.add_listener
@@ -33,6 +35,10 @@ def _planned_s(environment: Environment) -> float:
 @events.init.add_listener
 def _install(environment: Environment, **_: Any) -> None:
     runner = environment.runner
+    if isinstance(runner, WorkerRunner) and environment.parsed_options.processes:
+        # A worker forked by its master (--processes) dies with it, even when the master is
+        # SIGKILLed: no worker keeps loading a server after its master is gone.
+        die_with_parent(os.getppid())
     opts = environment.parsed_options
     if opts is None or not opts.bench_out:
         return

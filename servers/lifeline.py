@@ -1,0 +1,29 @@
+"""Children die with their parent, whatever killed the parent (SIGKILL and the OOM killer
+included): the kernel sends the child a signal the moment its parent exits (Linux
+prctl(PR_SET_PDEATHSIG), see prctl(2)). No polling, and nothing the parent must still do.
+
+Used by the harness for every process it starts, by a forking server for its workers and by
+Locust workers for their master. Standard library only, so every side can import it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
+    """From now on, `sig` is delivered to this process when its parent exits. `parent_pid` is
+    the parent this process expects: if that parent is already gone (it died between our fork
+    and this call, and we were re-parented), the signal is raised at once."""
+    if not sys.platform.startswith("linux"):
+        return  # no such kernel promise elsewhere; the parent's own cleanup still applies
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), sig)
