@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from analysis import model, validity
+from analysis import model, precision, validity
 from record import schema
 from record.window import completed_at
 
@@ -66,9 +66,17 @@ def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFr
         if reqs is None:
             reqs = requests.iloc[0:0]
         duration = cell.window_end - cell.window_start
-        rows.append({"cell_id": cell.cell_id, "duration_s": duration, **cell_stats(reqs, duration)})
+        series = rate_series(reqs, cell.window_start, cell.window_end)
+        rows.append(
+            {
+                "cell_id": cell.cell_id,
+                "duration_s": duration,
+                **cell_stats(reqs, duration),
+                **precision.cell_precision(series),
+            }
+        )
     columns = ["cell_id", "duration_s", "requests", "failures", "error_rate", "rps", "mean_ms"]
-    columns += [*PERCENTILES, "max_ms"]
+    columns += [*PERCENTILES, "max_ms", "rps_ci_low", "rps_ci_high", "cv_pct"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -200,6 +208,21 @@ def window_series(requests: pd.DataFrame, window_start: float, window_end: float
     return per_second(requests, window_start, max(0, math.floor(window_end - window_start)))
 
 
+def rate_series(requests: pd.DataFrame, window_start: float, window_end: float) -> np.ndarray:
+    """Throughput (req/s) in equal bins over the window, for the interval of the mean rate:
+    whole seconds, or shorter bins when the window has fewer than precision.MIN_BINS seconds
+    (a 2 s window still gives 8 samples). Empty bins are zeros."""
+    duration = window_end - window_start
+    if duration <= 0:
+        return np.array([], dtype=float)
+    bins = max(precision.MIN_BINS, math.floor(duration))
+    width = duration / bins
+    done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
+    index = np.floor((done - window_start) / width).astype(np.int64)
+    index = index[(index >= 0) & (index < bins)]
+    return np.bincount(index, minlength=bins)[:bins] / width
+
+
 def stability_cv(series: pd.DataFrame) -> float:
     """Coefficient of variation of per-second throughput (idle seconds count as zero)."""
     rps = series["rps"].to_numpy(float)
@@ -247,9 +270,25 @@ def with_request_stats(cells: pd.DataFrame, requests: pd.DataFrame) -> pd.DataFr
     return merged
 
 
+def cost_per_request(summary: pd.DataFrame) -> pd.DataFrame:
+    """CPU milliseconds per request (utilization law: busy fraction ÷ throughput), for the
+    server (all its processes) and the load generator (all Locust processes). A server's cost
+    stays a valid comparison when the generator, not the server, limited the throughput."""
+    out = summary.copy()
+    rps = out["rps"].where(out["rps"] > 0)
+    out["server_cpu_ms_per_req"] = out["server_cpu_pct"] / 100.0 / rps * 1000.0
+    total = (
+        out["loadgen_cpu_total_pct"] if "loadgen_cpu_total_pct" in out else out["loadgen_cpu_pct"]
+    )
+    out["loadgen_cpu_ms_per_req"] = total / 100.0 / rps * 1000.0
+    return out
+
+
 def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """The model's bound, efficiency and the one validity rule over cells with their stats."""
+    """The model's bound, efficiency, the one validity rule, precision and cost per request
+    over cells with their stats."""
     out = validity.apply(add_model(merged))
+    out = cost_per_request(precision.across_repeats(out))
     out.insert(0, "run_id", run_id)
     return out
 
@@ -262,32 +301,63 @@ def build_summary(cells: pd.DataFrame, requests: pd.DataFrame, run_id: str) -> p
     return judged(with_request_stats(cells, requests), run_id)
 
 
+RANKING_COLUMNS = [
+    "scenario",
+    "loop",
+    "rank",
+    "variant",
+    "rps",
+    "users",
+    "vs_best",
+    "rps_ci_low",
+    "rps_ci_high",
+    "generator_limited",
+]
+
+
+def _best_configurations(valid: pd.DataFrame) -> pd.DataFrame:
+    """Each variant's best load level per (scenario, loop): its repeats' mean req/s and the
+    interval of that mean (analysis/precision.py)."""
+    keys = ["scenario", "loop", "variant", "users"]
+    configs = valid.groupby(keys, as_index=False).agg(
+        rps=("rps", "mean"),
+        rps_ci_low=("rps_ci_low", "min"),
+        rps_ci_high=("rps_ci_high", "max"),
+        generator_limited=("generator_limited", "any"),
+    )
+    best = configs.loc[configs.groupby(["scenario", "loop", "variant"])["rps"].idxmax()]
+    return best.reset_index(drop=True)
+
+
 def ranking(summary: pd.DataFrame) -> pd.DataFrame:
     """Per scenario (and loop): variants ordered by their best valid req/s, with the ratio to
-    the best. Invalid and failed cells never rank."""
+    the best. Variants the data cannot separate share a rank: a variant takes the next rank
+    only when its 95 % interval does not overlap that of the leader of the rank above. A
+    generator-limited figure is a lower bound, so nothing below can be separated from it.
+    Invalid and failed cells never rank."""
     valid = summary[summary["valid"] & summary["rps"].notna()]
     if valid.empty:
-        return pd.DataFrame(
-            columns=["scenario", "loop", "rank", "variant", "rps", "users", "vs_best"]
-        )
-    best = valid.loc[valid.groupby(["scenario", "loop", "variant"])["rps"].idxmax()]
+        return pd.DataFrame(columns=RANKING_COLUMNS)
+    if "generator_limited" not in valid:
+        valid = valid.assign(generator_limited=False)
+    for col in ("rps_ci_low", "rps_ci_high"):
+        if col not in valid:
+            valid = valid.assign(**{col: math.nan})
     rows = []
-    for (scenario, loop), group in best.groupby(["scenario", "loop"], sort=True):
+    best = _best_configurations(valid)
+    for (_scenario, _loop), group in best.groupby(["scenario", "loop"], sort=True):
         group = group.sort_values("rps", ascending=False)
         top = float(group["rps"].iloc[0])
-        for rank, row in enumerate(group.itertuples(index=False), start=1):
+        rank, leader = 1, None
+        for row in group.itertuples(index=False):
+            ci = (row.rps_ci_low, math.inf if row.generator_limited else row.rps_ci_high)
+            if leader is not None and precision.separated(leader, ci):
+                rank, leader = rank + 1, ci
+            leader = leader or ci
             rows.append(
-                {
-                    "scenario": scenario,
-                    "loop": loop,
-                    "rank": rank,
-                    "variant": row.variant,
-                    "rps": float(row.rps),
-                    "users": int(row.users),
-                    "vs_best": float(row.rps) / top if top else math.nan,
-                }
+                {**row._asdict(), "rank": rank, "vs_best": row.rps / top if top else math.nan}
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)[RANKING_COLUMNS]
 
 
 def busiest_worker_share(resources: pd.DataFrame, window_start: float, window_end: float) -> float:

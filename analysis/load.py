@@ -69,6 +69,8 @@ def cell_row(record: CellRecord) -> dict[str, Any]:
         "window_end": window.end if window else math.nan,
         "server_cpu_pct": record.server_cpu_pct,
         "loadgen_cpu_pct": record.loadgen_cpu_pct,
+        "loadgen_cpu_total_pct": record.loadgen_cpu_total_pct,
+        "loadgen_core_pct": record.loadgen_core_pct,
         "cores": record.cores,
         "wall_s": record.wall_s,
         "max_error_rate": record.limits.max_error_rate,

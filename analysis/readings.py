@@ -162,12 +162,21 @@ def read_fanout(summary: pd.DataFrame) -> str:
 
 
 def read_ranking(ranking: pd.DataFrame) -> str:
-    """The winner of each workload."""
+    """The winners of each workload, ties said as ties: the data decides, not the order."""
     if ranking.empty:
         return "No valid cell, so no ranking."
-    best = ranking[ranking["rank"] == 1]
-    return (
-        "Best valid strategy per workload: "
-        + "; ".join(f"{r.scenario} → {r.variant} ({r.rps:,.0f} req/s)" for r in best.itertuples())
-        + "."
-    )
+    parts, unseparated = [], []
+    for (scenario, _loop), group in ranking.groupby(["scenario", "loop"], sort=False):
+        top = group[group["rank"] == 1]
+        names = " ≈ ".join(top["variant"])
+        parts.append(f"{scenario} → {names} ({top['rps'].max():,.0f} req/s)")
+        if len(group) > 1 and (group["rank"] == 1).all():
+            unseparated.append(str(scenario))
+    text = "Best valid strategy per workload: " + "; ".join(parts) + "."
+    if unseparated:
+        text += (
+            " Not separated at 95 % confidence (their intervals overlap): "
+            + ", ".join(unseparated)
+            + "."
+        )
+    return text

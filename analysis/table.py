@@ -52,10 +52,32 @@ CELL_COLUMNS = {
     "expected_rps": "bound",
     "efficiency": "eff",
     "server_cpu_pct": "server CPU%",
-    "loadgen_cpu_pct": "gen CPU%",
+    "server_cpu_ms_per_req": "server ms CPU/req",
+    "loadgen_core_pct": "gen cores %",
     "notes": "notes",
 }
-RANKING_COLUMNS = {"rps": "best req/s", "users": "at users", "vs_best": "× best"}
+
+
+def _ranking_frame(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as shown: the interval in one column; a generator-limited figure as ≥."""
+    return pd.DataFrame(
+        {
+            "scenario": ranking["scenario"],
+            "loop": ranking["loop"],
+            "rank": ranking["rank"],
+            "variant": ranking["variant"],
+            "best req/s": [
+                ("≥ " if lim else "") + fmt(float(v))
+                for v, lim in zip(ranking["rps"], ranking["generator_limited"], strict=True)
+            ],
+            "95% CI": [
+                f"{fmt(float(lo))} – {fmt(float(hi))}" if pd.notna(lo) else "–"
+                for lo, hi in zip(ranking["rps_ci_low"], ranking["rps_ci_high"], strict=True)
+            ],
+            "at users": ranking["users"],
+            "× best": ranking["vs_best"],
+        }
+    )
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -116,7 +138,7 @@ def html_table(
 
 
 def ranking_table(ranking: pd.DataFrame) -> Table:
-    frame = ranking.rename(columns=RANKING_COLUMNS)
+    frame = _ranking_frame(ranking)
     return html_table(
         frame,
         left={"scenario", "loop", "variant"},
@@ -129,7 +151,12 @@ def cells_table(summary: pd.DataFrame) -> Table:
     return html_table(
         frame,
         left={"cell", "notes"},
-        formats={"errors": percent, "eff": lambda v: fmt(v, 2), "status": str},
+        formats={
+            "errors": percent,
+            "eff": lambda v: fmt(v, 2),
+            "status": str,
+            "server ms CPU/req": lambda v: fmt(v, 3),
+        },
         badges="status",
         row_css=[str(s) for s in summary["status"]],
     )

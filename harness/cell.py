@@ -189,7 +189,7 @@ class CellRun:
             window = collect.merge_records(self.cell_dir)
         except collect.NoRecords as exc:
             raise CellFailed(f"{exc}: {_tail(self.cell_dir / 'locust.log')}") from None
-        cpu = collect.cpu_figures(samples, window)
+        cpu = collect.cpu_figures(samples, window, len(self.options.placement.loadgen_cpus))
         return Measurement(verification, load_started, load_ended, exit_code, window, cpu)
 
     def stop_all(self) -> tuple[int, ...]:
@@ -285,6 +285,9 @@ def _record(
             "server_cpu_pct": measured.cpu.server_pct,
             "backend_cpu_pct": measured.cpu.backend_pct,
             "loadgen_cpu_pct": measured.cpu.loadgen_pct,
+            "loadgen_cpu_total_pct": measured.cpu.loadgen_total_pct,
+            "loadgen_core_pct": measured.cpu.loadgen_core_pct,
+            "server_shares": measured.cpu.server_shares,
         }
     return CellRecord(
         cell=cell,

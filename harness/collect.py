@@ -26,6 +26,13 @@ class CpuFigures:
     server_pct: float  # mean over the window of the summed CPU % of every server process
     backend_pct: float
     loadgen_pct: float  # the busiest Locust process: each is single-threaded
+    loadgen_total_pct: float  # every Locust process together (CPU cost of the load)
+    # How busy the load generator's cores were: the busiest Locust process, or everything
+    # pinned to the generator's cores (Locust and the backend) shared over those cores,
+    # whichever is higher. Two Locust processes at 45 % each on one core fill that core,
+    # although neither looks busy on its own.
+    loadgen_core_pct: float
+    server_shares: dict[str, float]  # each server process's share of the server's CPU
 
 
 def merge_records(cell_dir: Path) -> Window:
@@ -63,12 +70,23 @@ def _mean_total(samples: pd.DataFrame, role: str) -> float:
     return float(part.groupby("t")["cpu_pct"].sum().mean())
 
 
-def cpu_figures(samples: pd.DataFrame, window: Window) -> CpuFigures:
+def cpu_figures(samples: pd.DataFrame, window: Window, loadgen_cores: int) -> CpuFigures:
     # Samples are instants, so both ends of the window count (unlike request completions).
     inside = samples[(samples["t"] >= window.start) & (samples["t"] <= window.end)]
     per_locust = inside[inside["role"] == "locust"].groupby("pid")["cpu_pct"].mean()
+    busiest = float(per_locust.max()) if len(per_locust) else math.nan
+    locust_total = _mean_total(inside, "locust")
+    backend = _mean_total(inside, "backend")
+    on_cores = sum(v for v in (locust_total, backend) if not math.isnan(v))
+    per_server = inside[inside["role"] == "server"].groupby("pid")["cpu_pct"].sum()
+    total = float(per_server.sum())
     return CpuFigures(
         server_pct=_mean_total(inside, "server"),
-        backend_pct=_mean_total(inside, "backend"),
-        loadgen_pct=float(per_locust.max()) if len(per_locust) else math.nan,
+        backend_pct=backend,
+        loadgen_pct=busiest,
+        loadgen_total_pct=locust_total,
+        loadgen_core_pct=max(busiest, on_cores / max(loadgen_cores, 1)),
+        server_shares={str(pid): float(v / total) for pid, v in per_server.items()}
+        if total > 0
+        else {},
     )

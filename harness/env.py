@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,25 @@ def collect_git() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"commit": "", "dirty": None}
     return {"commit": commit, "dirty": dirty}
+
+
+# A fixed pure-Python workload (integer arithmetic in a loop, like /cpu): about 0.1 s here.
+SPEED_LOOP_N = 400_000
+SPEED_REPEATS = 3
+
+
+def measure_speed() -> float:
+    """Seconds the fixed loop takes on this machine now (the best of a few tries, so a
+    momentary stall does not count). The machines this runs on drift by 15–40 % between runs
+    minutes apart: a run that stores this at its start and end lets `compare` see it."""
+    best = math.inf
+    for _ in range(SPEED_REPEATS):
+        started = time.perf_counter()
+        x = 1
+        for _ in range(SPEED_LOOP_N):
+            x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def collect_environment() -> dict[str, Any]:

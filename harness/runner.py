@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
-from harness.env import collect_environment
+from harness.env import collect_environment, measure_speed
 from harness.suite import Suite
 from harness.timing import estimate_cell_s
 from record.cells import CellRecord, RunRecord
@@ -86,6 +86,7 @@ def _open_run(
             cells=tuple(c.cell_id for c in suite.cells()),
             options={"workers": options.workers, "placement": options.placement.to_dict()},
             started=time.time(),
+            speed={"start_s": measure_speed()},
         )
     else:
         run = replace(resumed, status="running", resumed=(*resumed.resumed, time.time()))
@@ -160,5 +161,6 @@ def run_suite(
         except KeyboardInterrupt:
             interrupted = True
     status = "interrupted" if interrupted else "complete"
-    replace(run, status=status, ended=time.time()).write(run_dir)
+    speed = {**run.speed, "end_s": measure_speed()}
+    replace(run, status=status, ended=time.time(), speed=speed).write(run_dir)
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)

@@ -120,7 +120,10 @@ class CellRecord:
     window: Window | None = None
     server_cpu_pct: float = math.nan
     backend_cpu_pct: float = math.nan
-    loadgen_cpu_pct: float = math.nan
+    loadgen_cpu_pct: float = math.nan  # the busiest Locust process
+    loadgen_cpu_total_pct: float = math.nan  # every Locust process together
+    loadgen_core_pct: float = math.nan  # how busy the generator's cores were (collect.py)
+    server_shares: dict[str, float] = field(default_factory=dict)  # pid → share of server CPU
     locust_exit_code: int | None = None
     leftover_pids: tuple[int, ...] = ()
     started: float = math.nan
@@ -170,6 +173,9 @@ class CellRecord:
             "server_cpu_pct": self.server_cpu_pct,
             "backend_cpu_pct": self.backend_cpu_pct,
             "loadgen_cpu_pct": self.loadgen_cpu_pct,
+            "loadgen_cpu_total_pct": self.loadgen_cpu_total_pct,
+            "loadgen_core_pct": self.loadgen_core_pct,
+            "server_shares": dict(self.server_shares),
             "locust_exit_code": self.locust_exit_code,
             "leftover_pids": list(self.leftover_pids),
         }
@@ -202,6 +208,12 @@ class CellRecord:
             server_cpu_pct=_float(data.get("server_cpu_pct")),
             backend_cpu_pct=_float(data.get("backend_cpu_pct")),
             loadgen_cpu_pct=_float(data.get("loadgen_cpu_pct")),
+            # Older records measured the busiest process only.
+            loadgen_cpu_total_pct=_float(
+                data.get("loadgen_cpu_total_pct", data.get("loadgen_cpu_pct"))
+            ),
+            loadgen_core_pct=_float(data.get("loadgen_core_pct", data.get("loadgen_cpu_pct"))),
+            server_shares={str(k): float(v) for k, v in (data.get("server_shares") or {}).items()},
             locust_exit_code=data.get("locust_exit_code"),
             leftover_pids=tuple(data.get("leftover_pids") or ()),
             started=started,
@@ -236,6 +248,10 @@ class RunRecord:
     started: float = math.nan
     ended: float = math.nan
     resumed: tuple[float, ...] = ()
+    # Seconds a fixed pure-Python loop took at the start and at the end of the run
+    # (harness/env.py: measure_speed): how fast this machine was while the run ran, so that
+    # `compare` can tell a change of the code from a change of the machine.
+    speed: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in RUN_STATUSES:
@@ -271,6 +287,7 @@ class RunRecord:
             started=_float(data.get("started")),
             ended=_float(data.get("ended")),
             resumed=tuple(data.get("resumed") or ()),
+            speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
         )
 
     def write(self, run_dir: Path) -> None:

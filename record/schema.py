@@ -5,8 +5,10 @@ keeps loading (a reader fills columns an older run lacks)."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
-READABLE_VERSIONS = (1,)
+# 2: summary.csv gained rps_ci_low .. loadgen_cpu_ms_per_req; cell.json optional fields
+# loadgen_cpu_total_pct, loadgen_core_pct, server_shares; run.json speed.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
 # request was sent, `latency_ms` the time to its last byte.
@@ -41,6 +43,13 @@ SUMMARY_COLUMNS = (
     "loadgen_cpu_pct",
     "valid",
     "notes",
+    # schema 2: how precisely req/s is known (analysis/precision.py) and what a request costs
+    "rps_ci_low",
+    "rps_ci_high",
+    "cv_pct",
+    "stable",
+    "server_cpu_ms_per_req",
+    "loadgen_cpu_ms_per_req",
 )
 
 

@@ -117,7 +117,7 @@ def test_invalid_when_loadgen_saturated(tmp_path) -> None:  # type: ignore[no-un
     s = _summary(tmp_path, [(c, steady_requests(150, 50))], **{c.cell_id: {"loadgen_cpu": 97.0}})
     assert not s.loc[c.cell_id, "valid"]
     assert s.loc[c.cell_id, "status"] == "invalid"
-    assert "load generator at 97% CPU" in s.loc[c.cell_id, "notes"]
+    assert "load generator cores at 97% CPU" in s.loc[c.cell_id, "notes"]
 
 
 def test_invalid_when_error_rate_above_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]

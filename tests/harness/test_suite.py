@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from record.errors import UserError
 from harness.suite import SUITE_DIR, load_suite, parse_suite
+from record.errors import UserError
 from tests.conftest import run_bench
 
 GOOD = {
