@@ -57,6 +57,7 @@ def existing_dir(text: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from analysis.live import LiveJudge
+    from analysis.precision import half_width_pct
     from harness.runner import load_run_suite, new_run_dir, run_suite
     from harness.suite import load_suite, with_overrides
 
@@ -82,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         resumed=resumed,
         judge=LiveJudge(),
+        precision=half_width_pct,
     )
     if outcome.interrupted:
         print(

@@ -23,8 +23,9 @@ class LiveJudge:
     def __init__(self) -> None:
         self._rows: list[pd.DataFrame] = []
 
-    def __call__(self, record: CellRecord, cell_dir: Path) -> tuple[str, str]:
-        """A status word (ok, invalid, failed, interrupted) and one line about the cell."""
+    def __call__(self, record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
+        """A status word (ok, invalid, failed, interrupted), one line about the cell, and its
+        req/s if it is valid (NaN otherwise: an invalid cell is no evidence)."""
         cells = pd.DataFrame([cell_row(record)])
         requests = cell_requests(record, cell_dir).assign(cell_id=record.cell_id)
         self._rows = [r for r in self._rows if r["cell_id"].iloc[0] != record.cell_id]
@@ -32,11 +33,12 @@ class LiveJudge:
         summary = aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
         row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
         if row["status"] in ("failed", "interrupted"):
-            return str(row["status"]), record.reason
+            return str(row["status"]), record.reason, math.nan
         line = f"{_num(row['rps'], 9, 1)} req/s  p95 {_num(row['p95_ms'], 8, 1)} ms"
         if row["notes"]:
             line += f"  [{row['notes']}]"
-        return str(row["status"]), line
+        rps = float(row["rps"]) if row["valid"] else math.nan
+        return str(row["status"]), line, rps
 
 
 def _num(value: float, width: int, digits: int) -> str:

@@ -14,6 +14,7 @@ variation, and whether the figure is stable enough to rank on.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,3 +94,13 @@ def separated(a: tuple[float, float], b: tuple[float, float]) -> bool:
     if any(math.isnan(v) for v in (*a, *b)):
         return False
     return a[1] < b[0] or b[1] < a[0]
+
+
+def half_width_pct(values: Sequence[float]) -> float:
+    """Half-width of the t interval of the mean, in % of the mean; infinite below two values
+    (the adaptive-repeat rule of harness/repeats.py asks this)."""
+    arr = np.asarray(list(values), dtype=float)
+    lo, hi = t_interval(arr)
+    if math.isnan(lo) or not arr.mean() > 0:
+        return math.inf
+    return float((hi - lo) / 2 / arr.mean() * 100)

@@ -3,6 +3,7 @@ disk the moment they finish, so nothing that finished is lost to a later failure
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -16,15 +17,17 @@ from typing import Any
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
+from harness.repeats import Precision, Repeats
 from harness.suite import Suite
 from harness.timing import estimate_cell_s
-from record.cells import CellRecord, RunRecord
+from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
 
-# The verdict on a finished cell for the progress line: a status word and one line. The
-# harness cannot judge validity itself (that is the analysis's one rule); run_bench.py hands
-# it the analysis's judge. Without one, the cell's own status is shown.
-Judge = Callable[[CellRecord, Path], tuple[str, str]]
+# The verdict on a finished cell for the progress line: a status word, one line, and its
+# req/s when the cell is valid (NaN otherwise). The harness cannot judge validity itself
+# (that is the analysis's one rule); run_bench.py hands it the analysis's judge. Without one,
+# the cell's own status is shown.
+Judge = Callable[[CellRecord, Path], tuple[str, str, float]]
 
 
 @dataclass
@@ -56,8 +59,8 @@ def cell_done(cell_dir: Path) -> bool:
         return False
 
 
-def own_status(record: CellRecord, cell_dir: Path) -> tuple[str, str]:
-    return record.status, record.reason
+def own_status(record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
+    return record.status, record.reason, math.nan
 
 
 @contextmanager
@@ -117,6 +120,58 @@ def _progress(console: Any, quiet: bool) -> Any:
     )
 
 
+@dataclass
+class _Session:
+    """What running cells needs: where they go, how to judge them, what to show."""
+
+    run_dir: Path
+    options: CellOptions
+    judge: Judge
+    progress: Any
+    task: Any
+    counts: dict[str, int]
+    repeats: Repeats | None
+
+    def run(self, cells: list[CellSpec]) -> None:
+        for cell in cells:
+            self.progress.update(self.task, description=cell.cell_id)
+            cell_dir = self.run_dir / "cells" / cell.cell_id
+            word, line, rps = self.judge(run_cell(cell, cell_dir, self.options), cell_dir)
+            self.counts[word if word in self.counts else "failed"] += 1
+            if self.repeats is not None:
+                self.repeats.record(cell, rps)
+            colour = {"ok": "green", "invalid": "yellow"}.get(word, "red")
+            self.progress.console.print(
+                f"[{colour}]{word:8}[/] {cell.cell_id:48} {line}", soft_wrap=True
+            )
+            self.progress.advance(self.task)
+
+    def adapt(self, suite: Suite, run: RunRecord) -> RunRecord:
+        """Further rounds for the configurations whose interval is still too wide."""
+        assert self.repeats is not None and suite.max_repeats is not None
+        for repeat in range(suite.repeats + 1, suite.max_repeats + 1):
+            wanted = self.repeats.wanted(repeat)
+            if not wanted:
+                break
+            new = [c.cell_id for c in wanted if c.cell_id not in run.cells]
+            run = replace(run, cells=(*run.cells, *new))
+            run.write(self.run_dir)
+            todo = [c for c in wanted if not cell_done(self.run_dir / "cells" / c.cell_id)]
+            self.progress.update(self.task, total=self.progress.tasks[0].total + len(todo))
+            self.run(todo)
+        return run
+
+
+def _judge_done(session: _Session, cells: list[CellSpec]) -> None:
+    """A resumed run's finished cells count as evidence for the adaptive repeats."""
+    if session.repeats is None:
+        return
+    for cell in cells:
+        cell_dir = session.run_dir / "cells" / cell.cell_id
+        _, _, rps = session.judge(CellRecord.read(cell_dir), cell_dir)
+        session.repeats.record(cell, rps)
+
+
 def run_suite(
     suite: Suite,
     run_dir: Path,
@@ -126,6 +181,7 @@ def run_suite(
     quiet: bool = False,
     resumed: RunRecord | None = None,
     judge: Judge = own_status,
+    precision: Precision | None = None,
 ) -> RunOutcome:
     from rich.console import Console
 
@@ -134,33 +190,39 @@ def run_suite(
         suite=suite, placement=placements.choose(placement or suite.placement), workers=workers
     )
     run = _open_run(suite, run_dir, options, resumed)
-    cells = suite.cells()
+    cells = _planned(suite, run)
     todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
     console = Console(stderr=False, quiet=quiet, highlight=False)
     total_s = sum(estimate_cell_s(suite.warmup_s, suite.duration_s, c) for c in todo)
     skipped = f" ({counts['skipped']} already done)" if counts["skipped"] else ""
+    more = f", up to {suite.max_repeats} repeats" if suite.adaptive else ""
     console.print(
-        f"[bold]{suite.name}[/]: {len(cells)} cells{skipped}, "
+        f"[bold]{suite.name}[/]: {len(cells)} cells{skipped}{more}, "
         f"about {total_s / 60:.1f} min → {run_dir}"
     )
     interrupted = False
+    repeats = Repeats(suite, precision) if suite.adaptive and precision is not None else None
     with sigterm_as_interrupt(), _progress(console, quiet) as progress:
         task = progress.add_task("cells", total=len(todo))
+        session = _Session(run_dir, options, judge, progress, task, counts, repeats)
         try:
-            for cell in todo:
-                progress.update(task, description=cell.cell_id)
-                cell_dir = run_dir / "cells" / cell.cell_id
-                word, line = judge(run_cell(cell, cell_dir, options), cell_dir)
-                counts[word if word in counts else "failed"] += 1
-                colour = {"ok": "green", "invalid": "yellow"}.get(word, "red")
-                progress.console.print(
-                    f"[{colour}]{word:8}[/] {cell.cell_id:48} {line}", soft_wrap=True
-                )
-                progress.advance(task)
+            _judge_done(session, [c for c in cells if c not in todo])
+            session.run(todo)
+            if repeats is not None:
+                run = session.adapt(suite, run)
         except KeyboardInterrupt:
             interrupted = True
     status = "interrupted" if interrupted else "complete"
     speed = {**run.speed, "end_s": measure_speed()}
     replace(run, status=status, ended=time.time(), speed=speed).write(run_dir)
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
+
+
+def _planned(suite: Suite, run: RunRecord) -> list[CellSpec]:
+    """The cells of the run in order: the suite's, plus any extra rounds run.json lists."""
+    cells = suite.cells()
+    known = {c.cell_id for c in cells}
+    extra_rounds = range(suite.repeats + 1, (suite.max_repeats or suite.repeats) + 1)
+    extra = {c.cell_id: c for r in extra_rounds for c in suite.round(r)}
+    return cells + [extra[cid] for cid in run.cells if cid not in known and cid in extra]

@@ -28,6 +28,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "duration_s": (1, 3600),
     "warmup_s": (0, 600),
     "repeats": (1, 20),
+    "target_ci_pct": (0.0, 100.0),
     "users": (1, 2000),
     "max_error_rate": (0.0, 1.0),
     "threads": (1, 256),
@@ -39,6 +40,9 @@ TOP_KEYS = {
     "duration_s",
     "warmup_s",
     "repeats",
+    "min_repeats",
+    "max_repeats",
+    "target_ci_pct",
     "variants",
     "loops",
     "users",
@@ -79,6 +83,15 @@ class Suite:
     target: str | None = None
     placement: str = "split"
     path: str = ""
+    # Adaptive repeats: every cell runs min_repeats times (repeats = min_repeats), then cells
+    # whose req/s interval is wider than target_ci_pct % of their mean run again, up to
+    # max_repeats. None when the suite asks for a fixed number of repeats.
+    max_repeats: int | None = None
+    target_ci_pct: float | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        return self.target_ci_pct is not None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,25 +108,28 @@ class Suite:
         return cls(**data)
 
     def cells(self) -> list[CellSpec]:
-        out = []
-        for scenario in self.scenarios:
-            for variant in self.variants:
-                for loop in self.loops:
-                    for users in scenario.users:
-                        for repeat in range(1, self.repeats + 1):
-                            out.append(
-                                CellSpec(
-                                    variant=variant,
-                                    loop=loop,
-                                    scenario=scenario.name,
-                                    params=scenario.params,
-                                    users=users,
-                                    repeat=repeat,
-                                    threads=self.threads,
-                                    processes=_processes(variant, self.processes),
-                                )
-                            )
-        return out
+        """Every planned cell, repeats interleaved (the whole matrix once, then again), as
+        pyperf and asv do: a machine that drifts during the run then biases no variant."""
+        return [c for repeat in range(1, self.repeats + 1) for c in self.round(repeat)]
+
+    def round(self, repeat: int) -> list[CellSpec]:
+        """The matrix's cells for one repeat."""
+        return [
+            CellSpec(
+                variant=variant,
+                loop=loop,
+                scenario=scenario.name,
+                params=scenario.params,
+                users=users,
+                repeat=repeat,
+                threads=self.threads,
+                processes=_processes(variant, self.processes),
+            )
+            for scenario in self.scenarios
+            for variant in self.variants
+            for loop in self.loops
+            for users in scenario.users
+        ]
 
 
 # One measurement: a variant on a loop under one scenario at one load level (results format).
@@ -252,6 +268,29 @@ def _parse_subjects(
     return check_target(target, allow_remote, f"{source}: target"), (TARGET,), ("na",)
 
 
+ADAPTIVE_KEYS = ("min_repeats", "max_repeats", "target_ci_pct")
+
+
+def _parse_repeats(c: _Checker, data: dict[str, Any]) -> tuple[int, int | None, float | None]:
+    """repeats = N (fixed), or min_repeats/max_repeats/target_ci_pct (repeat until the req/s
+    interval is narrow enough): (repeats, max_repeats, target_ci_pct)."""
+    given = [k for k in ADAPTIVE_KEYS if k in data]
+    if not given:
+        return c.number(data.get("repeats", 1), "repeats", "repeats"), None, None
+    if "repeats" in data:
+        raise c.fail(given[0], "give either repeats, or min_repeats/max_repeats/target_ci_pct")
+    lo = c.number(data.get("min_repeats", 2), "min_repeats", "repeats")
+    hi = c.number(data.get("max_repeats", 5), "max_repeats", "repeats")
+    if lo > hi:
+        raise c.fail("min_repeats", f"{lo} is above max_repeats ({hi}); allowed 1..max_repeats")
+    if lo < 2 and hi < 2:
+        raise c.fail("max_repeats", "must be at least 2: one repeat has no interval to narrow")
+    target = c.number(data.get("target_ci_pct", 5), "target_ci_pct", "target_ci_pct", False)
+    if not target > 0:
+        raise c.fail("target_ci_pct", f"{target} is out of range; allowed above 0 up to 100")
+    return lo, hi, float(target)
+
+
 def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False) -> Suite:
     c = _Checker(source)
     c.keys(data, TOP_KEYS, "")
@@ -269,12 +308,15 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     if not isinstance(server, dict):
         raise c.fail("server", "must be a table with threads and/or processes")
     c.keys(server, SERVER_KEYS, "server.")
+    repeats, max_repeats, target_ci = _parse_repeats(c, data)
     return Suite(
         name=name,
         description=description,
         duration_s=float(c.number(data.get("duration_s", 10), "duration_s", "duration_s", False)),
         warmup_s=float(c.number(data.get("warmup_s", 2), "warmup_s", "warmup_s", False)),
-        repeats=c.number(data.get("repeats", 1), "repeats", "repeats"),
+        repeats=repeats,
+        max_repeats=max_repeats,
+        target_ci_pct=target_ci,
         variants=variants,
         loops=loops,
         scenarios=_parse_scenarios(c, data),

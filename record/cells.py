@@ -49,8 +49,13 @@ class CellSpec:
         return scenario_label(self.scenario, self.params)
 
     @property
+    def config_id(self) -> str:
+        """The cell's configuration: everything but the repeat."""
+        return f"{self.variant}-{self.loop}-{self.label}-u{self.users}"
+
+    @property
     def cell_id(self) -> str:
-        return f"{self.variant}-{self.loop}-{self.label}-u{self.users}-r{self.repeat}"
+        return f"{self.config_id}-r{self.repeat}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell_id": self.cell_id, **asdict(self)}

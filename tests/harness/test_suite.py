@@ -65,6 +65,11 @@ def with_(**changes: object) -> dict:
         (with_(variants=None, target="ftp://127.0.0.1:1"), "must look like http://"),
         (with_(target="http://127.0.0.1:8080"), "either target or variants"),
         (with_(placement="pinned"), "placement: must be one of"),
+        (with_(min_repeats=4, max_repeats=3), "min_repeats: 4 is above max_repeats (3)"),
+        (with_(target_ci_pct=0), "target_ci_pct: 0 is out of range; allowed above 0 up to 100"),
+        (with_(target_ci_pct=150), "target_ci_pct: 150 is out of range; allowed 0..100"),
+        (with_(repeats=3, min_repeats=2), "min_repeats: give either repeats, or min_repeats"),
+        (with_(min_repeats=1, max_repeats=1), "max_repeats: must be at least 2"),
     ],
 )
 def test_mistakes_are_refused_with_key_and_allowed(data: dict, message: str) -> None:
@@ -172,3 +177,18 @@ def test_no_locustfile_shadows_a_standard_module() -> None:
 
     for spec in SCENARIOS.values():
         assert spec.locustfile.stem not in sys.stdlib_module_names, spec.locustfile
+
+
+def test_adaptive_repeats_plan_min_repeats_interleaved() -> None:
+    suite = parse_suite(
+        with_(variants=["sync", "coroutine"], min_repeats=2, max_repeats=5, target_ci_pct=5), "t"
+    )
+    assert suite.adaptive and suite.repeats == 2 and suite.max_repeats == 5
+    assert [c.cell_id for c in suite.cells()] == [
+        "sync-asyncio-sleep-ms10-u2-r1",
+        "coroutine-asyncio-sleep-ms10-u2-r1",
+        "sync-asyncio-sleep-ms10-u2-r2",
+        "coroutine-asyncio-sleep-ms10-u2-r2",
+    ]
+    fixed = parse_suite(with_(repeats=2), "t")
+    assert not fixed.adaptive and fixed.max_repeats is None
