@@ -53,7 +53,7 @@ TOP_KEYS = {
     "placement",
 }
 SERVER_KEYS = {"threads", "processes"}
-SCENARIO_KEYS = {"name", "params", "users"}
+SCENARIO_KEYS = {"name", "params", "users", "variants", "loops"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ class ScenarioEntry:
     name: str
     params: dict[str, int]
     users: tuple[int, ...]
+    # A scenario may run on a subset of the suite's variants, or on other loops (for
+    # example uvloop beside asyncio for one strategy only); the suite's lists otherwise.
+    variants: tuple[str, ...] = ()
+    loops: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -102,7 +106,13 @@ class Suite:
         data["variants"] = tuple(data["variants"])
         data["loops"] = tuple(data["loops"])
         data["scenarios"] = tuple(
-            ScenarioEntry(s["name"], dict(s["params"]), tuple(s["users"]))
+            ScenarioEntry(
+                s["name"],
+                dict(s["params"]),
+                tuple(s["users"]),
+                tuple(s.get("variants", ())),
+                tuple(s.get("loops", ())),
+            )
             for s in data["scenarios"]
         )
         return cls(**data)
@@ -126,8 +136,8 @@ class Suite:
                 processes=_processes(variant, self.processes),
             )
             for scenario in self.scenarios
-            for variant in self.variants
-            for loop in self.loops
+            for variant in scenario.variants or self.variants
+            for loop in scenario.loops or self.loops
             for users in scenario.users
         ]
 
@@ -207,7 +217,7 @@ def check_target(url: str, allow_remote: bool, source: str = "target") -> str:
 
 
 def _parse_scenario(
-    c: _Checker, raw: Any, where: str, default_users: tuple[int, ...]
+    c: _Checker, raw: Any, where: str, default_users: tuple[int, ...], target: bool
 ) -> ScenarioEntry:
     if not isinstance(raw, dict):
         raise c.fail(where, "must be a table")
@@ -236,18 +246,31 @@ def _parse_scenario(
     if problem:
         raise c.fail(f"{where}.params", problem)
     users = c.users(raw["users"], f"{where}.users") if "users" in raw else default_users
-    return ScenarioEntry(sname, params, users)
+    if target and ("variants" in raw or "loops" in raw):
+        raise c.fail(f"{where}.variants", "a target suite loads one running server: no variants")
+    variants = (
+        c.names(raw["variants"], f"{where}.variants", VARIANT_NAMES) if "variants" in raw else ()
+    )
+    loops = c.names(raw["loops"], f"{where}.loops", LOOPS) if "loops" in raw else ()
+    return ScenarioEntry(sname, params, users, variants, loops)
 
 
-def _parse_scenarios(c: _Checker, data: dict[str, Any]) -> tuple[ScenarioEntry, ...]:
+def _parse_scenarios(
+    c: _Checker, data: dict[str, Any], subjects: tuple[str | None, tuple[str, ...], tuple[str, ...]]
+) -> tuple[ScenarioEntry, ...]:
+    target, variants, loops = subjects
     default_users = c.users(data.get("users", [10]), "users")
     raw_scenarios = data.get("scenarios")
     if not isinstance(raw_scenarios, list) or not raw_scenarios:
         raise c.fail("scenarios", "at least one [[scenarios]] table is required")
     scenarios: list[ScenarioEntry] = []
     for i, raw in enumerate(raw_scenarios):
-        entry = _parse_scenario(c, raw, f"scenarios[{i}]", default_users)
-        if any(e.label == entry.label for e in scenarios):
+        entry = _parse_scenario(c, raw, f"scenarios[{i}]", default_users, target is not None)
+
+        def combos(e: ScenarioEntry) -> set[tuple[str, str]]:
+            return {(v, lo) for v in e.variants or variants for lo in e.loops or loops}
+
+        if any(e.label == entry.label and combos(e) & combos(entry) for e in scenarios):
             raise c.fail(f"scenarios[{i}]", f"duplicates scenario {entry.label}")
         scenarios.append(entry)
     return tuple(scenarios)
@@ -319,7 +342,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         target_ci_pct=target_ci,
         variants=variants,
         loops=loops,
-        scenarios=_parse_scenarios(c, data),
+        scenarios=_parse_scenarios(c, data, (target, variants, loops)),
         max_error_rate=float(
             c.number(data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", False)
         ),

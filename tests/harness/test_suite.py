@@ -70,6 +70,22 @@ def with_(**changes: object) -> dict:
         (with_(target_ci_pct=150), "target_ci_pct: 150 is out of range; allowed 0..100"),
         (with_(repeats=3, min_repeats=2), "min_repeats: give either repeats, or min_repeats"),
         (with_(min_repeats=1, max_repeats=1), "max_repeats: must be at least 2"),
+        (
+            with_(scenarios=[{"name": "sleep"}, {"name": "sleep", "variants": ["sync"]}]),
+            "scenarios[1]: duplicates scenario sleep-ms50",
+        ),
+        (
+            with_(scenarios=[{"name": "sleep", "loops": ["trio"]}]),
+            "scenarios[0].loops: unknown name 'trio'",
+        ),
+        (
+            with_(
+                variants=None,
+                target="http://127.0.0.1:1",
+                scenarios=[{"name": "hello", "variants": ["sync"]}],
+            ),
+            "scenarios[0].variants: a target suite loads one running server",
+        ),
     ],
 )
 def test_mistakes_are_refused_with_key_and_allowed(data: dict, message: str) -> None:
@@ -168,7 +184,7 @@ def test_help_explains_commands() -> None:
 def test_list_shows_suites_with_cell_counts() -> None:
     result = run_bench("list", timeout=60)
     assert result.returncode == 0
-    assert "quick" in result.stdout and "30 cells" in result.stdout
+    assert "quick" in result.stdout and f"{len(load_suite('quick').cells())} cells" in result.stdout
     assert "gencoroutine" in result.stdout and "fanout" in result.stdout
 
 
@@ -192,3 +208,21 @@ def test_adaptive_repeats_plan_min_repeats_interleaved() -> None:
     ]
     fixed = parse_suite(with_(repeats=2), "t")
     assert not fixed.adaptive and fixed.max_repeats is None
+
+
+def test_a_scenario_may_add_a_loop_for_some_variants() -> None:
+    suite = parse_suite(
+        with_(
+            variants=["sync", "coroutine"],
+            scenarios=[
+                {"name": "sleep"},
+                {"name": "sleep", "variants": ["coroutine"], "loops": ["uvloop"]},
+            ],
+        ),
+        "t",
+    )
+    assert [c.cell_id for c in suite.cells()] == [
+        "sync-asyncio-sleep-ms50-u2-r1",
+        "coroutine-asyncio-sleep-ms50-u2-r1",
+        "coroutine-uvloop-sleep-ms50-u2-r1",
+    ]
