@@ -45,6 +45,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def rate_list(text: str) -> tuple[float, ...]:
+    """--rates 50,100,200: offered requests per second (ranges are checked with the suite's)."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers, e.g. 50,100,200"
+        ) from None
+
+
 def existing_dir(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
@@ -73,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite = with_overrides(
             load_suite(args.suite or DEFAULT_SUITE, allow_remote=args.allow_remote),
             duration_s=args.duration,
+            rates=args.rates,
         )
         run_dir = new_run_dir(args.out, suite)
     outcome = run_suite(
@@ -119,8 +130,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         worse = comparison.regressions(args.fail_on_regression)
         if worse:
             print(
-                f"{len(worse)} valid cell(s) slower by more than {args.fail_on_regression:g}%: "
-                + ", ".join(worse),
+                f"{len(worse)} cell(s) slower by more than {args.fail_on_regression:g}% "
+                "(significant across repeats, not the machine): " + ", ".join(worse),
                 file=sys.stderr,
             )
             return EXIT_REGRESSION
@@ -207,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=positive_int, default=1, help="Locust processes per cell (default 1)"
     )
     run.add_argument(
+        "--rates",
+        type=rate_list,
+        metavar="R,...",
+        help="open loop: offered req/s per cell, e.g. 50,100,200; every scenario is then sent "
+        "on that schedule whatever the answers (latency corrected for coordinated omission)",
+    )
+    run.add_argument(
         "--placement",
         choices=["split", "shared"],
         help="split: load generator on its own core, servers on the rest (suite default: split); "
@@ -232,9 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser(
         "compare",
-        help="per-cell change between two runs, with significance",
-        description="Compare matching cells of two runs: req/s (Mann-Whitney U on per-second "
-        "throughput) and p50/p99 latency (bootstrap 95%% CI of the difference).",
+        help="per-cell change between two runs, across repeats, code vs machine",
+        description="Compare two runs cell by cell, each cell's valid repeats pooled (the "
+        "repeat is the sample, never a second or a request): req/s and p50/p99 latency as a "
+        "ratio with a 95%% CI (Welch t on log values, noise measured between runs). "
+        "faster/slower need at least 3 valid repeats a side; CPU-bound cells are corrected "
+        "for the machine's speed change, timed in every run, and a change it explains is "
+        "reported as (machine), not (code).",
     )
     compare.add_argument("base", type=existing_dir, metavar="BASE")
     compare.add_argument("new", type=existing_dir, metavar="NEW")
@@ -245,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-regression",
         type=positive_float,
         metavar="PCT",
-        help="exit 3 if a valid cell's req/s dropped significantly by more than PCT %%",
+        help="exit 3 if a cell's req/s dropped significantly, by more than PCT %%, and not "
+        "because of the machine (cells with fewer than 3 valid repeats a side never fail)",
     )
     compare.set_defaults(func=cmd_compare)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from analysis import model, precision, validity
+from analysis import model, openloop, precision, validity
 from record import schema
 from record.window import completed_at
 
@@ -73,10 +73,12 @@ def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFr
                 "duration_s": duration,
                 **cell_stats(reqs, duration),
                 **precision.cell_precision(series),
+                **openloop.open_loop_stats(reqs, _rank),
             }
         )
     columns = ["cell_id", "duration_s", "requests", "failures", "error_rate", "rps", "mean_ms"]
     columns += [*PERCENTILES, "max_ms", "rps_ci_low", "rps_ci_high", "cv_pct"]
+    columns += [*openloop.CORRECTED, "late_pct"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -287,7 +289,7 @@ def cost_per_request(summary: pd.DataFrame) -> pd.DataFrame:
 def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """The model's bound, efficiency, the one validity rule, precision and cost per request
     over cells with their stats."""
-    out = validity.apply(add_model(merged))
+    out = validity.apply(openloop.add_open_loop(add_model(merged)))
     out = cost_per_request(precision.across_repeats(out))
     out.insert(0, "run_id", run_id)
     return out

@@ -34,7 +34,13 @@ class LiveJudge:
         row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
         if row["status"] in ("failed", "interrupted"):
             return str(row["status"]), record.reason, math.nan
-        line = f"{_num(row['rps'], 9, 1)} req/s  p95 {_num(row['p95_ms'], 8, 1)} ms"
+        if pd.notna(row.get("offered_rps")):
+            line = (
+                f"{_num(row['rps'], 9, 1)} of {row['offered_rps']:g} req/s  "
+                f"p99 {_num(row['p99_ms'], 8, 1)} ms, corrected {_num(row['p99_corrected_ms'], 8, 1)} ms"
+            )
+        else:
+            line = f"{_num(row['rps'], 9, 1)} req/s  p95 {_num(row['p95_ms'], 8, 1)} ms"
         if row["notes"]:
             line += f"  [{row['notes']}]"
         rps = float(row["rps"]) if row["valid"] else math.nan

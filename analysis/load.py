@@ -60,6 +60,7 @@ def cell_row(record: CellRecord) -> dict[str, Any]:
         "scenario_name": cell.scenario,
         "params": cell.params,
         "users": cell.users,
+        "rate": cell.rate if cell.rate is not None else math.nan,
         "repeat": cell.repeat,
         "threads": cell.threads,
         "processes": cell.processes,
@@ -82,7 +83,10 @@ def cell_requests(record: CellRecord, cell_dir: Path) -> pd.DataFrame:
     parquet = cell_dir / "requests.parquet"
     if record.status == "failed" or record.window is None or not parquet.exists():
         return empty_requests()
-    return pd.read_parquet(parquet)
+    frame = pd.read_parquet(parquet)
+    if "intended_start" not in frame:  # written before schema 3: every cell was closed-loop
+        frame["intended_start"] = math.nan
+    return frame
 
 
 def load_run(path: str | Path) -> RunData:

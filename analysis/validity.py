@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.openloop import LATE_MS, REACHED_SHARE
+
 # How busy the load generator's cores may be (harness/collect.py: loadgen_core_pct). Above
 # LOADGEN_CPU_LIMIT_PCT the generator sets the pace: the cell is invalid. Between the two it
 # already shapes the result (measured against wrk: docs/architecture.md), so the cell stays
@@ -18,6 +20,9 @@ import pandas as pd
 LOADGEN_CPU_LIMIT_PCT = 90.0
 GENERATOR_LIMITED_PCT = 70.0
 GENERATOR_LIMITED = "generator-limited"
+# Open loop: more late sends than this share, while the generator is busy, and the generator
+# (not the server) shaped the schedule.
+LATE_SHARE_PCT = 1.0
 # Above the bound means the model or the measurement is wrong, never a result to publish.
 EFFICIENCY_LIMIT = 1.05
 
@@ -35,6 +40,26 @@ def marks(*, status: str, loadgen_core_pct: float) -> list[str]:
             f"{GENERATOR_LIMITED}: generator cores at {loadgen_core_pct:.0f}%, req/s is a lower bound"
         ]
     return []
+
+
+def open_loop_notes(
+    *, offered: float, achieved: float, late_pct: float, loadgen_core_pct: float
+) -> tuple[list[str], list[str]]:
+    """(problems, marks) of an open-loop cell. A server that cannot keep up is the finding
+    (its corrected latency is reported: that is the point); a generator that sends late
+    because its own cores are busy measures itself, so that cell is invalid."""
+    if not _present(offered):
+        return [], []
+    problems, qualifiers = [], []
+    busy = _present(loadgen_core_pct) and loadgen_core_pct > GENERATOR_LIMITED_PCT
+    if _present(late_pct) and late_pct > LATE_SHARE_PCT and busy:
+        problems.append(
+            f"generator late: {late_pct:.0f}% of requests sent over {LATE_MS:g} ms after their "
+            f"slot while its cores were at {loadgen_core_pct:.0f}%"
+        )
+    if _present(achieved) and achieved < REACHED_SHARE * offered:
+        qualifiers.append(f"target rate not reached: {achieved:,.1f} of {offered:,.1f} req/s")
+    return problems, qualifiers
 
 
 def judge(
@@ -84,9 +109,19 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
             )
         )
         qualifiers.append(marks(status=row.status, loadgen_core_pct=core))
+        if row.status not in ("failed", "interrupted"):
+            extra, more = open_loop_notes(
+                offered=float(getattr(row, "offered_rps", math.nan)),
+                achieved=float(getattr(row, "achieved_rps", math.nan)),
+                late_pct=float(getattr(row, "late_pct", math.nan)),
+                loadgen_core_pct=core,
+            )
+            problems[-1] += extra
+            qualifiers[-1] += more
     out["valid"] = [not p for p in problems]
     out["generator_limited"] = [
-        bool(q) and not p for p, q in zip(problems, qualifiers, strict=True)
+        any(GENERATOR_LIMITED in m for m in q) and not p
+        for p, q in zip(problems, qualifiers, strict=True)
     ]
     out["notes"] = ["; ".join(p + q) for p, q in zip(problems, qualifiers, strict=True)]
     out.loc[(out["status"] == "ok") & ~out["valid"], "status"] = "invalid"

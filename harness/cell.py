@@ -138,6 +138,8 @@ class CellRun:
             warmup_s=suite.warmup_s,
             duration_s=suite.duration_s,
             workers=self.options.workers,
+            rate=cell.rate,
+            arrivals=suite.arrivals,
         )
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         locust = procs.start(

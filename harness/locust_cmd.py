@@ -25,7 +25,11 @@ def locust_argv(
     warmup_s: float,
     duration_s: float,
     workers: int = 1,
+    rate: float | None = None,
+    arrivals: str = "constant",
 ) -> list[str]:
+    """`users` is the closed loop's user count, or with a `rate` the open loop's bound on
+    requests in flight (each Locust user holds at most one)."""
     backstop = math.ceil(planned_load_s(warmup_s, duration_s)) + BACKSTOP_S
     argv = python_argv(
         "-m",
@@ -62,6 +66,8 @@ def locust_argv(
     )
     for key, value in params.items():
         argv += [f"--{key}", str(value)]
+    if rate is not None:
+        argv += ["--bench-rate", f"{rate:g}", "--bench-arrivals", arrivals]
     if workers > 1:
         argv += ["--processes", str(workers)]
     return argv

@@ -6,15 +6,14 @@ out-of-range values are refused with the file, the key and what is allowed.
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness.placement import PLACEMENTS
 from harness.scenarios import SCENARIOS, cross_check
+from harness.suite_checks import RANGES, Checker, check_target
 from record.cells import CellSpec
 from record.errors import UserError
 from record.schema import scenario_label
@@ -22,18 +21,6 @@ from servers.variants import LOOPS, TARGET, VARIANT_NAMES, facts
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
 
-# Ranges for suite values: wide enough for real use, narrow enough to catch typos
-# (a 36000-second cell is almost always a mistake for 3600).
-RANGES: dict[str, tuple[float, float]] = {
-    "duration_s": (1, 3600),
-    "warmup_s": (0, 600),
-    "repeats": (1, 20),
-    "target_ci_pct": (0.0, 100.0),
-    "users": (1, 2000),
-    "max_error_rate": (0.0, 1.0),
-    "threads": (1, 256),
-    "processes": (1, 64),
-}
 TOP_KEYS = {
     "name",
     "description",
@@ -51,9 +38,17 @@ TOP_KEYS = {
     "scenarios",
     "target",
     "placement",
+    "rates",
+    "arrivals",
+    "max_in_flight",
+    "slo_ms",
 }
 SERVER_KEYS = {"threads", "processes"}
-SCENARIO_KEYS = {"name", "params", "users", "variants", "loops"}
+SCENARIO_KEYS = {"name", "params", "users", "rates", "variants", "loops"}
+ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
+# Open loop: at most this many requests in flight at once unless the suite says otherwise;
+# generous, so that reaching it means the server fell far behind (and is recorded).
+DEFAULT_MAX_IN_FLIGHT = 200
 
 
 @dataclass(frozen=True)
@@ -65,6 +60,7 @@ class ScenarioEntry:
     # example uvloop beside asyncio for one strategy only); the suite's lists otherwise.
     variants: tuple[str, ...] = ()
     loops: tuple[str, ...] = ()
+    rates: tuple[float, ...] = ()  # open-loop offered req/s, beside or instead of users
 
     @property
     def label(self) -> str:
@@ -92,6 +88,11 @@ class Suite:
     # max_repeats. None when the suite asks for a fixed number of repeats.
     max_repeats: int | None = None
     target_ci_pct: float | None = None
+    # Open loop (loadgen/pacing.py): how requests arrive, how many may be in flight, and the
+    # latency objective the report ranks rates against (None: no SLO).
+    arrivals: str = "constant"
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    slo_ms: float | None = None
 
     @property
     def adaptive(self) -> bool:
@@ -112,6 +113,7 @@ class Suite:
                 tuple(s["users"]),
                 tuple(s.get("variants", ())),
                 tuple(s.get("loops", ())),
+                tuple(s.get("rates", ())),
             )
             for s in data["scenarios"]
         )
@@ -123,7 +125,7 @@ class Suite:
         return [c for repeat in range(1, self.repeats + 1) for c in self.round(repeat)]
 
     def round(self, repeat: int) -> list[CellSpec]:
-        """The matrix's cells for one repeat."""
+        """The matrix's cells for one repeat (closed-loop load levels, then offered rates)."""
         return [
             CellSpec(
                 variant=variant,
@@ -134,11 +136,13 @@ class Suite:
                 repeat=repeat,
                 threads=self.threads,
                 processes=_processes(variant, self.processes),
+                rate=rate,
             )
             for scenario in self.scenarios
             for variant in scenario.variants or self.variants
             for loop in scenario.loops or self.loops
-            for users in scenario.users
+            for users, rate in [(u, None) for u in scenario.users]
+            + [(self.max_in_flight, r) for r in scenario.rates]
         ]
 
 
@@ -151,73 +155,12 @@ def _processes(variant: str, configured: int) -> int:
     return v.processes(configured) if v is not None else 1
 
 
-class _Checker:
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, message: str) -> UserError:
-        return UserError(f"{self.source}: {key}: {message}")
-
-    def keys(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
-        unknown = sorted(set(table) - allowed)
-        if unknown:
-            raise self.fail(
-                f"{where}{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}"
-            )
-
-    def number(self, value: Any, key: str, rng: str, integer: bool = True) -> Any:
-        lo, hi = RANGES[rng]
-        ok_type = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, ok_type):
-            kind = "an integer" if integer else "a number"
-            raise self.fail(key, f"must be {kind} in {lo:g}..{hi:g}")
-        if not lo <= value <= hi:
-            raise self.fail(key, f"{value} is out of range; allowed {lo:g}..{hi:g}")
-        return value
-
-    def names(self, value: Any, key: str, allowed: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-        if not isinstance(value, list) or not value:
-            raise self.fail(key, f"must be a non-empty list of: {', '.join(allowed)}")
-        for item in value:
-            if item not in allowed:
-                raise self.fail(key, f"unknown name {item!r}; allowed: {', '.join(allowed)}")
-        if len(set(value)) != len(value):
-            raise self.fail(key, "lists a name twice")
-        return tuple(value)
-
-    def users(self, value: Any, key: str) -> tuple[int, ...]:
-        if not isinstance(value, list) or not value:
-            raise self.fail(key, "must be a non-empty list of integers")
-        levels = tuple(self.number(u, key, "users") for u in value)
-        if len(set(levels)) != len(levels):
-            raise self.fail(key, "lists a load level twice")
-        return levels
-
-
-def check_target(url: str, allow_remote: bool, source: str = "target") -> str:
-    """A target must be http(s)://host:port; only loopback unless allow_remote."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"{source}: must look like http://127.0.0.1:PORT")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise UserError(f"{source}: the port is not a number in 1..65535") from None
-    host = parts.hostname
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not allow_remote:
-        raise UserError(
-            f"{source}: {host} is not a loopback address; load goes only to loopback "
-            "unless --allow-remote is given"
-        )
-    return url.rstrip("/")
-
-
 def _parse_scenario(
-    c: _Checker, raw: Any, where: str, default_users: tuple[int, ...], target: bool
+    c: Checker,
+    raw: Any,
+    where: str,
+    defaults: tuple[tuple[int, ...], tuple[float, ...]],
+    target: bool,
 ) -> ScenarioEntry:
     if not isinstance(raw, dict):
         raise c.fail(where, "must be a table")
@@ -245,27 +188,32 @@ def _parse_scenario(
     problem = cross_check(sname, params)
     if problem:
         raise c.fail(f"{where}.params", problem)
-    users = c.users(raw["users"], f"{where}.users") if "users" in raw else default_users
+    users = c.users(raw["users"], f"{where}.users", empty=True) if "users" in raw else defaults[0]
+    rates = c.rates(raw["rates"], f"{where}.rates") if "rates" in raw else defaults[1]
+    if not users and not rates:
+        raise c.fail(where, "has no load: give users (closed loop) and/or rates (open loop)")
     if target and ("variants" in raw or "loops" in raw):
         raise c.fail(f"{where}.variants", "a target suite loads one running server: no variants")
     variants = (
         c.names(raw["variants"], f"{where}.variants", VARIANT_NAMES) if "variants" in raw else ()
     )
     loops = c.names(raw["loops"], f"{where}.loops", LOOPS) if "loops" in raw else ()
-    return ScenarioEntry(sname, params, users, variants, loops)
+    return ScenarioEntry(sname, params, users, variants, loops, rates)
 
 
 def _parse_scenarios(
-    c: _Checker, data: dict[str, Any], subjects: tuple[str | None, tuple[str, ...], tuple[str, ...]]
+    c: Checker, data: dict[str, Any], subjects: tuple[str | None, tuple[str, ...], tuple[str, ...]]
 ) -> tuple[ScenarioEntry, ...]:
     target, variants, loops = subjects
-    default_users = c.users(data.get("users", [10]), "users")
+    rates = c.rates(data["rates"], "rates") if "rates" in data else ()
+    # Without rates, a suite is closed-loop at 10 users unless it says otherwise.
+    users = c.users(data.get("users", [] if rates else [10]), "users", empty=bool(rates))
     raw_scenarios = data.get("scenarios")
     if not isinstance(raw_scenarios, list) or not raw_scenarios:
         raise c.fail("scenarios", "at least one [[scenarios]] table is required")
     scenarios: list[ScenarioEntry] = []
     for i, raw in enumerate(raw_scenarios):
-        entry = _parse_scenario(c, raw, f"scenarios[{i}]", default_users, target is not None)
+        entry = _parse_scenario(c, raw, f"scenarios[{i}]", (users, rates), target is not None)
 
         def combos(e: ScenarioEntry) -> set[tuple[str, str]]:
             return {(v, lo) for v in e.variants or variants for lo in e.loops or loops}
@@ -277,7 +225,7 @@ def _parse_scenarios(
 
 
 def _parse_subjects(
-    c: _Checker, data: dict[str, Any], source: str, allow_remote: bool
+    c: Checker, data: dict[str, Any], source: str, allow_remote: bool
 ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
     """target, variants and loops: either a running server, or built-in variants on loops."""
     target = data.get("target")
@@ -294,7 +242,7 @@ def _parse_subjects(
 ADAPTIVE_KEYS = ("min_repeats", "max_repeats", "target_ci_pct")
 
 
-def _parse_repeats(c: _Checker, data: dict[str, Any]) -> tuple[int, int | None, float | None]:
+def _parse_repeats(c: Checker, data: dict[str, Any]) -> tuple[int, int | None, float | None]:
     """repeats = N (fixed), or min_repeats/max_repeats/target_ci_pct (repeat until the req/s
     interval is narrow enough): (repeats, max_repeats, target_ci_pct)."""
     given = [k for k in ADAPTIVE_KEYS if k in data]
@@ -314,8 +262,22 @@ def _parse_repeats(c: _Checker, data: dict[str, Any]) -> tuple[int, int | None, 
     return lo, hi, float(target)
 
 
+def _parse_open_loop(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
+    arrivals = data.get("arrivals", "constant")
+    if arrivals not in ARRIVALS:
+        raise c.fail("arrivals", f"must be one of: {', '.join(ARRIVALS)}")
+    slo = data.get("slo_ms")
+    return {
+        "arrivals": arrivals,
+        "max_in_flight": c.number(
+            data.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT), "max_in_flight", "max_in_flight"
+        ),
+        "slo_ms": None if slo is None else float(c.number(slo, "slo_ms", "slo_ms", False)),
+    }
+
+
 def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False) -> Suite:
-    c = _Checker(source)
+    c = Checker(source)
     c.keys(data, TOP_KEYS, "")
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
@@ -351,6 +313,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         target=target,
         placement=placement,
         path=source,
+        **_parse_open_loop(c, data),
     )
 
 
@@ -378,7 +341,19 @@ def load_suite(name_or_path: str, *, allow_remote: bool = False) -> Suite:
     return parse_suite(data, str(path), allow_remote=allow_remote)
 
 
-def with_overrides(suite: Suite, *, duration_s: float | None = None) -> Suite:
+def with_overrides(
+    suite: Suite, *, duration_s: float | None = None, rates: tuple[float, ...] | None = None
+) -> Suite:
+    """The suite with command-line overrides: --duration, and --rates (every scenario becomes
+    open-loop at those offered rates)."""
+    if rates is not None:
+        c = Checker("--rates")
+        levels = c.rates(list(rates), "rates")
+        if not levels:
+            raise UserError("--rates: give at least one rate, e.g. --rates 50,100")
+        suite = replace(
+            suite, scenarios=tuple(replace(s, users=(), rates=levels) for s in suite.scenarios)
+        )
     if duration_s is None:
         return suite
     lo, hi = RANGES["duration_s"]

@@ -9,6 +9,7 @@ command line only as a backstop.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.options import add_bench_options
+from loadgen.pacing import OpenLoop, pace
 from loadgen.recorder import Recorder
 from servers.lifeline import die_with_parent
 
@@ -30,6 +32,27 @@ def _options(parser: Any) -> None:
 def _planned_s(environment: Environment) -> float:
     opts = environment.parsed_options
     return opts.bench_warmup + opts.bench_duration + opts.bench_tail
+
+
+def _open_loop(environment: Environment, is_worker: bool) -> None:
+    """Every user class sends on the schedule (loadgen/pacing.py) instead of after answers."""
+    opts = environment.parsed_options
+    runner = environment.runner
+    loop = OpenLoop(
+        rate=opts.bench_rate,
+        users=opts.num_users,
+        arrivals=opts.bench_arrivals,
+        processes=max(1, opts.processes or 1) if is_worker else 1,
+        clock=time.time,
+    )
+    for user_class in environment.user_classes:
+        pace(user_class, loop, gevent.sleep)
+
+    def start(**_: Any) -> None:
+        loop.process_index = int(runner.worker_index) if is_worker else 0
+        loop.start(time.time())
+
+    environment.events.test_start.add_listener(start)
 
 
 @events.init.add_listener
@@ -53,6 +76,8 @@ def _install(environment: Environment, **_: Any) -> None:
         environment.events.request.add_listener(recorder.on_request)
         environment.events.test_stop.add_listener(write)
         environment.events.quitting.add_listener(write)
+        if opts.bench_rate > 0:
+            _open_loop(environment, is_worker)
     if not isinstance(runner, WorkerRunner):
 
         def stop_on_time(**_: Any) -> None:

@@ -14,6 +14,12 @@ def add_bench_options(parser: Any) -> None:
     group.add_argument(
         "--bench-tail", type=float, default=0.0, help="seconds of load after the window"
     )
+    group.add_argument(
+        "--bench-rate", type=float, default=0.0, help="open loop: offered req/s (0: closed loop)"
+    )
+    group.add_argument(
+        "--bench-arrivals", default="constant", help="open loop: constant or poisson arrivals"
+    )
     # Scenario parameters (each scenario reads the ones it needs).
     group.add_argument("--ms", type=int, default=50, help="simulated wait per call (ms)")
     group.add_argument("--n", type=int, default=4, help="calls (fanout) or CPU units (cpu)")

@@ -26,16 +26,19 @@ TYPECODES = {
     "bytes": "q",
     "ok": "b",
     "worker": "i",
+    "intended_start": "d",
 }
 _LENGTH = struct.Struct("<Q")
 
 
-def write_part(
-    path: Path, rows: list[tuple[float, float, str, int, int, bool]], worker: int
-) -> None:
+# start, latency_ms, endpoint, status, bytes, ok, intended_start: one request as recorded.
+Row = tuple[float, float, str, int, int, bool, float]
+
+
+def write_part(path: Path, rows: list[Row], worker: int) -> None:
     names: dict[str, int] = {}
     columns = {c: array(code) for c, code in TYPECODES.items()}
-    for start, latency, name, status, size, ok in rows:
+    for start, latency, name, status, size, ok, intended in rows:
         columns["start"].append(start)
         columns["latency_ms"].append(latency)
         columns["endpoint"].append(names.setdefault(name, len(names)))
@@ -43,6 +46,7 @@ def write_part(
         columns["bytes"].append(size)
         columns["ok"].append(ok)
         columns["worker"].append(worker)
+        columns["intended_start"].append(intended)
     header = json.dumps(
         {
             "rows": len(rows),
@@ -88,6 +92,7 @@ def read_part(path: Path) -> Any:
             "bytes": out["bytes"].astype(np.int64),
             "ok": out["ok"].astype(bool),
             "worker": out["worker"].astype(np.int32),
+            "intended_start": out["intended_start"],
         }
     )
     return frame

@@ -6,13 +6,15 @@ the window this process measured. The harness merges the parts and applies the w
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadgen.parts import write_part
+from loadgen.pacing import INTENDED
+from loadgen.parts import Row, write_part
 from record import io
 
 # File names of one Locust process's part; the harness globs for them.
@@ -31,7 +33,7 @@ class Recorder:
         # Which worker this is, asked when writing (Locust numbers workers once they join);
         # None for a single local Locust process.
         self.worker = worker
-        self.rows: list[tuple[float, float, str, int, int, bool]] = []
+        self.rows: list[Row] = []
         self.t0: float | None = None
         self.written = False
 
@@ -48,6 +50,7 @@ class Recorder:
         response: Any = None,
         exception: Any = None,
         start_time: float | None = None,
+        context: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
         status = getattr(response, "status_code", 0) or 0
@@ -60,6 +63,8 @@ class Recorder:
                 int(status),
                 int(response_length or 0),
                 exception is None,
+                # The slot an open-loop schedule gave this request (loadgen/pacing.py).
+                (context or {}).get(INTENDED, math.nan),
             )
         )
 

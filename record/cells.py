@@ -39,10 +39,24 @@ class CellSpec:
     repeat: int
     threads: int
     processes: int
+    # Open loop: requests offered per second on a schedule, whatever the answers; `users` is
+    # then the most requests in flight at once. None: a closed loop of `users` users.
+    rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
             raise ValueError(f"cell {self.variant}/{self.scenario}: counts must be at least 1")
+        if self.rate is not None and not self.rate > 0:
+            raise ValueError(f"cell {self.variant}/{self.scenario}: rate must be positive")
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None
+
+    @property
+    def load(self) -> str:
+        """The load level in a cell id: u<users> closed, r<rate> open."""
+        return f"r{self.rate:g}" if self.rate is not None else f"u{self.users}"
 
     @property
     def label(self) -> str:
@@ -51,7 +65,7 @@ class CellSpec:
     @property
     def config_id(self) -> str:
         """The cell's configuration: everything but the repeat."""
-        return f"{self.variant}-{self.loop}-{self.label}-u{self.users}"
+        return f"{self.variant}-{self.loop}-{self.label}-{self.load}"
 
     @property
     def cell_id(self) -> str:
@@ -71,6 +85,7 @@ class CellSpec:
             repeat=int(data["repeat"]),
             threads=int(data["threads"]),
             processes=int(data["processes"]),
+            rate=None if data.get("rate") is None else float(data["rate"]),
         )
 
 

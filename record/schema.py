@@ -7,12 +7,24 @@ from __future__ import annotations
 
 # 2: summary.csv gained rps_ci_low .. loadgen_cpu_ms_per_req; cell.json optional fields
 # loadgen_cpu_total_pct, loadgen_core_pct, server_shares; run.json speed.
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# 3: open loop: request rows gained intended_start; a cell may have a rate; summary.csv gained
+# offered_rps .. late_pct.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
-# request was sent, `latency_ms` the time to its last byte.
-REQUEST_COLUMNS = ("start", "latency_ms", "endpoint", "status", "bytes", "ok", "worker")
+# request was sent, `latency_ms` the time to its last byte; `intended_start` (schema 3) is the
+# request's slot in an open-loop schedule (NaN in a closed loop, and in older runs).
+REQUEST_COLUMNS = (
+    "start",
+    "latency_ms",
+    "endpoint",
+    "status",
+    "bytes",
+    "ok",
+    "worker",
+    "intended_start",
+)
 
 # summary.csv, in this order.
 SUMMARY_COLUMNS = (
@@ -50,6 +62,13 @@ SUMMARY_COLUMNS = (
     "stable",
     "server_cpu_ms_per_req",
     "loadgen_cpu_ms_per_req",
+    # schema 3: open loop (empty for closed-loop cells)
+    "offered_rps",
+    "achieved_rps",
+    "p50_corrected_ms",
+    "p99_corrected_ms",
+    "p999_corrected_ms",
+    "late_pct",
 )
 
 
@@ -66,6 +85,7 @@ def request_arrow_schema():  # type: ignore[no-untyped-def]
             ("bytes", pa.int64()),
             ("ok", pa.bool_()),
             ("worker", pa.int32()),
+            ("intended_start", pa.float64()),
         ]
     )
 

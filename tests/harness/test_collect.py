@@ -51,8 +51,12 @@ def test_server_shares_per_process() -> None:
 
 def test_parts_are_merged_split_by_the_window_and_removed(tmp_path: Path) -> None:
     # worker 0 measured [T0+1, T0+3), worker 1 started a little later: [T0+1.2, T0+3.2)
-    rows0 = [(T0 + 0.5, 10.0, "/a", 200, 5, True), (T0 + 2.0, 10.0, "/a", 500, 5, False)]
-    rows1 = [(T0 + 1.5, 10.0, "/b", 200, 7, True), (T0 + 3.1, 10.0, "/b", 200, 7, True)]
+    nan = float("nan")
+    rows0 = [(T0 + 0.5, 10.0, "/a", 200, 5, True, nan), (T0 + 2.0, 10.0, "/a", 500, 5, False, nan)]
+    rows1 = [
+        (T0 + 1.5, 10.0, "/b", 200, 7, True, T0 + 1.49),
+        (T0 + 3.1, 10.0, "/b", 200, 7, True, nan),
+    ]
     for worker, rows, start in ((0, rows0, T0 + 1), (1, rows1, T0 + 1.2)):
         write_part(tmp_path / f"raw.w{worker}.part", rows, worker)
         meta = {"window_start": start, "window_end": start + 2}
@@ -64,6 +68,7 @@ def test_parts_are_merged_split_by_the_window_and_removed(tmp_path: Path) -> Non
     outside = pd.read_parquet(tmp_path / "outside.parquet")
     assert list(inside["endpoint"]) == ["/b", "/a"]  # sorted by start, both workers
     assert list(inside["worker"]) == [1, 0] and list(inside["ok"]) == [True, False]
+    assert inside["intended_start"].iloc[0] == T0 + 1.49 and inside["intended_start"].isna().iloc[1]
     assert len(outside) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.parquet", "requests.parquet"]
     # Result files follow the umask like any file, not mkstemp's 0600.

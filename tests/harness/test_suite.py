@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.suite import SUITE_DIR, load_suite, parse_suite
+from harness.suite import SUITE_DIR, load_suite, parse_suite, with_overrides
 from record.errors import UserError
 from tests.conftest import run_bench
 
@@ -70,6 +70,20 @@ def with_(**changes: object) -> dict:
         (with_(target_ci_pct=150), "target_ci_pct: 150 is out of range; allowed 0..100"),
         (with_(repeats=3, min_repeats=2), "min_repeats: give either repeats, or min_repeats"),
         (with_(min_repeats=1, max_repeats=1), "max_repeats: must be at least 2"),
+        (with_(rates=[0]), "rates: 0 is out of range; allowed above 0..100000"),
+        (with_(rates=[-5]), "rates: -5 is out of range; allowed above 0..100000"),
+        (with_(rates=["fast"]), "rates: must be a number in 0..100000"),
+        (with_(rates=[200000]), "rates: 200000 is out of range"),
+        (with_(rates=[50, 50]), "rates: lists a load level twice"),
+        (with_(rates=50), "rates: must be a list of numbers"),
+        (with_(users=[], rates=[]), "users: must be a non-empty list of integers"),
+        (
+            with_(scenarios=[{"name": "sleep", "users": [], "rates": []}]),
+            "scenarios[0]: has no load",
+        ),
+        (with_(max_in_flight=0), "max_in_flight: 0 is out of range; allowed 1..5000"),
+        (with_(arrivals="bursty"), "arrivals: must be one of: constant, poisson"),
+        (with_(slo_ms=0), "slo_ms: 0 is out of range"),
         (
             with_(scenarios=[{"name": "sleep"}, {"name": "sleep", "variants": ["sync"]}]),
             "scenarios[1]: duplicates scenario sleep-ms50",
@@ -226,3 +240,24 @@ def test_a_scenario_may_add_a_loop_for_some_variants() -> None:
         "coroutine-asyncio-sleep-ms50-u2-r1",
         "coroutine-uvloop-sleep-ms50-u2-r1",
     ]
+
+
+def test_rates_make_open_loop_cells_beside_users() -> None:
+    suite = parse_suite(with_(users=[4], rates=[50, 100.5], max_in_flight=30), "t")
+    cells = suite.cells()
+    assert [c.cell_id for c in cells] == [
+        "sync-asyncio-sleep-ms10-u4-r1",
+        "sync-asyncio-sleep-ms10-r50-r1",
+        "sync-asyncio-sleep-ms10-r100.5-r1",
+    ]
+    assert cells[1].rate == 50 and cells[1].users == 30 and cells[0].rate is None
+
+
+def test_cli_rates_turn_every_scenario_open_loop(tmp_path: Path) -> None:
+    suite = with_overrides(load_suite("smoke"), rates=(25.0, 50.0))
+    assert {c.rate for c in suite.cells()} == {25.0, 50.0}
+    with pytest.raises(UserError, match=r"rates: 0\.0 is out of range"):
+        with_overrides(load_suite("smoke"), rates=(0.0,))
+    result = run_bench("run", "smoke", "--rates", "ten", "--out", str(tmp_path))
+    assert result.returncode == 1 and "is not a comma-separated list of numbers" in result.stderr
+    assert result.stderr.count("\n") == 1 and not list(tmp_path.iterdir())

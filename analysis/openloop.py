@@ -1,0 +1,65 @@
+"""Open-loop cells (loadgen/pacing.py): what was offered, what was achieved, and latency two
+ways. Service latency runs from the actual send to the last byte; corrected latency runs from
+the request's slot in the schedule (its intended start) to the last byte, as wrk2 reports it,
+so the time a request waited to be sent because the server had fallen behind counts.
+
+Pure functions on frames, like aggregate.py."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from record.window import completed_at
+
+# A request sent more than this after its slot was late (DESIGN.md: late_pct).
+LATE_MS = 5.0
+# Achieved below this share of the offered rate: "target rate not reached".
+REACHED_SHARE = 0.95
+CORRECTED = {"p50_corrected_ms": 50.0, "p99_corrected_ms": 99.0, "p999_corrected_ms": 99.9}
+OPEN_COLUMNS = ["offered_rps", "achieved_rps", *CORRECTED, "late_pct"]
+
+
+def open_loop_stats(requests: pd.DataFrame, rank: object) -> dict[str, float]:
+    """Corrected percentiles (nearest rank, successful requests) and the share of late sends
+    of one cell's window requests. `rank(pct, n)` is the summary's nearest-rank rule."""
+    empty = {**dict.fromkeys(CORRECTED, math.nan), "late_pct": math.nan}
+    if "intended_start" not in requests or requests["intended_start"].isna().all():
+        return empty
+    start = requests["start"].to_numpy(float)
+    intended = requests["intended_start"].to_numpy(float)
+    late = (start - intended) * 1000.0 > LATE_MS
+    ok = requests["ok"].to_numpy(bool)
+    done = completed_at(start, requests["latency_ms"].to_numpy(float))
+    corrected = np.sort(((done - intended) * 1000.0)[ok])
+    out = {"late_pct": float(late.mean() * 100.0) if len(late) else math.nan}
+    for col, pct in CORRECTED.items():
+        n = len(corrected)
+        out[col] = float(corrected[rank(pct, n) - 1]) if n else math.nan  # type: ignore[operator]
+    return out
+
+
+def add_open_loop(summary: pd.DataFrame) -> pd.DataFrame:
+    """offered_rps, achieved_rps and utilisation for open-loop cells, and their bound: the
+    model's capacity (X_max, with every allowed request in flight) capped by what was offered,
+    so efficiency is achieved ÷ min(offered, capacity). Closed-loop cells keep theirs, with the
+    open-loop columns empty."""
+    out = summary.copy()
+    rate = out["rate"] if "rate" in out else pd.Series(math.nan, index=out.index)
+    open_ = rate.notna()
+    out["offered_rps"] = rate.where(open_)
+    out["achieved_rps"] = out["rps"].where(open_)
+    out["capacity_rps"] = out["expected_rps"].where(open_)
+    out["utilisation"] = out["offered_rps"] / out["capacity_rps"]
+    out.loc[open_, "expected_rps"] = np.fmin(rate[open_], out.loc[open_, "capacity_rps"])
+    out["efficiency"] = out["rps"] / out["expected_rps"]
+    for col in [*CORRECTED, "late_pct"]:
+        if col not in out:
+            out[col] = math.nan
+    return out
+
+
+def reached(achieved: float, offered: float) -> bool:
+    return not (achieved < REACHED_SHARE * offered)

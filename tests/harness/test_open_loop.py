@@ -1,0 +1,73 @@
+"""Open-loop cells end to end: real servers, real Locust, a schedule that does not wait."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_bench
+
+SUITE = """
+name = "open"
+duration_s = 3
+warmup_s = 0.5
+variants = ["sync", "coroutine"]
+max_in_flight = 5
+
+[[scenarios]]
+name = "sleep"
+params = { ms = 20 }
+variants = ["coroutine"]
+rates = [50]
+
+[[scenarios]]
+name = "sleep"
+params = { ms = 50 }
+variants = ["sync"]
+rates = [40]
+"""
+
+
+@pytest.fixture(scope="module")
+def open_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("open")
+    (tmp / "open.toml").write_text(SUITE)
+    result = run_bench("run", str(tmp / "open.toml"), "--out", str(tmp / "r"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = list((tmp / "r").iterdir())
+    return run_dir
+
+
+def _row(run_dir: Path, cell_id: str) -> pd.Series:
+    summary = pd.read_csv(run_dir / "summary.csv").set_index("cell_id")
+    return summary.loc[cell_id]
+
+
+def test_coroutine_keeps_up_with_the_offered_rate(open_run: Path) -> None:
+    row = _row(open_run, "coroutine-asyncio-sleep-ms20-r50-r1")
+    assert row["offered_rps"] == 50
+    assert row["achieved_rps"] == pytest.approx(50, rel=0.05)
+    assert row["late_pct"] < 1.0
+    assert row["p99_corrected_ms"] == pytest.approx(row["p99_ms"], abs=5.0)
+    assert row["status"] == "ok" and pd.isna(row["notes"])
+
+
+def test_sync_behind_its_capacity_shows_the_queue(open_run: Path) -> None:
+    """Capacity 20 req/s, offered 40, at most 5 in flight: the target is not reached, and the
+    latency measured from each request's slot grows over the window, far beyond what the
+    service latency shows."""
+    cell_id = "sync-asyncio-sleep-ms50-r40-r1"
+    row = _row(open_run, cell_id)
+    assert row["achieved_rps"] < 0.95 * 40
+    assert "target rate not reached" in row["notes"] and row["status"] == "ok"
+    assert row["p99_corrected_ms"] >= row["p99_ms"]
+    assert row["p99_corrected_ms"] > 10 * 50
+    reqs = pd.read_parquet(open_run / "cells" / cell_id / "requests.parquet")
+    corrected = (reqs["start"] + reqs["latency_ms"] / 1000 - reqs["intended_start"]) * 1000
+    half = len(reqs) // 2
+    assert corrected.iloc[half:].mean() > 1.5 * corrected.iloc[:half].mean()
+    info = json.loads((open_run / "cells" / cell_id / "cell.json").read_text())
+    assert info["cell"]["rate"] == 40 and info["cell"]["users"] == 5
