@@ -63,3 +63,36 @@ def add_open_loop(summary: pd.DataFrame) -> pd.DataFrame:
 
 def reached(achieved: float, offered: float) -> bool:
     return not (achieved < REACHED_SHARE * offered)
+
+
+def slo_ranking(summary: pd.DataFrame, slo_ms: float) -> pd.DataFrame:
+    """Per scenario (and loop): the highest offered rate each variant sustained, meaning a
+    valid open-loop cell that reached its target with corrected p99 within the SLO; ordered
+    best first. A variant that sustained no rate is listed with 0."""
+    cols = ["scenario", "loop", "variant", "max_rate", "p99_corrected_ms", "capacity_rps"]
+    cells = summary[summary["offered_rps"].notna()] if "offered_rps" in summary else summary[:0]
+    if cells.empty:
+        return pd.DataFrame(columns=cols)
+    ok = (
+        cells["valid"]
+        & (cells["p99_corrected_ms"] <= slo_ms)
+        & (cells["achieved_rps"] >= REACHED_SHARE * cells["offered_rps"])
+    )
+    rows = []
+    for (scenario, loop, variant), group in cells.groupby(["scenario", "loop", "variant"]):
+        good = group[ok.loc[group.index]]
+        best = good.loc[good["offered_rps"].idxmax()] if len(good) else None
+        rows.append(
+            {
+                "scenario": scenario,
+                "loop": loop,
+                "variant": variant,
+                "max_rate": float(best["offered_rps"]) if best is not None else 0.0,
+                "p99_corrected_ms": float(best["p99_corrected_ms"])
+                if best is not None
+                else math.nan,
+                "capacity_rps": float(group["capacity_rps"].max()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["scenario", "loop", "max_rate"], ascending=[True, True, False])

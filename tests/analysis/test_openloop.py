@@ -121,3 +121,25 @@ def test_closed_loop_cells_leave_the_open_loop_columns_empty(tmp_path: Path) -> 
     row = _summary(tmp_path, [(c, reqs)]).loc[c.cell_id]
     for col in ("offered_rps", "achieved_rps", "p99_corrected_ms", "late_pct"):
         assert pd.isna(row[col]), col
+
+
+def test_slo_ranking_takes_the_highest_rate_within_the_slo() -> None:
+    from analysis.openloop import slo_ranking
+
+    summary = pd.DataFrame(
+        {
+            "scenario": ["sleep-ms20"] * 5,
+            "loop": ["asyncio"] * 5,
+            "variant": ["sync", "sync", "coroutine", "coroutine", "coroutine"],
+            "offered_rps": [20.0, 80.0, 80.0, 300.0, 600.0],
+            "achieved_rps": [20.0, 45.0, 80.0, 300.0, 590.0],
+            "p99_corrected_ms": [60.0, 4000.0, 25.0, 40.0, 150.0],
+            "capacity_rps": [50.0, 50.0, 2500.0, 2500.0, 2500.0],
+            "valid": [True] * 5,
+        }
+    )
+    ranked = slo_ranking(summary, slo_ms=100)
+    assert list(ranked["variant"]) == ["coroutine", "sync"]
+    assert list(ranked["max_rate"]) == [300.0, 20.0]
+    none = slo_ranking(summary, slo_ms=10)
+    assert list(none["max_rate"]) == [0.0, 0.0]
