@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+from concurrent.futures import Executor
 from typing import Any
 
 from tornado import httpclient, web
@@ -19,7 +20,13 @@ from servers.config import (
     UPSTREAM_CONNECT_TIMEOUT_S,
     ServerConfig,
 )
-from servers.work import UpstreamError, delay_path, parse_backend_body, upstream_timeout_s
+from servers.work import (
+    BlockingUpstream,
+    UpstreamError,
+    delay_path,
+    parse_backend_body,
+    upstream_timeout_s,
+)
 
 _UINT = re.compile(r"[0-9]{1,9}")
 FANOUT_FORMS = ("list", "dict")
@@ -86,22 +93,25 @@ class BenchHandler(web.RequestHandler):
             }
         )
 
-    def fail_upstream(self, exc: UpstreamError) -> None:
-        raise web.HTTPError(exc.status, exc.message)
-
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
         exc_info = kwargs.get("exc_info")
-        if exc_info is not None:
-            exc = exc_info[1]
-            if isinstance(exc, web.HTTPError) and exc.log_message:
-                message = exc.log_message
+        exc = exc_info[1] if exc_info is not None else None
+        if isinstance(exc, UpstreamError):
+            # Handlers let a failed upstream call propagate; Tornado answers any exception
+            # that is not an HTTPError with 500, so its own status (502/504) is set here.
+            status_code = exc.status
+            self.set_status(status_code)
+            message = exc.message
+        elif isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish(f"{status_code}: {message}\n")
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        # 4xx/5xx raised on purpose are answers, not server faults: keep the log quiet.
-        if isinstance(value, web.HTTPError):
+        # 4xx/5xx raised on purpose and failed upstream calls are answers, not server
+        # faults: keep the log quiet.
+        if isinstance(value, (web.HTTPError, UpstreamError)):
             return
         super().log_exception(typ, value, tb)
 
@@ -116,9 +126,7 @@ class HealthHandler(BenchHandler):
                 "loop": f"{type(loop).__module__}.{type(loop).__qualname__}",
                 "pid": os.getpid(),
                 "threads": self.config.threads,
-                "processes": self.config.effective_processes
-                if self.config.variant == "multiprocess"
-                else 1,
+                "processes": self.config.process_count,
             }
         )
 
@@ -153,7 +161,8 @@ def strategy_app(
     **extra: Any,
 ) -> web.Application:
     """The full endpoint set: the shared routes plus a strategy's four handlers, each given
-    the config and any extra per-strategy objects (executor, blocking client) via initialize."""
+    the config and any extra per-strategy objects (executor, blocking client) via initialize.
+    The extra objects are also kept in the application's settings, for `release`."""
     kw = {"config": config, **extra}
     return make_application(
         [
@@ -162,13 +171,26 @@ def strategy_app(
             (r"/cpu", cpu, kw),
             (r"/upstream", upstream, kw),
             (r"/fanout", fanout, kw),
-        ]
+        ],
+        **extra,
     )
 
 
-def make_application(routes: list[Any]) -> web.Application:
+def make_application(routes: list[Any], **settings: Any) -> web.Application:
     # Access logging costs more than a /hello request itself: off by default.
-    return web.Application(routes, debug=False, log_function=lambda handler: None)
+    return web.Application(routes, debug=False, log_function=lambda handler: None, **settings)
+
+
+def release(app: web.Application, *, wait: bool = False) -> None:
+    """Free what a strategy's make_app created: its thread pool and its kept-alive upstream
+    connections. ``wait`` lets running pool jobs finish first (a server that is exiting
+    does not wait for them)."""
+    executor = app.settings.get("executor")
+    if isinstance(executor, Executor):
+        executor.shutdown(wait=wait, cancel_futures=True)
+    upstream = app.settings.get("upstream_client")
+    if isinstance(upstream, BlockingUpstream):
+        upstream.close()
 
 
 def async_http_client() -> httpclient.AsyncHTTPClient:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from servers.variants import LOOPS, forks
+
 DEFAULT_HOST = "127.0.0.1"
-LOOPS = ("asyncio", "uvloop")
 DEFAULT_THREADS = 8
 
 # Bounds on request parameters. A request outside them is a 400: the server never waits
@@ -62,3 +63,8 @@ class ServerConfig:
     @property
     def effective_processes(self) -> int:
         return self.processes or (os.cpu_count() or 1)
+
+    @property
+    def process_count(self) -> int:
+        """Processes this server runs: the configured count if its strategy forks, else one."""
+        return self.effective_processes if forks(self.variant) else 1

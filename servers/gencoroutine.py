@@ -42,10 +42,7 @@ class UpstreamHandler(BenchHandler):
     @gen.coroutine
     def get(self) -> Generator[Any, Any, None]:
         ms = self.ms_param()
-        try:
-            result = yield fetch_upstream(self.config.backend_url, ms, 0)
-        except UpstreamError as exc:
-            self.fail_upstream(exc)
+        result = yield fetch_upstream(self.config.backend_url, ms, 0)
         self.write_upstream(ms, result)
 
 
@@ -54,14 +51,15 @@ class FanoutHandler(BenchHandler):
     def get(self) -> Generator[Any, Any, None]:
         n, ms, form = self.fanout_params()
         url = self.config.backend_url
-        try:
-            if form == "dict":
-                by_key = yield {f"call{i}": fetch_upstream(url, ms, i) for i in range(n)}
-                results = [by_key[f"call{i}"] for i in range(n)]
-            else:
-                results = yield [fetch_upstream(url, ms, i) for i in range(n)]
-        except UpstreamError as exc:
-            self.fail_upstream(exc)
+        # Yielding a bare list or dict is gen.multi without quiet_exceptions: every failed
+        # call after the first would be logged with its traceback.
+        if form == "dict":
+            calls = {f"call{i}": fetch_upstream(url, ms, i) for i in range(n)}
+            by_key = yield gen.multi(calls, quiet_exceptions=UpstreamError)
+            results = [by_key[f"call{i}"] for i in range(n)]
+        else:
+            calls_list = [fetch_upstream(url, ms, i) for i in range(n)]
+            results = yield gen.multi(calls_list, quiet_exceptions=UpstreamError)
         self.write_fanout(n, ms, form, "concurrent", results)
 
 

@@ -23,18 +23,19 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.process import fork_processes
 
+from servers.common import release
 from servers.config import (
     ASYNC_MAX_CLIENTS,
     BODY_TIMEOUT_S,
     DEFAULT_HOST,
     DEFAULT_THREADS,
     IDLE_CONNECTION_TIMEOUT_S,
-    LOOPS,
     MAX_BODY_SIZE,
     MAX_HEADER_SIZE,
     ServerConfig,
 )
 from servers.registry import BACKEND, VARIANTS, get_variant
+from servers.variants import LOOPS
 
 # After SIGTERM a process gets this long to finish in-flight requests; a handler blocked in
 # a long sleep cannot reach the event loop, so a watchdog thread ends the process then.
@@ -99,9 +100,7 @@ async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
     server.stop()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_S)
-    executor = app.settings.get("executor")
-    if executor is not None:
-        executor.shutdown(wait=False, cancel_futures=True)
+    release(app)
 
 
 def _run_loop(config: ServerConfig, sockets: list[socket.socket]) -> None:
@@ -157,7 +156,7 @@ def serve(config: ServerConfig) -> int:
         print(f"error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
         return 1
     port = sockets[0].getsockname()[1]
-    processes = config.effective_processes if variant.forks else 1
+    processes = config.process_count
     print(
         f"{config.variant} listening on http://{config.host}:{port} "
         f"loop={config.loop} processes={processes} pid={os.getpid()}",

@@ -1,4 +1,9 @@
-"""The variant names and the module that builds each one's application."""
+"""Which Tornado application each variant serves.
+
+The facts about a strategy (its name, summary, whether it forks or fans out concurrently)
+live in servers/variants.py, which loads no Tornado; this module only joins each of them to
+the ``make_app`` that implements it.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +13,53 @@ from dataclasses import dataclass
 from tornado import web
 
 from servers import backend, coroutine, fanout, gencoroutine, multiprocess, sync, threadpool
+from servers import variants as facts_of
 from servers.config import ServerConfig
+from servers.variants import AWAITS, VariantFacts
+
+MakeApp = Callable[[ServerConfig], web.Application]
 
 
 @dataclass(frozen=True)
 class Variant:
-    name: str
-    summary: str
-    make_app: Callable[[ServerConfig], web.Application]
-    forks: bool = False  # runs several processes sharing one socket
-    concurrent_fanout: bool = False  # /fanout awaits its calls together
+    facts: VariantFacts
+    make_app: MakeApp
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    @property
+    def summary(self) -> str:
+        return self.facts.summary
+
+    @property
+    def forks(self) -> bool:
+        return self.facts.forks
+
+    @property
+    def concurrent_fanout(self) -> bool:
+        return self.facts.concurrent_fanout
 
 
-VARIANTS: dict[str, Variant] = {
-    v.name: v
-    for v in (
-        Variant("sync", "plain def handlers; every wait blocks the IOLoop", sync.make_app),
-        Variant(
-            "coroutine",
-            "async def handlers awaiting non-blocking calls one after another",
-            coroutine.make_app,
-        ),
-        Variant(
-            "threadpool",
-            "blocking calls offloaded to a bounded ThreadPoolExecutor (--threads)",
-            threadpool.make_app,
-        ),
-        Variant(
-            "fanout",
-            "async def; independent upstream calls awaited together (list/dict)",
-            fanout.make_app,
-            concurrent_fanout=True,
-        ),
-        Variant(
-            "multiprocess",
-            "sync handlers in N forked processes sharing one socket (--processes)",
-            multiprocess.make_app,
-            forks=True,
-        ),
-        Variant(
-            "gencoroutine",
-            "@gen.coroutine with yield; fan-out by yielding a list/dict",
-            gencoroutine.make_app,
-            concurrent_fanout=True,
-        ),
-    )
+_APPS: dict[str, MakeApp] = {
+    "sync": sync.make_app,
+    "coroutine": coroutine.make_app,
+    "threadpool": threadpool.make_app,
+    "fanout": fanout.make_app,
+    "multiprocess": multiprocess.make_app,
+    "gencoroutine": gencoroutine.make_app,
 }
 
-BACKEND = Variant("backend", "upstream: non-blocking /delay?ms=D", backend.make_app)
+# An application without facts fails here; facts without an application fail the registry test.
+VARIANTS: dict[str, Variant] = {
+    name: Variant(facts_of.VARIANTS[name], make_app) for name, make_app in _APPS.items()
+}
+
+# Not a strategy under test, so it has no entry in servers/variants.py.
+BACKEND = Variant(
+    VariantFacts("backend", "upstream: non-blocking /delay?ms=D", AWAITS), backend.make_app
+)
 
 
 def get_variant(name: str) -> Variant:

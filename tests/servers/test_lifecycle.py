@@ -19,7 +19,7 @@ from tests.conftest import start_server
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_uvloop_is_really_used(variant: str) -> None:
     kwargs: dict[str, object] = {"loop": "uvloop"}
-    if variant == "multiprocess":
+    if VARIANTS[variant].forks:
         kwargs["processes"] = 1
     srv = start_server(variant, **kwargs)
     try:
@@ -34,11 +34,12 @@ def test_uvloop_is_really_used(variant: str) -> None:
 def test_sigterm_to_leader_leaves_no_process(variant: str) -> None:
     """SIGTERM to the server's own pid (not its group) stops it and every child in 5 s,
     even while blocking requests are in flight."""
-    kwargs: dict[str, object] = {"processes": 2} if variant == "multiprocess" else {}
+    forks = VARIANTS[variant].forks
+    kwargs: dict[str, object] = {"processes": 2} if forks else {}
     srv = start_server(variant, **kwargs)
     try:
         pids = procs.group_members(srv.child.pid)
-        assert len(pids) == (3 if variant == "multiprocess" else 1)
+        assert len(pids) == (3 if forks else 1)
         # Keep the workers busy in blocking sleeps while the signal arrives.
         conns = []
         for _ in range(4):
