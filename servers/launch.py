@@ -34,6 +34,7 @@ from servers.config import (
     MAX_HEADER_SIZE,
     ServerConfig,
 )
+from servers.lifeline import die_with_parent
 from servers.registry import BACKEND, VARIANTS, get_variant
 from servers.variants import LOOPS
 
@@ -145,6 +146,9 @@ def _fork_workers(n: int) -> None:
     fork_processes(n, max_restarts=10)
     if stopping.is_set():  # restarted by fork_processes while the parent was stopping
         raise SystemExit(0)
+    # A worker dies with the parent that forked it, even when the parent is SIGKILLed and
+    # cannot forward anything (servers/lifeline.py).
+    die_with_parent(parent_pid)
 
 
 def serve(config: ServerConfig) -> int:
