@@ -54,7 +54,7 @@ def cell_row(record: CellRecord) -> dict[str, Any]:
     window = record.window
     return {
         "cell_id": cell.cell_id,
-        "variant": cell.variant,
+        "variant": cell.strategy,  # with its options: multiprocess+reuseport
         "loop": cell.loop,
         "scenario": cell.label,
         "scenario_name": cell.scenario,

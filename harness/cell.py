@@ -113,6 +113,7 @@ class CellRun:
                 processes=cell.processes if variant is not None and variant.forks else None,
                 threads=cell.threads,
                 backend_url=backend_url,
+                reuse_port=cell.reuse_port,
             ),
             placement.server_cpus,
         )

@@ -165,6 +165,7 @@ def server_argv(
     processes: int | None = None,
     threads: int | None = None,
     backend_url: str | None = None,
+    reuse_port: bool = False,
 ) -> list[str]:
     argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
     argv += ["--loop", loop]
@@ -174,6 +175,8 @@ def server_argv(
         argv += ["--threads", str(threads)]
     if backend_url is not None:
         argv += ["--backend-url", backend_url]
+    if reuse_port:
+        argv.append("--reuse-port")
     return argv
 
 

@@ -17,7 +17,7 @@ from harness.suite_checks import RANGES, Checker, check_target
 from record.cells import CellSpec
 from record.errors import UserError
 from record.schema import scenario_label
-from servers.variants import LOOPS, TARGET, VARIANT_NAMES, facts
+from servers.variants import LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -43,7 +43,7 @@ TOP_KEYS = {
     "max_in_flight",
     "slo_ms",
 }
-SERVER_KEYS = {"threads", "processes"}
+SERVER_KEYS = {"threads", "processes", "reuse_port"}
 SCENARIO_KEYS = {"name", "params", "users", "rates", "variants", "loops"}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
@@ -80,6 +80,8 @@ class Suite:
     max_error_rate: float = 0.01
     threads: int = 8
     processes: int = 2
+    # Forking strategies: shared socket (False), SO_REUSEPORT per process (True), or both.
+    reuse_port: tuple[bool, ...] = (False,)
     target: str | None = None
     placement: str = "split"
     path: str = ""
@@ -106,6 +108,7 @@ class Suite:
         data = dict(data)
         data["variants"] = tuple(data["variants"])
         data["loops"] = tuple(data["loops"])
+        data["reuse_port"] = tuple(data.get("reuse_port", (False,)))
         data["scenarios"] = tuple(
             ScenarioEntry(
                 s["name"],
@@ -137,9 +140,11 @@ class Suite:
                 threads=self.threads,
                 processes=_processes(variant, self.processes),
                 rate=rate,
+                reuse_port=reuse,
             )
             for scenario in self.scenarios
             for variant in scenario.variants or self.variants
+            for reuse in (self.reuse_port if forks(variant) else (False,))
             for loop in scenario.loops or self.loops
             for users, rate in [(u, None) for u in scenario.users]
             + [(self.max_in_flight, r) for r in scenario.rates]
@@ -262,6 +267,23 @@ def _parse_repeats(c: Checker, data: dict[str, Any]) -> tuple[int, int | None, f
     return lo, hi, float(target)
 
 
+def _parse_reuse_port(c: Checker, value: Any, variants: tuple[str, ...]) -> tuple[bool, ...]:
+    """true, false, or [false, true] to compare the two; forking strategies only."""
+    values = value if isinstance(value, list) else [value]
+    if (
+        not values
+        or any(not isinstance(v, bool) for v in values)
+        or len(set(values)) != len(values)
+    ):
+        raise c.fail("server.reuse_port", "must be true, false or [false, true]")
+    if True in values and not any(forks(v) for v in variants):
+        raise c.fail(
+            "server.reuse_port",
+            "applies to forking strategies only (multiprocess); the suite runs none of them",
+        )
+    return tuple(values)
+
+
 def _parse_open_loop(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
     arrivals = data.get("arrivals", "constant")
     if arrivals not in ARRIVALS:
@@ -310,6 +332,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         ),
         threads=c.number(server.get("threads", 8), "server.threads", "threads"),
         processes=c.number(server.get("processes", 2), "server.processes", "processes"),
+        reuse_port=_parse_reuse_port(c, server.get("reuse_port", False), variants),
         target=target,
         placement=placement,
         path=source,

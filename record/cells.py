@@ -42,6 +42,8 @@ class CellSpec:
     # Open loop: requests offered per second on a schedule, whatever the answers; `users` is
     # then the most requests in flight at once. None: a closed loop of `users` users.
     rate: float | None = None
+    # Forking strategies: every process on its own SO_REUSEPORT socket (servers/launch.py).
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
@@ -63,9 +65,15 @@ class CellSpec:
         return scenario_label(self.scenario, self.params)
 
     @property
+    def strategy(self) -> str:
+        """The variant as tables and charts name it: its options after a '+'
+        (servers/variants.py reads the facts of the part before it)."""
+        return f"{self.variant}+reuseport" if self.reuse_port else self.variant
+
+    @property
     def config_id(self) -> str:
         """The cell's configuration: everything but the repeat."""
-        return f"{self.variant}-{self.loop}-{self.label}-{self.load}"
+        return f"{self.strategy}-{self.loop}-{self.label}-{self.load}"
 
     @property
     def cell_id(self) -> str:
@@ -86,6 +94,7 @@ class CellSpec:
             threads=int(data["threads"]),
             processes=int(data["processes"]),
             rate=None if data.get("rate") is None else float(data["rate"]),
+            reuse_port=bool(data.get("reuse_port", False)),
         )
 
 

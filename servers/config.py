@@ -45,6 +45,10 @@ class ServerConfig:
     processes: int = 0  # multiprocess only; 0 means one per CPU
     threads: int = DEFAULT_THREADS
     backend_url: str | None = None
+    # Forking strategies only: each process binds its own SO_REUSEPORT socket, so the kernel
+    # spreads connections across them, instead of every process accepting on one shared
+    # socket (where one process can take every kept-alive connection).
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if self.loop not in LOOPS:

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
     )
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="multiprocess: each process binds its own SO_REUSEPORT socket (the kernel spreads "
+        "connections) instead of all accepting on one shared socket",
+    )
     return parser
 
 
@@ -151,8 +157,42 @@ def _fork_workers(n: int) -> None:
     die_with_parent(parent_pid)
 
 
+def _reserve_port(host: str, port: int) -> socket.socket:
+    """Bind (without listening) an SO_REUSEPORT socket: it holds the port for the forked
+    processes' own sockets, and the kernel routes no connection to a socket that does not
+    listen."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def _serve_reuse_port(config: ServerConfig) -> int:
+    """Fork first, then every process binds and listens on its own socket."""
+    try:
+        reserved = _reserve_port(config.host, config.port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
+        return 1
+    port = reserved.getsockname()[1]
+    print(
+        f"{config.variant} listening on http://{config.host}:{port} loop={config.loop} "
+        f"processes={config.process_count} reuse_port=yes pid={os.getpid()}",
+        flush=True,
+    )
+    _fork_workers(config.process_count)
+    reserved.close()  # in a worker: the parent's reservation is not this process's socket
+    _run_loop(config, bind_sockets(port, config.host, reuse_port=True))
+    return 0
+
+
 def serve(config: ServerConfig) -> int:
     variant = get_variant(config.variant)
+    if config.reuse_port and variant.forks:
+        return _serve_reuse_port(config)
     try:
         sockets = bind_sockets(config.port, config.host)
     except OSError as exc:
@@ -183,7 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             processes=args.processes,
             threads=args.threads,
             backend_url=args.backend_url,
+            reuse_port=args.reuse_port,
         )
+        if args.reuse_port and not get_variant(args.variant).forks:
+            raise ValueError("--reuse-port is for a forking strategy (multiprocess) only")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

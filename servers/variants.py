@@ -85,9 +85,15 @@ VARIANTS: dict[str, VariantFacts] = {
 VARIANT_NAMES = tuple(VARIANTS)
 
 
+def base_name(name: str) -> str:
+    """A strategy's name without its options ("multiprocess+reuseport" → "multiprocess")."""
+    return name.split("+", 1)[0]
+
+
 def facts(name: str) -> VariantFacts | None:
-    """The facts of a built-in strategy, or None for a target or a user's own app."""
-    return VARIANTS.get(name)
+    """The facts of a built-in strategy (options after a '+' do not change them), or None for
+    a target or a user's own app."""
+    return VARIANTS.get(base_name(name))
 
 
 def forks(name: str) -> bool:

@@ -84,6 +84,8 @@ def with_(**changes: object) -> dict:
         (with_(max_in_flight=0), "max_in_flight: 0 is out of range; allowed 1..5000"),
         (with_(arrivals="bursty"), "arrivals: must be one of: constant, poisson"),
         (with_(slo_ms=0), "slo_ms: 0 is out of range"),
+        (with_(server={"reuse_port": True}), "server.reuse_port: applies to forking strategies"),
+        (with_(server={"reuse_port": "yes"}), "server.reuse_port: must be true, false or"),
         (
             with_(scenarios=[{"name": "sleep"}, {"name": "sleep", "variants": ["sync"]}]),
             "scenarios[1]: duplicates scenario sleep-ms50",
@@ -261,3 +263,14 @@ def test_cli_rates_turn_every_scenario_open_loop(tmp_path: Path) -> None:
     result = run_bench("run", "smoke", "--rates", "ten", "--out", str(tmp_path))
     assert result.returncode == 1 and "is not a comma-separated list of numbers" in result.stderr
     assert result.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
+
+
+def test_reuse_port_is_part_of_the_cell_id_for_forking_strategies_only() -> None:
+    suite = parse_suite(
+        with_(variants=["sync", "multiprocess"], server={"reuse_port": [False, True]}), "t"
+    )
+    assert [c.cell_id for c in suite.cells()] == [
+        "sync-asyncio-sleep-ms10-u2-r1",
+        "multiprocess-asyncio-sleep-ms10-u2-r1",
+        "multiprocess+reuseport-asyncio-sleep-ms10-u2-r1",
+    ]

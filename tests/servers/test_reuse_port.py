@@ -1,0 +1,59 @@
+"""SO_REUSEPORT for the forking strategy: the kernel spreads kept-alive connections over the
+processes, where one shared socket can leave one process with every connection."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.conftest import Server, start_server
+
+CLIENTS = 10
+REQUESTS_EACH = 20
+
+
+def _pids(server: Server) -> Counter[int]:
+    def client(_: int) -> list[int]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            pids = []
+            for _ in range(REQUESTS_EACH):  # one kept-alive connection per client
+                conn.request("GET", "/sleep?ms=20")
+                pids.append(json.loads(conn.getresponse().read())["pid"])
+            return pids
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        return Counter(pid for pids in pool.map(client, range(CLIENTS)) for pid in pids)
+
+
+def test_reuse_port_lets_both_processes_serve_kept_alive_clients() -> None:
+    server = start_server("multiprocess", processes=2, reuse_port=True)
+    try:
+        served = _pids(server)
+    finally:
+        server.child.stop()
+    total = CLIENTS * REQUESTS_EACH
+    assert sum(served.values()) == total
+    assert len(served) == 2, served
+    assert min(served.values()) >= 0.2 * total, served
+
+
+def test_reuse_port_is_refused_for_a_strategy_that_does_not_fork() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "servers", "coroutine", "--port", "0", "--reuse-port"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "--reuse-port is for a forking strategy (multiprocess) only" in result.stderr
