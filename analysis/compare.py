@@ -1,28 +1,32 @@
-"""Run against run, cell by cell, like pyperf's compare_to.
+"""Run against run, configuration by configuration, like pyperf's compare_to.
 
-Throughput: Mann-Whitney U (two-sided) on the per-second completion counts of the two
-windows. Latency: a bootstrap 95 % confidence interval of the change in p50 and p99.
-A change is "faster"/"slower" only when it is significant at 5 %; otherwise "same".
-Runs from different machines or package versions are refused unless forced.
+A configuration is a cell id without its `-r<N>`; its valid repeats are the samples, never
+its seconds or requests. The statistics (Welch intervals on log values with variances
+pooled across cells, the between-run noise, the machine's speed change) are in
+analysis/compare_stats.py, which explains why. This module reads the two runs, refuses runs
+from different machines or package versions unless forced, and formats the result.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis import aggregate
-from analysis.load import RunData, load_run
+from analysis.compare_stats import (
+    ALPHA,
+    MIN_EFFECT,
+    MIN_REPEATS,
+    NO_MACHINE,
+    NOT_ENOUGH,
+    Machine,
+    compare_tables,
+)
+from analysis.load import load_run
 from record.errors import UserError
-
-ALPHA = 0.05
-BOOTSTRAP_ROUNDS = 400
-BOOTSTRAP_MAX_SAMPLE = 20_000  # resampling a larger window adds time, not information
-SEED = 12345  # the same inputs always give the same verdicts
 
 
 def machine_key(meta: dict) -> dict[str, str]:
@@ -51,147 +55,196 @@ def check_comparable(base: dict, new: dict) -> None:
         )
 
 
-def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy import stats
-
-    if len(a) < 2 or len(b) < 2:
-        return math.nan
-    if np.all(a == a[0]) and np.all(b == a[0]):
-        return 1.0
-    return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
-def bootstrap_change_ci(
-    base: np.ndarray, new: np.ndarray, pct: float, rng: np.random.Generator
-) -> tuple[float, float, float]:
-    """Relative change of the pct-th percentile (new/base − 1) and its 95 % bootstrap CI."""
-    if len(base) < 2 or len(new) < 2:
-        return math.nan, math.nan, math.nan
-    if len(base) > BOOTSTRAP_MAX_SAMPLE:
-        base = rng.choice(base, BOOTSTRAP_MAX_SAMPLE, replace=False)
-    if len(new) > BOOTSTRAP_MAX_SAMPLE:
-        new = rng.choice(new, BOOTSTRAP_MAX_SAMPLE, replace=False)
-    point = np.percentile(new, pct) / np.percentile(base, pct) - 1
-    qb = np.percentile(rng.choice(base, (BOOTSTRAP_ROUNDS, len(base))), pct, axis=1)
-    qn = np.percentile(rng.choice(new, (BOOTSTRAP_ROUNDS, len(new))), pct, axis=1)
-    changes = qn / qb - 1
-    lo, hi = np.percentile(changes, [2.5, 97.5])
-    return float(point), float(lo), float(hi)
-
-
-def rps_verdict(change: float, p: float) -> str:
-    if not math.isfinite(p) or p >= ALPHA or not math.isfinite(change):
-        return "same"
-    return "faster" if change > 0 else "slower"
-
-
-def latency_verdict(lo: float, hi: float) -> str:
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 <= hi:
-        return "same"
-    return "slower" if lo > 0 else "faster"
-
-
 @dataclass(frozen=True)
 class Comparison:
+    """One row per configuration found in both runs (columns: compare_stats.compare_tables)
+    and what the comparison saw of the machine and of the noise."""
+
     base: str
     new: str
     rows: pd.DataFrame
+    machine: Machine = NO_MACHINE
+    drift: float = math.nan  # median log change of CPU-bound cells' req/s, uncorrected
+    drift_cells: int = 0
+    noise: dict[str, tuple[float, int]] = field(default_factory=dict)
+    only_base: int = 0
+    only_new: int = 0
+    speed_missing: tuple[str, ...] = ()  # "base", "new": runs without loop timings
 
     def regressions(self, pct: float) -> list[str]:
-        """Cells valid in both runs whose req/s dropped significantly by more than pct %."""
+        """Configurations whose req/s dropped significantly, by more than pct %, for a reason
+        other than the machine (only configurations with enough valid repeats are judged)."""
         r = self.rows
-        worse = r[r["valid"] & (r["rps_verdict"] == "slower") & (r["rps_change"] < -pct / 100)]
-        return list(worse["cell_id"])
-
-
-def compare_frames(base: RunData, new: RunData) -> pd.DataFrame:
-    rng = np.random.default_rng(SEED)
-    sb = aggregate.build_summary(base.cells, base.requests, base.run_id).set_index("cell_id")
-    sn = aggregate.build_summary(new.cells, new.requests, new.run_id).set_index("cell_id")
-    common = [c for c in sn.index if c in sb.index]
-    rb = base.requests.groupby("cell_id", observed=True)
-    rn = new.requests.groupby("cell_id", observed=True)
-    rows = []
-    for cell_id in common:
-        b, n = sb.loc[cell_id], sn.loc[cell_id]
-        measured = b["requests"] > 0 and n["requests"] > 0
-        row = {
-            "cell_id": cell_id,
-            "valid": bool(b["valid"] and n["valid"]),
-            "base_rps": b["rps"],
-            "new_rps": n["rps"],
-            "rps_change": n["rps"] / b["rps"] - 1 if measured and b["rps"] else math.nan,
-            "rps_p": math.nan,
-            "p50_change": math.nan,
-            "p99_change": math.nan,
-            "p99_ci_lo": math.nan,
-            "p99_ci_hi": math.nan,
-            "p50_verdict": "same",
-            "p99_verdict": "same",
-        }
-        if measured and cell_id in rb.groups and cell_id in rn.groups:
-            qb, qn = rb.get_group(cell_id), rn.get_group(cell_id)
-            row["rps_p"] = mann_whitney_p(
-                aggregate.window_series(qb, b["window_start"], b["window_end"])["rps"].to_numpy(),
-                aggregate.window_series(qn, n["window_start"], n["window_end"])["rps"].to_numpy(),
-            )
-            lb = qb.loc[qb["ok"], "latency_ms"].to_numpy()
-            ln = qn.loc[qn["ok"], "latency_ms"].to_numpy()
-            p50, lo50, hi50 = bootstrap_change_ci(lb, ln, 50, rng)
-            p99, lo99, hi99 = bootstrap_change_ci(lb, ln, 99, rng)
-            row.update(
-                p50_change=p50,
-                p99_change=p99,
-                p99_ci_lo=lo99,
-                p99_ci_hi=hi99,
-                p50_verdict=latency_verdict(lo50, hi50),
-                p99_verdict=latency_verdict(lo99, hi99),
-            )
-        row["rps_verdict"] = rps_verdict(row["rps_change"], row["rps_p"])
-        rows.append(row)
-    return pd.DataFrame(rows)
+        worse = r[
+            (r["rps_direction"] == "slower")
+            & r["rps_cause"].isin(["code", "settings"])
+            & (r["rps_change"] < -pct / 100)
+        ]
+        return list(worse["config"])
 
 
 def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = False) -> Comparison:
     base, new = load_run(base_dir), load_run(new_dir)
     if not force:
         check_comparable(base.run.to_dict(), new.run.to_dict())
-    rows = compare_frames(base, new)
-    if rows.empty:
+    result = compare_tables(
+        aggregate.build_summary(base.cells, base.requests, base.run_id),
+        aggregate.build_summary(new.cells, new.requests, new.run_id),
+        base.run.speed,
+        new.run.speed,
+    )
+    if result.rows.empty:
         raise UserError(f"{base_dir} and {new_dir} have no cell in common")
-    return Comparison(base.run_id, new.run_id, rows)
+    missing = tuple(side for side, run in (("base", base), ("new", new)) if not run.run.speed)
+    return Comparison(
+        base.run_id,
+        new.run_id,
+        result.rows,
+        machine=result.machine,
+        drift=result.drift,
+        drift_cells=result.drift_cells,
+        noise=result.noise,
+        only_base=result.only_base,
+        only_new=result.only_new,
+        speed_missing=missing,
+    )
 
 
 def _pct(v: float) -> str:
     return f"{v:+.1%}" if math.isfinite(v) else "–"
 
 
-def format_comparison(c: Comparison) -> str:
-    lines = [
-        f"base: {c.base}",
-        f"new:  {c.new}",
-        "req/s: Mann-Whitney U on per-second throughput; p50/p99: bootstrap 95% CI; "
-        f"significant at {ALPHA:.0%}",
+def machine_line(c: Comparison) -> str:
+    """What the machine did, in the words the header uses."""
+    m, cpu = c.machine, bool(c.rows["cpu_bound"].any())
+    if m.source == "speed":
+        r = m.new_s / m.base_s
+        way = "slower than" if r > 1 else "faster than"
+        how = "as fast as" if abs(r - 1) < 0.005 else f"{abs(r - 1):.0%} {way}"
+        what = "CPU-bound cells corrected for it" if cpu else "no CPU-bound cell to correct"
+        return (
+            f"machine speed: new run {how} base (loop {m.new_s:.3f} s vs {m.base_s:.3f} s, "
+            f"±{1.96 * math.sqrt(m.var):.0%}); {what}"
+        )
+    missing = c.speed_missing
+    where = "either run" if len(missing) == 2 else f"the {missing[0]} run" if missing else "use"
+    head = f"machine speed: not measured in {where}"
+    if m.source == "drift":
+        return (
+            f"{head}; CPU-bound cells' req/s moved {math.expm1(c.drift):+.0%} together (median "
+            f"of {m.cells}), taken as the machine's change: a change of the code common to "
+            "all of them would look like the machine"
+        )
+    if cpu:
+        return f"{head}, too few CPU-bound cells to estimate it: they are not corrected"
+    return f"{head}; no CPU-bound cell, so nothing to correct"
+
+
+def header_lines(c: Comparison) -> list[str]:
+    lines = [f"base: {c.base}", f"new:  {c.new}", machine_line(c)]
+    if c.machine.source == "speed" and c.drift_cells:
+        lines.append(
+            f"  cross-check: CPU-bound cells' req/s moved {math.expm1(c.drift):+.0%} together "
+            f"(median of {c.drift_cells}); the machine's speed accounts for "
+            f"{math.expm1(-c.machine.log_ratio):+.0%}"
+        )
+    tau = [(k, t, n) for k, (t, n) in c.noise.items() if k in ("rps", "p99") and n]
+    if tau:
+        lines.append(
+            "between-run noise beyond the repeats: "
+            + ", ".join(f"{'req/s' if k == 'rps' else k} ±{math.expm1(t):.1%}" for k, t, _ in tau)
+            + f" (SD, from {tau[0][2]} cells; in every interval)"
+        )
+    else:
+        lines.append("between-run noise beyond the repeats: too few cells to estimate it")
+    differ = c.rows["base_settings"] != c.rows["new_settings"]
+    if differ.any():
+        first = c.rows[differ].iloc[0]
+        lines.append(
+            f"server threads/processes differ in {int(differ.sum())} cell(s) "
+            f"({first['base_settings']} vs {first['new_settings']}): their changes say (settings)"
+        )
+    lines += [
+        "unit: one repeat; Welch 95% CI on log values of valid repeats, variances pooled "
+        f"across cells; faster/slower need >= {MIN_REPEATS} valid repeats a side, a CI "
+        f"excluding no change (alpha {ALPHA:g}) and a change of at least {MIN_EFFECT:.0%}",
+        "(code): remains after removing the machine's change; (machine): the machine's speed "
+        "change explains it",
         "",
     ]
-    frame = pd.DataFrame(
-        {
-            "cell": c.rows["cell_id"],
-            "base req/s": c.rows["base_rps"].map(lambda v: f"{v:,.1f}"),
-            "new req/s": c.rows["new_rps"].map(lambda v: f"{v:,.1f}"),
-            "change": c.rows["rps_change"].map(_pct),
-            "p": c.rows["rps_p"].map(lambda v: f"{v:.3f}" if math.isfinite(v) else "–"),
-            "req/s verdict": c.rows["rps_verdict"],
-            "p50": c.rows["p50_change"].map(_pct) + " " + c.rows["p50_verdict"],
-            "p99": c.rows["p99_change"].map(_pct) + " " + c.rows["p99_verdict"],
-            "valid": c.rows["valid"].map(lambda v: "" if v else "not trusted"),
-        }
-    )
-    lines.append(frame.to_string(index=False))
-    counts = c.rows["rps_verdict"].value_counts()
+    return lines
+
+
+def _change(change: pd.Series, lo: pd.Series, hi: pd.Series) -> list[str]:
+    return [
+        _pct(v) + (f" [{_pct(a)}, {_pct(b)}]" if math.isfinite(a) else "")
+        for v, a, b in zip(change, lo, hi, strict=True)
+    ]
+
+
+def _mean(values: pd.Series, counts: pd.Series) -> list[str]:
+    return [
+        (f"{v:,.1f}" if math.isfinite(v) else "–") + f" n={k}"
+        for v, k in zip(values, counts, strict=True)
+    ]
+
+
+def table_columns(rows: pd.DataFrame) -> dict[str, list[str]]:
+    """The printed table: the measured change, then the code's with its 95 % interval (the
+    two differ on CPU-bound cells by the machine's change), then the verdict."""
+    valid = [
+        "yes" if ok else f"{bn}/{bt} | {nn}/{nt}"
+        for ok, bn, bt, nn, nt in zip(
+            rows["valid"], rows["base_n"], rows["base_total"], rows["new_n"], rows["new_total"],
+            strict=True,
+        )
+    ]
+    return {
+        "cell": list(rows["config"]),
+        "base req/s": _mean(rows["base_rps"], rows["base_n"]),
+        "new req/s": _mean(rows["new_rps"], rows["new_n"]),
+        "measured": [_pct(v) for v in rows["rps_raw_change"]],
+        "code [95% CI]": _change(rows["rps_change"], rows["rps_ci_lo"], rows["rps_ci_hi"]),
+        "req/s verdict": list(rows["rps_verdict"]),
+        "p99 measured": [_pct(v) for v in rows["p99_raw_change"]],
+        "p99 code [95% CI]": _change(rows["p99_change"], rows["p99_ci_lo"], rows["p99_ci_hi"]),
+        "p99 verdict": list(rows["p99_verdict"]),
+        "valid": valid,
+    }
+
+
+LEFT = ("cell", "req/s verdict", "p99 verdict", "valid")  # words read left to right
+
+
+def fixed_width(columns: dict[str, list[str]]) -> str:
+    widths = {k: max([len(k), *map(len, v)]) for k, v in columns.items()}
+
+    def line(cells: dict[str, str]) -> str:
+        return "  ".join(
+            v.ljust(widths[k]) if k in LEFT else v.rjust(widths[k]) for k, v in cells.items()
+        ).rstrip()
+
+    count = len(next(iter(columns.values())))
+    body = [line({k: v[i] for k, v in columns.items()}) for i in range(count)]
+    return "\n".join([line({k: k for k in columns}), *body])
+
+
+def count_line(verdicts: pd.Series) -> str:
+    counts = verdicts.value_counts()
+    order = sorted(k for k in counts.index if k not in ("same", NOT_ENOUGH))
+    parts = [f"{counts[k]} {k}" for k in order]
+    parts.append(f"{counts.get('same', 0)} same (within the noise, or under {MIN_EFFECT:.0%})")
+    if counts.get(NOT_ENOUGH, 0):
+        parts.append(f"{counts[NOT_ENOUGH]} {NOT_ENOUGH}")
+    return ", ".join(parts)
+
+
+def format_comparison(c: Comparison) -> str:
+    lines = header_lines(c)
+    lines.append(fixed_width(table_columns(c.rows)))
     lines.append("")
-    lines.append(
-        f"{counts.get('faster', 0)} faster, {counts.get('slower', 0)} slower, "
-        f"{counts.get('same', 0)} not significantly different"
-    )
+    lines.append(f"req/s: {count_line(c.rows['rps_verdict'])}")
+    lines.append(f"p99:   {count_line(c.rows['p99_verdict'])}")
+    if c.only_base or c.only_new:
+        lines.append(f"not compared: {c.only_base} cell(s) only in base, {c.only_new} only in new")
     return "\n".join(lines)
