@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     resumed = None
     if args.resume is not None:
-        suite, resumed = load_run_suite(args.resume)
+        suite, resumed = load_run_suite(args.resume, allow_remote=args.allow_remote)
         if args.suite is not None and load_suite(args.suite).name != suite.name:
             raise UserError(
                 f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
@@ -109,11 +109,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def finish_report(run_dir: Path, *, quiet: bool, counts: dict[str, int] | None = None) -> int:
     from analysis.report import build_report
 
-    result = build_report(run_dir)
+    try:
+        result = build_report(run_dir)
+    except OSError as exc:  # a full disk, a read-only folder: the raw results stay as they are
+        raise UserError(
+            f"cannot write the report in {run_dir} ({exc.strerror or exc}); the raw results are "
+            f"kept: free space, then `python run_bench.py report {run_dir}`"
+        ) from None
     if not quiet:
         print(result.table_text)
     print(f"report: {result.report_path}")
     failed = int((result.summary["status"] == "failed").sum())
+    if failed:
+        print(f"{failed} cell(s) failed: the notes column says why", file=sys.stderr)
     return EXIT_FAILED_CELLS if failed else EXIT_OK
 
 

@@ -19,6 +19,7 @@ from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
 from harness.repeats import Precision, Repeats
 from harness.suite import Suite
+from harness.suite_checks import check_target
 from harness.timing import estimate_cell_s
 from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
@@ -47,9 +48,21 @@ def new_run_dir(out: Path, suite: Suite) -> Path:
     return run_dir
 
 
-def load_run_suite(run_dir: Path) -> tuple[Suite, RunRecord]:
+def load_run_suite(run_dir: Path, *, allow_remote: bool = False) -> tuple[Suite, RunRecord]:
+    """The suite a run was started with, checked again as a suite file would be: a run.json
+    is input too (a results folder can come from anywhere), so its target must be loopback
+    unless --allow-remote is given."""
     run = RunRecord.read(run_dir)
-    return Suite.from_dict(run.suite), run
+    try:
+        suite = Suite.from_dict(run.suite)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(
+            f"{run_dir / 'run.json'}: the suite stored in it is not usable ({type(exc).__name__}: "
+            f"{exc}); start a new run instead"
+        ) from None
+    if suite.target is not None:
+        check_target(suite.target, allow_remote, f"{run_dir / 'run.json'}: target")
+    return suite, run
 
 
 def cell_done(cell_dir: Path) -> bool:
@@ -185,7 +198,10 @@ def run_suite(
 ) -> RunOutcome:
     from rich.console import Console
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{run_dir}: cannot create the results folder ({exc.strerror})") from None
     options = CellOptions(
         suite=suite, placement=placements.choose(placement or suite.placement), workers=workers
     )

@@ -45,21 +45,19 @@ def shifted_run(path: Path, rate: float) -> None:
     noisy_run(path, rate=rate, latency_ms=50.0, seconds=8, jitter=3, spread_ms=2.0, seed=7)
 
 
-def test_compare_exit_codes(tmp_path: Path) -> None:
+def test_compare_with_one_repeat_a_side_never_fails_the_gate(tmp_path: Path) -> None:
+    """One run per side cannot tell a change from the noise between runs (±15-30 % here):
+    compare says so, and --fail-on-regression does not fail (tests/analysis/test_compare.py
+    covers the gate with repeats)."""
     shifted_run(tmp_path / "base", 200)
     shifted_run(tmp_path / "new", 150)
     plain = run_bench("compare", str(tmp_path / "base"), str(tmp_path / "new"))
     assert plain.returncode == 0, plain.stderr
-    assert "slower" in plain.stdout and "-24." in plain.stdout
+    assert "not enough repeats to judge" in plain.stdout and "-24." in plain.stdout
     gate = run_bench(
         "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "10"
     )
-    assert gate.returncode == 3
-    assert "slower by more than 10%" in gate.stderr
-    lenient = run_bench(
-        "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "40"
-    )
-    assert lenient.returncode == 0
+    assert gate.returncode == 0, gate.stderr
 
 
 def test_report_on_a_folder_of_another_schema_is_one_line(tmp_path: Path) -> None:

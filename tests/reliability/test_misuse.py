@@ -375,22 +375,8 @@ def misuse_case(name: str, work: Path) -> MisuseOutcome:
 # Builds charts and a report under a file-size limit: 10-20 s on a busy 2-core machine.
 SLOW_CASES = {"disk-full-report"}
 # Product bugs found by these cases (reported; not fixed here).
-XFAIL: dict[str, str] = {
-    "remote-resume": "run --resume trusts the target stored in run.json: no loopback check "
-    "without --allow-remote (harness/runner.py load_run_suite -> Suite.from_dict), and the "
-    "cell's verify step (harness/verify.py -> procs.http_get) goes to http://10.0.0.1:80",
-    "out-under-file": "an --out the harness cannot create is not a UserError: "
-    "harness/runner.py run_suite's run_dir.mkdir raises NotADirectoryError, a traceback",
-    "disk-full-report": "a write that fails with EFBIG (File too large) while building the "
-    "report escapes as OSError from analysis/report.py build_report (io.write_bytes of "
-    "report.html): a traceback, and the run ends without a report or a one-line error",
-    "resume-bad-suite": "run --resume does not validate the suite stored in run.json: "
-    "harness/runner.py load_run_suite -> harness/suite.py Suite.from_dict raises "
-    "KeyError: 'variants', a traceback (same root as remote-resume)",
-    "disk-full-cell": "when the disk fills during a cell, the run exits 2 with nothing on "
-    "stderr, and the cell's reason is the tail of Locust's stats table, not the cause "
-    "(loadgen/parts.py: OSError [Errno 27] File too large, seen only in locust.log)",
-}
+# Cases that show a product bug still open (strict: fixing it turns the case red).
+XFAIL: dict[str, str] = {}
 
 
 def _param(name: str) -> object:
