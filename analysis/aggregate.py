@@ -144,6 +144,13 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
         )
     out["expected_rps"] = expected
     out["efficiency"] = out["rps"] / out["expected_rps"]
+    # A user's app has no bound, but the utilization law gives what its CPU would allow,
+    # from the cell's own CPU per request (in memory only: summary.csv's columns are fixed).
+    demand = out["server_cpu_pct"] / 100.0 / out["rps"].where(out["rps"] > 0)
+    out["cpu_capacity_rps"] = [
+        model.cpu_capacity_rps(variant=v, processes=int(p), cores=int(c), service_s=float(s))
+        for v, p, c, s in zip(out["variant"], out["processes"], out["cores"], demand, strict=True)
+    ]
     return out
 
 

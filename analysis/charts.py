@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import aggregate, plot, readings
+from analysis import aggregate, plot, plot_bars, readings, readings_cost
 from analysis.load import RunData
 from record import io
 from servers.variants import forks
@@ -87,6 +87,11 @@ class Material:
             for row in cells.itertuples()
         }
 
+    @cached_property
+    def cost(self) -> pd.DataFrame:
+        """The cells the CPU-cost chart and its reading compare (readings_cost.cost_table)."""
+        return readings_cost.cost_table(self.summary)
+
     def series_args(self) -> tuple[Any, ...]:
         """plot.time_series's arguments: the series, each cell's warm-up and window end, in
         seconds since its t0."""
@@ -148,6 +153,13 @@ CHARTS: tuple[ChartSpec, ...] = (
         lambda m: readings.read_cpu(m.summary),
     ),
     ChartSpec(
+        "cost",
+        "CPU cost per request",
+        plot_bars.cost_bars,
+        lambda m: (m.cost,),
+        lambda m: readings_cost.read_cost(m.cost),
+    ),
+    ChartSpec(
         "fanout",
         "Fan-out: latency vs upstream calls",
         plot.fanout_vs_calls,
@@ -157,7 +169,7 @@ CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "strategies",
         "Strategy summary",
-        plot.strategy_bars,
+        plot_bars.strategy_bars,
         lambda m: (m.ranking,),
         lambda m: readings.read_ranking(m.ranking),
     ),

@@ -66,3 +66,15 @@ def expected_rps(
         parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
         return min(users, parallel) / service_s
     return math.nan
+
+
+def cpu_capacity_rps(*, variant: str, processes: int, cores: int, service_s: float) -> float:
+    """For a server whose strategy the model does not know (a user's app): what its CPU alone
+    would allow, by the utilization law, X <= C / S, with S its measured CPU seconds per
+    request and C the cores it may use (its processes_hint, at most the cores it was given).
+    A ceiling, not a prediction: waits, locks or the GIL may hold it far below. NaN for a
+    built-in strategy (its bound, expected_rps, already includes C / S) and where S was not
+    measured."""
+    if variants.facts(variant) is not None or not service_s > 0:
+        return math.nan
+    return max(1, min(processes, cores)) / service_s

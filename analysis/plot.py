@@ -1,8 +1,10 @@
 """DataFrames → matplotlib figures. Each function returns a Figure (or None when the run has
 nothing to show for it); saving and embedding is charts.py's job. The shared look (colours,
-scales, layout) is in plotkit.py."""
+markers, line styles, scales, layout) is in plotkit.py; the bar charts are in plot_bars.py."""
 
 from __future__ import annotations
+
+import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,25 +48,32 @@ def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
     if made is None:
         return None
     fig, panels = made
-    any_invalid = False
+    any_invalid = any_limited = False
     for ax, fam in panels:
         for variant in kit.variants(fam):
             group = fam[fam["variant"] == variant]
-            rps = _mean_by_users(group, "rps")
-            colour = kit.colour(variant)
-            ax.plot(rps.index, rps.values, marker="o", color=colour, label=variant, lw=2)
+            look = kit.style(variant)
+            # Repeats of one load level share one interval (precision.across_repeats).
+            cols = [c for c in ("rps", "rps_ci_low", "rps_ci_high") if c in group]
+            means = group.groupby("users")[cols].mean().sort_index()
+            ax.plot(means.index, means["rps"], **look.line(), label=variant, lw=2, ms=5)
+            kit.interval_bars(ax, means, means.index, look.colour)
             bound = _mean_by_users(group, "expected_rps").dropna()
             if len(bound):
-                ax.plot(bound.index, bound.values, ls="--", color=colour, lw=1.2, alpha=0.8)
+                # A pale band, not a line style: line styles tell the strategies apart.
+                ax.plot(bound.index, bound.values, color=look.colour, lw=5, alpha=0.2, zorder=1)
             any_invalid |= kit.mark_invalid(ax, group, "rps")
+            any_limited |= kit.mark_limited(ax, group, "rps")
         ax.set_ylabel("throughput (req/s)")
         kit.scale_y(ax, pd.concat([fam["rps"], fam["expected_rps"]]))
-    extra = [(Line2D([], [], ls="--", color="grey"), "model bound (same colour)")]
+    extra = [(Line2D([], [], color="grey", lw=6, alpha=0.35), "model bound (pale, same colour)")]
+    if any_limited:
+        extra.append(kit.limited_handle())
     if any_invalid:
         extra.append(kit.invalid_handle())
     kit.legend(fig, [ax for ax, _ in panels], extra)
     return kit.finish(
-        fig, "Throughput vs load: measured (solid) against each strategy's bound (dashed)"
+        fig, "Throughput vs load: measured with its 95% interval, against each strategy's bound"
     )
 
 
@@ -77,26 +86,27 @@ def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
     for ax, fam in panels:
         for variant in kit.variants(fam):
             group = fam[fam["variant"] == variant]
-            colour = kit.colour(variant)
+            look = kit.style(variant)
             p50 = _mean_by_users(group, "p50_ms")
             p99 = _mean_by_users(group, "p99_ms")
-            ax.plot(p50.index, p50.values, marker="o", color=colour, label=variant, lw=2)
-            ax.plot(p99.index, p99.values, marker="^", color=colour, ls=":", lw=1.5)
+            ax.plot(p50.index, p50.values, **look.line(), label=variant, lw=2, ms=5)
+            ax.plot(p99.index, p99.values, **look.line(), mfc="white", lw=1.2, ms=5, alpha=0.85)
             any_invalid |= kit.mark_invalid(ax, group, "p99_ms")
         ax.set_ylabel("latency (ms)")
         kit.scale_y(ax, fam[["p50_ms", "p99_ms"]].to_numpy(dtype=float).ravel())
     extra = [
-        (Line2D([], [], marker="o", color="grey"), "p50"),
-        (Line2D([], [], marker="^", ls=":", color="grey"), "p99"),
+        (Line2D([], [], marker="o", color="grey", lw=2), "p50 (filled markers)"),
+        (Line2D([], [], marker="o", mfc="white", color="grey", lw=1.2), "p99 (hollow markers)"),
     ]
     if any_invalid:
         extra.append(kit.invalid_handle())
     kit.legend(fig, [ax for ax, _ in panels], extra)
-    return kit.finish(fig, "Latency vs load: median (solid) and 99th percentile (dotted)")
+    return kit.finish(fig, "Latency vs load: median (filled) and 99th percentile (hollow)")
 
 
 SPECTRUM_MAX_PCT = 99.9
 SPECTRUM_POINTS = 1500  # per line: enough for a smooth curve, small enough for a light SVG
+INVALID_ALPHA = 0.35  # an invalid cell's curve is drawn faded: shown, not trusted
 
 
 def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | None:
@@ -107,6 +117,7 @@ def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | 
     fig, axes = kit.panels(len(chosen))
     by_cell = requests[requests["ok"]].groupby("cell_id", observed=True)["latency_ms"]
     ticks = [0, 50, 90, 99, 99.9]
+    any_invalid = False
     for ax, ((scenario, loop), cells) in zip(axes, chosen.items(), strict=True):
         spans: list[np.ndarray] = [np.array([])]
         for row in sorted(cells.itertuples(), key=lambda r: kit.order_key(r.variant)):
@@ -123,8 +134,19 @@ def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | 
             if len(x) > SPECTRUM_POINTS:  # log-spaced samples keep the tail, drop the bulk
                 idx = np.unique(np.geomspace(1, len(x), SPECTRUM_POINTS).astype(int) - 1)
                 x, y = x[idx], y[idx]
-            style = "-" if row.valid else ":"
-            ax.plot(x, y, color=kit.colour(row.variant), label=row.variant, lw=2, ls=style)
+            look = kit.style(row.variant)
+            # Markers at a few even steps along the curve: enough to tell the lines apart.
+            ax.plot(
+                x,
+                y,
+                **look.line(),
+                label=row.variant,
+                lw=2,
+                ms=5,
+                markevery=0.1,
+                alpha=1.0 if row.valid else INVALID_ALPHA,
+            )
+            any_invalid |= not row.valid
             spans.append(y)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(FixedLocator([1 / (1 - t / 100) for t in ticks]))
@@ -135,8 +157,44 @@ def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | 
         ax.set_title(f"{kit.label(scenario, loop, loops)}, {users} users")
         ax.set_xlabel("percentile")
         ax.set_ylabel("latency (ms)")
-    kit.legend(fig, axes)
+    faded = Line2D([], [], color="grey", lw=2, alpha=INVALID_ALPHA)
+    kit.legend(fig, axes, [(faded, "faded: invalid cell (not trusted)")] if any_invalid else None)
     return kit.finish(fig, "Latency by percentile (HdrHistogram style): tails to the right")
+
+
+def _series_pair(
+    top: plt.Axes,
+    bottom: plt.Axes,
+    cells: pd.DataFrame,
+    series: dict[str, pd.DataFrame],
+    warmups: dict[str, float],
+    ends: dict[str, float],
+) -> None:
+    """One family's req/s (top) and p95 (bottom) per second, the warm-up shaded."""
+    warm = 0.0
+    for row in sorted(cells.itertuples(), key=lambda r: kit.order_key(r.variant)):
+        frame = series.get(row.cell_id)
+        if frame is None or frame.empty:
+            continue
+        warm = warmups.get(row.cell_id, 0.0)
+        if row.cell_id in ends:
+            frame = frame[frame["second"] + 1 <= ends[row.cell_id] + 1e-6]
+        look = kit.style(row.variant)
+        x = frame["second"] + 0.5
+        top.plot(x, frame["rps"], **look.line(), label=row.variant, lw=1.8, ms=4)
+        bottom.plot(x, frame["p95_ms"], **look.line(), lw=1.8, ms=4)
+    for ax in (top, bottom):
+        if warm > 0:
+            ax.axvspan(0, warm, color="grey", alpha=0.15, lw=0)
+    top.sharex(bottom)
+    top.tick_params(labelbottom=False)
+    top.set_ylabel("req/s (per second)")
+    bottom.set_ylabel("p95 latency (ms)")
+    top.yaxis.set_major_formatter(FuncFormatter(kit.number))
+    top.set_ylim(bottom=0)
+    lines = [ln.get_ydata() for ln in bottom.get_lines()]
+    kit.scale_y(bottom, np.concatenate(lines) if lines else np.array([]))
+    bottom.set_xlabel("seconds since load started")
 
 
 def time_series(
@@ -146,48 +204,27 @@ def time_series(
     ends: dict[str, float] | None = None,
 ) -> Figure | None:
     """series: cell_id → per-second frame (second, rps, p95_ms) counted from the cell's t0;
-    ends: cell_id → the window's end in the same seconds (the partial tail is not drawn)."""
-    ends = ends or {}
+    ends: cell_id → the window's end in the same seconds (the partial tail is not drawn).
+    Families wrap after three columns, each a req/s panel over a p95 panel."""
     chosen = aggregate.spectrum_cells(summary)
     if not chosen:
         return None
     loops = summary["loop"].nunique()
-    with plt.rc_context(kit.STYLE):
-        fig, axes = plt.subplots(
-            2, len(chosen), figsize=(5.2 * len(chosen), 6.6), squeeze=False, sharex="col"
-        )
-    for col, ((scenario, loop), cells) in enumerate(chosen.items()):
-        top, bottom = axes[0][col], axes[1][col]
-        warm = 0.0
-        for row in sorted(cells.itertuples(), key=lambda r: kit.order_key(r.variant)):
-            frame = series.get(row.cell_id)
-            if frame is None or frame.empty:
-                continue
-            warm = warmups.get(row.cell_id, 0.0)
-            if row.cell_id in ends:
-                frame = frame[frame["second"] + 1 <= ends[row.cell_id] + 1e-6]
-            colour = kit.colour(row.variant)
-            top.plot(
-                frame["second"] + 0.5,
-                frame["rps"],
-                color=colour,
-                label=row.variant,
-                lw=2,
-                marker=".",
-            )
-            bottom.plot(frame["second"] + 0.5, frame["p95_ms"], color=colour, lw=2, marker=".")
-        for ax in (top, bottom):
-            if warm > 0:
-                ax.axvspan(0, warm, color="grey", alpha=0.15, lw=0)
+    cols = min(len(chosen), 3)
+    rows = math.ceil(len(chosen) / cols)
+    width = max(5.2 * cols, kit.MIN_WIDTH)
+    fig, axes = kit.figure(2 * rows, cols, figsize=(width, 6.2 * rows + 0.4))
+    pairs = [
+        (axes[2 * (i // cols)][i % cols], axes[2 * (i // cols) + 1][i % cols])
+        for i in range(rows * cols)
+    ]
+    for top, bottom in pairs[len(chosen) :]:
+        top.set_visible(False)
+        bottom.set_visible(False)
+    for (top, bottom), ((scenario, loop), cells) in zip(pairs, chosen.items(), strict=False):
+        _series_pair(top, bottom, cells, series, warmups, ends or {})
         users = int(cells["users"].iloc[0])
         top.set_title(f"{kit.label(scenario, loop, loops)}, {users} users")
-        top.set_ylabel("req/s (per second)")
-        bottom.set_ylabel("p95 latency (ms)")
-        top.yaxis.set_major_formatter(FuncFormatter(kit.number))
-        top.set_ylim(bottom=0)
-        lines = [ln.get_ydata() for ln in bottom.get_lines()]
-        kit.scale_y(bottom, np.concatenate(lines) if lines else np.array([]))
-        bottom.set_xlabel("seconds since load started")
     kit.legend(fig, list(axes.flat), [(Patch(color="grey", alpha=0.15), "warm-up (excluded)")])
     return kit.finish(fig, "Over time: throughput and p95 each second (shaded warm-up is excluded)")
 
@@ -202,9 +239,7 @@ def cpu_vs_users(summary: pd.DataFrame) -> Figure | None:
     for ax, fam in panels:
         for variant in kit.variants(fam):
             cpu = _mean_by_users(fam[fam["variant"] == variant], "server_cpu_pct")
-            ax.plot(
-                cpu.index, cpu.values, marker="o", color=kit.colour(variant), label=variant, lw=2
-            )
+            ax.plot(cpu.index, cpu.values, **kit.style(variant).line(), label=variant, lw=2, ms=5)
         ax.axhline(100, color="grey", ls="--", lw=1)
         ax.set_ylabel("server CPU (% of one core)")
         ax.set_ylim(bottom=0)
@@ -225,18 +260,17 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
         return None
     users = fan.groupby("variant")["users"].max().min()
     fan = fan[fan["users"] == users]
-    with plt.rc_context(kit.STYLE):
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, axes = kit.figure(figsize=(kit.MIN_WIDTH, 5.2))
+    ax = axes[0][0]
     for variant in kit.variants(fan):
         group = fan[fan["variant"] == variant].groupby("calls")["p50_ms"].mean().sort_index()
         concurrent = concurrent_fanout(variant)
         ax.plot(
             group.index,
             group.values,
-            marker="o",
+            **kit.style(variant).line(),
             lw=2,
-            color=kit.colour(variant),
-            ls="-" if concurrent else "--",
+            ms=5,
             label=f"{variant} ({'concurrent' if concurrent else 'sequential'})",
         )
     waits = fan["params"].map(lambda p: p["ms"])
@@ -248,7 +282,7 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
             calls * ms,
             color="grey",
             ls=":",
-            lw=1.2,
+            lw=1.5,
             label=f"floor, sequential (n x {ms:g} ms)",
         )
         ax.plot(
@@ -256,7 +290,7 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
             np.full_like(calls, ms),
             color="grey",
             ls="-.",
-            lw=1.2,
+            lw=1.5,
             label=f"floor, concurrent ({ms:g} ms)",
         )
     ax.set_xlabel("upstream calls per request (n)")
@@ -264,46 +298,5 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
     ax.set_xscale("log", base=2)
     kit.scale_y(ax, fan["p50_ms"].to_numpy(dtype=float), span=5.0)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_title(f"Fan-out: latency vs number of upstream calls ({users} users)")
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-def strategy_bars(ranking: pd.DataFrame) -> Figure | None:
-    if ranking.empty:
-        return None
-    loops = ranking["loop"].nunique()
-    ranking = ranking.assign(
-        family=[
-            kit.label(s, lo, loops)
-            for s, lo in zip(ranking["scenario"], ranking["loop"], strict=True)
-        ]
-    )
-    families = sorted(ranking["family"].unique())
-    variants = kit.variants(ranking)
-    width = 0.8 / max(len(variants), 1)
-    with plt.rc_context(kit.STYLE):
-        fig, ax = plt.subplots(
-            figsize=(max(7.0, 1.9 * len(families) * max(1, len(variants) / 3)), 4.8)
-        )
-    x = np.arange(len(families))
-    for i, variant in enumerate(variants):
-        values = [
-            ranking[(ranking["family"] == f) & (ranking["variant"] == variant)]["rps"].max()
-            for f in families
-        ]
-        ax.bar(
-            x + (i - (len(variants) - 1) / 2) * width,
-            values,
-            width,
-            color=kit.colour(variant),
-            label=variant,
-        )
-    ax.set_xticks(x, families)
-    ax.set_ylabel("best valid throughput (req/s)")
-    ax.set_yscale("log")
-    ax.set_title("Strategy summary: best valid req/s per strategy and workload")
-    ax.legend(ncol=min(len(variants), 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    fig.tight_layout()
-    return fig
+    kit.legend(fig, [ax])
+    return kit.finish(fig, f"Fan-out: latency vs number of upstream calls ({users} users)")

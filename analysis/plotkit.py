@@ -1,10 +1,19 @@
-"""The look every chart shares: one colour and one place in the legend per strategy, the
-matplotlib style, axis scaling and the panel/legend layout. plot.py draws with these."""
+"""The look every chart shares: one colour, marker and line style and one place in the legend
+per strategy, the matplotlib style, axis scaling and the panel/legend layout. plot.py and the
+plot_*.py modules draw with these.
+
+Layout: every figure uses constrained layout and one figure-level legend placed outside the
+axes ("outside lower center"), so the layout engine reserves its room; `legend` then lowers the
+number of columns until the legend fits the figure's width, and `finish` wraps a title that is
+wider than the figure. Nothing depends on bbox_inches="tight", so PNG and SVG show the same."""
 
 from __future__ import annotations
 
 import math
+import textwrap
 import zlib
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -34,7 +43,15 @@ COLOURS = {
 # For a name we know nothing of (a user's own app): chosen by a hash of the name, so the same
 # app keeps its colour in every chart and every run.
 OTHER_COLOURS = ("#999999", "#F0E442", "#882255", "#44AA99", "#332288", "#AA4499")
+# Markers and dash patterns by a strategy's position in VARIANT_ORDER: equal values draw one
+# line exactly over another (coroutine and fanout on /sleep), and a second channel beside the
+# colour keeps both visible and tells them apart in grey print. "^" and "x" are left out: they
+# mark generator-limited and invalid points.
+MARKERS = ("o", "s", "D", "v", "P", "h", "*", "<", ">", "p")
+LINESTYLES: tuple[Any, ...] = ("-", (0, (5, 2)), (0, (6, 2, 1.5, 2)), (0, (1.5, 1.5)))
 INVALID_COLOUR = "#B00020"
+MIN_WIDTH = 7.5  # inches: a figure of one panel still has room for its legend and title
+LIMITED_MARKER = 10  # matplotlib's CARETUPBASE: a caret standing on the point, "at least"
 STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -49,11 +66,35 @@ STYLE = {
 }
 
 
+@dataclass(frozen=True)
+class Style:
+    colour: str
+    marker: str
+    linestyle: Any  # a matplotlib line style: a name or an (offset, dashes) tuple
+
+    def line(self) -> dict[str, Any]:
+        """Keyword arguments of ax.plot for this strategy's line."""
+        return {"color": self.colour, "marker": self.marker, "ls": self.linestyle}
+
+
+def style(variant: str) -> Style:
+    """A strategy's colour, marker and line style. A name we know nothing of (a user's own app)
+    takes its place from a hash of the name, so it keeps its look in every chart and run."""
+    if variant in VARIANT_ORDER:
+        pos = VARIANT_ORDER.index(variant)
+        return Style(
+            COLOURS[variant], MARKERS[pos % len(MARKERS)], LINESTYLES[pos % len(LINESTYLES)]
+        )
+    h = zlib.crc32(variant.encode())
+    return Style(
+        OTHER_COLOURS[h % len(OTHER_COLOURS)],
+        MARKERS[(h // 7) % len(MARKERS)],
+        LINESTYLES[(h // 71) % len(LINESTYLES)],
+    )
+
+
 def colour(variant: str) -> str:
-    known = COLOURS.get(variant)
-    if known is not None:
-        return known
-    return OTHER_COLOURS[zlib.crc32(variant.encode()) % len(OTHER_COLOURS)]
+    return style(variant).colour
 
 
 def order_key(variant: str) -> tuple[int, str]:
@@ -96,13 +137,18 @@ def user_ticks(ax: plt.Axes, users: pd.Series) -> None:
     ax.xaxis.set_minor_locator(FixedLocator([]))
 
 
+def figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, np.ndarray]:
+    """plt.subplots in the shared style with constrained layout (see the module's note)."""
+    with plt.rc_context(STYLE):
+        return plt.subplots(nrows, ncols, squeeze=False, layout="constrained", **kwargs)
+
+
 def panels(n: int, width: float = 5.2, height: float = 3.8) -> tuple[Figure, list]:
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(
-            rows, cols, figsize=(width * cols, height * rows + 0.8), squeeze=False
-        )
+    # Never narrower than MIN_WIDTH: one panel would otherwise leave no room for the legend.
+    size = (max(width * cols, MIN_WIDTH), height * rows + 0.8)
+    fig, axes = figure(rows, cols, figsize=size)
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -114,7 +160,7 @@ def label(scenario: str, loop: str, loops: int) -> str:
 
 
 def legend(fig: Figure, axes: list, extra: list | None = None) -> None:
-    """One legend under all panels, each label once."""
+    """One legend under all panels, each label once, in as many columns as fit the width."""
     handles, labels = [], []
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -124,15 +170,50 @@ def legend(fig: Figure, axes: list, extra: list | None = None) -> None:
     for h, lab in extra or []:
         handles.append(h)
         labels.append(lab)
-    fig.legend(
-        handles, labels, loc="lower center", ncol=min(len(labels), 7), bbox_to_anchor=(0.5, 0)
-    )
+    if not labels:
+        return
+    renderer = fig.canvas.get_renderer()
+    room = fig.bbox.width * 0.98
+    for ncol in range(min(len(labels), 7), 0, -1):
+        # matplotlib fills a legend column by column; this order reads along the rows.
+        order = [i for c in range(ncol) for i in range(c, len(labels), ncol)]
+        with plt.rc_context(STYLE):
+            made = fig.legend(
+                [handles[i] for i in order],
+                [labels[i] for i in order],
+                loc="outside lower center",
+                ncol=ncol,
+            )
+        if ncol == 1 or made.get_window_extent(renderer).width <= room:
+            return
+        made.remove()
+
+
+def fit_text(fig: Figure, text: str, fontsize: float, share: float = 0.96) -> str:
+    """text wrapped into lines no wider than `share` of the figure (measured, not guessed)."""
+    renderer = fig.canvas.get_renderer()
+    probe = fig.text(0, 0, text, fontsize=fontsize, fontweight="bold")
+    width = probe.get_window_extent(renderer).width
+    probe.remove()
+    room = fig.bbox.width * share
+    if width <= room:
+        return text
+    chars = max(10, int(len(text) * room / width))
+    return "\n".join(textwrap.wrap(text, chars))
 
 
 def finish(fig: Figure, title: str) -> Figure:
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.96))
+    size = float(STYLE["figure.titlesize"])
+    fig.suptitle(fit_text(fig, title, size), fontsize=size, fontweight="bold")
     return fig
+
+
+def bar_room(ax: plt.Axes, groups: int) -> None:
+    """Keep at least three groups' width on the x axis: one group would fill the panel with
+    two slabs, and the bars' values read the same at any width."""
+    pad = max(0.0, (3 - groups) / 2)
+    ax.set_xlim(-0.5 - pad, groups - 0.5 + pad)
+    ax.grid(axis="x", visible=False)
 
 
 def mark_invalid(ax: plt.Axes, group: pd.DataFrame, col: str) -> bool:
@@ -150,4 +231,51 @@ def invalid_handle() -> tuple[Line2D, str]:
     return (
         Line2D([], [], marker="x", color=INVALID_COLOUR, linestyle="none", markersize=8, mew=2),
         "invalid cell (not trusted)",
+    )
+
+
+def mark_limited(ax: plt.Axes, group: pd.DataFrame, col: str) -> bool:
+    """A caret standing on each generator-limited point (its req/s is a lower bound); True
+    when there were any."""
+    if "generator_limited" not in group:
+        return False
+    limited = group[group["generator_limited"].fillna(False).astype(bool) & group[col].notna()]
+    if limited.empty:
+        return False
+    ax.scatter(
+        limited["users"], limited[col], marker=LIMITED_MARKER, s=110, color="#222222", zorder=6
+    )
+    return True
+
+
+def limited_handle() -> tuple[Line2D, str]:
+    return (
+        Line2D([], [], marker=LIMITED_MARKER, color="#222222", linestyle="none", markersize=9),
+        "generator-limited: req/s is at least this",
+    )
+
+
+def interval_bars(ax: plt.Axes, frame: pd.DataFrame, x: Any, colour: str) -> None:
+    """Error bars from frame's rps_ci_low/rps_ci_high around frame's rps at x; points whose
+    interval is unknown get none."""
+    if "rps_ci_low" not in frame:
+        return
+    x = np.asarray(x, dtype=float)
+    rps = frame["rps"].to_numpy(float)
+    low = frame["rps_ci_low"].to_numpy(float)
+    high = frame["rps_ci_high"].to_numpy(float)
+    known = np.isfinite(low) & np.isfinite(high) & np.isfinite(rps)
+    if not known.any():
+        return
+    below = np.clip(rps - low, 0, None)[known]
+    above = np.clip(high - rps, 0, None)[known]
+    ax.errorbar(
+        x[known],
+        rps[known],
+        yerr=[below, above],
+        fmt="none",
+        ecolor=colour,
+        elinewidth=1.2,
+        capsize=3,
+        zorder=4,
     )

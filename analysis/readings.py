@@ -18,6 +18,11 @@ LOW_EFFICIENCY = 0.6  # readings call out valid cells this far below their bound
 NOTHING = "No valid cell to read."
 
 
+def _family(scenario: str, loop: str, loops: int) -> str:
+    """A workload's name, with its loop when the run has both (else two readings look alike)."""
+    return f"{scenario} ({loop})" if loops > 1 else str(scenario)
+
+
 def _top_load(summary: pd.DataFrame) -> pd.DataFrame:
     """The valid cells at the highest load of their scenario and loop."""
     ok = summary[summary["valid"] & summary["rps"].notna()]
@@ -34,13 +39,13 @@ def read_throughput(summary: pd.DataFrame, shares: dict[str, float] | None = Non
     top = _top_load(summary)
     if top.empty:
         return NOTHING
-    parts = []
-    for (scenario, _loop), group in top.groupby(["scenario", "loop"]):
+    parts, loops = [], summary["loop"].nunique()
+    for (scenario, loop), group in top.groupby(["scenario", "loop"]):
         best = group.loc[group["rps"].idxmax()]
         worst = group.loc[group["rps"].idxmin()]
         ratio = best["rps"] / worst["rps"] if worst["rps"] else math.nan
         parts.append(
-            f"{scenario} at {int(best['users'])} users: {best['variant']} {best['rps']:,.0f} req/s"
+            f"{_family(scenario, loop, loops)} at {int(best['users'])} users: {best['variant']} {best['rps']:,.0f} req/s"
             + (f", {ratio:,.1f}× {worst['variant']}" if best["variant"] != worst["variant"] else "")
         )
     valid = summary[summary["valid"] & summary["efficiency"].notna()]
@@ -74,12 +79,12 @@ def read_latency(summary: pd.DataFrame) -> str:
     top = _top_load(summary)
     if top.empty:
         return NOTHING
-    parts = []
-    for (scenario, _loop), group in top.groupby(["scenario", "loop"]):
+    parts, loops = [], summary["loop"].nunique()
+    for (scenario, loop), group in top.groupby(["scenario", "loop"]):
         lo = group.loc[group["p99_ms"].idxmin()]
         hi = group.loc[group["p99_ms"].idxmax()]
         parts.append(
-            f"{scenario}: p99 from {lo['p99_ms']:,.1f} ms ({lo['variant']}) to "
+            f"{_family(scenario, loop, loops)}: p99 from {lo['p99_ms']:,.1f} ms ({lo['variant']}) to "
             f"{hi['p99_ms']:,.1f} ms ({hi['variant']})"
         )
     return "At the highest load, " + "; ".join(parts) + "."
@@ -166,12 +171,14 @@ def read_ranking(ranking: pd.DataFrame) -> str:
     if ranking.empty:
         return "No valid cell, so no ranking."
     parts, unseparated = [], []
-    for (scenario, _loop), group in ranking.groupby(["scenario", "loop"], sort=False):
+    loops = ranking["loop"].nunique()
+    for (scenario, loop), group in ranking.groupby(["scenario", "loop"], sort=False):
         top = group[group["rank"] == 1]
         names = " ≈ ".join(top["variant"])
-        parts.append(f"{scenario} → {names} ({top['rps'].max():,.0f} req/s)")
+        name = _family(scenario, loop, loops)
+        parts.append(f"{name} → {names} ({top['rps'].max():,.0f} req/s)")
         if len(group) > 1 and (group["rank"] == 1).all():
-            unseparated.append(str(scenario))
+            unseparated.append(name)
     text = "Best valid strategy per workload: " + "; ".join(parts) + "."
     if unseparated:
         text += (

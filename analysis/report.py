@@ -20,6 +20,7 @@ from analysis import aggregate, table
 from analysis.charts import Chart, Material, build_charts
 from analysis.load import RunData, load_run
 from analysis.readings import read_ranking
+from analysis.readings_stability import stability_items
 from analysis.table import Table, table_text
 from record import io
 from record.cells import Placement
@@ -36,6 +37,11 @@ CELLS_NOTE = (
 REPEATS_NOTE = (
     "Mean and 95% confidence half-width (Student t) across repeats of valid cells; unstable = "
     "coefficient of variation of req/s above 10%."
+)
+
+STABILITY_NOTE = (
+    "The 95% interval of req/s comes from a block bootstrap over the window's seconds, or from "
+    "the repeats when a configuration has several valid ones."
 )
 
 
@@ -71,6 +77,7 @@ class Section:
     table: Table | None = None
     figures: list[Figure] = field(default_factory=list)
     text: str = ""
+    items: list[str] = field(default_factory=list)  # a short bulleted note
 
 
 def build_report(run_dir: str | Path) -> ReportResult:
@@ -123,6 +130,12 @@ def _sections(
             text=read_ranking(ranking),
         ),
         Section("Charts", figures=[Figure.of(chart) for chart in charts]),
+    ]
+    shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
+    stability = stability_items(summary, shares)
+    if stability:
+        sections.append(Section("Stability", note=STABILITY_NOTE, items=stability))
+    sections += [
         Section(
             "Every cell",
             note=CELLS_NOTE,

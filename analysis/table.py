@@ -58,6 +58,20 @@ CELL_COLUMNS = {
 }
 
 
+# A user's app has no bound; its CPU capacity (analysis/model.py) is shown instead, in a
+# column that appears only when some cell has one, so built-in runs read as before.
+CAPACITY = ("cpu_capacity_rps", "CPU capacity")
+
+
+def _with_capacity(columns: dict[str, str], summary: pd.DataFrame) -> dict[str, str]:
+    col, heading = CAPACITY
+    if col not in summary or not summary[col].notna().any():
+        return columns
+    items = list(columns.items())
+    at = list(columns).index("efficiency") + 1
+    return dict([*items[:at], (col, heading), *items[at:]])
+
+
 def _ranking_frame(ranking: pd.DataFrame) -> pd.DataFrame:
     """The ranking as shown: the interval in one column; a generator-limited figure as ≥."""
     return pd.DataFrame(
@@ -147,7 +161,8 @@ def ranking_table(ranking: pd.DataFrame) -> Table:
 
 
 def cells_table(summary: pd.DataFrame) -> Table:
-    frame = summary[list(CELL_COLUMNS)].rename(columns=CELL_COLUMNS)
+    columns = _with_capacity(CELL_COLUMNS, summary)
+    frame = summary[list(columns)].rename(columns=columns)
     return html_table(
         frame,
         left={"cell", "notes"},
@@ -170,7 +185,9 @@ def table_text(summary: pd.DataFrame) -> str:
     """The cells as a plain-text table for the terminal."""
     if summary.empty:
         return "(no cells)"
-    frame = summary[list(TERMINAL_COLUMNS)].copy()
-    for col, digits in TERMINAL_DIGITS.items():
-        frame[col] = frame[col].map(lambda v, d=digits: fmt(float(v), d))
-    return frame.rename(columns=TERMINAL_COLUMNS).to_string(index=False, max_colwidth=70)
+    columns = _with_capacity(TERMINAL_COLUMNS, summary)
+    frame = summary[list(columns)].copy()
+    for col, digits in {**TERMINAL_DIGITS, CAPACITY[0]: 1}.items():
+        if col in frame:
+            frame[col] = frame[col].map(lambda v, d=digits: fmt(float(v), d))
+    return frame.rename(columns=columns).to_string(index=False, max_colwidth=70)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis import aggregate, readings
+from analysis import aggregate, readings, readings_cost, readings_stability
 from analysis.load import load_run
+from record import io
+from record.cells import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 
 MP = cell("multiprocess", users=10)
@@ -143,3 +146,79 @@ def test_an_idle_second_lowers_the_reported_stability(tmp_path: Path) -> None:
     # Seconds of 100, 100, 0, 100: mean 75, sample standard deviation 50.
     assert stalled == pytest.approx(0.67)
     assert stalled > steady
+
+
+def _patch(run_dir: Path, c: CellSpec, **fields: object) -> None:
+    """Set cell.json fields the shared fixture writer does not take."""
+    path = run_dir / "cells" / c.cell_id / "cell.json"
+    io.write_json(path, {**json.loads(path.read_text()), **fields})
+
+
+@pytest.fixture(scope="module")
+def loops(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
+    """hello on both loops (uvloop generator-limited), a forking server whose first process
+    did all the work, a stalled cell and a failed one. (variant, loop, scenario, users,
+    server CPU %: at 100 req/s, 10 × the CPU ms per request)."""
+    path = tmp_path_factory.mktemp("loops")
+    hello, sleep = ("hello", {}), ("sleep", {"ms": 50})
+    specs = [
+        ("coroutine", "asyncio", hello, 1, 3.0),
+        ("coroutine", "asyncio", hello, 10, 2.7),
+        ("coroutine", "uvloop", hello, 10, 2.1),
+        ("coroutine", "uvloop", hello, 50, 1.0),  # above the level both loops reached
+        ("multiprocess", "asyncio", sleep, 10, 1.8),  # at 36 req/s: two processes, 50 ms
+        ("coroutine", "asyncio", sleep, 10, 5.0),
+    ]
+    cells = [cell(v, users=u, scenario=s, params=p, loop=lo) for v, lo, (s, p), u, _ in specs]
+    failed = cell("sync", users=10, scenario="hello", params={}, loop="uvloop")
+    write_run(path, [*cells, failed])
+    for c, (*_, cpu) in zip(cells, specs, strict=True):
+        reqs = steady_requests(36 if c.variant == "multiprocess" else 100, 5, T0 + 1, T0 + 3)
+        if c.variant == "coroutine" and c.scenario == "sleep":
+            reqs = steady_requests(200, 50, T0 + 1, T0 + 2)  # then a second with nothing
+        write_cell(path, c, requests=reqs, server_cpu=cpu)
+        core = 80.0 if c.loop == "uvloop" else 20.0
+        _patch(path, c, loadgen_core_pct=core)
+    write_cell(path, failed, requests=None, window=None, status="failed", reason="boom")
+    _patch(path, cells[4], server_shares={"7": 0.999, "8": 0.001})
+    run = load_run(path)
+    shares = {cid: r.server_shares for cid, r in run.records.items()}
+    return aggregate.build_summary(run.cells, run.requests, run.run_id), shares
+
+
+def test_read_cost_compares_loops_at_the_level_both_reached(loops: tuple) -> None:
+    table = readings_cost.cost_table(loops[0])
+    assert "sync" not in set(table["variant"])  # failed: measured nothing
+    assert readings_cost.read_cost(table) == (
+        "coroutine on hello: uvloop 0.21 ms CPU per request vs asyncio 0.27 (−22 %)."
+        " Throughput is invalid or generator-limited for coroutine on hello; CPU per request"
+        " still compares there (the server paid it, whoever set the pace)."
+    )
+
+
+def test_read_cost_without_both_loops_names_cheapest_and_dearest(loops: tuple) -> None:
+    table = readings_cost.cost_table(loops[0])
+    one = table[(table["loop"] == "asyncio") & (table["scenario"] == "sleep-ms50")]
+    assert readings_cost.read_cost(one) == (
+        "sleep-ms50: every strategy about 0.5 ms CPU per request."
+    )
+
+
+def test_stability_names_unstable_cells_and_process_shares(loops: tuple) -> None:
+    summary, shares = loops
+    items = readings_stability.stability_items(summary, shares)
+    assert items[0].startswith("Not stable (95 % interval of req/s wider than ±10 %): ")
+    assert "coroutine sleep-ms50 (asyncio) u10 (±" in items[0]
+    assert "SO_REUSEPORT" in items[1] and "kept-alive connection" in items[1]
+    assert items[2:] == ["multiprocess sleep-ms50 (asyncio): u10: 100 % / 0 %"]
+    even = {cid: {"7": 0.55, "8": 0.45} if v else v for cid, v in shares.items()}
+    items = readings_stability.stability_items(summary, even)
+    assert items[1] == "Share of the server's CPU per process, busiest first."
+    assert items[2:] == ["multiprocess sleep-ms50 (asyncio): u10: 55 % / 45 %"]
+
+
+def test_readings_name_the_loop_when_a_run_has_both(loops: tuple) -> None:
+    summary, _ = loops
+    assert "hello (uvloop) at 50 users" in readings.read_throughput(summary)
+    assert "hello (asyncio): p99" in readings.read_latency(summary)
+    assert "hello (uvloop) → coroutine" in readings.read_ranking(aggregate.ranking(summary))

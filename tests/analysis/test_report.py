@@ -16,7 +16,7 @@ from record import schema
 from record.errors import UserError
 from tests.analysis.fixtures import T0, cell, noisy_run, steady_requests, write_cell, write_run
 
-CHARTS = {"throughput", "latency", "spectrum", "timeseries", "cpu", "fanout", "strategies"}
+CHARTS = {"throughput", "latency", "spectrum", "timeseries", "cpu", "cost", "fanout", "strategies"}
 
 
 def make_run(path, scale: float = 1.0, seed: int = 0):  # type: ignore[no-untyped-def]
