@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUITE ?= suites/quick.toml
 
-.PHONY: bench test lint install clean-venv
+.PHONY: bench test test-reliability reliability-report lint install clean-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -17,9 +17,18 @@ install: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) run_bench.py run $(SUITE)
 
+# Everything but the slow attack series (those run in test-reliability).
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+# Every attack on the harness and the servers, the slow series included (about 5 minutes).
+test-reliability: $(VENV)/.installed
+	$(PY) -m pytest -m reliability
+
+# The attacks as measurements: a table of figures per attack family.
+reliability-report: $(VENV)/.installed
+	$(PY) -m tests.reliability.figures
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
