@@ -15,6 +15,11 @@ from record.errors import UserError
 
 DEFAULT_SUITE = "quick"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# What `init` writes: a small Tornado app with a blocking and an async mode, its Locust file
+# and a suite comparing them. Kept as real files in examples/ so that ruff checks them and
+# they can be read in place; outside harness/, which must never hold a file importing Locust.
+EXAMPLE_DIR = Path(__file__).resolve().parent / "examples" / "own_service"
+EXAMPLE_FILES = ("app.py", "locustfile.py", "suite.toml")
 EXIT_OK, EXIT_USER, EXIT_FAILED_CELLS, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -173,6 +178,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    import shutil
+
+    target: Path = args.dir
+    if target.exists() and not target.is_dir():
+        raise UserError(f"init: {target} is a file, not a folder")
+    taken = [name for name in EXAMPLE_FILES if (target / name).exists()]
+    if taken:
+        raise UserError(f"init: {target / taken[0]} exists; choose a new or empty folder")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        shutil.copyfile(EXAMPLE_DIR / name, target / name)
+    print(f"wrote {', '.join(str(target / n) for n in EXAMPLE_FILES)}")
+    print(f"run it:  python run_bench.py run {target / 'suite.toml'}")
+    print(
+        "then point suite.toml's [[apps]] command at your service, and its file at your Locust file"
+    )
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from servers.launch import main as serve_main
 
@@ -208,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run a suite and build its report",
         description="Run every cell of a suite (variant x loop x scenario x users x repeat), "
-        "then build summary.csv, charts and report.html in the run folder.",
+        "then build summary.csv, charts and report.html in the run folder. A suite may name "
+        "the user's own services ([[apps]]) and Locust files ([[scenarios]] file = ...): "
+        "see `run_bench.py init`.",
     )
     run.add_argument(
         "suite",
@@ -282,6 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="variants, scenarios, suites with cell counts and time")
     lst.set_defaults(func=cmd_list)
+
+    init = sub.add_parser(
+        "init",
+        help="write an example app, its Locust file and a suite to start from",
+        description="Write a small Tornado app with a blocking and an async mode (app.py), its "
+        "Locust file (locustfile.py) and a suite comparing the two (suite.toml) into DIR: the "
+        "shape of a suite for your own service ([[apps]] and [[scenarios]] file = ...).",
+    )
+    init.add_argument("dir", type=Path, metavar="DIR", help="folder to write into (created)")
+    init.set_defaults(func=cmd_init)
 
     serve = sub.add_parser("serve", help="run one server variant in the foreground")
     serve.add_argument("variant", choices=[*VARIANT_NAMES, "backend"])

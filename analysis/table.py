@@ -72,6 +72,52 @@ def _with_capacity(columns: dict[str, str], summary: pd.DataFrame) -> dict[str, 
     return dict([*items[:at], (col, heading), *items[at:]])
 
 
+# Open-loop cells: two combined columns beside req/s and p99, only when the run has any
+# (blank for closed-loop rows: they offer no rate). Combined to keep the table readable.
+OFFERED = ("req/s", "offered (× capacity)")
+CORRECTED = ("p99", "p99 corr. (late sends)")
+
+
+def _is_open(summary: pd.DataFrame) -> pd.Series:
+    if "offered_rps" not in summary:
+        return pd.Series(False, index=summary.index)
+    return summary["offered_rps"].notna()
+
+
+def _offered_text(offered: float, utilisation: float) -> str:
+    if not pd.notna(offered):
+        return ""
+    digits = 1 if utilisation >= 1 else 2
+    times = f" ({utilisation:,.{digits}f}×)" if pd.notna(utilisation) else ""
+    return f"{fmt(float(offered), 0)}{times}"
+
+
+def _corrected_text(p99c: float, late: float) -> str:
+    """'1,945.7 (93% late)'; the share is left out when (nearly) every send was on time."""
+    late_text = f" ({late:.0f}% late)" if pd.notna(late) and late >= 0.5 else ""
+    return f"{fmt(float(p99c))}{late_text}"
+
+
+def _with_open_loop(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """frame (the cells table's columns) with the offered rate and the corrected p99 after
+    req/s and p99, when some cell is open-loop."""
+    is_open = _is_open(summary)
+    if not is_open.any():
+        return frame
+    offered = [
+        _offered_text(o, u) if op else ""
+        for o, u, op in zip(summary["offered_rps"], summary["utilisation"], is_open, strict=True)
+    ]
+    corrected = [
+        _corrected_text(p, lt) if op else ""
+        for p, lt, op in zip(summary["p99_corrected_ms"], summary["late_pct"], is_open, strict=True)
+    ]
+    out = frame.copy()
+    for (after, heading), values in ((OFFERED, offered), (CORRECTED, corrected)):
+        out.insert(list(out.columns).index(after) + 1, heading, values)
+    return out
+
+
 def _ranking_frame(ranking: pd.DataFrame) -> pd.DataFrame:
     """The ranking as shown: the interval in one column; a generator-limited figure as ≥."""
     return pd.DataFrame(
@@ -162,11 +208,13 @@ def ranking_table(ranking: pd.DataFrame) -> Table:
 
 def cells_table(summary: pd.DataFrame) -> Table:
     columns = _with_capacity(CELL_COLUMNS, summary)
-    frame = summary[list(columns)].rename(columns=columns)
+    frame = _with_open_loop(summary[list(columns)].rename(columns=columns), summary)
     return html_table(
         frame,
         left={"cell", "notes"},
         formats={
+            OFFERED[1]: str,
+            CORRECTED[1]: str,
             "errors": percent,
             "eff": lambda v: fmt(v, 2),
             "status": str,
@@ -177,8 +225,29 @@ def cells_table(summary: pd.DataFrame) -> Table:
     )
 
 
+def sustained_table(table: pd.DataFrame, slo_ms: float | None) -> Table:
+    """readings_openloop.sustained as shown: a rate never sustained reads 'none'."""
+    limit = "under the SLO" if slo_ms is not None else "kept up with"
+    frame = pd.DataFrame(
+        {
+            "scenario": table["scenario"],
+            "loop": table["loop"],
+            "variant": table["variant"],
+            f"max rate {limit} (req/s)": [
+                fmt(v, 0) if v > 0 else "none" for v in table["max_rate"]
+            ],
+            "p99 corr. there (ms)": table["p99_corrected_ms"],
+            "model capacity (req/s)": [fmt(v, 0) for v in table["capacity_rps"]],
+            "next rate offered (why it missed)": table["missed"].replace("", DASH),
+        }
+    )
+    return html_table(
+        frame, left={"scenario", "loop", "variant", "next rate offered (why it missed)"}
+    )
+
+
 def repeats_table(repeats: pd.DataFrame) -> Table:
-    return html_table(repeats, left={"variant", "loop", "scenario"})
+    return html_table(repeats, left={"variant", "loop", "scenario", "load"})
 
 
 def table_text(summary: pd.DataFrame) -> str:
@@ -186,8 +255,17 @@ def table_text(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "(no cells)"
     columns = _with_capacity(TERMINAL_COLUMNS, summary)
+    if _is_open(summary).any():  # the offered rate and corrected p99 beside req/s and p99
+        items = list(columns.items())
+        at_rps, at_p99 = list(columns).index("rps") + 1, list(columns).index("p99_ms") + 1
+        items.insert(at_p99, ("p99_corrected_ms", "p99 corr."))
+        items.insert(at_rps, ("offered_rps", "offered"))
+        columns = dict(items)
     frame = summary[list(columns)].copy()
-    for col, digits in {**TERMINAL_DIGITS, CAPACITY[0]: 1}.items():
+    digits_of = {**TERMINAL_DIGITS, CAPACITY[0]: 1, "offered_rps": 0, "p99_corrected_ms": 1}
+    for col, digits in digits_of.items():
         if col in frame:
             frame[col] = frame[col].map(lambda v, d=digits: fmt(float(v), d))
+    if "offered_rps" in frame:
+        frame.loc[~_is_open(summary), ["offered_rps", "p99_corrected_ms"]] = ""
     return frame.rename(columns=columns).to_string(index=False, max_colwidth=70)

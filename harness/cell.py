@@ -18,6 +18,7 @@ from types import FrameType
 import pandas as pd
 
 from harness import collect, procs
+from harness.apps import AppEntry
 from harness.locust_cmd import PROJECT_ROOT, locust_argv
 from harness.sampler import SAMPLE_COLUMNS, Sampler
 from harness.scenarios import SCENARIOS
@@ -70,36 +71,59 @@ class CellRun:
     cell_dir: Path
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
+    command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
 
     def _start_http(
-        self, name: str, argv_for_port: Callable[[int], list[str]], cpus: tuple[int, ...]
+        self,
+        name: str,
+        argv_for_port: Callable[[int], list[str]],
+        cpus: tuple[int, ...],
+        app: AppEntry | None = None,
     ) -> tuple[procs.Child, str]:
-        """Start a server on a free port (retrying if the port was taken meanwhile)."""
+        """Start a server (a built-in one, or the user's app) on a free port, retrying if the
+        port was taken meanwhile, and wait until it answers."""
         last = ""
         log = self.cell_dir / f"{name}.log"
         for _ in range(PORT_ATTEMPTS):
             port = procs.free_port()
+            argv = argv_for_port(port)
             child = procs.start(
-                name, argv_for_port(port), log_path=log, cwd=PROJECT_ROOT, cpus=set(cpus)
+                name,
+                argv,
+                log_path=log,
+                env=app.environment(port) if app else None,
+                cwd=Path(app.cwd) if app else PROJECT_ROOT,
+                cpus=set(cpus),
             )
             self.children.append(child)
             base = f"http://127.0.0.1:{port}"
             try:
-                procs.wait_ready(base + "/health", child)
+                if app is None:
+                    procs.wait_ready(base + "/health", child)
+                else:
+                    self.command = tuple(argv)
+                    procs.wait_answering(base + app.health, child)
                 return child, base
             except RuntimeError as exc:
                 last = str(exc)
                 child.stop()
                 if "in use" not in _tail(log):
                     break
+        if app is not None:  # the user needs the app's own words: its last log lines
+            raise CellFailed(f"app {app.name} did not start: {last}; {log.name}: {_tail(log, 5)}")
         raise CellFailed(f"{name} did not start: {last}; {_tail(log)}")
 
     def start_subjects(self) -> Subjects:
         suite, cell, placement = self.options.suite, self.cell, self.options.placement
         if suite.target is not None:
             return Subjects(suite.target, None)
+        app = suite.app(cell.variant)
+        if app is not None:
+            # Role "server": sampled, watched and stopped exactly like a built-in variant.
+            server, base = self._start_http("server", app.argv, placement.server_cpus, app)
+            return Subjects(base, server)
         backend_url = None
-        if SCENARIOS[cell.scenario].needs_backend:
+        if not suite.entry(cell).file and SCENARIOS[cell.scenario].needs_backend:
             _, backend_url = self._start_http(
                 "backend", lambda port: procs.server_argv("backend", port), placement.loadgen_cpus
             )
@@ -120,9 +144,17 @@ class CellRun:
         return Subjects(base, server)
 
     def check(self, subjects: Subjects) -> tuple[str, ...]:
-        spec = SCENARIOS[self.cell.scenario]
-        strict = self.options.suite.target is None
-        problems = verify(subjects.base_url, spec.paths(self.cell.params), strict=strict)
+        """Verify before load. A built-in variant is checked deeply (status, type, body); a
+        user's own server (a target, an app) by status, on the paths its scenario sends or,
+        for a user's Locust file, on the paths the suite lists in `verify`."""
+        suite, cell = self.options.suite, self.cell
+        entry = suite.entry(cell)
+        if entry.file:
+            paths, strict = list(entry.verify), False
+        else:
+            paths = SCENARIOS[cell.scenario].paths(cell.params)
+            strict = suite.target is None and suite.app(cell.variant) is None
+        problems = verify(subjects.base_url, paths, strict=strict)
         if problems:
             raise CellFailed("verification failed: " + "; ".join(problems))
         return ("ok",)
@@ -130,8 +162,9 @@ class CellRun:
     def run_load(self, subjects: Subjects) -> tuple[int | None, pd.DataFrame]:
         """Run Locust to its end while sampling every process; its exit code and the samples."""
         suite, cell = self.options.suite, self.cell
+        entry = suite.entry(cell)
         argv = locust_argv(
-            scenario_file=SCENARIOS[cell.scenario].locustfile,
+            scenario_file=entry.locustfile,
             base_url=subjects.base_url,
             cell_dir=self.cell_dir,
             users=cell.users,
@@ -142,7 +175,9 @@ class CellRun:
             rate=cell.rate,
             arrivals=suite.arrivals,
         )
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
+        paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if entry.file else ""]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         locust = procs.start(
             "locust",
             argv,
@@ -196,10 +231,15 @@ class CellRun:
         return Measurement(verification, load_started, load_ended, exit_code, window, cpu)
 
     def stop_all(self) -> tuple[int, ...]:
-        """Stop every group this cell started; the pids still running afterwards (none)."""
+        """Stop every group this cell started, and every process that left its group (an
+        app's daemonized helper); the pids still running afterwards (none)."""
+        leftover: set[int] = set()
         for child in reversed(self.children):
+            below = procs.descendants(child.pid) if child.alive() else []
             child.stop()
-        return tuple(sorted(pid for c in self.children for pid in procs.group_members(c.pid)))
+            leftover |= procs.kill_survivors(below)
+        leftover |= {pid for c in self.children for pid in procs.group_members(c.pid)}
+        return tuple(sorted(leftover))
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -207,7 +247,8 @@ def _tail(path: Path, lines: int = 3) -> str:
         text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in text[-lines:])[:400]
+    # The end is kept when the lines are long: a traceback's last line names the error.
+    return " | ".join(line.strip() for line in text[-lines:])[-400:]
 
 
 @contextlib.contextmanager
@@ -292,10 +333,13 @@ def _record(
             "loadgen_core_pct": measured.cpu.loadgen_core_pct,
             "server_shares": measured.cpu.server_shares,
         }
+    entry = suite.entry(cell)
     return CellRecord(
         cell=cell,
         status=status,
         reason=reason,
+        command=run.command,
+        locustfile=entry.file,
         limits=Limits(suite.duration_s, suite.warmup_s, suite.max_error_rate),
         placement=options.placement,
         cores=len(options.placement.server_cpus),

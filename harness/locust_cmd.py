@@ -1,5 +1,6 @@
-"""The Locust command line of one cell: the scenario file plus the recorder plugin, headless,
-the users at once, the harness's window options, and the scenario's parameters."""
+"""The Locust command line of one cell: the scenario file (a built-in one, or the user's own,
+unchanged) plus the recorder plugin, headless, the users at once, the harness's window options,
+and the scenario's parameters as `--name value` (a user's file declares its own)."""
 
 from __future__ import annotations
 

@@ -222,3 +222,52 @@ def running(
         yield child
     finally:
         child.stop()
+
+
+def wait_answering(url: str, child: Child | None = None, timeout_s: float | None = None) -> None:
+    """Poll url until it answers 200 with any body (a user's app: its health path may answer
+    plain text or HTML, which wait_ready's JSON would refuse); raise RuntimeError otherwise.
+    The deadline is READY_TIMEOUT_S, read at call time so that a test can patch it."""
+    timeout_s = READY_TIMEOUT_S if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited with code {child.popen.returncode}")
+        try:
+            status, _, _ = http_get(url, timeout=1.0)
+            if status == 200:
+                return
+            last = f"status {status}"
+        except OSError as exc:
+            last = type(exc).__name__
+        time.sleep(READY_POLL_S)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s ({last})")
+
+
+def descendants(pid: int) -> list[Any]:
+    """Every process below pid right now (psutil.Process objects). A process that left the
+    group (setsid, a daemonizing app) is not reached by a group signal, and once its parent
+    is gone nothing links it to the cell any more: take this before stopping the group."""
+    import psutil
+
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_survivors(processes: list[Any]) -> set[int]:
+    """SIGKILL those of `processes` still running after their group was stopped; the pids
+    that still run afterwards. psutil checks each process's start time before it signals, so
+    a pid the system has reused since is never touched."""
+    import psutil
+
+    alive = []
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                proc.kill()
+                alive.append(proc)
+    _, still = psutil.wait_procs(alive, timeout=TERM_GRACE_S)
+    return {p.pid for p in still}

@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.apps import AppEntry, parse_apps
 from harness.placement import PLACEMENTS
-from harness.scenarios import SCENARIOS, cross_check
 from harness.suite_checks import RANGES, Checker, check_target
+from harness.suite_scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
 from record.cells import CellSpec
 from record.errors import UserError
-from record.schema import scenario_label
 from servers.variants import LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -42,29 +42,13 @@ TOP_KEYS = {
     "arrivals",
     "max_in_flight",
     "slo_ms",
+    "apps",
 }
 SERVER_KEYS = {"threads", "processes", "reuse_port"}
-SCENARIO_KEYS = {"name", "params", "users", "rates", "variants", "loops"}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
 DEFAULT_MAX_IN_FLIGHT = 200
-
-
-@dataclass(frozen=True)
-class ScenarioEntry:
-    name: str
-    params: dict[str, int]
-    users: tuple[int, ...]
-    # A scenario may run on a subset of the suite's variants, or on other loops (for
-    # example uvloop beside asyncio for one strategy only); the suite's lists otherwise.
-    variants: tuple[str, ...] = ()
-    loops: tuple[str, ...] = ()
-    rates: tuple[float, ...] = ()  # open-loop offered req/s, beside or instead of users
-
-    @property
-    def label(self) -> str:
-        return scenario_label(self.name, self.params)
 
 
 @dataclass(frozen=True)
@@ -95,10 +79,28 @@ class Suite:
     arrivals: str = "constant"
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     slo_ms: float | None = None
+    # The user's own services, started per cell like a variant (harness/apps.py).
+    apps: tuple[AppEntry, ...] = ()
 
     @property
     def adaptive(self) -> bool:
         return self.target_ci_pct is not None
+
+    @property
+    def subjects(self) -> SubjectSet:
+        return SubjectSet(self.target, self.variants, self.loops, tuple(a.name for a in self.apps))
+
+    def app(self, name: str) -> AppEntry | None:
+        """The app of that name, or None for a built-in variant or a target."""
+        return next((a for a in self.apps if a.name == name), None)
+
+    def entry(self, cell: CellSpec) -> ScenarioEntry:
+        """The scenario table a cell comes from (a label may recur for other subjects)."""
+        subjects = self.subjects
+        for s in self.scenarios:
+            if s.label == cell.label and cell.variant in subjects.of(s):
+                return s
+        raise KeyError(f"cell {cell.cell_id} is not in suite {self.name}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,17 +111,8 @@ class Suite:
         data["variants"] = tuple(data["variants"])
         data["loops"] = tuple(data["loops"])
         data["reuse_port"] = tuple(data.get("reuse_port", (False,)))
-        data["scenarios"] = tuple(
-            ScenarioEntry(
-                s["name"],
-                dict(s["params"]),
-                tuple(s["users"]),
-                tuple(s.get("variants", ())),
-                tuple(s.get("loops", ())),
-                tuple(s.get("rates", ())),
-            )
-            for s in data["scenarios"]
-        )
+        data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
+        data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
         return cls(**data)
 
     def cells(self) -> list[CellSpec]:
@@ -129,6 +122,7 @@ class Suite:
 
     def round(self, repeat: int) -> list[CellSpec]:
         """The matrix's cells for one repeat (closed-loop load levels, then offered rates)."""
+        subjects = self.subjects
         return [
             CellSpec(
                 variant=variant,
@@ -137,15 +131,18 @@ class Suite:
                 params=scenario.params,
                 users=users,
                 repeat=repeat,
-                threads=self.threads,
-                processes=_processes(variant, self.processes),
+                # [server] is the built-in variants' configuration; an app's processes are
+                # the cores the model may assume it uses (its processes_hint).
+                threads=1 if app else self.threads,
+                processes=app.processes_hint if app else _processes(variant, self.processes),
                 rate=rate,
                 reuse_port=reuse,
             )
             for scenario in self.scenarios
-            for variant in scenario.variants or self.variants
+            for variant in subjects.of(scenario)
+            for app in [self.app(variant)]
             for reuse in (self.reuse_port if forks(variant) else (False,))
-            for loop in scenario.loops or self.loops
+            for loop in subjects.loops_of(scenario, variant)
             for users, rate in [(u, None) for u in scenario.users]
             + [(self.max_in_flight, r) for r in scenario.rates]
         ]
@@ -160,88 +157,28 @@ def _processes(variant: str, configured: int) -> int:
     return v.processes(configured) if v is not None else 1
 
 
-def _parse_scenario(
-    c: Checker,
-    raw: Any,
-    where: str,
-    defaults: tuple[tuple[int, ...], tuple[float, ...]],
-    target: bool,
-) -> ScenarioEntry:
-    if not isinstance(raw, dict):
-        raise c.fail(where, "must be a table")
-    c.keys(raw, SCENARIO_KEYS, f"{where}.")
-    sname = raw.get("name")
-    if sname not in SCENARIOS:
-        raise c.fail(
-            f"{where}.name", f"unknown scenario {sname!r}; allowed: {', '.join(SCENARIOS)}"
-        )
-    spec = SCENARIOS[sname]
-    given = raw.get("params", {})
-    if not isinstance(given, dict):
-        raise c.fail(f"{where}.params", "must be a table")
-    for pname, value in given.items():
-        key = f"{where}.params.{pname}"
-        if pname not in spec.params:
-            allowed = ", ".join(spec.params) or "none"
-            raise c.fail(key, f"unknown parameter for {sname}; allowed: {allowed}")
-        p = spec.params[pname]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise c.fail(key, f"must be an integer in {p.lo}..{p.hi}")
-        if not p.lo <= value <= p.hi:
-            raise c.fail(key, f"{value} is out of range; allowed {p.lo}..{p.hi}")
-    params = spec.resolve(given)
-    problem = cross_check(sname, params)
-    if problem:
-        raise c.fail(f"{where}.params", problem)
-    users = c.users(raw["users"], f"{where}.users", empty=True) if "users" in raw else defaults[0]
-    rates = c.rates(raw["rates"], f"{where}.rates") if "rates" in raw else defaults[1]
-    if not users and not rates:
-        raise c.fail(where, "has no load: give users (closed loop) and/or rates (open loop)")
-    if target and ("variants" in raw or "loops" in raw):
-        raise c.fail(f"{where}.variants", "a target suite loads one running server: no variants")
-    variants = (
-        c.names(raw["variants"], f"{where}.variants", VARIANT_NAMES) if "variants" in raw else ()
-    )
-    loops = c.names(raw["loops"], f"{where}.loops", LOOPS) if "loops" in raw else ()
-    return ScenarioEntry(sname, params, users, variants, loops, rates)
-
-
-def _parse_scenarios(
-    c: Checker, data: dict[str, Any], subjects: tuple[str | None, tuple[str, ...], tuple[str, ...]]
-) -> tuple[ScenarioEntry, ...]:
-    target, variants, loops = subjects
-    rates = c.rates(data["rates"], "rates") if "rates" in data else ()
-    # Without rates, a suite is closed-loop at 10 users unless it says otherwise.
-    users = c.users(data.get("users", [] if rates else [10]), "users", empty=bool(rates))
-    raw_scenarios = data.get("scenarios")
-    if not isinstance(raw_scenarios, list) or not raw_scenarios:
-        raise c.fail("scenarios", "at least one [[scenarios]] table is required")
-    scenarios: list[ScenarioEntry] = []
-    for i, raw in enumerate(raw_scenarios):
-        entry = _parse_scenario(c, raw, f"scenarios[{i}]", (users, rates), target is not None)
-
-        def combos(e: ScenarioEntry) -> set[tuple[str, str]]:
-            return {(v, lo) for v in e.variants or variants for lo in e.loops or loops}
-
-        if any(e.label == entry.label and combos(e) & combos(entry) for e in scenarios):
-            raise c.fail(f"scenarios[{i}]", f"duplicates scenario {entry.label}")
-        scenarios.append(entry)
-    return tuple(scenarios)
-
-
 def _parse_subjects(
     c: Checker, data: dict[str, Any], source: str, allow_remote: bool
-) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
-    """target, variants and loops: either a running server, or built-in variants on loops."""
+) -> tuple[SubjectSet, tuple[AppEntry, ...]]:
+    """Either a running server (target), or built-in variants on loops and/or the user's own
+    apps. Without variants, a suite runs every built-in variant unless it names apps."""
     target = data.get("target")
+    base = Path(source).resolve().parent  # relative paths in a suite are its folder's
+    apps = parse_apps(c, data["apps"], base) if "apps" in data else ()
     if target is None:
-        variants = c.names(data.get("variants", list(VARIANT_NAMES)), "variants", VARIANT_NAMES)
-        return None, variants, c.names(data.get("loops", ["asyncio"]), "loops", LOOPS)
+        default = [] if apps else list(VARIANT_NAMES)
+        given = data.get("variants", default)
+        variants = c.names(given, "variants", VARIANT_NAMES) if given or not apps else ()
+        loops = c.names(data.get("loops", ["asyncio"]), "loops", LOOPS)
+        return SubjectSet(None, variants, loops, tuple(a.name for a in apps)), apps
     if not isinstance(target, str):
         raise c.fail("target", "must be a URL string like http://127.0.0.1:PORT")
     if "variants" in data:
         raise c.fail("target", "give either target or variants, not both")
-    return check_target(target, allow_remote, f"{source}: target"), (TARGET,), ("na",)
+    if apps:
+        raise c.fail("apps", "give either target (a running server) or apps, not both")
+    url = check_target(target, allow_remote, f"{source}: target")
+    return SubjectSet(url, (TARGET,), (NA_LOOP,)), ()
 
 
 ADAPTIVE_KEYS = ("min_repeats", "max_repeats", "target_ci_pct")
@@ -310,7 +247,8 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     placement = data.get("placement", "split")
     if placement not in PLACEMENTS:
         raise c.fail("placement", f"must be one of: {', '.join(PLACEMENTS)}")
-    target, variants, loops = _parse_subjects(c, data, source, allow_remote)
+    subjects, apps = _parse_subjects(c, data, source, allow_remote)
+    variants = subjects.variants
     server = data.get("server", {})
     if not isinstance(server, dict):
         raise c.fail("server", "must be a table with threads and/or processes")
@@ -325,18 +263,19 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         max_repeats=max_repeats,
         target_ci_pct=target_ci,
         variants=variants,
-        loops=loops,
-        scenarios=_parse_scenarios(c, data, (target, variants, loops)),
+        loops=subjects.loops,
+        scenarios=parse_scenarios(c, data, subjects, Path(source).resolve().parent),
         max_error_rate=float(
             c.number(data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", False)
         ),
         threads=c.number(server.get("threads", 8), "server.threads", "threads"),
         processes=c.number(server.get("processes", 2), "server.processes", "processes"),
         reuse_port=_parse_reuse_port(c, server.get("reuse_port", False), variants),
-        target=target,
+        target=subjects.target,
         placement=placement,
         path=source,
         **_parse_open_loop(c, data),
+        apps=apps,
     )
 
 
@@ -387,4 +326,4 @@ def with_overrides(
     return Suite.from_dict(data)
 
 
-__all__ = ["Cell", "ScenarioEntry", "Suite", "load_suite", "parse_suite"]
+__all__ = ["AppEntry", "Cell", "ScenarioEntry", "Suite", "load_suite", "parse_suite"]

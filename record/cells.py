@@ -159,6 +159,10 @@ class CellRecord:
     load_started: float = math.nan
     load_ended: float = math.nan  # when Locust exited
     ended: float = math.nan
+    # A user's own app: its command line as started (port filled in); a user's own Locust
+    # file: its path. Empty for built-in variants and scenarios, and in older records.
+    command: tuple[str, ...] = ()
+    locustfile: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -207,6 +211,8 @@ class CellRecord:
             "server_shares": dict(self.server_shares),
             "locust_exit_code": self.locust_exit_code,
             "leftover_pids": list(self.leftover_pids),
+            "command": list(self.command),
+            "locustfile": self.locustfile,
         }
 
     @classmethod
@@ -249,6 +255,8 @@ class CellRecord:
             load_started=_float(timings.get("load_started")),
             load_ended=_float(timings.get("load_ended")),
             ended=ended,
+            command=tuple(str(a) for a in data.get("command") or ()),
+            locustfile=str(data.get("locustfile") or ""),
         )
 
     def write(self, cell_dir: Path) -> None:

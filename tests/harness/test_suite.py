@@ -274,3 +274,170 @@ def test_reuse_port_is_part_of_the_cell_id_for_forking_strategies_only() -> None
         "multiprocess-asyncio-sleep-ms10-u2-r1",
         "multiprocess+reuseport-asyncio-sleep-ms10-u2-r1",
     ]
+
+
+# -- the user's own service ([[apps]]) and Locust file ([[scenarios]] file) --------------
+
+USER_FILE = """
+from locust import FastHttpUser, events, task
+
+@events.init_command_line_parser.add_listener
+def _options(parser):
+    parser.add_argument("--limit", type=int, default=10)
+
+class Shopper(FastHttpUser):
+    @task
+    def orders(self):
+        self.client.get("/orders")
+"""
+APP = {"name": "mine", "command": ["{python}", "app.py", "--port", "{port}"], "health": "/up"}
+FILE_SCENARIO = {"file": "load.py", "params": {"limit": 5}, "verify": ["/orders"]}
+
+
+def own(tmp: Path, **changes: object) -> tuple[dict, str]:
+    """A suite of one app and one user Locust file in tmp (data, source path)."""
+    (tmp / "load.py").write_text(USER_FILE)
+    data = {
+        "name": "own",
+        "users": [2],
+        "apps": [APP],
+        "scenarios": [FILE_SCENARIO],
+        **changes,
+    }
+    return {k: v for k, v in data.items() if v is not None}, str(tmp / "own.toml")
+
+
+def refused(data: dict, source: str) -> str:
+    with pytest.raises(UserError) as err:
+        parse_suite(data, source)
+    text = str(err.value)
+    assert text.startswith(f"{source}: ") and "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        (
+            {"command": "python app.py {port}"},
+            "apps[0].command: must be a non-empty list of strings",
+        ),
+        ({"command": ["python", 5]}, "apps[0].command: must be a non-empty list of strings"),
+        ({"command": ["{python}", "app.py"]}, "apps[0].command: has no {port} placeholder"),
+        ({"command": ["no-such-program-x", "{port}"]}, "'no-such-program-x' is not on PATH"),
+        ({"command": ["./run.sh", "{port}"]}, "'./run.sh' is not an executable file"),
+        ({"name": "sync"}, "apps[0].name: 'sync' is taken; not one of: sync, coroutine"),
+        ({"name": "my app"}, "apps[0].name: must be 1-40 letters, digits, '-' or '_'"),
+        ({"comand": ["x"]}, "apps[0].comand: unknown key; allowed: command, cwd, env, health"),
+        ({"processes_hint": 0}, "apps[0].processes_hint: 0 is out of range; allowed 1..64"),
+        ({"health": "up"}, "apps[0].health: must be a path starting with '/'"),
+        ({"env": {"PORT": 8000}}, "apps[0].env: must be a table of strings"),
+        ({"cwd": "nowhere"}, "apps[0].cwd: "),
+    ],
+)
+def test_app_mistakes_are_refused(tmp_path: Path, app: dict, message: str) -> None:
+    data, source = own(tmp_path, apps=[{**APP, **app}])
+    assert message in refused(data, source)
+
+
+def test_an_app_needs_its_port_in_command_or_env(tmp_path: Path) -> None:
+    app = {**APP, "command": ["{python}", "app.py"], "env": {"PORT": "{port}"}}
+    data, source = own(tmp_path, apps=[app])
+    assert parse_suite(data, source).apps[0].environment(8123)["PORT"] == "8123"
+    data, source = own(tmp_path, apps=[APP, APP])
+    assert "apps[1].name: 'mine' is used by another app" in refused(data, source)
+    data, source = own(tmp_path, target="http://127.0.0.1:9")
+    assert "apps: give either target (a running server) or apps" in refused(data, source)
+
+
+BAD_FILES = [
+    ("class Shopper(FastHttpUser:\n", "load.py line 1: "),
+    ("import locust\n", "defines no Locust User class"),
+    ("class A(HttpUser):\n    abstract = True\n", "defines no Locust User class"),
+    (USER_FILE + "class Steps(LoadTestShape):\n    pass\n", "defines a load shape (Steps)"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_FILES)
+def test_a_bad_locustfile_is_refused_before_the_run(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    data, source = own(tmp_path)
+    (tmp_path / "load.py").write_text(text)
+    assert f"scenarios[0].file: {tmp_path / 'load.py'}" in refused(data, source)
+    assert message in refused(data, source)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"file": "missing.py"}, "scenarios[0].file: " + "{tmp}/missing.py does not exist"),
+        (
+            {"file": "load.txt"},
+            "scenarios[0].file: must be the path of a Locust file ending in .py",
+        ),
+        ({"file": "sleep.py"}, "the name 'sleep' is taken by a built-in scenario"),
+        ({"file": "json.py"}, "the name 'json' is taken"),
+        ({"file": "load.py", "name": "hello"}, "scenarios[0].name: give either name"),
+        ({"file": "load.py", "params": {"size": 3}}, "never declares --size"),
+        ({"file": "load.py", "params": {"users": 3}}, "--users is an option of the harness"),
+        ({"file": "load.py", "params": {"ms": 3}}, "--ms is an option of the harness"),
+        ({"file": "load.py", "params": {"limit": "5"}}, "params.limit: must be an integer"),
+        ({"file": "load.py", "verify": "/orders"}, "scenarios[0].verify: must be a non-empty list"),
+        ({"file": "load.py", "verify": ["orders"]}, "must be a path starting with '/'"),
+        ({"name": "hello", "verify": ["/x"]}, "verify: applies to a Locust file"),
+        ({"name": "fanout"}, "fanout needs the built-in backend, which an app is not connected"),
+        ({"file": "load.py", "variants": ["yours"]}, "unknown name 'yours'; allowed: mine"),
+    ],
+)
+def test_user_scenario_mistakes_are_refused(tmp_path: Path, scenario: dict, message: str) -> None:
+    for name in ("sleep.py", "json.py"):
+        (tmp_path / name).write_text(USER_FILE)
+    (tmp_path / "load.txt").write_text(USER_FILE)
+    data, source = own(tmp_path, scenarios=[scenario])
+    assert message.replace("{tmp}", str(tmp_path.resolve())) in refused(data, source)
+
+
+def test_an_app_suite_plans_cells_named_after_the_apps(tmp_path: Path) -> None:
+    second = {**APP, "name": "mine-async", "processes_hint": 4}
+    data, source = own(tmp_path, apps=[APP, second], users=[2, 8])
+    suite = parse_suite(data, source)
+    assert suite.variants == () and suite.scenarios[0].file == str(tmp_path / "load.py")
+    assert suite.apps[0].cwd == str(tmp_path)  # relative paths are the suite file's folder's
+    assert [c.cell_id for c in suite.cells()] == [
+        "mine-na-load-limit5-u2-r1",
+        "mine-na-load-limit5-u8-r1",
+        "mine-async-na-load-limit5-u2-r1",
+        "mine-async-na-load-limit5-u8-r1",
+    ]
+    assert {(c.processes, c.threads) for c in suite.cells()} == {(1, 1), (4, 1)}
+    from harness.suite import Suite
+
+    assert Suite.from_dict(suite.to_dict()) == suite  # a resumed run reads the same suite
+
+
+def test_beside_variants_each_scenario_runs_where_its_endpoints_are(tmp_path: Path) -> None:
+    data, source = own(
+        tmp_path,
+        variants=["coroutine"],
+        loops=["asyncio", "uvloop"],
+        scenarios=[
+            {"name": "hello"},
+            FILE_SCENARIO,
+            {"name": "sleep", "variants": ["coroutine", "mine"]},
+        ],
+    )
+    assert [c.cell_id for c in parse_suite(data, source).cells()] == [
+        "coroutine-asyncio-hello-u2-r1",
+        "coroutine-uvloop-hello-u2-r1",
+        "mine-na-load-limit5-u2-r1",
+        "coroutine-asyncio-sleep-ms50-u2-r1",
+        "coroutine-uvloop-sleep-ms50-u2-r1",
+        "mine-na-sleep-ms50-u2-r1",
+    ]
+
+
+def test_a_user_locustfile_may_load_a_target(tmp_path: Path) -> None:
+    data, source = own(tmp_path, apps=None, target="http://127.0.0.1:8000")
+    (cell,) = parse_suite(data, source).cells()
+    assert cell.cell_id == "target-na-load-limit5-u2-r1"

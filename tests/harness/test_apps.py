@@ -1,0 +1,226 @@
+"""The user's own service ([[apps]]) loaded by the user's own Locust file ([[scenarios]] file):
+real apps written here, outside the project tree, run by the real harness."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.model import cpu_capacity_rps
+from harness import procs
+from harness.cell import CellOptions, run_cell
+from harness.placement import choose
+from harness.suite import load_suite
+from tests.conftest import run_bench
+
+# The example service: one endpoint that waits `ms` like a database call, blocking the IOLoop
+# (--mode blocking) or awaiting (--mode async). It forks a helper that stays in its process
+# group and starts one that leaves it (setsid, as a daemonizing app would), and writes every
+# pid to --pids, so the test can prove the harness stops them all. The port comes from
+# --port or from $PORT (the suite passes {port} both ways).
+APP = """
+import argparse, asyncio, os, signal, subprocess, sys, time
+import tornado.web
+
+class Work(tornado.web.RequestHandler):
+    def initialize(self, mode):
+        self.mode = mode
+
+    async def get(self):
+        ms = int(self.get_argument("ms"))
+        if self.mode == "async":
+            await asyncio.sleep(ms / 1000)
+        else:
+            time.sleep(ms / 1000)
+        self.write("done")
+
+class Health(tornado.web.RequestHandler):
+    def get(self):
+        self.write("up")
+
+def helpers(pidfile):
+    forked = os.fork()
+    if forked == 0:
+        time.sleep(600)
+        os._exit(0)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+    escaped = subprocess.Popen(sleeper, start_new_session=True)
+    with open(pidfile, "a") as fh:
+        fh.write("".join(f"{p}\\n" for p in (os.getpid(), forked, escaped.pid)))
+
+async def main(port, mode):
+    app = tornado.web.Application([("/health", Health), ("/work", Work, {"mode": mode})])
+    app.listen(port, address="127.0.0.1")
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")))
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--pids", required=True)
+    args = parser.parse_args()
+    helpers(args.pids)
+    asyncio.run(main(args.port, args.mode))
+"""
+
+LOCUSTFILE = """
+from locust import HttpUser, constant, events, task
+
+@events.init_command_line_parser.add_listener
+def _options(parser):
+    parser.add_argument("--wait", type=int, default=20)
+
+class Visitor(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def work(self):
+        self.client.get(f"/work?ms={self.environment.parsed_options.wait}", name="/work")
+"""
+
+USERS = 8
+WAIT_MS = 20
+SUITE = f"""
+name = "own"
+duration_s = 2
+warmup_s = 0.5
+users = [{USERS}]
+
+[[apps]]
+name = "blocking"
+command = ["{{python}}", "app.py", "--port", "{{port}}", "--mode", "blocking", "--pids", "pids"]
+health = "/health"
+cwd = "service"
+
+[[apps]]
+name = "async"
+command = ["{{python}}", "app.py", "--mode", "async", "--pids", "pids"]
+env = {{ PORT = "{{port}}" }}
+health = "/health"
+cwd = "service"
+
+[[scenarios]]
+file = "load/visits.py"
+params = {{ wait = {WAIT_MS} }}
+verify = ["/work?ms=1"]
+"""
+
+
+def write_project(tmp: Path, suite: str = SUITE) -> Path:
+    (tmp / "service").mkdir()
+    (tmp / "service" / "app.py").write_text(APP)
+    (tmp / "load").mkdir()
+    (tmp / "load" / "visits.py").write_text(LOCUSTFILE)
+    path = tmp / "suite.toml"
+    path.write_text(suite)
+    return path
+
+
+def pids_written(tmp: Path) -> set[int]:
+    path = tmp / "service" / "pids"
+    return {int(line) for line in path.read_text().split()} if path.exists() else set()
+
+
+def test_two_modes_of_an_app_under_a_user_locustfile(tmp_path: Path) -> None:
+    suite = write_project(tmp_path)
+    out = tmp_path / "results"
+    result = run_bench("run", str(suite), "--out", str(out))
+    assert result.returncode == 0, result.stderr + result.stdout
+    (run_dir,) = out.iterdir()
+    summary = pd.read_csv(run_dir / "summary.csv").set_index("variant")
+    assert list(summary["scenario"]) == [f"visits-wait{WAIT_MS}"] * 2
+    assert (summary["status"] == "ok").all() and summary["expected_rps"].isna().all()
+    for app in ("blocking", "async"):
+        cell_dir = run_dir / "cells" / f"{app}-na-visits-wait{WAIT_MS}-u{USERS}-r1"
+        info = json.loads((cell_dir / "cell.json").read_text())
+        assert info["leftover_pids"] == [] and info["verification"] == ["ok"]
+        assert info["command"][1:3] == ["app.py", "--port" if app == "blocking" else "--mode"]
+        assert info["locustfile"] == str(tmp_path / "load" / "visits.py")
+        requests = pd.read_parquet(cell_dir / "requests.parquet")
+        assert len(requests) > 20 and set(requests["endpoint"]) == {"/work"}
+        resources = pd.read_csv(cell_dir / "server_resources.csv")
+        # The app's whole tree is sampled: the app and the helpers it started.
+        assert resources.loc[resources["role"] == "server", "pid"].nunique() >= 3
+    # Blocking serves one request at a time (1/D); async holds every user's wait (U/D): the
+    # model's ratio is U. Half of it leaves room for this machine's noise (±30 %).
+    ratio = summary.loc["async", "rps"] / summary.loc["blocking", "rps"]
+    assert ratio > USERS / 2, summary[["rps", "p99_ms"]]
+    assert "CPU capacity" in result.stdout  # the terminal table shows it for app cells
+    pids = pids_written(tmp_path)
+    assert len(pids) == 6  # per cell: the app, its forked helper, its escaped helper
+    assert procs.live(pids) == set()
+
+
+def test_an_app_that_crashes_at_start_fails_its_cell_with_its_log(tmp_path: Path) -> None:
+    suite = write_project(
+        tmp_path,
+        SUITE.replace("duration_s = 2", "duration_s = 1").replace(
+            '[[apps]]\nname = "blocking"',
+            "[[apps]]\n"
+            'name = "crash"\n'
+            'command = ["{python}", "-c", "import sys; print(\'reading config\', flush=True); '
+            "sys.exit('boom: no database for port {port}')\"]\n\n"
+            '[[apps]]\nname = "blocking"',
+        ),
+    )
+    out = tmp_path / "results"
+    result = run_bench("run", str(suite), "--out", str(out), "--quiet")
+    assert result.returncode == 2, result.stderr + result.stdout
+    (run_dir,) = out.iterdir()
+    cells = run_dir / "cells"
+    crash = json.loads((cells / f"crash-na-visits-wait{WAIT_MS}-u{USERS}-r1/cell.json").read_text())
+    assert crash["status"] == "failed"
+    assert crash["reason"].startswith("app crash did not start: server exited with code 1")
+    assert "reading config | boom: no database for port" in crash["reason"]
+    assert not (cells / f"crash-na-visits-wait{WAIT_MS}-u{USERS}-r1/locust.log").exists()
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert list(summary["status"]) == ["failed", "ok", "ok"]  # the suite went on
+    assert procs.live(pids_written(tmp_path)) == set()
+
+
+def test_an_app_that_never_answers_health_fails_at_the_deadline_and_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(procs, "READY_TIMEOUT_S", 1.5)
+    silent = (
+        "[[apps]]\n"
+        'name = "silent"\n'
+        'command = ["{python}", "-c", "import time, sys; time.sleep(60)", "{port}"]\n'
+    )
+    text = SUITE.split("[[apps]]")[0] + silent + "\n[[scenarios]]" + SUITE.split("[[scenarios]]")[1]
+    suite = load_suite(str(write_project(tmp_path, text)))
+    (cell,) = suite.cells()
+    record = run_cell(cell, tmp_path / "cell", CellOptions(suite, choose("split")))
+    assert record.status == "failed"
+    assert "app silent did not start:" in record.reason and "did not answer 200 within 2 s" in (
+        record.reason
+    )
+    assert record.leftover_pids == () and procs.live(set(record.pids.values())) == set()
+
+
+def test_a_locustfile_with_a_syntax_error_is_refused_in_one_line(tmp_path: Path) -> None:
+    suite = write_project(tmp_path)
+    (tmp_path / "load" / "visits.py").write_text("from locust import HttpUser\nclass V(HttpUser:\n")
+    out = tmp_path / "results"
+    result = run_bench("run", str(suite), "--out", str(out), timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {suite}: scenarios[0].file: ")
+    assert f"{tmp_path / 'load' / 'visits.py'} line 2: " in lines[0]
+    assert not out.exists()
+
+
+def test_cpu_capacity_is_the_utilization_law_for_apps_only() -> None:
+    # 2 ms of CPU per request on at most min(processes_hint, cores) cores.
+    assert cpu_capacity_rps(variant="mine", processes=1, cores=4, service_s=0.002) == 500
+    assert cpu_capacity_rps(variant="mine", processes=4, cores=2, service_s=0.002) == 1000
+    assert math.isnan(cpu_capacity_rps(variant="coroutine", processes=1, cores=1, service_s=0.002))
+    assert math.isnan(cpu_capacity_rps(variant="mine", processes=1, cores=1, service_s=math.nan))
