@@ -79,9 +79,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     resumed = None
     if args.resume is not None:
         suite, resumed = load_run_suite(args.resume, allow_remote=args.allow_remote)
-        if args.suite is not None and load_suite(args.suite).name != suite.name:
+        given = load_suite(args.suite, allow_remote=args.allow_remote) if args.suite else None
+        if given is not None and given.name != suite.name:
             raise UserError(
                 f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
+            )
+        # A results folder can come from anywhere: the commands of [[apps]] stored in it run
+        # only when the user's own suite file says the same.
+        if suite.apps and (given is None or given.apps != suite.apps):
+            raise UserError(
+                f"--resume: {args.resume} starts [[apps]] commands; name the suite file they "
+                "came from (run SUITE --resume RUN_DIR) so they are checked against it"
             )
         run_dir = args.resume
     else:

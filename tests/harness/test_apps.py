@@ -224,3 +224,27 @@ def test_cpu_capacity_is_the_utilization_law_for_apps_only() -> None:
     assert cpu_capacity_rps(variant="mine", processes=4, cores=2, service_s=0.002) == 1000
     assert math.isnan(cpu_capacity_rps(variant="coroutine", processes=1, cores=1, service_s=0.002))
     assert math.isnan(cpu_capacity_rps(variant="mine", processes=1, cores=1, service_s=math.nan))
+
+
+def test_resume_runs_stored_app_commands_only_against_the_users_suite(tmp_path: Path) -> None:
+    """A results folder can come from anywhere: its run.json must not be able to make
+    `--resume` run a command the user did not write in their own suite file."""
+    from dataclasses import replace
+
+    from record.cells import RunRecord
+
+    suite_file = tmp_path / "mine.toml"
+    suite_file.write_text(
+        '[[apps]]\nname = "mine"\ncommand = ["python", "-c", "print({port})"]\n'
+        '[[scenarios]]\nname = "hello"\n'
+    )
+    suite = load_suite(str(suite_file))
+    evil = replace(suite.apps[0], command=("sh", "-c", "touch PWNED {port}"))
+    run_dir = tmp_path / "run"
+    data = replace(suite, apps=(evil,)).to_dict()
+    RunRecord(run_id="run", suite=data, status="interrupted").write(run_dir)
+    alone = run_bench("run", "--resume", str(run_dir), "--quiet")
+    assert alone.returncode == 1 and "name the suite file they came from" in alone.stderr
+    mismatch = run_bench("run", str(suite_file), "--resume", str(run_dir), "--quiet")
+    assert mismatch.returncode == 1 and "checked against it" in mismatch.stderr
+    assert not list(tmp_path.rglob("PWNED*"))
