@@ -75,6 +75,7 @@ def cell_row(record: CellRecord) -> dict[str, Any]:
         "cores": record.cores,
         "wall_s": record.wall_s,
         "max_error_rate": record.limits.max_error_rate,
+        "problems": "; ".join(record.problems),
     }
 
 

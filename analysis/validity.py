@@ -71,13 +71,15 @@ def judge(
     efficiency: float,
     loadgen_core_pct: float,
     max_error_rate: float,
+    seen: str = "",
 ) -> list[str]:
-    """Problems with one cell; an empty list means the cell is valid."""
+    """Problems with one cell; an empty list means the cell is valid. `seen` is what the
+    harness saw go wrong during the load (CellRecord.problems, joined)."""
     if status == "failed":
         return [f"failed: {reason}" if reason else "failed"]
     if status == "interrupted":
         return ["interrupted"]
-    notes = []
+    notes = [p for p in seen.split("; ") if p]
     if _present(loadgen_core_pct) and loadgen_core_pct > LOADGEN_CPU_LIMIT_PCT:
         notes.append(f"load generator cores at {loadgen_core_pct:.0f}% CPU")
     if _present(error_rate) and error_rate > max_error_rate:
@@ -106,6 +108,7 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
                 efficiency=float(row.efficiency),
                 loadgen_core_pct=core,
                 max_error_rate=float(row.max_error_rate),
+                seen=str(getattr(row, "problems", "") or ""),
             )
         )
         qualifiers.append(marks(status=row.status, loadgen_core_pct=core))

@@ -63,6 +63,7 @@ class Measurement:
     locust_exit_code: int | None
     window: Window
     cpu: collect.CpuFigures
+    problems: tuple[str, ...] = ()  # seen by the harness; each makes the cell invalid
 
 
 @dataclass
@@ -211,8 +212,10 @@ class CellRun:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 locust.popen.wait(timeout=POLL_S)  # returns the moment Locust exits
                 return
-            if server is not None and not server.alive():
-                raise CellFailed(f"server exited with code {server.popen.returncode} during load")
+            for child in self.children:  # the server under test, and the backend it calls
+                if child.name in ("server", "backend") and not child.alive():
+                    code = child.popen.returncode
+                    raise CellFailed(f"{child.name} exited with code {code} during load")
             if time.monotonic() > deadline:
                 raise CellFailed("watchdog: Locust ran far past its planned time")
 
@@ -224,11 +227,12 @@ class CellRun:
         exit_code, samples = self.run_load(subjects)
         load_ended = time.time()
         try:
-            window = collect.merge_records(self.cell_dir)
+            window, parts = collect.merge_records(self.cell_dir)
         except collect.NoRecords as exc:
             raise CellFailed(f"{exc}: {_tail(self.cell_dir / 'locust.log')}") from None
         cpu = collect.cpu_figures(samples, window, len(self.options.placement.loadgen_cpus))
-        return Measurement(verification, load_started, load_ended, exit_code, window, cpu)
+        problems = collect.problems(samples, window, parts=parts, workers=self.options.workers)
+        return Measurement(verification, load_started, load_ended, exit_code, window, cpu, problems)
 
     def stop_all(self) -> tuple[int, ...]:
         """Stop every group this cell started, and every process that left its group (an
@@ -332,6 +336,7 @@ def _record(
             "loadgen_cpu_total_pct": measured.cpu.loadgen_total_pct,
             "loadgen_core_pct": measured.cpu.loadgen_core_pct,
             "server_shares": measured.cpu.server_shares,
+            "problems": measured.problems,
         }
     entry = suite.entry(cell)
     return CellRecord(

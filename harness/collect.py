@@ -35,10 +35,10 @@ class CpuFigures:
     server_shares: dict[str, float]  # each server process's share of the server's CPU
 
 
-def merge_records(cell_dir: Path) -> Window:
+def merge_records(cell_dir: Path) -> tuple[Window, int]:
     """Write requests.parquet (rows that completed inside the window) and outside.parquet (the
-    rest) from every Locust process's part; return the window. With several Locust processes
-    the window is where all of them were measuring."""
+    rest) from every Locust process's part; return the window and how many processes wrote
+    a part. With several Locust processes the window is where all of them were measuring."""
     metas = [json.loads(p.read_text()) for p in sorted(cell_dir.glob(WINDOW_GLOB))]
     if not metas:
         raise NoRecords("Locust wrote no records")
@@ -56,7 +56,7 @@ def merge_records(cell_dir: Path) -> Window:
             )
     for path in [*parts, *cell_dir.glob(WINDOW_GLOB)]:
         path.unlink()
-    return window
+    return window, len(metas)
 
 
 def write_samples(cell_dir: Path, samples: pd.DataFrame) -> None:
@@ -90,3 +90,30 @@ def cpu_figures(samples: pd.DataFrame, window: Window, loadgen_cores: int) -> Cp
         if total > 0
         else {},
     )
+
+
+# A process missing from this many consecutive samples before the window ends had died.
+MISSED_SAMPLES = 2
+
+
+def problems(samples: pd.DataFrame, window: Window, *, parts: int, workers: int) -> tuple[str, ...]:
+    """What the harness saw go wrong during a cell whose load otherwise completed: a Locust
+    worker that wrote no records (its requests are missing from the counts), or a server
+    process that died mid-window (a forking server restarts it, so the load went on)."""
+    found = []
+    if parts < workers:
+        found.append(f"Locust worker lost: {workers - parts} of {workers} wrote no records")
+    server = samples[samples["role"] == "server"]
+    if len(server):
+        from harness.sampler import SAMPLE_INTERVAL_S
+
+        last_seen = server.groupby("pid")["t"].max()
+        cutoff = min(window.end, server["t"].max()) - MISSED_SAMPLES * SAMPLE_INTERVAL_S
+        for pid, seen in last_seen.items():
+            # Alive at the window's start (its last sample at most one interval before it),
+            # gone before its end.
+            if window.start - SAMPLE_INTERVAL_S <= seen < cutoff:
+                found.append(
+                    f"server process {pid} died during the window at {seen - window.start:.1f} s"
+                )
+    return tuple(found)

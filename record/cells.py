@@ -153,6 +153,9 @@ class CellRecord:
     loadgen_cpu_total_pct: float = math.nan  # every Locust process together
     loadgen_core_pct: float = math.nan  # how busy the generator's cores were (collect.py)
     server_shares: dict[str, float] = field(default_factory=dict)  # pid → share of server CPU
+    # What the harness saw go wrong in a cell that completed (a worker lost, a server process
+    # that died): each one makes the cell invalid (analysis/validity.py).
+    problems: tuple[str, ...] = ()
     locust_exit_code: int | None = None
     leftover_pids: tuple[int, ...] = ()
     started: float = math.nan
@@ -209,6 +212,7 @@ class CellRecord:
             "loadgen_cpu_total_pct": self.loadgen_cpu_total_pct,
             "loadgen_core_pct": self.loadgen_core_pct,
             "server_shares": dict(self.server_shares),
+            "problems": list(self.problems),
             "locust_exit_code": self.locust_exit_code,
             "leftover_pids": list(self.leftover_pids),
             "command": list(self.command),
@@ -249,6 +253,7 @@ class CellRecord:
             ),
             loadgen_core_pct=_float(data.get("loadgen_core_pct", data.get("loadgen_cpu_pct"))),
             server_shares={str(k): float(v) for k, v in (data.get("server_shares") or {}).items()},
+            problems=tuple(data.get("problems") or ()),
             locust_exit_code=data.get("locust_exit_code"),
             leftover_pids=tuple(data.get("leftover_pids") or ()),
             started=started,

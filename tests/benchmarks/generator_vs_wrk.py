@@ -80,7 +80,7 @@ def locust_rate(base: str, users: int, seconds: float, core: int) -> tuple[float
 
         from harness.collect import merge_records
 
-        window = merge_records(Path(out))
+        window, _ = merge_records(Path(out))
         count = len(pd.read_parquet(Path(out) / "requests.parquet"))
         return count / window.duration_s, cpu
 

@@ -62,7 +62,8 @@ def test_parts_are_merged_split_by_the_window_and_removed(tmp_path: Path) -> Non
         meta = {"window_start": start, "window_end": start + 2}
         (tmp_path / f"locust_window.w{worker}.json").write_text(json.dumps(meta))
     assert len(read_part(tmp_path / "raw.w1.part")) == 2
-    window = merge_records(tmp_path)
+    window, parts = merge_records(tmp_path)
+    assert parts == 2
     assert window == Window(T0 + 1.2, T0 + 3)
     inside = pd.read_parquet(tmp_path / "requests.parquet")
     outside = pd.read_parquet(tmp_path / "outside.parquet")
@@ -76,3 +77,22 @@ def test_parts_are_merged_split_by_the_window_and_removed(tmp_path: Path) -> Non
     os.umask(mask)
     for p in tmp_path.iterdir():
         assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p.name
+
+
+def test_a_lost_worker_and_a_dead_server_process_are_problems() -> None:
+    from harness.collect import problems
+
+    rows = []
+    for i in range(10):  # samples every 0.5 s across [T0 + 0.5, T0 + 5]
+        t = T0 + 0.5 + i * 0.5
+        rows.append((t, "server", 7, 50.0, 0))
+        if t < T0 + 2.0:  # pid 8 stops being seen 1 s into the window: it died
+            rows.append((t, "server", 8, 50.0, 0))
+        else:
+            rows.append((t, "server", 9, 50.0, 0))  # its replacement
+    samples = pd.DataFrame(rows, columns=["t", "role", "pid", "cpu_pct", "rss_bytes"])
+    found = problems(samples, Window(T0 + 1, T0 + 4), parts=1, workers=2)
+    assert found[0] == "Locust worker lost: 1 of 2 wrote no records"
+    assert found[1].startswith("server process 8 died during the window at 0.5 s")
+    assert len(found) == 2  # 7 ran throughout; 9 started late, which is no death
+    assert problems(samples[samples["pid"] == 7], Window(T0 + 1, T0 + 4), parts=2, workers=2) == ()
