@@ -26,7 +26,7 @@ from tests.reliability import test_misuse as misuse
 from tests.reliability import test_slow_clients as slow
 from tests.reliability import test_upstream_faults as upstream
 
-FAMILIES = ("hostile", "slow", "upstream", "misuse")
+FAMILIES = ("hostile", "slow", "upstream", "misuse", "faults", "interrupts", "writes")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -185,7 +185,130 @@ RUNNERS: dict[str, tuple[str, Callable[[], str]]] = {
     "slow": ("Slow clients (every variant at once)", slow_figures),
     "upstream": ("Upstream faults", upstream_figures),
     "misuse": ("CLI misuse (`python run_bench.py ...` under a network guard)", misuse_figures),
+    "faults": ("Process faults during a suite (second cell of three)", lambda: faults_figures()),
+    "interrupts": (
+        "Signals at random moments of a 3-cell suite, then --resume",
+        lambda: interrupt_figures(),
+    ),
+    "writes": ("SIGKILL at random moments while `report` writes results", lambda: write_figures()),
 }
+
+
+def faults_figures() -> str:
+    from tests.reliability.process_faults import VICTIMS, process_fault
+
+    rows = []
+    for victim in VICTIMS:
+        with tempfile.TemporaryDirectory() as tmp:
+            f = process_fault(Path(tmp), victim)
+        why = f.reason or f.notes or "-"
+        rows.append(
+            [
+                victim,
+                f.status,
+                why,
+                f.next_cell_status,
+                f.first_cell_unchanged,
+                f.exit_status,
+                f.left_running,
+            ]
+        )
+    return table(
+        [
+            "killed",
+            "cell status",
+            "reason / notes",
+            "next cell",
+            "earlier files identical",
+            "exit",
+            "left running",
+        ],
+        rows,
+    )
+
+
+def interrupt_figures(seed: int = 1234) -> str:
+    import random
+    import signal
+
+    from tests.reliability.interrupts import interrupt_run
+
+    rng = random.Random(seed)
+    moments = [
+        (rng.choice([signal.SIGINT, signal.SIGTERM]), rng.uniform(0.2, 14)) for _ in range(20)
+    ]
+    moments += [(signal.SIGKILL, rng.uniform(0.2, 14)) for _ in range(5)]
+    rows = []
+    for sig, at_s in moments:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = interrupt_run(Path(tmp), sig, at_s)
+        rows.append(
+            [
+                r.signal,
+                f"{r.at_s:.1f}",
+                r.exit_status,
+                f"{r.stop_s:.2f}",
+                r.orphans,
+                r.listening,
+                r.cells_done_before,
+                r.cells_lost,
+                r.resume_status,
+                r.resume_complete,
+            ]
+        )
+    return table(
+        [
+            "signal",
+            "at s",
+            "exit",
+            "stopped in s",
+            "orphans",
+            "ports listening",
+            "cells done",
+            "cells lost",
+            "resume exit",
+            "resume complete",
+        ],
+        rows,
+    )
+
+
+def write_figures(seed: int = 1234, kills: int = 50) -> str:
+    import random
+
+    from analysis.synthetic import write_synthetic_run
+    from tests.reliability.interrupts import check_results, kill_report
+
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        write_synthetic_run(run, cells=12, requests=120_000)
+        results = [kill_report(run, rng.uniform(0.3, 4.0)) for _ in range(kills)]
+        files, bad, rebuilt = check_results(run)
+    unreadable = sum(r.unreadable for r in results)
+    failed = sum(not r.report_rebuilt for r in results)
+    return table(
+        [
+            "kills",
+            "kill moments (s)",
+            "files checked after each",
+            "truncated or unreadable",
+            "load_run/report failed",
+            "final files (unreadable)",
+            "final rebuild",
+        ],
+        [
+            [
+                kills,
+                f"{min(r.at_s for r in results):.1f}-{max(r.at_s for r in results):.1f}",
+                sum(r.files for r in results),
+                unreadable,
+                failed,
+                f"{files} ({bad})",
+                rebuilt,
+            ]
+        ],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
