@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import aggregate, plot, plot_bars, readings, readings_cost
+from analysis import aggregate, plot, plot_bars, plot_openloop, readings, readings_cost
+from analysis import readings_openloop as openloop_text
 from analysis.load import RunData
 from record import io
 from servers.variants import forks
@@ -48,10 +49,22 @@ class Material:
     ranking: pd.DataFrame
 
     @cached_property
+    def closed(self) -> pd.DataFrame:
+        """The closed-loop cells: the charts per users draw only these (an open-loop cell's
+        users is its cap on requests in flight, the same at every offered rate)."""
+        return openloop_text.closed_cells(self.summary)
+
+    @property
+    def slo_ms(self) -> float | None:
+        """The suite's latency objective (slo_ms), if it set one."""
+        slo = self.run.run.suite.get("slo_ms")
+        return None if slo is None else float(slo)
+
+    @cached_property
     def shown(self) -> pd.DataFrame:
         """The cells the spectrum and time-series charts draw, one frame."""
-        cells = list(aggregate.spectrum_cells(self.summary).values())
-        return pd.concat(cells) if cells else self.summary.iloc[0:0]
+        cells = list(aggregate.spectrum_cells(self.closed).values())
+        return pd.concat(cells) if cells else self.closed.iloc[0:0]
 
     @cached_property
     def shown_requests(self) -> pd.DataFrame:
@@ -90,7 +103,7 @@ class Material:
     @cached_property
     def cost(self) -> pd.DataFrame:
         """The cells the CPU-cost chart and its reading compare (readings_cost.cost_table)."""
-        return readings_cost.cost_table(self.summary)
+        return readings_cost.cost_table(self.closed)
 
     def series_args(self) -> tuple[Any, ...]:
         """plot.time_series's arguments: the series, each cell's warm-up and window end, in
@@ -99,7 +112,7 @@ class Material:
         drawn = self.shown[self.shown["cell_id"].isin(set(self.series))]
         length = drawn["window_end"] - drawn["window_start"] + warmup
         ends = dict(zip(drawn["cell_id"], length, strict=True))
-        return (self.summary, self.series, dict.fromkeys(self.series, warmup), ends)
+        return (self.closed, self.series, dict.fromkeys(self.series, warmup), ends)
 
 
 @dataclass(frozen=True)
@@ -111,8 +124,8 @@ class ChartSpec:
     read: Callable[[Material], str]
 
 
-def _summary(m: Material) -> tuple[Any, ...]:
-    return (m.summary,)
+def _closed(m: Material) -> tuple[Any, ...]:
+    return (m.closed,)
 
 
 # In report order.
@@ -121,36 +134,43 @@ CHARTS: tuple[ChartSpec, ...] = (
         "throughput",
         "Throughput vs users",
         plot.throughput_vs_users,
-        _summary,
-        lambda m: readings.read_throughput(m.summary, m.shares),
+        _closed,
+        lambda m: readings.read_throughput(m.closed, m.shares),
     ),
     ChartSpec(
         "latency",
         "Latency p50 and p99 vs users",
         plot.latency_vs_users,
-        _summary,
-        lambda m: readings.read_latency(m.summary),
+        _closed,
+        lambda m: readings.read_latency(m.closed),
+    ),
+    ChartSpec(
+        "openloop",
+        "Open loop: latency vs offered rate",
+        plot_openloop.openloop_latency,
+        lambda m: (m.summary, m.slo_ms),
+        lambda m: openloop_text.read_openloop(m.summary),
     ),
     ChartSpec(
         "spectrum",
         "Latency percentile spectrum",
         plot.latency_spectrum,
-        lambda m: (m.summary, m.shown_requests),
-        lambda m: readings.read_spectrum(m.summary),
+        lambda m: (m.closed, m.shown_requests),
+        lambda m: readings.read_spectrum(m.closed),
     ),
     ChartSpec(
         "timeseries",
         "Throughput and p95 over time",
         plot.time_series,
         Material.series_args,
-        lambda m: readings.read_series(m.summary, m.shown_requests),
+        lambda m: readings.read_series(m.closed, m.shown_requests),
     ),
     ChartSpec(
         "cpu",
         "Server CPU vs users",
         plot.cpu_vs_users,
-        _summary,
-        lambda m: readings.read_cpu(m.summary),
+        _closed,
+        lambda m: readings.read_cpu(m.closed),
     ),
     ChartSpec(
         "cost",
@@ -163,8 +183,8 @@ CHARTS: tuple[ChartSpec, ...] = (
         "fanout",
         "Fan-out: latency vs upstream calls",
         plot.fanout_vs_calls,
-        _summary,
-        lambda m: readings.read_fanout(m.summary),
+        _closed,
+        lambda m: readings.read_fanout(m.closed),
     ),
     ChartSpec(
         "strategies",

@@ -114,20 +114,32 @@ def number(v: float, _: object = None) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"
 
 
+def positive(values: Any) -> np.ndarray:
+    """The finite, positive values (what a log axis can show)."""
+    v = np.asarray(values, dtype=float)
+    return v[np.isfinite(v) & (v > 0)]
+
+
+def log_y(ax: plt.Axes, values: Any) -> None:
+    """A log y axis with plain numbers; the 2 and 5 between decades are labelled too when
+    the values span less than 200x (else the labels would crowd)."""
+    v = positive(values)
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    few = len(v) and v.max() / v.min() < 200
+    ax.yaxis.set_minor_formatter(FuncFormatter(number) if few else NullFormatter())
+    ax.yaxis.set_major_formatter(FuncFormatter(number))
+
+
 def scale_y(ax: plt.Axes, values: np.ndarray | pd.Series, *, span: float = 20.0) -> None:
     """Log scale only where values span more than `span`x; plain numbers on the axis always
     (no 2x10^1 labels)."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v) & (v > 0)]
+    v = positive(values)
     if len(v) and v.max() / v.min() > span:
-        ax.set_yscale("log")
-        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-        ax.yaxis.set_minor_formatter(
-            FuncFormatter(number) if v.max() / v.min() < 200 else NullFormatter()
-        )
+        log_y(ax, v)
     else:
         ax.set_ylim(bottom=0, top=(v.max() * 1.1) if len(v) else None)
-    ax.yaxis.set_major_formatter(FuncFormatter(number))
+        ax.yaxis.set_major_formatter(FuncFormatter(number))
 
 
 def user_ticks(ax: plt.Axes, users: pd.Series) -> None:
@@ -216,14 +228,13 @@ def bar_room(ax: plt.Axes, groups: int) -> None:
     ax.grid(axis="x", visible=False)
 
 
-def mark_invalid(ax: plt.Axes, group: pd.DataFrame, col: str) -> bool:
-    """Cross out the invalid cells' points; True when there were any."""
-    bad = group[~group["valid"] & group[col].notna()]
+def mark_invalid(ax: plt.Axes, group: pd.DataFrame, col: str, x: str = "users") -> bool:
+    """Cross out the invalid cells' points (at group[x], group[col]); True when there were
+    any."""
+    bad = group[~group["valid"].astype(bool) & group[col].notna()]
     if bad.empty:
         return False
-    ax.scatter(
-        bad["users"], bad[col], marker="x", s=70, color=INVALID_COLOUR, zorder=5, linewidths=2
-    )
+    ax.scatter(bad[x], bad[col], marker="x", s=70, color=INVALID_COLOUR, zorder=5, linewidths=2)
     return True
 
 

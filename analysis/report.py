@@ -17,9 +17,11 @@ import pandas as pd
 import tornado.template
 
 from analysis import aggregate, table
+from analysis import readings_openloop as openloop_text
 from analysis.charts import Chart, Material, build_charts
 from analysis.load import RunData, load_run
 from analysis.readings import read_ranking
+from analysis.readings_openloop import closed_cells, open_cells
 from analysis.readings_stability import stability_items
 from analysis.table import Table, table_text
 from record import io
@@ -38,6 +40,20 @@ REPEATS_NOTE = (
     "Mean and 95% confidence half-width (Student t) across repeats of valid cells; unstable = "
     "coefficient of variation of req/s above 10%."
 )
+
+SUSTAINED_NOTE = (
+    "A rate counts as sustained when its cell is valid, achieved at least 95% of it and kept "
+    "its corrected p99 (from each request's intended send time, as wrk2 reports it) within "
+    "{slo} ms. Only the offered rates were tried: a strategy's real limit lies between its "
+    "max rate and the next rate it was offered."
+)
+NO_SLO_NOTE = (
+    "No SLO was set. Set slo_ms in the suite (for example slo_ms = 100) to rank the "
+    "strategies by the highest offered rate each sustains with corrected p99 under it; until "
+    "then, the highest rate each kept up with (valid, at least 95% of it achieved), whatever "
+    "its latency."
+)
+OPEN_RANKED = "Open-loop workloads are ranked by the rate each strategy sustained: see below."
 
 STABILITY_NOTE = (
     "The 95% interval of req/s comes from a block bootstrap over the window's seconds, or from "
@@ -85,8 +101,10 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary = aggregate.build_summary(run.cells, run.requests, run.run_id)
     csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
     io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
-    ranking = aggregate.ranking(summary)
-    repeats = aggregate.repeat_groups(summary) if len(summary) else pd.DataFrame()
+    # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
+    # rate they sustained, _sustained_section).
+    ranking = aggregate.ranking(closed_cells(summary))
+    repeats = _repeats(summary)
     charts = build_charts(Material(run, summary, ranking), run.path / "charts")
     report_path = run.path / "report.html"
     io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts))
@@ -123,16 +141,23 @@ def _sections(
     charts: list[Chart],
 ) -> list[Section]:
     """The page's sections in order."""
-    sections = [
-        Section(
-            "Which strategy for which work",
-            table=table.ranking_table(ranking) if len(ranking) else None,
-            text=read_ranking(ranking),
-        ),
-        Section("Charts", figures=[Figure.of(chart) for chart in charts]),
-    ]
+    sections = []
+    closed, opened = closed_cells(summary), open_cells(summary)
+    if len(closed) or opened.empty:  # a run all open-loop has no req/s ranking to show
+        text = read_ranking(ranking) + (f" {OPEN_RANKED}" if len(opened) else "")
+        sections.append(
+            Section(
+                "Which strategy for which work",
+                table=table.ranking_table(ranking) if len(ranking) else None,
+                text=text,
+            )
+        )
+    if len(opened):
+        sections.append(_sustained_section(summary, _slo_ms(run)))
+    sections.append(Section("Charts", figures=[Figure.of(chart) for chart in charts]))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
-    stability = stability_items(summary, shares)
+    # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
+    stability = stability_items(closed, shares)
     if stability:
         sections.append(Section("Stability", note=STABILITY_NOTE, items=stability))
     sections += [
@@ -149,6 +174,53 @@ def _sections(
         Section("Environment", table=table.html_table(environment, left={"what", "value"}))
     )
     return sections
+
+
+def _slo_ms(run: RunData) -> float | None:
+    slo = run.run.suite.get("slo_ms")
+    return None if slo is None else float(slo)
+
+
+def _sustained_section(summary: pd.DataFrame, slo_ms: float | None) -> Section:
+    """The open-loop ranking: the highest offered rate each strategy sustained (under the
+    SLO when the suite set one), a sentence per scenario, and any cell where the generator,
+    not the server, fell behind (its figures would mislead the ranking)."""
+    frame = openloop_text.sustained(summary, slo_ms)
+    items = openloop_text.sustained_sentences(frame, summary, slo_ms)
+    items += [f"Caution: {p}" for p in openloop_text.generator_pointers(summary)]
+    if slo_ms is None:
+        title, note = "Highest offered rate each strategy kept up with", NO_SLO_NOTE
+    else:
+        slo = openloop_text.ms(slo_ms)
+        title, note = f"Sustained rate under the SLO ({slo} ms)", SUSTAINED_NOTE.format(slo=slo)
+    return Section(title, note=note, table=table.sustained_table(frame, slo_ms), items=items)
+
+
+def _repeats(summary: pd.DataFrame) -> pd.DataFrame:
+    """Repeats of each configuration: closed-loop cells per users, open-loop cells per
+    offered rate (every rate shares one users figure, its cap on requests in flight). The
+    load level reads '10 users' or '200 req/s offered'."""
+    if summary.empty:
+        return pd.DataFrame()
+    keys = ["variant", "loop", "scenario"]
+    closed = aggregate.repeat_groups(closed_cells(summary), [*keys, "users"])
+    opened = aggregate.repeat_groups(open_cells(summary), [*keys, "offered_rps"])
+    parts = []
+    if len(closed):
+        parts.append(_with_load(closed, "users", lambda v: f"{int(v)} users"))
+    if len(opened):
+        parts.append(
+            _with_load(opened, "offered_rps", lambda v: f"{openloop_text.rate(v)} req/s offered")
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _with_load(groups: pd.DataFrame, col: str, text: Any) -> pd.DataFrame:
+    """groups with its load column `col` replaced by a 'load' text column in its place."""
+    out = groups.copy()
+    at = list(out.columns).index(col)
+    out.insert(at, "load", [text(v) for v in out[col]])
+    return out.drop(columns=col)
 
 
 def _when(started: float) -> str:

@@ -135,7 +135,11 @@ def test_every_text_and_legend_inside_the_figure(
     assert (~material.summary["valid"]).any() and material.summary["generator_limited"].any()
     fig = chart.make(*chart.args(material))
     if fig is None:
-        assert (which, chart.name) == ("narrow", "fanout")  # one call count: no sweep
+        assert (which, chart.name) in {
+            ("narrow", "fanout"),
+            ("full", "openloop"),
+            ("narrow", "openloop"),
+        }  # no sweep / no open-loop cell
         return
     try:
         assert_inside(fig, chart.name)
