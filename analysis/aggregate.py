@@ -7,7 +7,7 @@ value is a latency that was observed), not Locust's rounded buckets.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,11 @@ def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
     }
 
 
-def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def summarize_requests(
+    requests: pd.DataFrame,
+    cells: pd.DataFrame,
+    slots: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """One row of request statistics per cell. `requests` has a cell_id column and holds only
     window rows (the results format guarantees it: record.window); `cells` has cell_id,
     window_start and window_end."""
@@ -73,12 +77,12 @@ def summarize_requests(requests: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFr
                 "duration_s": duration,
                 **cell_stats(reqs, duration),
                 **precision.cell_precision(series),
-                **openloop.open_loop_stats(reqs, _rank),
+                **openloop.open_loop_stats(reqs, _rank, (slots or {}).get(cell.cell_id)),
             }
         )
     columns = ["cell_id", "duration_s", "requests", "failures", "error_rate", "rps", "mean_ms"]
     columns += [*PERCENTILES, "max_ms", "rps_ci_low", "rps_ci_high", "cv_pct"]
-    columns += [*openloop.CORRECTED, "late_pct"]
+    columns += [*openloop.CORRECTED, "late_pct", "unanswered_pct"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -267,11 +271,15 @@ def spectrum_cells(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]
     return out
 
 
-def with_request_stats(cells: pd.DataFrame, requests: pd.DataFrame) -> pd.DataFrame:
+def with_request_stats(
+    cells: pd.DataFrame,
+    requests: pd.DataFrame,
+    slots: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Cell rows (load.cell_row) joined with their request statistics; unmeasured cells get
     zero requests."""
     measured = cells[cells["window_start"].notna()]
-    stats = summarize_requests(requests, measured)
+    stats = summarize_requests(requests, measured, slots)
     merged = cells.merge(stats, on="cell_id", how="left")
     merged["duration_s"] = merged["duration_s"].fillna(0.0)
     merged["requests"] = merged["requests"].fillna(0).astype(int)
@@ -302,12 +310,17 @@ def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
     return out
 
 
-def build_summary(cells: pd.DataFrame, requests: pd.DataFrame, run_id: str) -> pd.DataFrame:
+def build_summary(
+    cells: pd.DataFrame,
+    requests: pd.DataFrame,
+    run_id: str,
+    slots: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Everything about every cell: request statistics from the raw window data, the model's
     bound, efficiency and validity. summary.csv is this frame's SUMMARY_COLUMNS."""
     if cells.empty:
         return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "reason", "scenario_name"])
-    return judged(with_request_stats(cells, requests), run_id)
+    return judged(with_request_stats(cells, requests, slots), run_id)
 
 
 RANKING_COLUMNS = [
@@ -345,6 +358,8 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
     generator-limited figure is a lower bound, so nothing below can be separated from it.
     Invalid and failed cells never rank."""
     valid = summary[summary["valid"] & summary["rps"].notna()]
+    if "rate" in valid:  # open-loop cells are ranked by the rate they sustain (openloop.py)
+        valid = valid[valid["rate"].isna()]
     if valid.empty:
         return pd.DataFrame(columns=RANKING_COLUMNS)
     if "generator_limited" not in valid:

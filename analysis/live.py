@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import aggregate
-from analysis.load import cell_requests, cell_row
+from analysis.load import cell_requests, cell_row, cell_slots
 from record.cells import CellRecord
 
 
@@ -29,7 +29,9 @@ class LiveJudge:
         cells = pd.DataFrame([cell_row(record)])
         requests = cell_requests(record, cell_dir).assign(cell_id=record.cell_id)
         self._rows = [r for r in self._rows if r["cell_id"].iloc[0] != record.cell_id]
-        self._rows.append(aggregate.with_request_stats(cells, requests))
+        slots = cell_slots(cell_dir)
+        by_cell = {record.cell_id: slots} if slots is not None else None
+        self._rows.append(aggregate.with_request_stats(cells, requests, by_cell))
         summary = aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
         row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
         if row["status"] in ("failed", "interrupted"):

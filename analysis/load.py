@@ -26,6 +26,7 @@ class RunData:
     records: dict[str, CellRecord]  # cell.json of every cell that has one, by cell id
     cells: pd.DataFrame  # one row per cell record (cell_row), in the run's planned order
     requests: pd.DataFrame  # window requests of every cell, with a cell_id column
+    slots: dict[str, pd.DataFrame]  # open-loop cells: every slot of the window (cell_slots)
 
     @property
     def run_id(self) -> str:
@@ -90,6 +91,12 @@ def cell_requests(record: CellRecord, cell_dir: Path) -> pd.DataFrame:
     return frame
 
 
+def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
+    """An open-loop cell's slots.parquet (harness/collect.py write_slots), if it has one."""
+    path = cell_dir / "slots.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
 def load_run(path: str | Path) -> RunData:
     """Read a results folder; refuses a folder whose schema version this code does not know."""
     root = Path(path)
@@ -98,12 +105,16 @@ def load_run(path: str | Path) -> RunData:
     run = RunRecord.read(root)
     records: dict[str, CellRecord] = {}
     frames = []
+    slots = {}
     for cell_json in sorted((root / "cells").glob("*/cell.json")):
         record = CellRecord.read(cell_json.parent)
         records[record.cell_id] = record
         frame = cell_requests(record, cell_json.parent)
         if len(frame):
             frames.append(frame.assign(cell_id=record.cell_id))
+        cell_slot_rows = cell_slots(cell_json.parent)
+        if cell_slot_rows is not None:
+            slots[record.cell_id] = cell_slot_rows
     order = {cid: i for i, cid in enumerate(run.cells)}
     cells = pd.DataFrame([cell_row(r) for r in records.values()])
     if not cells.empty:
@@ -115,4 +126,6 @@ def load_run(path: str | Path) -> RunData:
     )
     if len(requests):
         requests["cell_id"] = requests["cell_id"].astype("category")
-    return RunData(path=root, run=run, records=records, cells=cells, requests=requests)
+    return RunData(
+        path=root, run=run, records=records, cells=cells, requests=requests, slots=slots
+    )

@@ -22,19 +22,30 @@ CORRECTED = {"p50_corrected_ms": 50.0, "p99_corrected_ms": 99.0, "p999_corrected
 OPEN_COLUMNS = ["offered_rps", "achieved_rps", *CORRECTED, "late_pct"]
 
 
-def open_loop_stats(requests: pd.DataFrame, rank: object) -> dict[str, float]:
-    """Corrected percentiles (nearest rank, successful requests) and the share of late sends
-    of one cell's window requests. `rank(pct, n)` is the summary's nearest-rank rule."""
-    empty = {**dict.fromkeys(CORRECTED, math.nan), "late_pct": math.nan}
-    if "intended_start" not in requests or requests["intended_start"].isna().all():
+def open_loop_stats(
+    requests: pd.DataFrame, rank: object, slots: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """Corrected percentiles (nearest rank), the share of late sends and of slots left
+    unanswered, for one open-loop cell. From its slots (harness/collect.py: every slot of the
+    schedule inside the window, a slot with no answer counted as waiting until the load
+    stopped) when the cell has them; else from its answered window requests."""
+    empty = {**dict.fromkeys(CORRECTED, math.nan), "late_pct": math.nan, "unanswered_pct": math.nan}
+    if slots is not None and len(slots):
+        corrected = np.sort(slots["corrected_ms"].to_numpy(float))
+        late = slots["late"].to_numpy(bool)
+        unanswered = float((~slots["answered"].to_numpy(bool)).mean() * 100.0)
+    elif "intended_start" in requests and requests["intended_start"].notna().any():
+        start = requests["start"].to_numpy(float)
+        intended = requests["intended_start"].to_numpy(float)
+        late = (start - intended) * 1000.0 > LATE_MS
+        ok = requests["ok"].to_numpy(bool)
+        done = completed_at(start, requests["latency_ms"].to_numpy(float))
+        corrected = np.sort(((done - intended) * 1000.0)[ok])
+        unanswered = math.nan
+    else:
         return empty
-    start = requests["start"].to_numpy(float)
-    intended = requests["intended_start"].to_numpy(float)
-    late = (start - intended) * 1000.0 > LATE_MS
-    ok = requests["ok"].to_numpy(bool)
-    done = completed_at(start, requests["latency_ms"].to_numpy(float))
-    corrected = np.sort(((done - intended) * 1000.0)[ok])
     out = {"late_pct": float(late.mean() * 100.0) if len(late) else math.nan}
+    out["unanswered_pct"] = unanswered
     for col, pct in CORRECTED.items():
         n = len(corrected)
         out[col] = float(corrected[rank(pct, n) - 1]) if n else math.nan  # type: ignore[operator]
@@ -55,7 +66,7 @@ def add_open_loop(summary: pd.DataFrame) -> pd.DataFrame:
     out["utilisation"] = out["offered_rps"] / out["capacity_rps"]
     out.loc[open_, "expected_rps"] = np.fmin(rate[open_], out.loc[open_, "capacity_rps"])
     out["efficiency"] = out["rps"] / out["expected_rps"]
-    for col in [*CORRECTED, "late_pct"]:
+    for col in [*CORRECTED, "late_pct", "unanswered_pct"]:
         if col not in out:
             out[col] = math.nan
     return out

@@ -67,7 +67,7 @@ def cell_precision(rates: np.ndarray) -> dict[str, float]:
     return {"rps_ci_low": lo, "rps_ci_high": hi, "cv_pct": cv}
 
 
-CONFIG_KEYS = ["variant", "loop", "processes", "scenario", "users"]
+CONFIG_KEYS = ["variant", "loop", "processes", "scenario", "users", "rate"]
 
 
 def across_repeats(summary: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +75,8 @@ def across_repeats(summary: pd.DataFrame) -> pd.DataFrame:
     t interval of the repeats' mean and their CV; then `stable` for every row."""
     out = summary.copy()
     valid = out[out["valid"] & out["rps"].notna()]
-    for _, group in valid.groupby(CONFIG_KEYS, dropna=False):
+    keys = [k for k in CONFIG_KEYS if k in out]
+    for _, group in valid.groupby(keys, dropna=False):
         if len(group) < 2:
             continue
         values = group["rps"].to_numpy(float)

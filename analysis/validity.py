@@ -43,7 +43,12 @@ def marks(*, status: str, loadgen_core_pct: float) -> list[str]:
 
 
 def open_loop_notes(
-    *, offered: float, achieved: float, late_pct: float, loadgen_core_pct: float
+    *,
+    offered: float,
+    achieved: float,
+    late_pct: float,
+    loadgen_core_pct: float,
+    unanswered_pct: float = math.nan,
 ) -> tuple[list[str], list[str]]:
     """(problems, marks) of an open-loop cell. A server that cannot keep up is the finding
     (its corrected latency is reported: that is the point); a generator that sends late
@@ -59,6 +64,11 @@ def open_loop_notes(
         )
     if _present(achieved) and achieved < REACHED_SHARE * offered:
         qualifiers.append(f"target rate not reached: {achieved:,.1f} of {offered:,.1f} req/s")
+    if _present(unanswered_pct) and unanswered_pct > 0:
+        qualifiers.append(
+            f"{unanswered_pct:.0f}% of the window's slots had no answer when the load stopped: "
+            "corrected percentiles are lower bounds"
+        )
     return problems, qualifiers
 
 
@@ -118,6 +128,7 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
                 achieved=float(getattr(row, "achieved_rps", math.nan)),
                 late_pct=float(getattr(row, "late_pct", math.nan)),
                 loadgen_core_pct=core,
+                unanswered_pct=float(getattr(row, "unanswered_pct", math.nan)),
             )
             problems[-1] += extra
             qualifiers[-1] += more

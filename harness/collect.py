@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from loadgen.parts import read_part
@@ -47,6 +48,10 @@ def merge_records(cell_dir: Path) -> tuple[Window, int]:
     parts = sorted(cell_dir.glob(PART_GLOB))
     frames = [read_part(p) for p in parts]
     frame = pd.concat(frames, ignore_index=True) if frames else None
+    if frame is not None and frame["intended_start"].notna().any():
+        stopped_at = max(m.get("stopped_at", window.end) for m in metas)
+        write_slots(cell_dir, frame, window, stopped_at)
+        frame = frame[frame["latency_ms"].notna()]  # answered requests only from here on
     if frame is not None:
         inside = window.holds_frame(frame)
         for name, rows in (("requests", frame[inside]), ("outside", frame[~inside])):
@@ -57,6 +62,35 @@ def merge_records(cell_dir: Path) -> tuple[Window, int]:
     for path in [*parts, *cell_dir.glob(WINDOW_GLOB)]:
         path.unlink()
     return window, len(metas)
+
+
+# A request sent more than this after its slot was late (DESIGN.md: late_pct).
+LATE_MS = 5.0
+
+
+def write_slots(cell_dir: Path, frame: pd.DataFrame, window: Window, stopped_at: float) -> None:
+    """Open loop: slots.parquet, one row per slot of the schedule inside the window, answered
+    or not. Corrected latency runs from the slot to the answer; a slot with no answer by the
+    time the load stopped (never sent, or still waiting) counts as waiting until then, a
+    lower bound: dropping it would hide exactly the requests a stalled server left waiting."""
+    slots = frame[
+        (frame["intended_start"] >= window.start) & (frame["intended_start"] < window.end)
+    ]
+    answered = slots["latency_ms"].notna().to_numpy()
+    done = (slots["start"] + slots["latency_ms"] / 1000.0).to_numpy()
+    end = np.where(answered, done, stopped_at)
+    late = ~(((slots["start"] - slots["intended_start"]) * 1000.0 <= LATE_MS).to_numpy())
+    out = pd.DataFrame(
+        {
+            "intended_start": slots["intended_start"].to_numpy(),
+            "corrected_ms": (end - slots["intended_start"].to_numpy()) * 1000.0,
+            "answered": answered,
+            "ok": slots["ok"].to_numpy() & answered,
+            "late": late,  # sent over LATE_MS after its slot, or never sent
+            "worker": slots["worker"].to_numpy(),
+        }
+    ).sort_values("intended_start", kind="stable")
+    io.atomic_write(cell_dir / "slots.parquet", lambda tmp: out.to_parquet(tmp, index=False))
 
 
 def write_samples(cell_dir: Path, samples: pd.DataFrame) -> None:

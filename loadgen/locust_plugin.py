@@ -34,7 +34,7 @@ def _planned_s(environment: Environment) -> float:
     return opts.bench_warmup + opts.bench_duration + opts.bench_tail
 
 
-def _open_loop(environment: Environment, is_worker: bool) -> None:
+def _open_loop(environment: Environment, is_worker: bool) -> OpenLoop:
     """Every user class sends on the schedule (loadgen/pacing.py) instead of after answers."""
     opts = environment.parsed_options
     runner = environment.runner
@@ -53,6 +53,7 @@ def _open_loop(environment: Environment, is_worker: bool) -> None:
         loop.start(time.time())
 
     environment.events.test_start.add_listener(start)
+    return loop
 
 
 @events.init.add_listener
@@ -69,15 +70,17 @@ def _install(environment: Environment, **_: Any) -> None:
         is_worker = isinstance(runner, WorkerRunner)
         recorder = Recorder(worker=lambda: int(runner.worker_index) if is_worker else None)
 
+        loop = _open_loop(environment, is_worker) if opts.bench_rate > 0 else None
+
         def write(**_: Any) -> None:
+            if loop is not None and not recorder.written:
+                recorder.unanswered(loop.due(time.time()), dict(loop.latest.values()))
             recorder.write(Path(opts.bench_out), opts.bench_warmup, opts.bench_duration)
 
         environment.events.test_start.add_listener(recorder.on_test_start)
         environment.events.request.add_listener(recorder.on_request)
         environment.events.test_stop.add_listener(write)
         environment.events.quitting.add_listener(write)
-        if opts.bench_rate > 0:
-            _open_loop(environment, is_worker)
     if not isinstance(runner, WorkerRunner):
 
         def stop_on_time(**_: Any) -> None:

@@ -81,16 +81,34 @@ class OpenLoop:
         self.seed = seed
         self.t0: float | None = None
         self._local = itertools.count()
+        self._slots: list[int] = []  # the slot of every schedule handed out
+        # Each user's latest request: (its slot, when it was sent). At the stop, a slot found
+        # here without an answer was sent and was still waiting; any other was never sent.
+        self.latest: dict[int, tuple[float, float]] = {}
 
     def start(self, t0: float) -> None:
         self.t0 = t0
         self._local = itertools.count()
+        self._slots = []
+
+    def due(self, until: float) -> list[float]:
+        """Every intended send time before `until`, of every schedule handed out: replayed
+        from the schedules' own parameters, so a slot that was never sent is counted too."""
+        if self.t0 is None:
+            return []
+        out = []
+        for slot in self._slots:
+            replay = Schedule(self.rate, self.users, slot, self.t0, self.arrivals, self.seed)
+            while (t := replay.take()) < until:
+                out.append(t)
+        return out
 
     def schedule(self) -> Schedule:
         """A new user's slice: users are numbered across processes so that, when Locust
         spreads them evenly, every slot of the schedule is owned once."""
         local = next(self._local)
         slot = (local * self.processes + self.process_index) % self.users
+        self._slots.append(slot)
         t0 = self.t0 if self.t0 is not None else self.clock()
         return Schedule(self.rate, self.users, slot, t0, self.arrivals, self.seed)
 
@@ -113,7 +131,10 @@ def pace(user_class: type, loop: OpenLoop, sleep: Callable[[float], Any]) -> Non
         return max(0.0, self._intended - loop.clock())
 
     def context(self: Any) -> dict[str, Any]:
-        return {**original_context(self), INTENDED: getattr(self, "_intended", math.nan)}
+        # Locust asks for the context as a request starts: that moment is its send time.
+        intended = getattr(self, "_intended", math.nan)
+        loop.latest[id(self)] = (intended, loop.clock())
+        return {**original_context(self), INTENDED: intended}
 
     user_class.on_start = on_start
     user_class.wait_time = wait_time

@@ -68,11 +68,20 @@ class Recorder:
             )
         )
 
+    def unanswered(self, due: list[float], sent: dict[float, float]) -> None:
+        """Open loop: a row for every slot of the schedule that has no answer by now, with no
+        latency and the time it was sent if it was (else none): the harness counts it as
+        waiting until the load stopped (loadgen/pacing.py)."""
+        answered = {row[6] for row in self.rows}
+        nan = math.nan
+        self.rows += [(sent.get(t, nan), nan, "", 0, 0, False, t) for t in due if t not in answered]
+
     def write(self, out: Path, warmup_s: float, duration_s: float) -> None:
         """This process's rows and measured window, each written atomically (once)."""
         if self.written or self.t0 is None:
             return
         self.written = True
+        stopped_at = time.time()
         index = self.worker()
         suffix = part_suffix(index)
         write_part(out / f"{PART_PREFIX}{suffix}.part", self.rows, index or 0)
@@ -82,6 +91,7 @@ class Recorder:
             "window_start": window_start,
             "window_end": window_start + duration_s,
             "recorded": len(self.rows),
+            "stopped_at": stopped_at,
             "worker": index or 0,
             "pid": os.getpid(),
         }

@@ -143,3 +143,22 @@ def test_slo_ranking_takes_the_highest_rate_within_the_slo() -> None:
     assert list(ranked["max_rate"]) == [300.0, 20.0]
     none = slo_ranking(summary, slo_ms=10)
     assert list(none["max_rate"]) == [0.0, 0.0]
+
+
+def test_slots_without_answers_count_and_make_percentiles_lower_bounds() -> None:
+    from analysis.aggregate import _rank
+    from analysis.openloop import open_loop_stats
+
+    slots = pd.DataFrame(
+        {
+            "intended_start": T0 + np.arange(10) / 10,
+            "corrected_ms": [10.0] * 8 + [900.0, 950.0],  # the last two: no answer by the stop
+            "answered": [True] * 8 + [False] * 2,
+            "ok": [True] * 8 + [False] * 2,
+            "late": [False] * 8 + [True] * 2,
+            "worker": [0] * 10,
+        }
+    )
+    stats = open_loop_stats(pd.DataFrame(), _rank, slots)
+    assert stats["unanswered_pct"] == 20.0 and stats["late_pct"] == 20.0
+    assert stats["p50_corrected_ms"] == 10.0 and stats["p99_corrected_ms"] == 950.0

@@ -71,7 +71,11 @@ def test_parts_are_merged_split_by_the_window_and_removed(tmp_path: Path) -> Non
     assert list(inside["worker"]) == [1, 0] and list(inside["ok"]) == [True, False]
     assert inside["intended_start"].iloc[0] == T0 + 1.49 and inside["intended_start"].isna().iloc[1]
     assert len(outside) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.parquet", "requests.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "outside.parquet",
+        "requests.parquet",
+        "slots.parquet",  # one request carried a slot: an open-loop cell
+    ]
     # Result files follow the umask like any file, not mkstemp's 0600.
     mask = os.umask(0)
     os.umask(mask)
@@ -96,3 +100,25 @@ def test_a_lost_worker_and_a_dead_server_process_are_problems() -> None:
     assert found[1].startswith("server process 8 died during the window at 0.5 s")
     assert len(found) == 2  # 7 ran throughout; 9 started late, which is no death
     assert problems(samples[samples["pid"] == 7], Window(T0 + 1, T0 + 4), parts=2, workers=2) == ()
+
+
+def test_open_loop_slots_count_unanswered_ones_as_waiting_until_the_stop(tmp_path: Path) -> None:
+    nan = float("nan")
+    rows = [
+        (T0 + 1.5, 20.0, "/a", 200, 5, True, T0 + 1.5),  # on time, answered in 20 ms
+        (T0 + 1.62, 20.0, "/a", 200, 5, True, T0 + 1.6),  # 20 ms late
+        (T0 + 2.5, nan, "", 0, 0, False, T0 + 2.5),  # sent, no answer by the stop
+        (nan, nan, "", 0, 0, False, T0 + 2.9),  # never sent
+        (nan, nan, "", 0, 0, False, T0 + 3.5),  # after the window: not a slot of it
+    ]
+    write_part(tmp_path / "raw.part", rows, 0)
+    meta = {"window_start": T0 + 1, "window_end": T0 + 3, "stopped_at": T0 + 3.25}
+    (tmp_path / "locust_window.json").write_text(json.dumps(meta))
+    merge_records(tmp_path)
+    slots = pd.read_parquet(tmp_path / "slots.parquet")
+    assert list(slots["answered"]) == [True, True, False, False]
+    assert list(slots["corrected_ms"]) == pytest.approx([20.0, 40.0, 750.0, 350.0])
+    assert list(slots["late"]) == [False, True, False, True]
+    inside = pd.read_parquet(tmp_path / "requests.parquet")
+    outside = pd.read_parquet(tmp_path / "outside.parquet")
+    assert len(inside) == 2 and len(outside) == 0  # unanswered slots are no requests
