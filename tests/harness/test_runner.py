@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import psutil
 import pytest
 
 from harness import procs
+from record.schema import REQUEST_COLUMNS, SCHEMA_VERSION
 from tests.conftest import ROOT, Server, run_bench, start_server
 
 SHORT = """
@@ -69,12 +71,16 @@ class Watch:
 
 def test_smoke_suite_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "results"
-    result = run_bench("run", "smoke", "--out", str(out))
+    old_mask = os.umask(0o022)
+    try:
+        result = run_bench("run", "smoke", "--out", str(out))
+    finally:
+        os.umask(old_mask)
     assert result.returncode == 0, result.stderr + result.stdout
     run_dir = only_run_dir(out)
     assert f"report: {run_dir / 'report.html'}" in result.stdout.strip().splitlines()[-1]
     meta = json.loads((run_dir / "run.json").read_text())
-    assert meta["schema_version"] == 1 and meta["status"] == "complete"
+    assert meta["schema_version"] == SCHEMA_VERSION and meta["status"] == "complete"
     env = meta["environment"]
     assert env["cpu"]["cores"] >= 1 and env["memory"]["total_bytes"] > 0
     assert env["packages"]["tornado"] and env["packages"]["locust"]
@@ -103,15 +109,8 @@ def test_smoke_suite_end_to_end(tmp_path: Path) -> None:
         end = reqs["start"] + reqs["latency_ms"] / 1000
         assert ((end >= window["start"]) & (end < window["end"])).all()
         assert reqs["latency_ms"].dtype == float and reqs["ok"].all()
-        assert list(reqs.columns) == [
-            "start",
-            "latency_ms",
-            "endpoint",
-            "status",
-            "bytes",
-            "ok",
-            "worker",
-        ]
+        assert list(reqs.columns) == list(REQUEST_COLUMNS)
+        assert reqs["intended_start"].isna().all()  # a closed loop has no schedule
         outside = pd.read_parquet(cell_dir / "outside.parquet")
         assert len(outside) > 0  # the warm-up was recorded, apart from the window
         resources = pd.read_csv(cell_dir / "server_resources.csv")
@@ -119,6 +118,14 @@ def test_smoke_suite_end_to_end(tmp_path: Path) -> None:
     sync, coro = summary.set_index("variant").loc[["sync", "coroutine"], "rps"]
     assert coro > 2 * sync  # the strategies differ under load, not only in unit tests
     assert (run_dir / "report.html").exists()
+    # Every result file can be read by others under the usual umask 022 (a results folder is
+    # copied to web servers and colleagues), although each is written atomically.
+    unreadable = [
+        str(p.relative_to(run_dir))
+        for p in run_dir.rglob("*")
+        if p.is_file() and (p.stat().st_mode & 0o044) != 0o044
+    ]
+    assert unreadable == []
 
 
 @pytest.fixture

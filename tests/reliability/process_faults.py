@@ -92,7 +92,7 @@ def process_fault(tmp: Path, victim: str) -> Fault:
     argv = [sys.executable, "run_bench.py", "run", str(suite), "--out", str(out), "--quiet"]
     if victim == "locust worker":
         argv += ["--workers", "2"]
-    popen = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    popen = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root = psutil.Process(popen.pid)
     seen: set[int] = set()
     killed = False
