@@ -190,8 +190,9 @@ def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict[str, 
         return err.code, dict(err.headers.items()), body
 
 
-def wait_ready(url: str, child: Child | None = None, timeout_s: float = READY_TIMEOUT_S) -> dict:
-    """Poll url (a /health endpoint) until it answers 200 JSON; raise RuntimeError otherwise."""
+def _poll_200(url: str, child: Child | None, timeout_s: float, parse: bool) -> Any:
+    """Poll url until it answers 200 (with a JSON body when parse); the parsed body (or None).
+    Raise RuntimeError when the child exits first or the deadline passes."""
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
@@ -200,12 +201,17 @@ def wait_ready(url: str, child: Child | None = None, timeout_s: float = READY_TI
         try:
             status, _, body = http_get(url, timeout=1.0)
             if status == 200:
-                return json.loads(body)
+                return json.loads(body) if parse else None
             last = f"status {status}"
         except (OSError, ValueError) as exc:
             last = type(exc).__name__
         time.sleep(READY_POLL_S)
-    raise RuntimeError(f"{url} not ready after {timeout_s:.0f} s ({last})")
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s ({last})")
+
+
+def wait_ready(url: str, child: Child | None = None, timeout_s: float = READY_TIMEOUT_S) -> dict:
+    """Poll url (a /health endpoint) until it answers 200 JSON; raise RuntimeError otherwise."""
+    return _poll_200(url, child, timeout_s, parse=True)
 
 
 @contextlib.contextmanager
@@ -228,21 +234,7 @@ def wait_answering(url: str, child: Child | None = None, timeout_s: float | None
     """Poll url until it answers 200 with any body (a user's app: its health path may answer
     plain text or HTML, which wait_ready's JSON would refuse); raise RuntimeError otherwise.
     The deadline is READY_TIMEOUT_S, read at call time so that a test can patch it."""
-    timeout_s = READY_TIMEOUT_S if timeout_s is None else timeout_s
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if child is not None and not child.alive():
-            raise RuntimeError(f"{child.name} exited with code {child.popen.returncode}")
-        try:
-            status, _, _ = http_get(url, timeout=1.0)
-            if status == 200:
-                return
-            last = f"status {status}"
-        except OSError as exc:
-            last = type(exc).__name__
-        time.sleep(READY_POLL_S)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s ({last})")
+    _poll_200(url, child, READY_TIMEOUT_S if timeout_s is None else timeout_s, parse=False)
 
 
 def descendants(pid: int) -> list[Any]:
