@@ -73,7 +73,7 @@ def existing_dir(text: str) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     from analysis.live import LiveJudge
     from analysis.precision import half_width_pct
-    from harness.runner import load_run_suite, new_run_dir, run_suite
+    from harness.runner import load_run_suite, new_run_dir, run_suite, runs_user_code
     from harness.suite import load_suite, with_overrides
 
     resumed = None
@@ -84,12 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
             )
-        # A results folder can come from anywhere: the commands of [[apps]] stored in it run
-        # only when the user's own suite file says the same.
-        if suite.apps and (given is None or given.apps != suite.apps):
+        # A results folder can come from anywhere: the [[apps]] commands and Locust files
+        # stored in it run only when the user's own suite file says the same.
+        same = given is not None and (given.apps, given.scenarios) == (suite.apps, suite.scenarios)
+        if runs_user_code(suite) and not same:
             raise UserError(
-                f"--resume: {args.resume} starts [[apps]] commands; name the suite file they "
-                "came from (run SUITE --resume RUN_DIR) so they are checked against it"
+                f"--resume: {args.resume} starts [[apps]] commands or your own Locust files; "
+                "name the suite file they came from (run SUITE --resume RUN_DIR) so they are "
+                "checked against it"
             )
         run_dir = args.resume
     else:

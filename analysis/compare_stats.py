@@ -84,11 +84,13 @@ def side_stats(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     first = np.unique(codes, return_index=True)[1]
     valid = summary["valid"].to_numpy(bool)
     scenario = summary["scenario_name"].tolist()
+    # An open-loop cell's req/s is the offered rate, not the machine's speed: never corrected.
+    rate = summary["rate"].tolist() if "rate" in summary else [math.nan] * len(summary)
     settings = [f"{t}/{p}" for t, p in zip(summary["threads"], summary["processes"], strict=True)]
     base = {
         "total": np.bincount(codes, minlength=len(names)),
         "all_valid": np.bincount(codes, ~valid, minlength=len(names)) == 0,
-        "cpu_bound": [is_cpu_bound(str(scenario[i])) for i in first],
+        "cpu_bound": [is_cpu_bound(str(scenario[i])) and pd.isna(rate[i]) for i in first],
         "settings": [settings[i] for i in first],
     }
     out = {}

@@ -158,6 +158,14 @@ def _sections(
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
     stability = stability_items(closed, shares)
+    target = run.run.suite.get("target_ci_pct")
+    if target is not None and run.run.unmet_targets:
+        stability.append(
+            f"Still wider than the target (±{target:g} % of req/s) after "
+            f"{run.run.suite.get('max_repeats')} repeats: " + ", ".join(run.run.unmet_targets)
+        )
+    elif target is not None and run.run.status == "complete":
+        stability.append(f"Every configuration reached the target interval (±{target:g} %).")
     if stability:
         sections.append(Section("Stability", note=STABILITY_NOTE, items=stability))
     sections += [

@@ -230,7 +230,9 @@ class CellRun:
             window, parts = collect.merge_records(self.cell_dir)
         except collect.NoRecords as exc:
             raise CellFailed(f"{exc}: {_tail(self.cell_dir / 'locust.log')}") from None
-        cpu = collect.cpu_figures(samples, window, len(self.options.placement.loadgen_cpus))
+        placement = self.options.placement
+        shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
+        cpu = collect.cpu_figures(samples, window, len(placement.loadgen_cpus), bool(shared))
         problems = collect.problems(samples, window, parts=parts, workers=self.options.workers)
         return Measurement(verification, load_started, load_ended, exit_code, window, cpu, problems)
 

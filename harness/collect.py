@@ -49,7 +49,7 @@ def merge_records(cell_dir: Path) -> tuple[Window, int]:
     frames = [read_part(p) for p in parts]
     frame = pd.concat(frames, ignore_index=True) if frames else None
     if frame is not None and frame["intended_start"].notna().any():
-        stopped_at = max(m.get("stopped_at", window.end) for m in metas)
+        stopped_at = {int(m.get("worker", 0)): m.get("stopped_at", window.end) for m in metas}
         write_slots(cell_dir, frame, window, stopped_at)
         frame = frame[frame["latency_ms"].notna()]  # answered requests only from here on
     if frame is not None:
@@ -68,7 +68,9 @@ def merge_records(cell_dir: Path) -> tuple[Window, int]:
 LATE_MS = 5.0
 
 
-def write_slots(cell_dir: Path, frame: pd.DataFrame, window: Window, stopped_at: float) -> None:
+def write_slots(
+    cell_dir: Path, frame: pd.DataFrame, window: Window, stopped_at: dict[int, float]
+) -> None:
     """Open loop: slots.parquet, one row per slot of the schedule inside the window, answered
     or not. Corrected latency runs from the slot to the answer; a slot with no answer by the
     time the load stopped (never sent, or still waiting) counts as waiting until then, a
@@ -78,7 +80,9 @@ def write_slots(cell_dir: Path, frame: pd.DataFrame, window: Window, stopped_at:
     ]
     answered = slots["latency_ms"].notna().to_numpy()
     done = (slots["start"] + slots["latency_ms"] / 1000.0).to_numpy()
-    end = np.where(answered, done, stopped_at)
+    # Each Locust process's slots wait at most until that process stopped.
+    stops = slots["worker"].map(stopped_at).fillna(max(stopped_at.values())).to_numpy(float)
+    end = np.where(answered, done, stops)
     late = ~(((slots["start"] - slots["intended_start"]) * 1000.0 <= LATE_MS).to_numpy())
     out = pd.DataFrame(
         {
@@ -104,14 +108,20 @@ def _mean_total(samples: pd.DataFrame, role: str) -> float:
     return float(part.groupby("t")["cpu_pct"].sum().mean())
 
 
-def cpu_figures(samples: pd.DataFrame, window: Window, loadgen_cores: int) -> CpuFigures:
+def cpu_figures(
+    samples: pd.DataFrame, window: Window, loadgen_cores: int, shared: bool = False
+) -> CpuFigures:
+    """`shared`: the generator's cores are the server's too (shared placement), so the server's
+    CPU counts in how busy they were."""
     # Samples are instants, so both ends of the window count (unlike request completions).
     inside = samples[(samples["t"] >= window.start) & (samples["t"] <= window.end)]
     per_locust = inside[inside["role"] == "locust"].groupby("pid")["cpu_pct"].mean()
     busiest = float(per_locust.max()) if len(per_locust) else math.nan
     locust_total = _mean_total(inside, "locust")
     backend = _mean_total(inside, "backend")
-    on_cores = sum(v for v in (locust_total, backend) if not math.isnan(v))
+    server_total = _mean_total(inside, "server")
+    near = (locust_total, backend, server_total) if shared else (locust_total, backend)
+    on_cores = sum(v for v in near if not math.isnan(v))
     per_server = inside[inside["role"] == "server"].groupby("pid")["cpu_pct"].sum()
     total = float(per_server.sum())
     return CpuFigures(
@@ -141,12 +151,16 @@ def problems(samples: pd.DataFrame, window: Window, *, parts: int, workers: int)
     if len(server):
         from harness.sampler import SAMPLE_INTERVAL_S
 
+        first_seen = server.groupby("pid")["t"].min()
         last_seen = server.groupby("pid")["t"].max()
         cutoff = min(window.end, server["t"].max()) - MISSED_SAMPLES * SAMPLE_INTERVAL_S
         for pid, seen in last_seen.items():
             # Alive at the window's start (its last sample at most one interval before it),
             # gone before its end.
-            if window.start - SAMPLE_INTERVAL_S <= seen < cutoff:
+            # (A process born inside the window, a per-request helper or a replacement, is no
+            # death of a process that was serving.)
+            born = first_seen[pid] <= window.start
+            if born and window.start - SAMPLE_INTERVAL_S <= seen < cutoff:
                 found.append(
                     f"server process {pid} died during the window at {seen - window.start:.1f} s"
                 )

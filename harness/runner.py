@@ -18,6 +18,7 @@ from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
 from harness.repeats import Precision, Repeats
+from harness.scenarios import SCENARIOS
 from harness.suite import Suite
 from harness.suite_checks import check_target
 from harness.timing import estimate_cell_s
@@ -62,7 +63,30 @@ def load_run_suite(run_dir: Path, *, allow_remote: bool = False) -> tuple[Suite,
         ) from None
     if suite.target is not None:
         check_target(suite.target, allow_remote, f"{run_dir / 'run.json'}: target")
+    _check_stored_scenarios(suite, run_dir / "run.json")
     return suite, run
+
+
+def _check_stored_scenarios(suite: Suite, source: Path) -> None:
+    """A built-in scenario's stored parameters must be its own, in range, with no extra
+    paths: anything else would reach Locust's command line or the verification requests."""
+    for s in suite.scenarios:
+        if s.file:
+            continue  # checked against the user's own suite file (run_bench.py cmd_run)
+        spec = SCENARIOS.get(s.name)
+        if spec is None or s.verify:
+            raise UserError(f"{source}: scenario {s.name!r} is not a built-in one; start a new run")
+        for key, value in s.params.items():
+            p = spec.params.get(key)
+            if p is None or isinstance(value, bool) or not isinstance(value, int):
+                raise UserError(f"{source}: scenario {s.name}: parameter {key!r} is not its own")
+            if not p.lo <= value <= p.hi:
+                raise UserError(f"{source}: scenario {s.name}: {key}={value} is out of range")
+
+
+def runs_user_code(suite: Suite) -> bool:
+    """Whether resuming the suite would start the user's commands or import their files."""
+    return bool(suite.apps) or any(s.file for s in suite.scenarios)
 
 
 def cell_done(cell_dir: Path) -> bool:
@@ -231,7 +255,8 @@ def run_suite(
             interrupted = True
     status = "interrupted" if interrupted else "complete"
     speed = {**run.speed, "end_s": measure_speed()}
-    replace(run, status=status, ended=time.time(), speed=speed).write(run_dir)
+    unmet = tuple(repeats.unmet()) if repeats is not None and not interrupted else ()
+    replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
 
 

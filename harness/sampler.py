@@ -20,6 +20,9 @@ class Sampler:
     interval_s: float = SAMPLE_INTERVAL_S
     rows: list[tuple[float, str, int, float, int]] = field(default_factory=list)
     _procs: dict[int, psutil.Process] = field(default_factory=dict)
+    # psutil's first cpu_percent of a process is a meaningless 0.0 (it measures since the
+    # previous call): a process seen for the first time is primed, not recorded.
+    _primed: set[int] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -60,5 +63,7 @@ class Sampler:
                         rss = proc.memory_info().rss
                 except psutil.NoSuchProcess:
                     continue
-                if record:
+                first = proc.pid not in self._primed
+                self._primed.add(proc.pid)
+                if record and not first:
                     self.rows.append((now, role, proc.pid, cpu, rss))

@@ -294,6 +294,9 @@ class RunRecord:
     # (harness/env.py: measure_speed): how fast this machine was while the run ran, so that
     # `compare` can tell a change of the code from a change of the machine.
     speed: dict[str, float] = field(default_factory=dict)
+    # Adaptive repeats: configurations whose req/s interval was still wider than the target
+    # after max_repeats (harness/repeats.py).
+    unmet_targets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in RUN_STATUSES:
@@ -315,6 +318,7 @@ class RunRecord:
         out = asdict(self)
         out["cells"] = list(self.cells)
         out["resumed"] = list(self.resumed)
+        out["unmet_targets"] = list(self.unmet_targets)
         return out
 
     @classmethod
@@ -330,6 +334,7 @@ class RunRecord:
             ended=_float(data.get("ended")),
             resumed=tuple(data.get("resumed") or ()),
             speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
+            unmet_targets=tuple(data.get("unmet_targets") or ()),
         )
 
     def write(self, run_dir: Path) -> None:

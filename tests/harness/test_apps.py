@@ -248,3 +248,24 @@ def test_resume_runs_stored_app_commands_only_against_the_users_suite(tmp_path: 
     mismatch = run_bench("run", str(suite_file), "--resume", str(run_dir), "--quiet")
     assert mismatch.returncode == 1 and "checked against it" in mismatch.stderr
     assert not list(tmp_path.rglob("PWNED*"))
+
+
+def test_resume_refuses_stored_scenarios_that_are_not_built_in_ones(tmp_path: Path) -> None:
+    """Parameters and paths stored in run.json reach Locust's command line and the
+    verification requests: a results folder must not be able to smuggle any in."""
+    from dataclasses import replace
+
+    from harness.suite import parse_suite
+    from record.cells import RunRecord
+
+    suite = parse_suite(
+        {"name": "t", "variants": ["coroutine"], "scenarios": [{"name": "hello"}]}, "t.toml"
+    )
+    smuggled = replace(suite.scenarios[0], params={"host": 1})
+    for i, scenario in enumerate([smuggled, replace(suite.scenarios[0], verify=("@10.1.2.3/",))]):
+        run_dir = tmp_path / str(i)
+        data = replace(suite, scenarios=(scenario,)).to_dict()
+        RunRecord(run_id="r", suite=data, status="interrupted").write(run_dir)
+        result = run_bench("run", "--resume", str(run_dir), "--quiet")
+        assert result.returncode == 1, result.stderr
+        assert "start a new run" in result.stderr or "is not its own" in result.stderr

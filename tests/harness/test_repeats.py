@@ -111,3 +111,12 @@ def test_fixed_repeats_run_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ran, judge = _fake_run(monkeypatch, {"sync": 0.5, "coroutine": 0.5})
     runner.run_suite(_suite(repeats=3), tmp_path, quiet=True, judge=judge, precision=half_width_pct)  # type: ignore[attr-defined]
     assert len(ran) == 6
+
+
+def test_configurations_that_missed_the_target_are_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, judge = _fake_run(monkeypatch, {"sync": 0.002, "coroutine": 0.5})
+    suite = _suite(min_repeats=2, max_repeats=3, target_ci_pct=5)
+    runner.run_suite(suite, tmp_path, quiet=True, judge=judge, precision=half_width_pct)
+    assert RunRecord.read(tmp_path).unmet_targets == ("coroutine-asyncio-sleep-ms20-u4",)
