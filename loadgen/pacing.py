@@ -2,18 +2,17 @@
 arrival-rate executors and Gatling's open injection do), so a stalled server cannot stall the
 load and hide the requests that would have queued behind the stall (coordinated omission).
 
-The schedule is split over `users` Locust users, the most requests that may be in flight at
-once: user s owns slots s, s + U, s + 2U, ... of the offered rate (constant arrivals), or an
-independent Poisson stream of rate/U (the sum of U Poisson streams is a Poisson stream of the
-rate). A user sends each request at its slot; only when all U users are still waiting for
-answers is a send late, and then the request still records the slot it should have had
-(`intended_start`), so the latency measured from the slot (the corrected latency) includes
-the wait the schedule imposed. This module imports no Locust: the plugin applies it.
+Each Locust process follows one stream of intended send times (its share of the offered rate:
+constant arrivals, or Poisson, the sum of Poisson streams being a Poisson stream), and its
+`users` Locust users (the most requests that may be in flight at once) take the next slot of
+that stream whenever they are free. Only when all of them are still waiting for answers is a
+send late, and then the request still records the slot it should have had (`intended_start`),
+so the latency measured from the slot (the corrected latency) includes the wait the schedule
+imposed. This module imports no Locust: the plugin applies it.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from collections.abc import Callable
@@ -62,7 +61,10 @@ class Schedule:
 
 
 class OpenLoop:
-    """Hands out schedules to the users of one Locust process as they start."""
+    """The schedule of one Locust process: one stream of intended send times (this process's
+    share of the offered rate), from which every user, the moment it is free, takes the next
+    slot. A send is then late only when every user is busy (the in-flight bound is reached)
+    or the generator itself is slow, never because one user's previous answer is slow."""
 
     def __init__(
         self,
@@ -80,54 +82,62 @@ class OpenLoop:
         self.clock = clock
         self.seed = seed
         self.t0: float | None = None
-        self._local = itertools.count()
-        self._slots: list[int] = []  # the slot of every schedule handed out
+        self._schedule: Schedule | None = None
         # Each user's latest request: (its slot, when it was sent). At the stop, a slot found
         # here without an answer was sent and was still waiting; any other was never sent.
         self.latest: dict[int, tuple[float, float]] = {}
 
+    def _stream(self, t0: float) -> Schedule:
+        """This process's share: slots p, p + N, p + 2N ... of the offered rate (constant), or
+        a Poisson stream of rate/N: the N processes' streams add up to the offered schedule."""
+        return Schedule(self.rate, self.processes, self.process_index, t0, self.arrivals, self.seed)
+
     def start(self, t0: float) -> None:
         self.t0 = t0
-        self._local = itertools.count()
-        self._slots = []
+        self._schedule = self._stream(t0)
+        self.latest = {}
+
+    def next_slot(self) -> float:
+        """The next slot nobody has taken yet (it may be past: then the send is late)."""
+        if self._schedule is None:
+            self.start(self.clock())
+        assert self._schedule is not None
+        return self._schedule.take()
 
     def due(self, until: float) -> list[float]:
-        """Every intended send time before `until`, of every schedule handed out: replayed
-        from the schedules' own parameters, so a slot that was never sent is counted too."""
+        """Every intended send time before `until`, replayed from the start, so a slot that
+        was never taken (never sent) is counted too."""
         if self.t0 is None:
             return []
-        out = []
-        for slot in self._slots:
-            replay = Schedule(self.rate, self.users, slot, self.t0, self.arrivals, self.seed)
-            while (t := replay.take()) < until:
-                out.append(t)
+        replay, out = self._stream(self.t0), []
+        while (t := replay.take()) < until:
+            out.append(t)
         return out
 
-    def schedule(self) -> Schedule:
-        """A new user's slice: users are numbered across processes so that, when Locust
-        spreads them evenly, every slot of the schedule is owned once."""
-        local = next(self._local)
-        slot = (local * self.processes + self.process_index) % self.users
-        self._slots.append(slot)
-        t0 = self.t0 if self.t0 is not None else self.clock()
-        return Schedule(self.rate, self.users, slot, t0, self.arrivals, self.seed)
+
+PACED = "_tornado_bench_paced"  # marks the functions pace() installed
 
 
 def pace(user_class: type, loop: OpenLoop, sleep: Callable[[float], Any]) -> None:
-    """Make a Locust User class send on the schedule: the first request waits for its slot
-    after on_start, each later one for the next slot (never for an answer), and every request
-    carries its slot in its context."""
+    """Make a Locust User class send on the schedule: the first request waits for the next
+    free slot after on_start, each later one for the next free slot (never for an answer),
+    and every request carries its slot in its context. A subclass of a paced class is paced
+    once: a user takes one slot per request whatever its class tree."""
+    if getattr(vars(user_class).get("on_start"), PACED, False):
+        return
     original_on_start = user_class.on_start
     original_context = user_class.context
 
     def on_start(self: Any) -> None:
         original_on_start(self)
-        self._schedule = loop.schedule()
-        self._intended = self._schedule.take()
+        if getattr(self, "_slot_taken", False):  # a paced base class's on_start took it
+            return
+        self._slot_taken = True
+        self._intended = loop.next_slot()
         sleep(max(0.0, self._intended - loop.clock()))
 
     def wait_time(self: Any) -> float:
-        self._intended = self._schedule.take()
+        self._intended = loop.next_slot()
         return max(0.0, self._intended - loop.clock())
 
     def context(self: Any) -> dict[str, Any]:
@@ -136,6 +146,6 @@ def pace(user_class: type, loop: OpenLoop, sleep: Callable[[float], Any]) -> Non
         loop.latest[id(self)] = (intended, loop.clock())
         return {**original_context(self), INTENDED: intended}
 
-    user_class.on_start = on_start
-    user_class.wait_time = wait_time
-    user_class.context = context
+    for name, function in (("on_start", on_start), ("wait_time", wait_time), ("context", context)):
+        setattr(function, PACED, True)
+        setattr(user_class, name, function)

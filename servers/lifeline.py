@@ -13,16 +13,18 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# libc is looked up here, in the parent, not in the child between fork and exec: a lookup
+# (dlopen) there can deadlock when the parent had other threads running at the fork.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
     """From now on, `sig` is delivered to this process when its parent exits. `parent_pid` is
     the parent this process expects: if that parent is already gone (it died between our fork
     and this call, and we were re-parented), the signal is raised at once."""
-    if not sys.platform.startswith("linux"):
+    if _LIBC is None:
         return  # no such kernel promise elsewhere; the parent's own cleanup still applies
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+    if _LIBC.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
     if os.getppid() != parent_pid:

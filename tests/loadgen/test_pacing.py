@@ -43,8 +43,11 @@ class FakeClock:
 
 
 def _simulate(rate: float, users: int, latency, horizon: float) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
-    """Users run concurrently (event-driven): each sends, waits `latency(send_time)` for the
-    answer, then asks the paced wait_time. Returns (intended, actual) per send."""
+    """Users run concurrently, as events in time order: a user sends at its slot (or at once
+    if the slot has passed), gets its answer `latency(send_time)` later, and only then takes
+    the next slot through the paced wait_time. Returns (intended, actual) per send."""
+    import heapq
+
     clock = FakeClock()
     loop = OpenLoop(rate=rate, users=users, arrivals="constant", clock=clock)
     loop.start(0.0)
@@ -57,24 +60,23 @@ def _simulate(rate: float, users: int, latency, horizon: float) -> list[tuple[fl
             return {}
 
     pace(User, loop, lambda s: None)
-    people = []
-    for _ in range(users):
+    events: list[tuple[float, int, str, User]] = []
+    for i in range(users):
         u = User()
         u.on_start()
-        people.append([u._intended, u])  # next moment the user acts
+        heapq.heappush(events, (u._intended, i, "send", u))
     sends = []
-    while True:
-        people.sort(key=lambda p: p[0])
-        at, user = people[0]
+    while events:
+        at, i, kind, user = heapq.heappop(events)
         if at >= horizon:
-            return sends
-        clock.now = max(clock.now, at)
-        intended = user.context()[INTENDED]
-        sends.append((intended, clock.now))
-        answer = clock.now + latency(clock.now)
-        clock.now = answer
-        people[0][0] = answer + user.wait_time()
-        clock.now = min(p[0] for p in people if p is not people[0]) if len(people) > 1 else answer
+            continue
+        clock.now = at
+        if kind == "send":
+            sends.append((user.context()[INTENDED], at))
+            heapq.heappush(events, (at + latency(at), i, "answer", user))
+        else:  # the answer is in: the user is free and takes the next slot
+            heapq.heappush(events, (at + user.wait_time(), i, "send", user))
+    return sends
 
 
 def test_the_schedule_does_not_wait_for_a_stalled_server() -> None:
@@ -99,3 +101,41 @@ def test_with_too_few_users_sends_are_late_and_keep_their_slot() -> None:
     assert late and max(a - i for i, a in late) > 0.5
     slots = sorted(i for i, _ in sends)
     assert slots == pytest.approx([k / 40.0 for k in range(len(slots))])  # no slot skipped
+
+
+def test_one_slow_answer_does_not_make_the_next_sends_late() -> None:
+    """Ten users, 40 req/s: one request takes a whole second. The other users are free, so
+    they take the slots that come meanwhile: no send is late."""
+    slow_once = {"done": False}
+
+    def latency(t: float) -> float:
+        if t >= 2.0 and not slow_once["done"]:
+            slow_once["done"] = True
+            return 1.0
+        return 0.01
+
+    sends = _simulate(40.0, users=10, latency=latency, horizon=5.0)
+    assert max(actual - intended for intended, actual in sends) < 1e-9
+
+
+def test_a_subclass_of_a_paced_class_takes_one_slot_per_request() -> None:
+    clock = FakeClock()
+    loop = OpenLoop(rate=10.0, users=2, arrivals="constant", clock=clock)
+    loop.start(0.0)
+
+    class Base:
+        def on_start(self) -> None:
+            pass
+
+        def context(self) -> dict:
+            return {}
+
+    class Sub(Base):
+        pass
+
+    pace(Base, loop, clock.sleep)
+    pace(Sub, loop, clock.sleep)
+    user = Sub()
+    user.on_start()
+    assert user.context()[INTENDED] == 0.0
+    assert loop.next_slot() == pytest.approx(0.1)  # the user took exactly one slot
