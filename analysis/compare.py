@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import aggregate
+from analysis import aggregate, compare_stats
 from analysis.compare_stats import (
     ALPHA,
     MIN_EFFECT,
@@ -127,8 +127,14 @@ def machine_line(c: Comparison) -> str:
             f"±{1.96 * math.sqrt(m.var):.0%}); {what}"
         )
     missing = c.speed_missing
-    where = "either run" if len(missing) == 2 else f"the {missing[0]} run" if missing else "use"
-    head = f"machine speed: not measured in {where}"
+    if missing:
+        where = "either run" if len(missing) == 2 else f"the {missing[0]} run"
+        head = f"machine speed: not measured in {where}"
+    else:
+        head = (
+            "machine speed: it changed during a run (its loop readings differ by more than "
+            f"{compare_stats.STEADY_SPEED - 1:.0%}), so two readings cannot say by how much"
+        )
     if m.source == "drift":
         return (
             f"{head}; CPU-bound cells' req/s moved {math.expm1(c.drift):+.0%} together (median "

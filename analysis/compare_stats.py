@@ -56,6 +56,8 @@ MIN_CELLS = 5  # cells needed to pool variances or to estimate the between-run n
 # Changes beyond 3 robust SDs are changes, not noise; the variance of a normal clipped there
 # is 0.9733 of the whole (1 - 2·3·φ(3) / (2Φ(3) - 1)).
 CLIP, CLIP_VAR = 3.0, 0.9733
+# A run's loop readings may differ this much (max/min) and still describe a steady machine.
+STEADY_SPEED = 1.15
 MIN_DRIFT_CELLS = 3  # CPU-bound cells needed for the median drift to stand in for the loop
 # A log value is never more exact than 0.1 %: keeps identical repeats from dividing by zero.
 VAR_FLOOR = 0.001**2
@@ -201,6 +203,12 @@ def speed_machine(base_speed: dict[str, float], new_speed: dict[str, float]) -> 
     range, plus each timing's own noise, is the correction's variance."""
     b, n = _loop_times(base_speed), _loop_times(new_speed)
     if not len(b) or not len(n):
+        return None
+    if any(times.max() / times.min() > STEADY_SPEED for times in (b, n)):
+        # The machine changed speed during a run (its loop readings disagree): two readings
+        # cannot tell its average over the run's cells, so the cells' common movement (drift)
+        # is the better estimate. Seen here: 0.044 s at a run's start, 0.080 s at its end
+        # under a passing load, which "corrected" unchanged cells by 30-40 %.
         return None
     var = 0.0
     for times in (b, n):

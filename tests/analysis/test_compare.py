@@ -270,3 +270,14 @@ def test_a_significant_drop_smaller_than_pct_is_not_a_regression(tmp_path: Path)
     assert list(result.rows["rps_verdict"]) == ["slower (code)"]
     assert result.regressions(5) == ["coroutine-asyncio-sleep-ms50-u10"]
     assert result.regressions(10) == []
+
+
+def test_loop_readings_that_disagree_within_a_run_are_not_trusted() -> None:
+    """A machine that changed speed during a run (0.044 s at its start, 0.080 s at its end,
+    under a passing load) cannot be summed up by two readings: the cells' common movement
+    stands in, so unchanged CPU-bound cells are not "corrected" into a change."""
+    from analysis.compare_stats import speed_machine
+
+    steady = {"start_s": 0.054, "end_s": 0.056}
+    assert speed_machine(steady, steady) is not None
+    assert speed_machine({"start_s": 0.044, "end_s": 0.080}, steady) is None
