@@ -65,8 +65,9 @@ def open_loop_notes(
     if _present(achieved) and achieved < REACHED_SHARE * offered:
         qualifiers.append(f"target rate not reached: {achieved:,.1f} of {offered:,.1f} req/s")
     if _present(unanswered_pct) and unanswered_pct > 0:
+        share = f"{unanswered_pct:.0f}%" if unanswered_pct >= 1 else f"{unanswered_pct:.2g}%"
         qualifiers.append(
-            f"{unanswered_pct:.0f}% of the window's slots had no answer when the load stopped: "
+            f"{share} of the window's slots had no answer when the load stopped: "
             "corrected percentiles are lower bounds"
         )
     return problems, qualifiers
