@@ -8,7 +8,7 @@ from servers.variants import forks
 # Locust keeps loading this long after the measured window closes. Requests are counted by
 # completion time, so the tail only has to cover the gap between a response and its record
 # (microseconds) and the start skew between several Locust processes (milliseconds).
-TAIL_S = 0.25
+TAIL_S = 0.1
 # Cost of a cell beyond its planned load time (server and Locust start-up, verification,
 # teardown, writing records), measured on the smoke suite on a 2-core machine (3 runs: see
 # docs/architecture.md); used only for estimates.

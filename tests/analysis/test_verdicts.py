@@ -133,3 +133,14 @@ def test_repeats_replace_the_window_interval_by_the_repeats_interval() -> None:
     out = precision.across_repeats(summary)
     assert list(out["rps_ci_low"]) == pytest.approx([lo] * 3)
     assert out["cv_pct"].iloc[0] == pytest.approx(10.0)
+
+
+def test_a_generator_that_takes_much_of_each_users_cycle_limits_a_closed_loop() -> None:
+    """One user at 53 % generator CPU read half of wrk's rate on /hello: the generator's own
+    time per request is part of every cycle. Fifty users at 41 % are not shaped by it."""
+    from analysis.validity import marks
+
+    assert marks(status="ok", loadgen_core_pct=53.0, users=1)[0].startswith("generator-limited")
+    assert marks(status="ok", loadgen_core_pct=41.0, users=50) == []
+    assert marks(status="ok", loadgen_core_pct=80.0, users=50)[0].startswith("generator-limited")
+    assert marks(status="failed", loadgen_core_pct=53.0, users=1) == []
