@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from record.cells import CellRecord, CellSpec, Limits, Placement
 from record.window import Window
 from servers.variants import facts
 
+ERROR_LINE = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|Traceback")
 # A cell that runs this much longer than planned is stopped and recorded as failed.
 WATCHDOG_SLACK_S = 60.0
 PORT_ATTEMPTS = 3
@@ -253,8 +255,11 @@ def _tail(path: Path, lines: int = 3) -> str:
         text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    # The end is kept when the lines are long: a traceback's last line names the error.
-    return " | ".join(line.strip() for line in text[-lines:])[-400:]
+    # A log that names an error (Locust prints its stats table after it) gives that line; else
+    # the end is kept: a traceback's last line names the error.
+    errors = [line for line in text if ERROR_LINE.search(line)]
+    chosen = errors[-lines:] if errors else text[-lines:]
+    return " | ".join(line.strip() for line in chosen)[-400:]
 
 
 @contextlib.contextmanager
