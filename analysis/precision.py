@@ -82,7 +82,7 @@ def across_repeats(summary: pd.DataFrame) -> pd.DataFrame:
         values = group["rps"].to_numpy(float)
         lo, hi = t_interval(values)
         mean = values.mean()
-        out.loc[group.index, "rps_ci_low"] = lo
+        out.loc[group.index, "rps_ci_low"] = max(lo, 0.0)  # no rate is below zero
         out.loc[group.index, "rps_ci_high"] = hi
         out.loc[group.index, "cv_pct"] = values.std(ddof=1) / mean * 100 if mean > 0 else math.nan
     half = (out["rps_ci_high"] - out["rps_ci_low"]) / 2
