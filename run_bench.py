@@ -7,6 +7,7 @@ With no arguments, runs the default suite (suites/quick.toml) and builds its rep
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -342,8 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def install_stop_signals() -> None:
+    """Ctrl-C and SIGTERM stop the harness cleanly (exit 130, completed cells kept) at any
+    moment, report included. Installed explicitly: a process started in the background by a
+    shell (`cmd &`, nohup) inherits SIGINT ignored, and Python then leaves it ignored, so a
+    `kill -INT` would be lost and the run would carry on to its end."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        install_stop_signals()
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,31 @@ def test_kills_at_50_random_moments_of_writing(small_run: Path, tmp_path: Path) 
         assert result.unreadable == 0 and result.report_rebuilt, result
     files, bad, rebuilt = check_results(run)
     assert files > 0 and bad == 0 and rebuilt
+
+
+def test_sigint_stops_a_harness_that_inherited_it_ignored(tmp_path: Path) -> None:
+    """Started in the background by a shell, a process inherits SIGINT ignored; the harness
+    must still stop on `kill -INT` (it was carrying the run on to its end, exit 0)."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    argv = [sys.executable, "run_bench.py", "run", "smoke", "--out", str(tmp_path), "--quiet"]
+    popen = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        preexec_fn=ignore_sigint,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(2.5)
+        popen.send_signal(signal.SIGINT)
+        assert popen.wait(timeout=30) == 130
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait()
