@@ -22,6 +22,7 @@ from analysis import aggregate, plot, plot_bars, plot_openloop, readings, readin
 from analysis import readings_openloop as openloop_text
 from analysis.load import RunData
 from record import io
+from servers.lifeline import die_with_parent
 from servers.variants import forks
 
 CHART_DPI = 110
@@ -244,7 +245,14 @@ def _render_charts(jobs: list[Job]) -> list[Any]:
     if workers <= 1:
         return [_try(_render_chart, job) for job in jobs]
     # fork: the workers inherit the imported plotting modules instead of importing them again.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # Each worker dies with the report process, even a SIGKILLed one: forked workers would
+    # otherwise stay behind, idle, for good (found by killing `report` mid-write).
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [pool.submit(_render_chart, job) for job in jobs]
         return [f.exception() or f.result() for f in futures]
 

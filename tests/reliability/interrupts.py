@@ -153,6 +153,7 @@ def _resume(out: Path) -> tuple[int, bool]:
 @dataclass
 class KilledWrite:
     at_s: float
+    left_running: int  # the report's own children (chart workers) still alive 2 s later
     files: int
     unreadable: int
     report_rebuilt: bool
@@ -166,10 +167,22 @@ def kill_report(run_dir: Path, at_s: float) -> KilledWrite:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(at_s)
+    root = psutil.Process(popen.pid)
+    seen: set[int] = set()
+    deadline = time.monotonic() + at_s
+    while time.monotonic() < deadline and popen.poll() is None:
+        seen |= _descendants(root)
+        time.sleep(0.02)
     popen.kill()
     popen.wait()
-    return KilledWrite(at_s, *check_results(run_dir))
+    settle = time.monotonic() + GONE_WITHIN_S
+    while live(seen) and time.monotonic() < settle:
+        time.sleep(0.05)
+    left = live(seen)
+    for pid in left:  # never leave them behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return KilledWrite(at_s, len(left), *check_results(run_dir))
 
 
 def check_results(run_dir: Path) -> tuple[int, int, bool]:

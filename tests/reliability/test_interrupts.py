@@ -67,6 +67,7 @@ def test_a_kill_while_writing_results_leaves_every_file_whole(
         run = shutil.copytree(small_run, tmp_path / str(i))
         result = kill_report(run, at_s)
         assert result.unreadable == 0 and result.report_rebuilt, result
+        assert result.left_running == 0, result
 
 
 @pytest.mark.slow
