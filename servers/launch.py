@@ -169,45 +169,32 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_reuse_port(config: ServerConfig) -> int:
-    """Fork first, then every process binds and listens on its own socket."""
-    try:
-        reserved = _reserve_port(config.host, config.port)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        print(f"error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
-        return 1
-    port = reserved.getsockname()[1]
-    print(
-        f"{config.variant} listening on http://{config.host}:{port} loop={config.loop} "
-        f"processes={config.process_count} reuse_port=yes pid={os.getpid()}",
-        flush=True,
-    )
-    _fork_workers(config.process_count)
-    reserved.close()  # in a worker: the parent's reservation is not this process's socket
-    _run_loop(config, bind_sockets(port, config.host, reuse_port=True))
-    return 0
-
-
 def serve(config: ServerConfig) -> int:
     variant = get_variant(config.variant)
-    if config.reuse_port and variant.forks:
-        return _serve_reuse_port(config)
+    # With reuse_port, the parent only reserves the port; each forked process binds its own
+    # SO_REUSEPORT socket after the fork.
+    reuse = config.reuse_port and variant.forks
     try:
-        sockets = bind_sockets(config.port, config.host)
+        sockets = (
+            [_reserve_port(config.host, config.port)]
+            if reuse
+            else bind_sockets(config.port, config.host)
+        )
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(f"error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
         return 1
     port = sockets[0].getsockname()[1]
-    processes = config.process_count
     print(
-        f"{config.variant} listening on http://{config.host}:{port} "
-        f"loop={config.loop} processes={processes} pid={os.getpid()}",
+        f"{config.variant} listening on http://{config.host}:{port} loop={config.loop} "
+        f"processes={config.process_count}{' reuse_port=yes' if reuse else ''} pid={os.getpid()}",
         flush=True,
     )
     if variant.forks:
-        _fork_workers(processes)
+        _fork_workers(config.process_count)
+    if reuse:
+        sockets[0].close()  # in a worker: the parent's reservation is not this process's socket
+        sockets = bind_sockets(port, config.host, reuse_port=True)
     _run_loop(config, sockets)
     return 0
 
