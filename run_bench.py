@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from record.errors import UserError
 
@@ -223,9 +224,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from servers.config import DEFAULT_THREADS
-    from servers.variants import LOOPS, VARIANT_NAMES
-
     parser = Parser(
         prog="run_bench.py",
         description=(
@@ -239,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    _add_run(sub)
+    _add_report_and_compare(sub)
+    _add_tools(sub)
+    return parser
+
+
+def _add_run(sub: Any) -> None:
+    from harness.placement import PLACEMENTS
 
     run = sub.add_parser(
         "run",
@@ -272,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--placement",
-        choices=["split", "shared"],
+        choices=PLACEMENTS,
         help="split: load generator on its own core, servers on the rest (suite default: split); "
         "shared: everything on every core",
     )
@@ -287,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
     run.set_defaults(func=cmd_run)
 
+
+def _add_report_and_compare(sub: Any) -> None:
     report = sub.add_parser(
         "report", help="rebuild summary, charts and report from a run's raw data"
     )
@@ -318,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.set_defaults(func=cmd_compare)
 
+
+def _add_tools(sub: Any) -> None:
+    from servers.config import DEFAULT_THREADS
+    from servers.variants import LOOPS, VARIANT_NAMES
+
     lst = sub.add_parser("list", help="variants, scenarios, suites with cell counts and time")
     lst.set_defaults(func=cmd_list)
 
@@ -340,7 +354,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--processes", type=int, default=0, help="0 = one per CPU")
     serve.add_argument("--backend-url")
     serve.set_defaults(func=cmd_serve)
-    return parser
 
 
 def _interrupt(signum: int, frame: object) -> None:
