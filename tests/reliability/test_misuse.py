@@ -31,12 +31,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
-import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from harness import procs
 from tests.conftest import ROOT
+from tests.harness.test_runner import Watch
 
 pytestmark = pytest.mark.reliability
 
@@ -130,21 +129,6 @@ class MisuseOutcome:
             f"stderr {self.stderr_lines[-6:]!r}, half-written {self.half_written}, "
             f"leftovers {sorted(self.leftovers)}, network {self.network}"
         )
-
-
-class Watch:
-    """Every descendant of a running process, recorded as it runs."""
-
-    def __init__(self, popen: subprocess.Popen[str]) -> None:
-        self.root = psutil.Process(popen.pid)
-        self.seen: set[int] = set()
-
-    def poll(self) -> None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            self.seen.update(p.pid for p in self.root.children(recursive=True))
-
-    def leftovers(self) -> set[int]:
-        return procs.live(self.seen)
 
 
 def run_cli(
