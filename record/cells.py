@@ -27,6 +27,10 @@ def _float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True)
 class CellSpec:
     """One measurement: a variant on a loop under one scenario at one load level."""
@@ -166,6 +170,17 @@ class CellRecord:
     # file: its path. Empty for built-in variants and scenarios, and in older records.
     command: tuple[str, ...] = ()
     locustfile: str = ""
+    # Schema 4. What is worth saying about a cell without making it invalid (a count
+    # mismatch within 0.1 %).
+    notes: tuple[str, ...] = ()
+    # Rows stored (requests + outside) and Locust's own request count for the whole cell: a
+    # mismatch above 0.1 % is a problem (harness/cell.py). None where not counted.
+    records: int | None = None
+    locust_requests: int | None = None
+    # One dict per Locust process that generated load: worker (its index), host, pid, local,
+    # offset_s (its clock minus the master's, measured when it joined), rtt_ms, cpu_pct (its
+    # own mean CPU over the window), records, locust_requests.
+    loadgen_workers: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -217,6 +232,10 @@ class CellRecord:
             "leftover_pids": list(self.leftover_pids),
             "command": list(self.command),
             "locustfile": self.locustfile,
+            "notes": list(self.notes),
+            "records": self.records,
+            "locust_requests": self.locust_requests,
+            "loadgen_workers": [dict(w) for w in self.loadgen_workers],
         }
 
     @classmethod
@@ -262,6 +281,10 @@ class CellRecord:
             ended=ended,
             command=tuple(str(a) for a in data.get("command") or ()),
             locustfile=str(data.get("locustfile") or ""),
+            notes=tuple(str(n) for n in data.get("notes") or ()),
+            records=_int_or_none(data.get("records")),
+            locust_requests=_int_or_none(data.get("locust_requests")),
+            loadgen_workers=tuple(dict(w) for w in data.get("loadgen_workers") or ()),
         )
 
     def write(self, cell_dir: Path) -> None:
@@ -297,6 +320,9 @@ class RunRecord:
     # Adaptive repeats: configurations whose req/s interval was still wider than the target
     # after max_repeats (harness/repeats.py).
     unmet_targets: tuple[str, ...] = ()
+    # Schema 4: the latest `run_bench.py calibrate` of this machine when the run started
+    # (harness/calibrate.py): ceiling_rps_per_worker, listener_overhead_pct, wrk figures.
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in RUN_STATUSES:
@@ -335,6 +361,7 @@ class RunRecord:
             resumed=tuple(data.get("resumed") or ()),
             speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
             unmet_targets=tuple(data.get("unmet_targets") or ()),
+            calibration=dict(data.get("calibration") or {}),
         )
 
     def write(self, run_dir: Path) -> None:

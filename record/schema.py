@@ -9,12 +9,18 @@ from __future__ import annotations
 # loadgen_cpu_total_pct, loadgen_core_pct, server_shares; run.json speed.
 # 3: open loop: request rows gained intended_start; a cell may have a rate; summary.csv gained
 # offered_rps .. late_pct.
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# 4: records streamed while the load runs (record/stream.py), so request files are in
+# completion batches, not sorted; request rows gained ttfb_ms; cell.json gained records,
+# locust_requests, loadgen_workers and notes; run.json calibration; summary.csv gained
+# ttfb_p50_ms .. ceiling_pct.
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
 # request was sent, `latency_ms` the time to its last byte; `intended_start` (schema 3) is the
-# request's slot in an open-loop schedule (NaN in a closed loop, and in older runs).
+# request's slot in an open-loop schedule (NaN in a closed loop, and in older runs);
+# `ttfb_ms` (schema 4) the time to the first byte of the body where the scenario measures it
+# (a streamed response), else NaN. `worker` is the Locust worker's index (0 without workers).
 REQUEST_COLUMNS = (
     "start",
     "latency_ms",
@@ -24,6 +30,7 @@ REQUEST_COLUMNS = (
     "ok",
     "worker",
     "intended_start",
+    "ttfb_ms",
 )
 
 # summary.csv, in this order.
@@ -69,6 +76,16 @@ SUMMARY_COLUMNS = (
     "p99_corrected_ms",
     "p999_corrected_ms",
     "late_pct",
+    # schema 4: time to first byte (streamed responses), counts reconciled with Locust's own,
+    # the load generator's workers and the busiest one's CPU, and the cell's req/s as a
+    # percentage of the calibrated generator ceiling (empty without a calibration)
+    "ttfb_p50_ms",
+    "ttfb_p99_ms",
+    "records",
+    "locust_requests",
+    "loadgen_workers",
+    "worker_cpu_max_pct",
+    "ceiling_pct",
 )
 
 
@@ -86,6 +103,7 @@ def request_arrow_schema():  # type: ignore[no-untyped-def]
             ("ok", pa.bool_()),
             ("worker", pa.int32()),
             ("intended_start", pa.float64()),
+            ("ttfb_ms", pa.float64()),
         ]
     )
 
