@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from tornado import httpclient, web
+from tornado.iostream import StreamClosedError
 from tornado.simple_httpclient import HTTPTimeoutError
 
 from servers.config import (
@@ -17,19 +18,31 @@ from servers.config import (
     FANOUT_N_MAX,
     FANOUT_TOTAL_MS_MAX,
     MS_MAX,
+    STREAM_CHUNK_BYTES_MAX,
+    STREAM_CHUNKS_MAX,
+    STREAM_TOTAL_BYTES_MAX,
+    STREAM_TOTAL_MS_MAX,
     UPSTREAM_CONNECT_TIMEOUT_S,
     ServerConfig,
 )
 from servers.work import (
+    Backlog,
     BlockingUpstream,
+    Job,
     UpstreamError,
     delay_path,
     parse_backend_body,
+    stream_chunk,
     upstream_timeout_s,
 )
 
 _UINT = re.compile(r"[0-9]{1,9}")
 FANOUT_FORMS = ("list", "dict")
+ENQUEUE_PARAMS = ("ms", "n")
+STREAM_PARAMS = ("chunks", "bytes", "ms")
+STREAM_CONTENT_TYPE = "application/octet-stream"
+# libcurl's CURLE_OPERATION_TIMEDOUT: a curl upstream call that passed its deadline.
+CURL_TIMED_OUT = 28
 
 
 class BenchHandler(web.RequestHandler):
@@ -68,6 +81,73 @@ class BenchHandler(web.RequestHandler):
         if form not in FANOUT_FORMS:
             raise web.HTTPError(400, "form must be list or dict")
         return n, ms, form
+
+    def only_params(self, allowed: tuple[str, ...]) -> None:
+        """400 for a query parameter the endpoint does not take (a misspelt one would
+        otherwise be ignored and the default measured instead)."""
+        if any(name not in allowed for name in self.request.query_arguments):
+            raise web.HTTPError(400, f"unknown parameter; this endpoint takes {', '.join(allowed)}")
+
+    # --- /enqueue: respond now, work later -------------------------------------------------
+
+    @property
+    def backlog(self) -> Backlog:
+        backlog: Backlog = self.application.settings["backlog"]
+        return backlog
+
+    def admit_job(self) -> Job:
+        """Parse /enqueue?ms=D (a wait) or ?n=N (CPU work), exactly one of them, and admit
+        the job to the backlog: a 503 when max_backlog jobs are already pending."""
+        self.only_params(ENQUEUE_PARAMS)
+        given = [name for name in ENQUEUE_PARAMS if name in self.request.query_arguments]
+        if len(given) != 1:
+            raise web.HTTPError(400, "give exactly one of ms (a wait) or n (CPU work)")
+        if given == ["ms"]:
+            job = self.backlog.admit(ms=self.ms_param())
+        else:
+            job = self.backlog.admit(n=self.cpu_n_param())
+        if job is None:
+            raise web.HTTPError(
+                503, f"background backlog full ({self.backlog.limit} jobs pending); retry later"
+            )
+        return job
+
+    def write_accepted(self, job: Job) -> None:
+        """The answer to /enqueue: sent before the job has run."""
+        self.write_json(
+            {
+                "accepted": True,
+                **job.describe(),
+                "pending": self.backlog.pending,
+                "pid": os.getpid(),
+            }
+        )
+
+    # --- /stream: chunks written and flushed one by one --------------------------------------
+
+    def stream_params(self) -> tuple[int, int, int]:
+        """chunks, bytes per chunk and the ms between chunks, each bounded; their product and
+        the total wait capped (STREAM_TOTAL_BYTES_MAX, STREAM_TOTAL_MS_MAX)."""
+        self.only_params(STREAM_PARAMS)
+        chunks = self.int_param("chunks", 1, STREAM_CHUNKS_MAX)
+        size = self.int_param("bytes", 1, STREAM_CHUNK_BYTES_MAX)
+        ms = self.ms_param()
+        if chunks * size > STREAM_TOTAL_BYTES_MAX:
+            raise web.HTTPError(400, f"chunks*bytes must be at most {STREAM_TOTAL_BYTES_MAX}")
+        if (chunks - 1) * ms > STREAM_TOTAL_MS_MAX:
+            raise web.HTTPError(400, f"(chunks-1)*ms must be at most {STREAM_TOTAL_MS_MAX}")
+        self.set_header("Content-Type", STREAM_CONTENT_TYPE)
+        return chunks, size, ms
+
+    def write_chunk(self, index: int, size: int) -> None:
+        """Queue chunk ``index``; the caller flushes it (the first flush sends the headers)."""
+        self.write(stream_chunk(index, size))
+
+    def client_gone(self) -> bool:
+        """True once a write found the connection closed: a blocking streamer stops there
+        (it cannot see the close any other way while it holds the IOLoop)."""
+        stream = getattr(self.request.connection, "stream", None)
+        return stream is not None and stream.closed()
 
     def write_json(self, body: dict[str, Any]) -> None:
         self.set_header("Content-Type", "application/json")
@@ -111,7 +191,8 @@ class BenchHandler(web.RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # 4xx/5xx raised on purpose and failed upstream calls are answers, not server
         # faults: keep the log quiet.
-        if isinstance(value, (web.HTTPError, UpstreamError)):
+        # A client that leaves in the middle of a stream is not a fault either.
+        if isinstance(value, (web.HTTPError, UpstreamError, StreamClosedError)):
             return
         super().log_exception(typ, value, tb)
 
@@ -127,8 +208,14 @@ class HealthHandler(BenchHandler):
                 "pid": os.getpid(),
                 "threads": self.config.threads,
                 "processes": self.config.process_count,
+                # /enqueue jobs of this process (each forked process keeps its own).
+                "background": self.background(),
             }
         )
+
+    def background(self) -> dict[str, int] | None:
+        backlog = self.application.settings.get("backlog")
+        return backlog.snapshot() if isinstance(backlog, Backlog) else None
 
 
 class HelloHandler(BenchHandler):
@@ -158,11 +245,14 @@ def strategy_app(
     cpu: type[BenchHandler],
     upstream: type[BenchHandler],
     fanout: type[BenchHandler],
+    enqueue: type[BenchHandler],
+    stream: type[BenchHandler],
     **extra: Any,
 ) -> web.Application:
-    """The full endpoint set: the shared routes plus a strategy's four handlers, each given
+    """The full endpoint set: the shared routes plus a strategy's handlers, each given
     the config and any extra per-strategy objects (executor, blocking client) via initialize.
-    The extra objects are also kept in the application's settings, for `release`."""
+    The extra objects are also kept in the application's settings, for `release`; so is the
+    process's /enqueue backlog (handlers reach it as ``self.backlog``)."""
     kw = {"config": config, **extra}
     return make_application(
         [
@@ -171,7 +261,10 @@ def strategy_app(
             (r"/cpu", cpu, kw),
             (r"/upstream", upstream, kw),
             (r"/fanout", fanout, kw),
+            (r"/enqueue", enqueue, kw),
+            (r"/stream", stream, kw),
         ],
+        backlog=Backlog(config.max_backlog),
         **extra,
     )
 
@@ -191,6 +284,9 @@ def release(app: web.Application, *, wait: bool = False) -> None:
     upstream = app.settings.get("upstream_client")
     if isinstance(upstream, BlockingUpstream):
         upstream.close()
+    from servers.db import close_db  # servers.db builds on this module
+
+    close_db(app)
 
 
 def async_http_client() -> httpclient.AsyncHTTPClient:
@@ -212,6 +308,9 @@ def upstream_error(exc: BaseException) -> UpstreamError:
     if isinstance(exc, UpstreamError):
         return exc
     if isinstance(exc, (HTTPTimeoutError, TimeoutError)):
+        return UpstreamError(504, "backend timed out")
+    # curl_httpclient reports its timeouts as CurlError (code 599) with libcurl's errno.
+    if type(exc).__name__ == "CurlError" and getattr(exc, "errno", None) == CURL_TIMED_OUT:
         return UpstreamError(504, "backend timed out")
     if isinstance(exc, httpclient.HTTPClientError) and exc.code != 599:
         return UpstreamError(502, f"backend answered {exc.code}")

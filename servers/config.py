@@ -19,6 +19,31 @@ FANOUT_TOTAL_MS_MAX = 60_000  # /fanout: n*ms at most 60 s, so a sequential fan-
 # 5,000,000 units cost well under a second of CPU on this class of machine.
 CPU_N_MAX = 5_000_000
 
+# /enqueue: jobs accepted and not yet done (queued + in progress) are the backlog. Past
+# max_backlog a new job is a 503, so a flood of fire-and-forget requests cannot grow the
+# server's memory without bound.
+DEFAULT_MAX_BACKLOG = 10_000
+MAX_BACKLOG_MAX = 1_000_000
+
+# /stream?chunks=K&bytes=B&ms=D: K chunks of B bytes, D ms apart. K*B is capped, so a
+# blocking strategy that buffers a whole response (the socket full, the IOLoop asleep) holds
+# at most STREAM_TOTAL_BYTES_MAX; the waits together are capped like a sequential fan-out.
+STREAM_CHUNKS_MAX = 1000
+STREAM_CHUNK_BYTES_MAX = 1024 * 1024
+STREAM_TOTAL_BYTES_MAX = 16 * 1024 * 1024
+STREAM_TOTAL_MS_MAX = 60_000  # (K-1)*D
+
+# Upstream HTTP client of the awaiting strategies: Tornado's simple_httpclient (a new
+# connection per call) or curl_httpclient (pycurl; keeps connections to the backend alive).
+HTTP_CLIENTS = ("simple", "curl")
+PYCURL_HINT = "pip install pycurl==7.49.0 (a source build needs libcurl4-openssl-dev)"
+
+# /db (servers/db.py): the PostgreSQL database the server connects to at start, and the
+# connections of the awaiting strategies' pool (the others: one per process or per thread).
+DB_URL_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_DB_POOL = 10
+DB_POOL_MAX = 64
+
 # Upstream calls: a per-call deadline of the requested delay plus this slack, so a slow or
 # dead backend turns into a 504/502 quickly instead of a hung request.
 UPSTREAM_SLACK_S = 2.0
@@ -49,6 +74,14 @@ class ServerConfig:
     # spreads connections across them, instead of every process accepting on one shared
     # socket (where one process can take every kept-alive connection).
     reuse_port: bool = False
+    # /db: postgresql:// URL of the database, and the awaiting strategies' pool size.
+    db_url: str | None = None
+    db_pool: int = DEFAULT_DB_POOL
+    # /enqueue: accepted jobs not yet done, past which new ones are a 503.
+    max_backlog: int = DEFAULT_MAX_BACKLOG
+    # Upstream client of the awaiting strategies (the blocking ones keep their own
+    # http.client connection per thread whatever this says).
+    http_client: str = "simple"
 
     def __post_init__(self) -> None:
         if self.loop not in LOOPS:
@@ -59,6 +92,14 @@ class ServerConfig:
             raise ValueError("threads must be in 1..256")
         if not 0 <= self.processes <= 64:
             raise ValueError("processes must be in 0..64 (0 = one per CPU)")
+        if not 1 <= self.db_pool <= DB_POOL_MAX:
+            raise ValueError(f"db-pool must be in 1..{DB_POOL_MAX}")
+        if self.db_url is not None and not self.db_url.startswith(DB_URL_SCHEMES):
+            raise ValueError("db-url must start with postgresql://")
+        if not 1 <= self.max_backlog <= MAX_BACKLOG_MAX:
+            raise ValueError(f"max-backlog must be in 1..{MAX_BACKLOG_MAX}")
+        if self.http_client not in HTTP_CLIENTS:
+            raise ValueError(f"http-client must be one of {', '.join(HTTP_CLIENTS)}")
         if self.backend_url is not None and not self.backend_url.startswith(
             ("http://", "https://")
         ):

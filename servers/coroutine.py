@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 
 from tornado import web
+from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
 
 from servers.common import (
     BenchHandler,
@@ -15,7 +17,9 @@ from servers.common import (
     strategy_app,
 )
 from servers.config import ServerConfig
+from servers.db import AsyncDbHandler, with_db
 from servers.sync import CpuHandler
+from servers.work import Backlog, Job, cpu_work
 
 
 class SleepHandler(BenchHandler):
@@ -42,6 +46,49 @@ class SequentialFanoutHandler(BenchHandler):
         self.write_fanout(n, ms, form, "sequential", results)
 
 
+async def run_job(backlog: Backlog, job: Job) -> None:
+    """A background job as its own coroutine on the IOLoop: a wait is awaited (many jobs
+    wait at once); CPU work runs on the IOLoop and holds it, as /cpu does."""
+    backlog.start(job)
+    ok = False
+    try:
+        if job.ms is not None:
+            await asyncio.sleep(job.ms / 1000.0)
+        else:
+            assert job.n is not None
+            cpu_work(job.n)
+        ok = True
+    finally:
+        backlog.done(job, ok)
+
+
+class EnqueueHandler(BenchHandler):
+    """Answers at once; the job is handed to the IOLoop with spawn_callback and runs after
+    the answer, beside every other request and job."""
+
+    async def get(self) -> None:
+        job = self.admit_job()
+        IOLoop.current().spawn_callback(run_job, self.backlog, job)
+        self.write_accepted(job)
+
+
+class StreamHandler(BenchHandler):
+    """Each chunk is written and awaited with ``flush`` (so a slow reader slows the writer,
+    not the server's memory), and the gap is awaited: other requests run in between."""
+
+    async def get(self) -> None:
+        chunks, size, ms = self.stream_params()
+        try:
+            for i in range(chunks):
+                if i:
+                    await asyncio.sleep(ms / 1000.0)
+                self.write_chunk(i, size)
+                await self.flush()
+        except StreamClosedError:
+            return  # the client left in the middle: nothing left to do
+
+
+@with_db(AsyncDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,
@@ -49,4 +96,6 @@ def make_app(config: ServerConfig) -> web.Application:
         cpu=CpuHandler,
         upstream=UpstreamHandler,
         fanout=SequentialFanoutHandler,
+        enqueue=EnqueueHandler,
+        stream=StreamHandler,
     )

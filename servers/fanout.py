@@ -14,6 +14,7 @@ from servers.common import (
     strategy_app,
 )
 from servers.config import ServerConfig
+from servers.db import AsyncDbHandler, with_db
 from servers.sync import CpuHandler
 from servers.work import UpstreamError
 
@@ -37,6 +38,7 @@ class ConcurrentFanoutHandler(BenchHandler):
         self.write_fanout(n, ms, form, "concurrent", results)
 
 
+@with_db(AsyncDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,
@@ -44,4 +46,6 @@ def make_app(config: ServerConfig) -> web.Application:
         cpu=CpuHandler,
         upstream=coroutine.UpstreamHandler,
         fanout=ConcurrentFanoutHandler,
+        enqueue=coroutine.EnqueueHandler,
+        stream=coroutine.StreamHandler,
     )

@@ -8,6 +8,8 @@ from collections.abc import Generator
 from typing import Any
 
 from tornado import gen, web
+from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
 
 from servers.common import (
     BenchHandler,
@@ -17,8 +19,9 @@ from servers.common import (
     upstream_error,
 )
 from servers.config import ServerConfig
+from servers.db import GenDbHandler, with_db
 from servers.sync import CpuHandler
-from servers.work import UpstreamError, parse_backend_body
+from servers.work import Backlog, Job, UpstreamError, cpu_work, parse_backend_body
 
 
 @gen.coroutine
@@ -63,7 +66,57 @@ class FanoutHandler(BenchHandler):
         self.write_fanout(n, ms, form, "concurrent", results)
 
 
+@gen.coroutine
+def run_job(backlog: Backlog, job: Job) -> Generator[Any, Any, None]:
+    """A background job as a generator coroutine on the IOLoop: a wait is yielded; CPU work
+    holds the IOLoop, as /cpu does."""
+    backlog.start(job)
+    ok = False
+    try:
+        if job.ms is not None:
+            yield gen.sleep(job.ms / 1000.0)
+        else:
+            assert job.n is not None
+            cpu_work(job.n)
+        ok = True
+    finally:
+        backlog.done(job, ok)
+
+
+class EnqueueHandler(BenchHandler):
+    """Answers at once; spawn_callback starts the job on the IOLoop after the answer."""
+
+    @gen.coroutine
+    def get(self) -> None:
+        job = self.admit_job()
+        IOLoop.current().spawn_callback(run_job, self.backlog, job)
+        self.write_accepted(job)
+
+
+class StreamHandler(BenchHandler):
+    """Each chunk is written and its ``flush`` yielded; the gap is yielded to the IOLoop."""
+
+    @gen.coroutine
+    def get(self) -> Generator[Any, Any, None]:
+        chunks, size, ms = self.stream_params()
+        try:
+            for i in range(chunks):
+                if i:
+                    yield gen.sleep(ms / 1000.0)
+                self.write_chunk(i, size)
+                yield self.flush()
+        except StreamClosedError:
+            return  # the client left in the middle: nothing left to do
+
+
+@with_db(GenDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
-        config, sleep=SleepHandler, cpu=CpuHandler, upstream=UpstreamHandler, fanout=FanoutHandler
+        config,
+        sleep=SleepHandler,
+        cpu=CpuHandler,
+        upstream=UpstreamHandler,
+        fanout=FanoutHandler,
+        enqueue=EnqueueHandler,
+        stream=StreamHandler,
     )

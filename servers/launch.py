@@ -27,11 +27,15 @@ from servers.common import release
 from servers.config import (
     ASYNC_MAX_CLIENTS,
     BODY_TIMEOUT_S,
+    DEFAULT_DB_POOL,
     DEFAULT_HOST,
+    DEFAULT_MAX_BACKLOG,
     DEFAULT_THREADS,
+    HTTP_CLIENTS,
     IDLE_CONNECTION_TIMEOUT_S,
     MAX_BODY_SIZE,
     MAX_HEADER_SIZE,
+    PYCURL_HINT,
     ServerConfig,
 )
 from servers.lifeline import die_with_parent
@@ -44,6 +48,9 @@ SHUTDOWN_GRACE_S = 2.0
 # The multiprocess parent kills children that outlive the grace period by this much.
 CHILD_KILL_AFTER_S = SHUTDOWN_GRACE_S + 1.5
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# The AsyncHTTPClient implementation behind each --http-client choice (None: Tornado's default,
+# simple_httpclient, which opens a new connection for every call).
+ASYNC_CLIENT_IMPL = {"simple": None, "curl": "tornado.curl_httpclient.CurlAsyncHTTPClient"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,12 +74,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
     )
     parser.add_argument(
+        "--db-url", default=None, help="/db: the PostgreSQL database (postgresql://...)"
+    )
+    parser.add_argument(
+        "--db-pool",
+        type=int,
+        default=DEFAULT_DB_POOL,
+        help="/db: connections of the awaiting strategies' pool (default %(default)s; "
+        "threadpool has one per thread, the others one per process)",
+    )
+    parser.add_argument(
         "--reuse-port",
         action="store_true",
         help="multiprocess: each process binds its own SO_REUSEPORT socket (the kernel spreads "
         "connections) instead of all accepting on one shared socket",
     )
+    parser.add_argument(
+        "--max-backlog",
+        type=int,
+        default=DEFAULT_MAX_BACKLOG,
+        help="/enqueue: background jobs pending (queued + in progress) past which a new one "
+        "is a 503 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-client",
+        choices=HTTP_CLIENTS,
+        default="simple",
+        help="upstream client of the awaiting strategies: simple (a connection per call) or "
+        "curl (pycurl; connections kept alive)",
+    )
     return parser
+
+
+def http_client_problem(name: str) -> str | None:
+    """Why the chosen upstream client cannot run here (one line), or None."""
+    if name != "curl":
+        return None
+    try:
+        import pycurl  # noqa: F401
+    except ImportError:
+        return f"--http-client curl needs pycurl, which cannot be imported: {PYCURL_HINT}"
+    return None
 
 
 def _exit_after(seconds: float) -> None:
@@ -82,7 +124,7 @@ def _exit_after(seconds: float) -> None:
 
 
 async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
-    AsyncHTTPClient.configure(None, max_clients=ASYNC_MAX_CLIENTS)
+    AsyncHTTPClient.configure(ASYNC_CLIENT_IMPL[config.http_client], max_clients=ASYNC_MAX_CLIENTS)
     app = get_variant(config.variant).make_app(config)
     server = HTTPServer(
         app,
@@ -187,7 +229,8 @@ def serve(config: ServerConfig) -> int:
     port = sockets[0].getsockname()[1]
     print(
         f"{config.variant} listening on http://{config.host}:{port} loop={config.loop} "
-        f"processes={config.process_count}{' reuse_port=yes' if reuse else ''} pid={os.getpid()}",
+        f"processes={config.process_count}{' reuse_port=yes' if reuse else ''} "
+        f"http_client={config.http_client} pid={os.getpid()}",
         flush=True,
     )
     if variant.forks:
@@ -211,7 +254,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=args.threads,
             backend_url=args.backend_url,
             reuse_port=args.reuse_port,
+            db_url=args.db_url,
+            db_pool=args.db_pool,
+            max_backlog=args.max_backlog,
+            http_client=args.http_client,
         )
+        problem = http_client_problem(config.http_client)
+        if problem is not None:
+            raise ValueError(problem)
         if args.reuse_port and not get_variant(args.variant).forks:
             raise ValueError("--reuse-port is for a forking strategy (multiprocess) only")
     except ValueError as exc:

@@ -9,6 +9,7 @@ from tornado import web
 
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
+from servers.db import BlockingDbHandler, with_db
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -23,6 +24,41 @@ class CpuHandler(BenchHandler):
     def get(self) -> None:
         n = self.cpu_n_param()
         self.write_json({"n": n, "result": cpu_work(n)})
+
+
+class EnqueueHandler(BenchHandler):
+    """The blocking counterpart of respond-now-work-later. The answer is finished first (its
+    bytes go to the socket at once), then the job runs inline in this same handler and
+    blocks the IOLoop until it is done: the client does not wait for the work, but no other
+    request is served meanwhile. So the backlog is never more than the one job in progress;
+    the requests behind it wait in the kernel's accept queue and socket buffers instead."""
+
+    def get(self) -> None:
+        job = self.admit_job()
+        self.write_accepted(job)
+        self.backlog.start(job)
+        ok = False
+        try:
+            job.run_blocking()
+            ok = True
+        finally:
+            self.backlog.done(job, ok)
+
+
+class StreamHandler(BenchHandler):
+    """Each chunk is written and flushed (the socket takes what fits at once), and the gap
+    between chunks is a blocking sleep: one stream holds the IOLoop from its first chunk to
+    its last, so a second stream's first byte waits for the whole first stream."""
+
+    def get(self) -> None:
+        chunks, size, ms = self.stream_params()
+        for i in range(chunks):
+            if i:
+                blocking_sleep(ms)
+            if self.client_gone():
+                return
+            self.write_chunk(i, size)
+            self.flush()
 
 
 class UpstreamHandler(BenchHandler):
@@ -41,6 +77,7 @@ class FanoutHandler(UpstreamHandler):
         self.write_fanout(n, ms, form, "sequential", self.upstream.fanout(n, ms))
 
 
+@with_db(BlockingDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,
@@ -48,5 +85,7 @@ def make_app(config: ServerConfig) -> web.Application:
         cpu=CpuHandler,
         upstream=UpstreamHandler,
         fanout=FanoutHandler,
+        enqueue=EnqueueHandler,
+        stream=StreamHandler,
         upstream_client=BlockingUpstream(config.backend_url),
     )

@@ -9,9 +9,11 @@ from typing import Any
 
 from tornado import web
 from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
 
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
+from servers.db import ThreadpoolDbHandler, with_db
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -58,6 +60,51 @@ class FanoutHandler(OffloadHandler):
         self.write_fanout(n, ms, form, "sequential", results)
 
 
+class EnqueueHandler(OffloadHandler):
+    """Answers at once; the job goes to the same executor as every offloaded call. It is
+    queued until a pool thread is free, runs there, and hands its end back to the IOLoop
+    thread with ``IOLoop.add_callback`` (nothing but the IOLoop thread touches a request).
+    Background jobs and requests share the ``--threads`` threads."""
+
+    def get(self) -> None:
+        job = self.admit_job()
+        loop = IOLoop.current()
+        backlog = self.backlog
+
+        def work() -> None:
+            backlog.start(job)
+            ok = False
+            try:
+                job.run_blocking()
+                ok = True
+            finally:
+                loop.add_callback(backlog.done, job, ok)
+
+        try:
+            self.executor.submit(work)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            backlog.withdraw(job)
+            raise web.HTTPError(503, "server is stopping") from None
+        self.write_accepted(job)
+
+
+class StreamHandler(OffloadHandler):
+    """Chunks are written and flushed on the IOLoop thread; each gap between them is a
+    blocking sleep in the pool, so a stream holds a pool thread while it waits."""
+
+    async def get(self) -> None:
+        chunks, size, ms = self.stream_params()
+        try:
+            for i in range(chunks):
+                if i:
+                    await self.offload(blocking_sleep, ms)
+                self.write_chunk(i, size)
+                await self.flush()
+        except StreamClosedError:
+            return  # the client left in the middle: nothing left to do
+
+
+@with_db(ThreadpoolDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,
@@ -65,6 +112,8 @@ def make_app(config: ServerConfig) -> web.Application:
         cpu=CpuHandler,
         upstream=UpstreamHandler,
         fanout=FanoutHandler,
+        enqueue=EnqueueHandler,
+        stream=StreamHandler,
         executor=ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bench"),
         upstream_client=BlockingUpstream(config.backend_url),
     )
