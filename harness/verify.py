@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.procs import http_get
-from servers.work import cpu_work
+from servers.work import STREAM_CONTENT_TYPE, cpu_work, stream_body
 
 
 def _json(body: bytes) -> Any:
@@ -18,10 +18,28 @@ def _json(body: bytes) -> Any:
         return None
 
 
+def _check_stream(query: dict[str, Any], content_type: str, body: bytes) -> str | None:
+    """/stream?chunks=K&bytes=B&ms=D: K chunks of B bytes, each its own letter, in order."""
+    if not content_type.startswith(STREAM_CONTENT_TYPE):
+        return f"content type {content_type!r}, expected {STREAM_CONTENT_TYPE}"
+    if len(body) != query["chunks"] * query["bytes"]:
+        return "body length is not chunks*bytes"
+    return None if body == stream_body(query["chunks"], query["bytes"]) else "wrong chunks"
+
+
+def _check_enqueue(query: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """/enqueue?ms=D or ?n=N: an accepted job of that kind and amount (not yet done)."""
+    amount, work = ("n", "cpu") if "n" in query else ("ms", "sleep")
+    ok = data.get("accepted") is True and data.get("work") == work
+    return None if ok and data.get(amount) == query[amount] else "no accepted job in the body"
+
+
 def _check_body(path: str, content_type: str, body: bytes) -> str | None:
     parts = urlsplit(path)
     query = {k: int(v[0]) for k, v in parse_qs(parts.query).items()}
     endpoint = parts.path
+    if endpoint == "/stream":
+        return _check_stream(query, content_type, body)
     if endpoint == "/hello":
         if not content_type.startswith("text/plain"):
             return f"content type {content_type!r}, expected text/plain"
@@ -31,6 +49,8 @@ def _check_body(path: str, content_type: str, body: bytes) -> str | None:
     data = _json(body)
     if not isinstance(data, dict):
         return "body is not a JSON object"
+    if endpoint == "/enqueue":
+        return _check_enqueue(query, data)
     if endpoint == "/json":
         return None if data.get("message") == "Hello, World!" else "wrong message"
     if endpoint == "/sleep":

@@ -26,6 +26,7 @@ from servers.config import (
     ServerConfig,
 )
 from servers.work import (
+    STREAM_CONTENT_TYPE,
     Backlog,
     BlockingUpstream,
     Job,
@@ -40,7 +41,6 @@ _UINT = re.compile(r"[0-9]{1,9}")
 FANOUT_FORMS = ("list", "dict")
 ENQUEUE_PARAMS = ("ms", "n")
 STREAM_PARAMS = ("chunks", "bytes", "ms")
-STREAM_CONTENT_TYPE = "application/octet-stream"
 # libcurl's CURLE_OPERATION_TIMEDOUT: a curl upstream call that passed its deadline.
 CURL_TIMED_OUT = 28
 

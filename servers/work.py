@@ -29,6 +29,7 @@ def blocking_sleep(ms: int) -> None:
 
 
 STREAM_LETTERS = b"abcdefghijklmnopqrstuvwxyz"
+STREAM_CONTENT_TYPE = "application/octet-stream"
 
 
 def stream_chunk(index: int, size: int) -> bytes:
