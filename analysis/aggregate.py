@@ -1,89 +1,57 @@
 """Pure DataFrame → DataFrame functions: no I/O, no plotting.
 
-Percentiles are exact nearest-rank values of the raw per-request latencies (every reported
-value is a latency that was observed), not Locust's rounded buckets.
+A run is summarised cell by cell: `summarize_requests` asks for one cell's window requests at
+a time (a reader handed in by the caller, load.RunData.cell_requests for a run on disk), takes
+its row of statistics (cellstats.py: exact nearest-rank percentiles) and lets the frame go, so
+the memory the summary needs follows the largest cell, not the run.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from analysis import model, openloop, precision, validity
+from analysis.cellstats import (  # noqa: F401  (kept importable from here)
+    PERCENTILES,
+    REQUEST_STATS,
+    STAT_COLUMNS,
+    _rank,
+    cell_stats,
+    latency_stats,
+    per_second,
+    rate_series,
+    request_stats,
+    stability_cv,
+    window_series,
+)
 from record import schema
-from record.window import completed_at
 
-PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
 
-
-def _rank(pct: float, n: int) -> int:
-    """Nearest rank: 1-based position of the smallest value with pct % of n at or below it."""
-    # Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point.
-    return max(1, math.ceil(round(pct / 100.0 * n, 9)))
-
-
-def latency_stats(latency_ms: np.ndarray) -> dict[str, float]:
-    if len(latency_ms) == 0:
-        return {"mean_ms": math.nan, **dict.fromkeys(PERCENTILES, math.nan), "max_ms": math.nan}
-    ordered = np.sort(np.asarray(latency_ms, dtype=float))
-    n = len(ordered)
-    out = {"mean_ms": float(ordered.mean())}
-    for col, pct in PERCENTILES.items():
-        out[col] = float(ordered[_rank(pct, n) - 1])
-    out["max_ms"] = float(ordered[-1])
-    return out
-
-
-def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
-    """Counts, rate and latency of one cell's window requests (already windowed)."""
-    total = len(requests)
-    failures = int((~requests["ok"]).sum()) if total else 0
-    ok_latency = requests.loc[requests["ok"], "latency_ms"].to_numpy() if total else np.array([])
-    return {
-        "requests": total,
-        "failures": failures,
-        "error_rate": failures / total if total else math.nan,
-        "rps": total / duration_s if duration_s > 0 else math.nan,
-        **latency_stats(ok_latency),
-    }
+# cell id, columns wanted → that cell's window requests with (at least) those columns.
+RequestsOf = Callable[[str, Sequence[str]], pd.DataFrame]
+# cell id → an open-loop cell's slots (harness/collect.py write_slots), or None.
+SlotsOf = Callable[[str], "pd.DataFrame | None"]
 
 
 def summarize_requests(
-    requests: pd.DataFrame,
-    cells: pd.DataFrame,
-    slots: Mapping[str, pd.DataFrame] | None = None,
+    requests: RequestsOf, cells: pd.DataFrame, slots: SlotsOf | None = None
 ) -> pd.DataFrame:
-    """One row of request statistics per cell. `requests` has a cell_id column and holds only
-    window rows (the results format guarantees it: record.window); `cells` has cell_id,
-    window_start and window_end."""
+    """One row of request statistics per cell (cellstats.REQUEST_STATS), reading one cell's
+    requests at a time; `cells` has cell_id, window_start and window_end."""
     rows = []
-    grouped = (
-        dict(tuple(requests.groupby("cell_id", sort=False, observed=True))) if len(requests) else {}
-    )
     for cell in cells.itertuples(index=False):
-        reqs = grouped.get(cell.cell_id)
-        if reqs is None:
-            reqs = requests.iloc[0:0]
-        duration = cell.window_end - cell.window_start
-        series = rate_series(reqs, cell.window_start, cell.window_end)
+        reqs = requests(cell.cell_id, STAT_COLUMNS)
+        cell_slots = slots(cell.cell_id) if slots is not None else None
         rows.append(
-            {
-                "cell_id": cell.cell_id,
-                "duration_s": duration,
-                **cell_stats(reqs, duration),
-                **precision.cell_precision(series),
-                **openloop.open_loop_stats(reqs, _rank, (slots or {}).get(cell.cell_id)),
-            }
+            request_stats(cell.cell_id, cell.window_start, cell.window_end, reqs, cell_slots)
         )
-    columns = ["cell_id", "duration_s", "requests", "failures", "error_rate", "rps", "mean_ms"]
-    columns += [*PERCENTILES, "max_ms", "rps_ci_low", "rps_ci_high", "cv_pct"]
-    columns += [*openloop.CORRECTED, "late_pct", "unanswered_pct"]
-    return pd.DataFrame(rows, columns=columns)
+        del reqs, cell_slots  # one cell's rows at a time
+    return pd.DataFrame(rows, columns=REQUEST_STATS)
 
 
 def service_times(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
@@ -192,58 +160,6 @@ def repeat_groups(summary: pd.DataFrame, keys: Iterable[str] | None = None) -> p
     return pd.DataFrame(rows)
 
 
-def per_second(requests: pd.DataFrame, t0: float, seconds: int | None = None) -> pd.DataFrame:
-    """Completions and nearest-rank p95 latency in each whole second since t0, built once for
-    every per-second figure. A second with no completion is a row with rps 0 (and p95 NaN):
-    dropping it would hide exactly the stalls that matter. `seconds` bins are returned
-    (default: up to the last completion); completions outside them are left out."""
-    done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
-    second = np.floor(done - t0).astype(np.int64)
-    if seconds is None:
-        seconds = int(second.max()) + 1 if len(second) else 0
-    keep = (second >= 0) & (second < seconds)
-    second, latency = second[keep], requests["latency_ms"].to_numpy(float)[keep]
-    counts = np.bincount(second, minlength=seconds)[:seconds] if seconds > 0 else np.array([], int)
-    p95 = np.full(seconds, np.nan)
-    if len(second):
-        order = np.lexsort((latency, second))
-        second, latency = second[order], latency[order]
-        firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        busy = counts > 0
-        ranks = np.array([_rank(95.0, int(n)) for n in counts[busy]], dtype=np.int64)
-        p95[busy] = latency[firsts[busy] + ranks - 1]
-    return pd.DataFrame({"second": np.arange(seconds), "rps": counts.astype(float), "p95_ms": p95})
-
-
-def window_series(requests: pd.DataFrame, window_start: float, window_end: float) -> pd.DataFrame:
-    """per_second over the whole seconds of a measured window (a partial last second is left
-    out: its count would read as a drop in throughput)."""
-    return per_second(requests, window_start, max(0, math.floor(window_end - window_start)))
-
-
-def rate_series(requests: pd.DataFrame, window_start: float, window_end: float) -> np.ndarray:
-    """Throughput (req/s) in equal bins over the window, for the interval of the mean rate:
-    whole seconds, or shorter bins when the window has fewer than precision.MIN_BINS seconds
-    (a 2 s window still gives 8 samples). Empty bins are zeros."""
-    duration = window_end - window_start
-    if duration <= 0:
-        return np.array([], dtype=float)
-    bins = max(precision.MIN_BINS, math.floor(duration))
-    width = duration / bins
-    done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
-    index = np.floor((done - window_start) / width).astype(np.int64)
-    index = index[(index >= 0) & (index < bins)]
-    return np.bincount(index, minlength=bins)[:bins] / width
-
-
-def stability_cv(series: pd.DataFrame) -> float:
-    """Coefficient of variation of per-second throughput (idle seconds count as zero)."""
-    rps = series["rps"].to_numpy(float)
-    if len(rps) < 2 or rps.mean() <= 0:
-        return math.nan
-    return float(rps.std(ddof=1) / rps.mean())
-
-
 def families(summary: pd.DataFrame) -> list[tuple[str, str]]:
     """(scenario, loop) pairs that measured anything, sorted: one chart panel each."""
     measured = summary[summary["requests"] > 0]
@@ -272,12 +188,10 @@ def spectrum_cells(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]
 
 
 def with_request_stats(
-    cells: pd.DataFrame,
-    requests: pd.DataFrame,
-    slots: Mapping[str, pd.DataFrame] | None = None,
+    cells: pd.DataFrame, requests: RequestsOf, slots: SlotsOf | None = None
 ) -> pd.DataFrame:
-    """Cell rows (load.cell_row) joined with their request statistics; unmeasured cells get
-    zero requests."""
+    """Cell rows (load.cell_row) joined with their request statistics, read one cell at a
+    time through `requests`; unmeasured cells get zero requests (and are never read)."""
     measured = cells[cells["window_start"].notna()]
     stats = summarize_requests(requests, measured, slots)
     merged = cells.merge(stats, on="cell_id", how="left")
@@ -301,23 +215,30 @@ def cost_per_request(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def add_ceiling(summary: pd.DataFrame) -> pd.DataFrame:
+    """ceiling_pct: the cell's req/s as a percentage of the calibrated generator ceiling of
+    its Locust processes (load.cell_row: ceiling_rps); NaN without a calibration."""
+    out = summary.copy()
+    ceiling = out["ceiling_rps"] if "ceiling_rps" in out else pd.Series(math.nan, out.index)
+    out["ceiling_pct"] = out["rps"] / ceiling.where(ceiling > 0) * 100.0
+    return out
+
+
 def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """The model's bound, efficiency, the one validity rule, precision and cost per request
     over cells with their stats."""
-    out = validity.apply(openloop.add_open_loop(add_model(merged)))
+    out = validity.apply(add_ceiling(openloop.add_open_loop(add_model(merged))))
     out = cost_per_request(precision.across_repeats(out))
     out.insert(0, "run_id", run_id)
     return out
 
 
 def build_summary(
-    cells: pd.DataFrame,
-    requests: pd.DataFrame,
-    run_id: str,
-    slots: Mapping[str, pd.DataFrame] | None = None,
+    cells: pd.DataFrame, requests: RequestsOf, run_id: str, slots: SlotsOf | None = None
 ) -> pd.DataFrame:
-    """Everything about every cell: request statistics from the raw window data, the model's
-    bound, efficiency and validity. summary.csv is this frame's SUMMARY_COLUMNS."""
+    """Everything about every cell: request statistics from the raw window data (read cell by
+    cell through `requests`, e.g. load.RunData.cell_requests), the model's bound, efficiency
+    and validity. summary.csv is this frame's SUMMARY_COLUMNS."""
     if cells.empty:
         return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "reason", "scenario_name"])
     return judged(with_request_stats(cells, requests, slots), run_id)

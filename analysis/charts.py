@@ -5,7 +5,6 @@ rendering of that table into charts/*.png|svg."""
 from __future__ import annotations
 
 import io as stdio
-import math
 import multiprocessing
 import os
 import sys
@@ -20,6 +19,7 @@ import pandas as pd
 
 from analysis import aggregate, plot, plot_bars, plot_openloop, readings, readings_cost
 from analysis import readings_openloop as openloop_text
+from analysis.curves import Curves, shown_curves, spectra_of
 from analysis.load import RunData
 from record import io
 from servers.lifeline import die_with_parent
@@ -27,9 +27,6 @@ from servers.variants import forks
 
 CHART_DPI = 110
 CHART_WORKERS = 2  # processes that render charts side by side (rendering dominates report time)
-# Whole seconds are counted from the start of warm-up; this absorbs float error in
-# window_end - t0 so a window of exactly N seconds keeps its last second.
-SECOND_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -68,26 +65,25 @@ class Material:
         return pd.concat(cells) if cells else self.closed.iloc[0:0]
 
     @cached_property
-    def shown_requests(self) -> pd.DataFrame:
-        """Window requests of the shown cells only: the rest would be pickled for nothing."""
-        return self.run.requests[self.run.requests["cell_id"].isin(set(self.shown["cell_id"]))]
+    def curves(self) -> dict[str, Curves]:
+        """cell_id → the shown cells' spectrum and per-second series, read one cell at a
+        time (the chart processes get these few numbers, never request rows)."""
+        return shown_curves(self.run, self.shown)
 
-    @cached_property
+    def spectra(self) -> dict[str, Any]:
+        """cell_id → the shown cells' latency spectrum (curves.spectrum_curve)."""
+        return spectra_of(self.curves)
+
+    @property
+    def windows(self) -> dict[str, pd.DataFrame]:
+        """cell_id → per whole second of the window, for the stability reading."""
+        return {cell_id: c.window for cell_id, c in self.curves.items()}
+
+    @property
     def series(self) -> dict[str, pd.DataFrame]:
         """cell_id → completions and p95 per whole second from the start of warm-up to the end
         of the window (warm-up and tail rows included: the chart shows the ramp)."""
-        warmup = self.run.run.warmup_s
-        grouped = self.run.requests.groupby("cell_id", observed=True)
-        out = {}
-        for row in self.shown.itertuples():
-            if row.cell_id not in grouped.groups:
-                continue
-            inside = grouped.get_group(row.cell_id).drop(columns="cell_id")
-            frame = pd.concat([inside, self.run.outside(row.cell_id)], ignore_index=True)
-            t0 = row.window_start - warmup
-            seconds = math.floor(row.window_end - t0 + SECOND_SLACK)
-            out[row.cell_id] = aggregate.per_second(frame, t0, seconds)
-        return out
+        return {cell_id: c.series for cell_id, c in self.curves.items()}
 
     @cached_property
     def shares(self) -> dict[str, float]:
@@ -156,7 +152,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         "spectrum",
         "Latency percentile spectrum",
         plot.latency_spectrum,
-        lambda m: (m.closed, m.shown_requests),
+        lambda m: (m.closed, m.spectra()),
         lambda m: readings.read_spectrum(m.closed),
     ),
     ChartSpec(
@@ -164,7 +160,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         "Throughput and p95 over time",
         plot.time_series,
         Material.series_args,
-        lambda m: readings.read_series(m.closed, m.shown_requests),
+        lambda m: readings.read_series(m.closed, m.windows),
     ),
     ChartSpec(
         "cpu",

@@ -88,8 +88,8 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
     if not force:
         check_comparable(base.run.to_dict(), new.run.to_dict())
     result = compare_tables(
-        aggregate.build_summary(base.cells, base.requests, base.run_id),
-        aggregate.build_summary(new.cells, new.requests, new.run_id),
+        aggregate.build_summary(base.cells, base.cell_requests, base.run_id),
+        aggregate.build_summary(new.cells, new.cell_requests, new.run_id),
         base.run.speed,
         new.run.speed,
     )

@@ -16,22 +16,36 @@ import pandas as pd
 
 from analysis import aggregate
 from analysis.load import cell_requests, cell_row, cell_slots
-from record.cells import CellRecord
+from record.cells import CellRecord, RunRecord
+from record.errors import UserError
 
 
 class LiveJudge:
     def __init__(self) -> None:
         self._rows: list[pd.DataFrame] = []
+        self._calibration: dict[Path, dict] = {}
+
+    def _calibration_of(self, run_dir: Path) -> dict:
+        """The run's generator calibration (run.json), read once per run; {} without one."""
+        if run_dir not in self._calibration:
+            try:
+                self._calibration[run_dir] = RunRecord.read(run_dir).calibration
+            except UserError:
+                self._calibration[run_dir] = {}
+        return self._calibration[run_dir]
 
     def __call__(self, record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
         """A status word (ok, invalid, failed, interrupted), one line about the cell, and its
         req/s if it is valid (NaN otherwise: an invalid cell is no evidence)."""
-        cells = pd.DataFrame([cell_row(record)])
-        requests = cell_requests(record, cell_dir).assign(cell_id=record.cell_id)
+        cells = pd.DataFrame([cell_row(record, self._calibration_of(cell_dir.parent.parent))])
         self._rows = [r for r in self._rows if r["cell_id"].iloc[0] != record.cell_id]
-        slots = cell_slots(cell_dir)
-        by_cell = {record.cell_id: slots} if slots is not None else None
-        self._rows.append(aggregate.with_request_stats(cells, requests, by_cell))
+        self._rows.append(
+            aggregate.with_request_stats(
+                cells,
+                lambda _cell_id, columns: cell_requests(record, cell_dir, columns),
+                lambda _cell_id: cell_slots(cell_dir),
+            )
+        )
         summary = aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
         row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
         if row["status"] in ("failed", "interrupted"):

@@ -3,16 +3,23 @@
 Reads only the results format (record/): the typed run and cell records, and the raw request
 rows each cell stored. requests.parquet holds exactly the rows that completed inside the cell's
 window (the harness applies record.window when it writes them), so nothing here filters again.
+
+Request rows are never read for the whole run at once: `RunData.cell_requests(cell_id,
+columns)` reads one cell's file when asked (only the columns asked for), so a caller that
+walks the cells holds one cell's rows at a time. Since schema 4 the rows are in completion
+batches, not sorted by start: nothing may rely on their order.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from record.cells import CellRecord, RunRecord
 from record.errors import UserError
@@ -25,8 +32,6 @@ class RunData:
     run: RunRecord  # run.json
     records: dict[str, CellRecord]  # cell.json of every cell that has one, by cell id
     cells: pd.DataFrame  # one row per cell record (cell_row), in the run's planned order
-    requests: pd.DataFrame  # window requests of every cell, with a cell_id column
-    slots: dict[str, pd.DataFrame]  # open-loop cells: every slot of the window (cell_slots)
 
     @property
     def run_id(self) -> str:
@@ -35,22 +40,71 @@ class RunData:
     def cell_dir(self, cell_id: str) -> Path:
         return self.path / "cells" / cell_id
 
-    def outside(self, cell_id: str) -> pd.DataFrame:
+    def cell_requests(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One cell's window requests, read now from its requests.parquet (empty for a cell
+        that never loaded); only `columns` when given."""
+        record = self.records.get(cell_id)
+        if record is None:
+            return empty_requests(columns)
+        return cell_requests(record, self.cell_dir(cell_id), columns)
+
+    def iter_requests(
+        self, columns: Sequence[str] | None = None
+    ) -> Iterator[tuple[str, pd.DataFrame]]:
+        """(cell id, window requests) of every cell in the run's order, one cell read at a
+        time."""
+        for cell_id in self.cells["cell_id"] if len(self.cells) else ():
+            yield cell_id, self.cell_requests(cell_id, columns)
+
+    def cell_slots(self, cell_id: str) -> pd.DataFrame | None:
+        """An open-loop cell's slots (cell_slots), read now; None for other cells."""
+        return cell_slots(self.cell_dir(cell_id)) if cell_id in self.records else None
+
+    def outside(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Warm-up and tail requests of one cell (only charts of a run over time use them)."""
-        path = self.cell_dir(cell_id) / "outside.parquet"
-        return pd.read_parquet(path) if path.exists() else empty_requests()
+        return read_requests(self.cell_dir(cell_id) / "outside.parquet", columns)
 
     def resources(self, cell_id: str) -> pd.DataFrame:
         path = self.cell_dir(cell_id) / "server_resources.csv"
         return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
-def empty_requests() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64") for c in REQUEST_COLUMNS})
+def empty_requests(columns: Sequence[str] | None = None) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns or REQUEST_COLUMNS})
 
 
-def cell_row(record: CellRecord) -> dict[str, Any]:
-    """The columns of one cell that the summary is built from."""
+def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Request rows of one file (requests.parquet or outside.parquet), only `columns` when
+    given; a column an older run lacks (intended_start before schema 3, ttfb_ms before 4)
+    is NaN. Every read of request rows goes through here."""
+    if not path.exists():
+        return empty_requests(columns)
+    present = pq.read_schema(path).names
+    wanted = list(columns) if columns is not None else present
+    frame = pd.read_parquet(path, columns=[c for c in wanted if c in present])
+    for col in REQUEST_COLUMNS:
+        if col not in frame and (columns is None or col in columns):
+            frame[col] = math.nan
+    return frame
+
+
+def _workers_figures(record: CellRecord, calibration: dict[str, Any]) -> dict[str, Any]:
+    """The load generator's processes (schema 4): how many generated load, the busiest one's
+    CPU, and the calibrated ceiling of that many (NaN without a calibration)."""
+    workers = len(record.loadgen_workers) or record.workers
+    cpus = [float(w["cpu_pct"]) for w in record.loadgen_workers if w.get("cpu_pct") is not None]
+    cpus = [c for c in cpus if math.isfinite(c)]
+    per_worker = calibration.get("ceiling_rps_per_worker")
+    return {
+        "loadgen_workers": workers,
+        "worker_cpu_max_pct": max(cpus) if cpus else math.nan,
+        "ceiling_rps": float(per_worker) * workers if per_worker else math.nan,
+    }
+
+
+def cell_row(record: CellRecord, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The columns of one cell that the summary is built from; `calibration` is the run's
+    (RunRecord.calibration), for the generator's ceiling."""
     cell = record.cell
     window = record.window
     return {
@@ -77,18 +131,20 @@ def cell_row(record: CellRecord) -> dict[str, Any]:
         "wall_s": record.wall_s,
         "max_error_rate": record.limits.max_error_rate,
         "problems": "; ".join(record.problems),
+        "cell_notes": "; ".join(record.notes),
+        "records": record.records,
+        "locust_requests": record.locust_requests,
+        **_workers_figures(record, calibration or {}),
     }
 
 
-def cell_requests(record: CellRecord, cell_dir: Path) -> pd.DataFrame:
+def cell_requests(
+    record: CellRecord, cell_dir: Path, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """The window rows of one measured cell (empty for a cell that never loaded)."""
-    parquet = cell_dir / "requests.parquet"
-    if record.status == "failed" or record.window is None or not parquet.exists():
-        return empty_requests()
-    frame = pd.read_parquet(parquet)
-    if "intended_start" not in frame:  # written before schema 3: every cell was closed-loop
-        frame["intended_start"] = math.nan
-    return frame
+    if record.status == "failed" or record.window is None:
+        return empty_requests(columns)
+    return read_requests(cell_dir / "requests.parquet", columns)
 
 
 def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
@@ -98,34 +154,22 @@ def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
 
 
 def load_run(path: str | Path) -> RunData:
-    """Read a results folder; refuses a folder whose schema version this code does not know."""
+    """Read a results folder's records; refuses a folder whose schema version this code does
+    not know. Request rows stay on disk until a cell's are asked for (RunData.cell_requests)."""
     root = Path(path)
     if not root.is_dir():
         raise UserError(f"{root}: no such results folder")
     run = RunRecord.read(root)
     records: dict[str, CellRecord] = {}
-    frames = []
-    slots = {}
     for cell_json in sorted((root / "cells").glob("*/cell.json")):
         record = CellRecord.read(cell_json.parent)
         records[record.cell_id] = record
-        frame = cell_requests(record, cell_json.parent)
-        if len(frame):
-            frames.append(frame.assign(cell_id=record.cell_id))
-        cell_slot_rows = cell_slots(cell_json.parent)
-        if cell_slot_rows is not None:
-            slots[record.cell_id] = cell_slot_rows
     order = {cid: i for i, cid in enumerate(run.cells)}
-    cells = pd.DataFrame([cell_row(r) for r in records.values()])
+    cells = pd.DataFrame([cell_row(r, run.calibration) for r in records.values()])
     if not cells.empty:
         cells["_order"] = cells["cell_id"].map(order).fillna(len(order))
         cells = cells.sort_values(["_order", "cell_id"]).drop(columns="_order")
         cells = cells.reset_index(drop=True)
-    requests = (
-        pd.concat(frames, ignore_index=True) if frames else empty_requests().assign(cell_id="")
-    )
-    if len(requests):
-        requests["cell_id"] = requests["cell_id"].astype("category")
-    return RunData(
-        path=root, run=run, records=records, cells=cells, requests=requests, slots=slots
-    )
+        for col in ("records", "locust_requests"):  # None (not counted) stays empty in the csv
+            cells[col] = cells[col].astype("Int64")
+    return RunData(path=root, run=run, records=records, cells=cells)

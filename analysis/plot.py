@@ -5,6 +5,7 @@ markers, line styles, scales, layout) is in plotkit.py; the bar charts are in pl
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -104,36 +105,27 @@ def latency_vs_users(summary: pd.DataFrame) -> Figure | None:
     return kit.finish(fig, "Latency vs load: median (filled) and 99th percentile (hollow)")
 
 
-SPECTRUM_MAX_PCT = 99.9
-SPECTRUM_POINTS = 1500  # per line: enough for a smooth curve, small enough for a light SVG
 INVALID_ALPHA = 0.35  # an invalid cell's curve is drawn faded: shown, not trusted
 
 
-def latency_spectrum(summary: pd.DataFrame, requests: pd.DataFrame) -> Figure | None:
+def latency_spectrum(
+    summary: pd.DataFrame, spectra: Mapping[str, tuple[np.ndarray, np.ndarray]]
+) -> Figure | None:
+    """spectra: cell_id → (1 / (1 - percentile), latency ms) of the shown cells
+    (curves.spectrum_curve)."""
     chosen = aggregate.spectrum_cells(summary)
     if not chosen:
         return None
     loops = summary["loop"].nunique()
     fig, axes = kit.panels(len(chosen))
-    by_cell = requests[requests["ok"]].groupby("cell_id", observed=True)["latency_ms"]
     ticks = [0, 50, 90, 99, 99.9]
     any_invalid = False
     for ax, ((scenario, loop), cells) in zip(axes, chosen.items(), strict=True):
         spans: list[np.ndarray] = [np.array([])]
         for row in sorted(cells.itertuples(), key=lambda r: kit.order_key(r.variant)):
-            if row.cell_id not in by_cell.groups:
+            if row.cell_id not in spectra:
                 continue
-            lat = np.sort(by_cell.get_group(row.cell_id).to_numpy())
-            n = len(lat)
-            pct = np.arange(1, n + 1) / n * 100
-            keep = pct <= SPECTRUM_MAX_PCT
-            if keep.sum() < 2:
-                continue
-            x = 1 / (1 - pct[keep] / 100)
-            y = lat[keep]
-            if len(x) > SPECTRUM_POINTS:  # log-spaced samples keep the tail, drop the bulk
-                idx = np.unique(np.geomspace(1, len(x), SPECTRUM_POINTS).astype(int) - 1)
-                x, y = x[idx], y[idx]
+            x, y = spectra[row.cell_id]
             look = kit.style(row.variant)
             # Markers at a few even steps along the curve: enough to tell the lines apart.
             ax.plot(

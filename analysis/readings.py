@@ -5,6 +5,7 @@ they never draw and never read files."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -103,21 +104,17 @@ def read_spectrum(summary: pd.DataFrame) -> str:
     )
 
 
-def read_series(summary: pd.DataFrame, requests: pd.DataFrame) -> str:
+def read_series(summary: pd.DataFrame, windows: Mapping[str, pd.DataFrame]) -> str:
     """How steady per-second throughput was in the cells the time-series chart shows: the
     largest coefficient of variation over the whole seconds of any shown cell's window.
     An idle second counts as zero, so a stall shows as instability instead of vanishing.
-    requests: window rows with a cell_id column."""
-    by_cell = requests.groupby("cell_id", observed=True) if len(requests) else None
+    windows: cell_id → cellstats.window_series of the cell's window requests."""
     cvs = []
     for cells in aggregate.spectrum_cells(summary).values():
         for row in cells.itertuples():
-            if by_cell is None or row.cell_id not in by_cell.groups:
+            if row.cell_id not in windows:
                 continue
-            series = aggregate.window_series(
-                by_cell.get_group(row.cell_id), row.window_start, row.window_end
-            )
-            cv = aggregate.stability_cv(series)
+            cv = aggregate.stability_cv(windows[row.cell_id])
             if math.isfinite(cv):
                 cvs.append(cv)
     if not cvs:

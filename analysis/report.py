@@ -98,7 +98,7 @@ class Section:
 
 def build_report(run_dir: str | Path) -> ReportResult:
     run = load_run(run_dir)
-    summary = aggregate.build_summary(run.cells, run.requests, run.run_id, run.slots)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
     csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
     io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
     # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the

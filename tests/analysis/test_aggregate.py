@@ -92,7 +92,7 @@ def _summary(tmp_path, cells_and_requests, **kw):  # type: ignore[no-untyped-def
     for c, reqs in cells_and_requests:
         write_cell(tmp_path, c, requests=reqs, **kw.get(c.cell_id, {}))
     run = load_run(tmp_path)
-    return aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+    return aggregate.build_summary(run.cells, run.cell_requests, run.run_id).set_index("cell_id")
 
 
 def test_summary_efficiency_and_warmup_exclusion(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +148,7 @@ def test_failed_verification_is_invalid_with_reason(tmp_path) -> None:  # type: 
         reason="verification failed: GET /sleep?ms=50: status 502",
     )
     run = load_run(tmp_path)
-    s = aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+    s = aggregate.build_summary(run.cells, run.cell_requests, run.run_id).set_index("cell_id")
     assert s.loc[c.cell_id, "status"] == "failed"
     assert not s.loc[c.cell_id, "valid"]
     assert "verification failed" in s.loc[c.cell_id, "notes"]

@@ -66,7 +66,7 @@ def build(
         _write(run_dir, c, position)
     write_cell(run_dir, failed, requests=None, window=None, status="failed", reason="boom")
     run = load_run(run_dir)
-    summary = aggregate.build_summary(run.cells, run.requests, run.run_id)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
     return Material(run, summary, aggregate.ranking(summary))
 
 

@@ -22,7 +22,7 @@ def _verdicts(run_dir: Path) -> tuple[dict[str, tuple[str, str]], dict[str, tupl
     for cell_id in run.run.cells:
         cell_dir = run.cell_dir(cell_id)
         live[cell_id] = judge(CellRecord.read(cell_dir), cell_dir)
-    summary = aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id).set_index("cell_id")
     report = {c: (summary.loc[c, "status"], summary.loc[c, "notes"]) for c in summary.index}
     return live, report
 

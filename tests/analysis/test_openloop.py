@@ -48,7 +48,7 @@ def _summary(tmp_path: Path, cells_reqs) -> pd.DataFrame:  # type: ignore[no-unt
     for c, reqs in cells_reqs:
         write_cell(tmp_path, c, requests=reqs, window=(T0 + 1, T0 + 3))
     run = load_run(tmp_path)
-    return aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+    return aggregate.build_summary(run.cells, run.cell_requests, run.run_id).set_index("cell_id")
 
 
 def test_corrected_latency_counts_the_wait_for_a_send(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_a_late_generator_on_busy_cores_is_invalid(tmp_path: Path) -> None:
     info["loadgen_core_pct"] = 85.0  # busy, though under the saturation line
     info_path.write_text(json.dumps(info))
     run = load_run(tmp_path)
-    row = aggregate.build_summary(run.cells, run.requests, run.run_id).iloc[0]
+    row = aggregate.build_summary(run.cells, run.cell_requests, run.run_id).iloc[0]
     assert not row["valid"] and "generator late: 100% of requests" in row["notes"]
 
 

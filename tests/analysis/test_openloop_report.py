@@ -108,7 +108,7 @@ def write_openloop_run(
 
 def _material(run_dir: Path) -> Material:
     run = load_run(run_dir)
-    summary = aggregate.build_summary(run.cells, run.requests, run.run_id)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
     return Material(run, summary, aggregate.ranking(summary))
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis import aggregate, readings, readings_cost, readings_stability
+from analysis.charts import Material
 from analysis.load import load_run
 from record import io
 from record.cells import CellSpec
@@ -18,13 +19,16 @@ from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write
 MP = cell("multiprocess", users=10)
 
 
-def _summary(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _summary(path: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The summary, and the per-second window series of the cells the charts show (read
+    cell by cell, as the report reads them)."""
     run = load_run(path)
-    return aggregate.build_summary(run.cells, run.requests, run.run_id), run.requests
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
+    return summary, Material(run, summary, aggregate.ranking(summary)).windows
 
 
 @pytest.fixture(scope="module")
-def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
+def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
     """Constant latencies, so every percentile is the latency; rates give exact req/s over
     the 2 s window. (variant, users, scenario params, req/s, latency ms, server CPU %)."""
     path = tmp_path_factory.mktemp("known")
@@ -54,7 +58,7 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Da
     return _summary(path)
 
 
-def test_read_throughput(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_throughput(known: tuple[pd.DataFrame, dict]) -> None:
     summary, _ = known
     text = readings.read_throughput(summary, {MP.cell_id: 0.95})
     assert "sleep-ms50 at 10 users: coroutine 180 req/s, 10.0× multiprocess" in text
@@ -69,56 +73,56 @@ def test_read_throughput(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     assert "one process did" not in readings.read_throughput(summary)
 
 
-def test_read_latency(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_latency(known: tuple[pd.DataFrame, dict]) -> None:
     text = readings.read_latency(known[0])
     assert text.startswith("At the highest load, ")
     assert "fanout-ms50-n4: p99 from 50.0 ms (fanout) to 200.0 ms (coroutine)" in text
     assert "sleep-ms50: p99 from 50.0 ms (coroutine) to 520.0 ms (sync)." in text
 
 
-def test_read_spectrum(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_spectrum(known: tuple[pd.DataFrame, dict]) -> None:
     assert readings.read_spectrum(known[0]) == (
         "The heaviest tail is coroutine on sleep-ms50 at 1 users: p99.9 is 10.0× its median."
     )
 
 
-def test_read_series_of_steady_cells(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_series_of_steady_cells(known: tuple[pd.DataFrame, dict]) -> None:
     assert readings.read_series(*known) == (
         "After warm-up, per-second throughput varied by at most 0% (coefficient of variation)"
         " in the cells shown."
     )
 
 
-def test_read_cpu(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_cpu(known: tuple[pd.DataFrame, dict]) -> None:
     assert readings.read_cpu(known[0]) == (
         "Busiest: coroutine on sleep-ms50 at 10 users used 80% of a core; sync on sleep-ms50"
         " used only 5% at 10 users (waiting, not computing)."
     )
 
 
-def test_read_fanout(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_fanout(known: tuple[pd.DataFrame, dict]) -> None:
     assert readings.read_fanout(known[0]) == (
         "With 4 calls per request, the best concurrent median is 50.0 ms against 200.0 ms for"
         " the best sequential strategy."
     )
 
 
-def test_read_ranking(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_read_ranking(known: tuple[pd.DataFrame, dict]) -> None:
     text = readings.read_ranking(aggregate.ranking(known[0]))
     assert text.startswith("Best valid strategy per workload: ")
     assert "fanout-ms50-n4 → fanout (180 req/s)" in text
     assert "sleep-ms50 → coroutine (180 req/s)" in text
 
 
-def test_readings_without_a_valid_cell(known: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    summary, requests = known
+def test_readings_without_a_valid_cell(known: tuple[pd.DataFrame, dict]) -> None:
+    summary, _ = known
     none = summary.assign(valid=False)
     for read in (readings.read_throughput, readings.read_latency, readings.read_spectrum):
         assert read(none) == "No valid cell to read."
     assert readings.read_cpu(none) == "No CPU samples to read."
     assert readings.read_fanout(none) == "No valid fan-out cell."
     assert readings.read_ranking(aggregate.ranking(none)) == "No valid cell, so no ranking."
-    assert readings.read_series(summary, requests.iloc[0:0]) == (
+    assert readings.read_series(summary, {}) == (
         "Too few whole seconds in the window to judge stability."
     )
 
@@ -183,7 +187,7 @@ def loops(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]
     _patch(path, cells[4], server_shares={"7": 0.999, "8": 0.001})
     run = load_run(path)
     shares = {cid: r.server_shares for cid, r in run.records.items()}
-    return aggregate.build_summary(run.cells, run.requests, run.run_id), shares
+    return aggregate.build_summary(run.cells, run.cell_requests, run.run_id), shares
 
 
 def test_read_cost_compares_loops_at_the_level_both_reached(loops: tuple) -> None:

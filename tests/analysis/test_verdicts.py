@@ -34,7 +34,7 @@ def _ranking(tmp_path: Path, specs: list[tuple[str, pd.DataFrame]]) -> pd.DataFr
     for c, (_, reqs) in zip(cells, specs, strict=True):
         write_cell(tmp_path, c, requests=reqs, window=(T0 + 1, T0 + 1 + SECONDS))
     run = load_run(tmp_path)
-    summary = aggregate.build_summary(run.cells, run.requests, run.run_id)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
     return aggregate.ranking(summary).set_index("variant")
 
 
@@ -87,7 +87,7 @@ def test_server_cost_per_request_from_known_cpu(tmp_path: Path) -> None:
     )
     (tmp_path / "cells" / c.cell_id / "cell.json").write_text(info)
     run = load_run(tmp_path)
-    row = aggregate.build_summary(run.cells, run.requests, run.run_id).iloc[0]
+    row = aggregate.build_summary(run.cells, run.cell_requests, run.run_id).iloc[0]
     assert row["rps"] == pytest.approx(250.0)
     assert row["server_cpu_ms_per_req"] == pytest.approx(2.0)
     assert row["loadgen_cpu_ms_per_req"] == pytest.approx(3.2)
@@ -103,7 +103,7 @@ def test_precision_columns_and_stability(tmp_path: Path) -> None:
     second = (gappy["start"] + gappy["latency_ms"] / 1000 - T0 - 1).astype(int)
     write_cell(tmp_path, stalled, requests=gappy[~second.between(3, 6)], window=(T0 + 1, T0 + 11))
     run = load_run(tmp_path)
-    s = aggregate.build_summary(run.cells, run.requests, run.run_id).set_index("cell_id")
+    s = aggregate.build_summary(run.cells, run.cell_requests, run.run_id).set_index("cell_id")
     a, b = s.loc[steady.cell_id], s.loc[stalled.cell_id]
     assert a["rps_ci_low"] <= a["rps"] <= a["rps_ci_high"] and bool(a["stable"])
     assert a["cv_pct"] < 5

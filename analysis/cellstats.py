@@ -1,0 +1,167 @@
+"""One cell's window requests → its statistics: pure functions on one cell's frame, no I/O.
+
+The report is built cell by cell (aggregate.summarize_requests reads one cell's requests,
+takes its row of statistics here and lets the frame go), so what the analysis holds at once is
+one cell's requests, never the run's.
+
+Percentiles are exact nearest-rank values of the raw per-request latencies (every reported
+value is a latency that was observed), not Locust's rounded buckets. Request files are written
+in completion batches while the load runs, so nothing here relies on the rows' order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis import openloop, precision
+from record.window import completed_at
+
+PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
+TTFB = {"ttfb_p50_ms": 50.0, "ttfb_p99_ms": 99.0}
+# The request columns the statistics of a cell read (load.read_requests fills the ones an
+# older run lacks with NaN).
+STAT_COLUMNS = ("start", "latency_ms", "ok", "intended_start", "ttfb_ms")
+# One row of request_stats, in this order.
+REQUEST_STATS = [
+    "cell_id",
+    "duration_s",
+    "requests",
+    "failures",
+    "error_rate",
+    "rps",
+    "mean_ms",
+    *PERCENTILES,
+    "max_ms",
+    "rps_ci_low",
+    "rps_ci_high",
+    "cv_pct",
+    *openloop.CORRECTED,
+    "late_pct",
+    "unanswered_pct",
+    *TTFB,
+]
+
+
+def _rank(pct: float, n: int) -> int:
+    """Nearest rank: 1-based position of the smallest value with pct % of n at or below it."""
+    # Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point.
+    return max(1, math.ceil(round(pct / 100.0 * n, 9)))
+
+
+def nearest_rank(ordered: np.ndarray, pct: float) -> float:
+    """The nearest-rank pct percentile of already sorted values (NaN when there are none)."""
+    n = len(ordered)
+    return float(ordered[_rank(pct, n) - 1]) if n else math.nan
+
+
+def latency_stats(latency_ms: np.ndarray) -> dict[str, float]:
+    if len(latency_ms) == 0:
+        return {"mean_ms": math.nan, **dict.fromkeys(PERCENTILES, math.nan), "max_ms": math.nan}
+    ordered = np.sort(np.asarray(latency_ms, dtype=float))
+    out = {"mean_ms": float(ordered.mean())}
+    for col, pct in PERCENTILES.items():
+        out[col] = nearest_rank(ordered, pct)
+    out["max_ms"] = float(ordered[-1])
+    return out
+
+
+def ttfb_stats(requests: pd.DataFrame) -> dict[str, float]:
+    """Nearest-rank time to first byte of the successful requests that measured one (a
+    streamed response); NaN for a cell without any, and for runs older than schema 4."""
+    if "ttfb_ms" not in requests or not len(requests):
+        return dict.fromkeys(TTFB, math.nan)
+    ttfb = requests["ttfb_ms"].to_numpy(float)[requests["ok"].to_numpy(bool)]
+    ordered = np.sort(ttfb[np.isfinite(ttfb)])
+    return {col: nearest_rank(ordered, pct) for col, pct in TTFB.items()}
+
+
+def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
+    """Counts, rate and latency of one cell's window requests (already windowed)."""
+    total = len(requests)
+    ok = requests["ok"].to_numpy(bool) if total else np.array([], bool)
+    failures = int((~ok).sum())
+    ok_latency = requests["latency_ms"].to_numpy(float)[ok] if total else np.array([])
+    return {
+        "requests": total,
+        "failures": failures,
+        "error_rate": failures / total if total else math.nan,
+        "rps": total / duration_s if duration_s > 0 else math.nan,
+        **latency_stats(ok_latency),
+    }
+
+
+def request_stats(
+    cell_id: str,
+    window_start: float,
+    window_end: float,
+    requests: pd.DataFrame,
+    slots: pd.DataFrame | None = None,
+) -> dict[str, float | int | str]:
+    """One cell's row of request statistics (REQUEST_STATS): counts, rate, exact latency
+    percentiles, the interval of its req/s, its open-loop figures and its time to first
+    byte. `requests` holds the cell's window rows only (record.window)."""
+    duration = window_end - window_start
+    series = rate_series(requests, window_start, window_end)
+    return {
+        "cell_id": cell_id,
+        "duration_s": duration,
+        **cell_stats(requests, duration),
+        **precision.cell_precision(series),
+        **openloop.open_loop_stats(requests, _rank, slots),
+        **ttfb_stats(requests),
+    }
+
+
+def per_second(requests: pd.DataFrame, t0: float, seconds: int | None = None) -> pd.DataFrame:
+    """Completions and nearest-rank p95 latency in each whole second since t0, built once for
+    every per-second figure. A second with no completion is a row with rps 0 (and p95 NaN):
+    dropping it would hide exactly the stalls that matter. `seconds` bins are returned
+    (default: up to the last completion); completions outside them are left out."""
+    done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
+    second = np.floor(done - t0).astype(np.int64)
+    if seconds is None:
+        seconds = int(second.max()) + 1 if len(second) else 0
+    keep = (second >= 0) & (second < seconds)
+    second, latency = second[keep], requests["latency_ms"].to_numpy(float)[keep]
+    counts = np.bincount(second, minlength=seconds)[:seconds] if seconds > 0 else np.array([], int)
+    p95 = np.full(seconds, np.nan)
+    if len(second):
+        order = np.lexsort((latency, second))
+        second, latency = second[order], latency[order]
+        firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        busy = counts > 0
+        ranks = np.array([_rank(95.0, int(n)) for n in counts[busy]], dtype=np.int64)
+        p95[busy] = latency[firsts[busy] + ranks - 1]
+    return pd.DataFrame({"second": np.arange(seconds), "rps": counts.astype(float), "p95_ms": p95})
+
+
+def window_series(requests: pd.DataFrame, window_start: float, window_end: float) -> pd.DataFrame:
+    """per_second over the whole seconds of a measured window (a partial last second is left
+    out: its count would read as a drop in throughput)."""
+    return per_second(requests, window_start, max(0, math.floor(window_end - window_start)))
+
+
+def rate_series(requests: pd.DataFrame, window_start: float, window_end: float) -> np.ndarray:
+    """Throughput (req/s) in equal bins over the window, for the interval of the mean rate:
+    whole seconds, or shorter bins when the window has fewer than precision.MIN_BINS seconds
+    (a 2 s window still gives 8 samples). Empty bins are zeros."""
+    duration = window_end - window_start
+    if duration <= 0:
+        return np.array([], dtype=float)
+    bins = max(precision.MIN_BINS, math.floor(duration))
+    width = duration / bins
+    done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
+    index = np.floor((done - window_start) / width).astype(np.int64)
+    index = index[(index >= 0) & (index < bins)]
+    return np.bincount(index, minlength=bins)[:bins] / width
+
+
+def stability_cv(series: pd.DataFrame) -> float:
+    """Coefficient of variation of per-second throughput (idle seconds count as zero)."""
+    rps = series["rps"].to_numpy(float)
+    if len(rps) < 2 or rps.mean() <= 0:
+        return math.nan
+    return float(rps.std(ddof=1) / rps.mean())
