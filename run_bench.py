@@ -79,6 +79,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.suite import load_suite, with_overrides
 
     resumed = None
+    db_url = None
+    if args.db_url is not None:
+        from harness.postgres import check_db_url
+
+        db_url = check_db_url(args.db_url, allow_remote=args.allow_remote)
     if args.resume is not None:
         suite, resumed = load_run_suite(args.resume, allow_remote=args.allow_remote)
         given = load_suite(args.suite, allow_remote=args.allow_remote) if args.suite else None
@@ -112,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resumed=resumed,
         judge=LiveJudge(),
         precision=half_width_pct,
+        db_url=db_url,
     )
     if outcome.interrupted:
         print(
@@ -289,7 +295,14 @@ def _add_run(sub: Any) -> None:
     run.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow a target suite to load a non-loopback host",
+        help="allow a target suite to load a non-loopback host (and --db-url a remote database)",
+    )
+    run.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="db scenarios: use this PostgreSQL database (postgresql://..., loopback unless "
+        "--allow-remote; its bench_* tables are created if missing) instead of a throwaway "
+        "one per cell",
     )
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
     run.set_defaults(func=cmd_run)

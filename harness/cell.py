@@ -18,7 +18,7 @@ from types import FrameType
 
 import pandas as pd
 
-from harness import collect, procs
+from harness import collect, postgres, procs
 from harness.apps import AppEntry
 from harness.locust_cmd import PROJECT_ROOT, locust_argv
 from harness.sampler import SAMPLE_COLUMNS, Sampler
@@ -28,6 +28,7 @@ from harness.timing import planned_load_s
 from harness.verify import verify
 from record.cells import CellRecord, CellSpec, Limits, Placement
 from record.window import Window
+from servers.config import DEFAULT_DB_POOL
 from servers.variants import facts
 
 ERROR_LINE = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|Traceback")
@@ -46,6 +47,10 @@ class CellFailed(Exception):
 class CellOptions:
     suite: Suite
     placement: Placement
+    # The db scenarios' database: the user's own (--db-url), else a throwaway one per cell;
+    # db_refused, when set, is why db cells cannot run here (they fail with it, unstarted).
+    db_url: str | None = None
+    db_refused: str = ""
     workers: int = 1  # Locust processes
 
 
@@ -126,6 +131,7 @@ class CellRun:
             server, base = self._start_http("server", app.argv, placement.server_cpus, app)
             return Subjects(base, server)
         backend_url = None
+        db_args = self._start_database() if not suite.entry(cell).file else []
         if not suite.entry(cell).file and SCENARIOS[cell.scenario].needs_backend:
             _, backend_url = self._start_http(
                 "backend", lambda port: procs.server_argv("backend", port), placement.loadgen_cpus
@@ -133,18 +139,43 @@ class CellRun:
         variant = facts(cell.variant)
         server, base = self._start_http(
             "server",
-            lambda port: procs.server_argv(
-                cell.variant,
-                port,
-                loop=cell.loop,
-                processes=cell.processes if variant is not None and variant.forks else None,
-                threads=cell.threads,
-                backend_url=backend_url,
-                reuse_port=cell.reuse_port,
+            lambda port: (
+                procs.server_argv(
+                    cell.variant,
+                    port,
+                    loop=cell.loop,
+                    processes=cell.processes if variant is not None and variant.forks else None,
+                    threads=cell.threads,
+                    backend_url=backend_url,
+                    reuse_port=cell.reuse_port,
+                )
+                + db_args
             ),
             placement.server_cpus,
         )
         return Subjects(base, server)
+
+    def _start_database(self) -> list[str]:
+        """For a db scenario: the server's database arguments, after starting a throwaway
+        PostgreSQL (role "backend": on the generator's cores, sampled, watched, stopped and
+        its folder deleted with the cell) unless the run was given --db-url."""
+        spec = SCENARIOS[self.cell.scenario]
+        if not spec.needs_db:
+            return []
+        if self.options.db_refused:
+            raise CellFailed(self.options.db_refused)
+        url = self.options.db_url
+        if url is None:
+            cpus = set(self.options.placement.loadgen_cpus)
+            try:
+                db = postgres.start_throwaway(
+                    self.cell_dir / "database.log", cpus=cpus, name="backend"
+                )
+            except RuntimeError as exc:
+                raise CellFailed(f"database did not start: {exc}") from None
+            self.children.append(db)
+            url = db.url
+        return ["--db-url", url, "--db-pool", str(self.cell.params.get("pool", DEFAULT_DB_POOL))]
 
     def check(self, subjects: Subjects) -> tuple[str, ...]:
         """Verify before load. A built-in variant is checked deeply (status, type, body); a

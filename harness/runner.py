@@ -17,6 +17,7 @@ from typing import Any
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
+from harness.postgres import db_refusal
 from harness.repeats import Precision, Repeats
 from harness.scenarios import SCENARIOS
 from harness.suite import Suite
@@ -219,6 +220,7 @@ def run_suite(
     resumed: RunRecord | None = None,
     judge: Judge = own_status,
     precision: Precision | None = None,
+    db_url: str | None = None,
 ) -> RunOutcome:
     from rich.console import Console
 
@@ -229,6 +231,10 @@ def run_suite(
     options = CellOptions(
         suite=suite, placement=placements.choose(placement or suite.placement), workers=workers
     )
+    # The db scenarios' database (harness/postgres.py): checked before anything starts.
+    in_suite = [(s.name, bool(s.file)) for s in suite.scenarios]
+    refused = db_refusal(in_suite, db_url)
+    options = replace(options, db_url=db_url, db_refused=refused)
     run = _open_run(suite, run_dir, options, resumed)
     cells = _planned(suite, run)
     todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.procs import http_get
+from servers.dbwork import expected_rows
 from servers.work import STREAM_CONTENT_TYPE, cpu_work, stream_body
 
 
@@ -36,7 +37,9 @@ def _check_enqueue(query: dict[str, Any], data: dict[str, Any]) -> str | None:
 
 def _check_body(path: str, content_type: str, body: bytes) -> str | None:
     parts = urlsplit(path)
-    query = {k: int(v[0]) for k, v in parse_qs(parts.query).items()}
+    query: dict[str, Any] = {
+        k: int(v[0]) if v[0].isdigit() else v[0] for k, v in parse_qs(parts.query).items()
+    }
     endpoint = parts.path
     if endpoint == "/stream":
         return _check_stream(query, content_type, body)
@@ -64,7 +67,26 @@ def _check_body(path: str, content_type: str, body: bytes) -> str | None:
     if endpoint == "/fanout":
         ok = data.get("ids") == list(range(query["n"]))
         return None if ok else "ids do not list every upstream call"
+    if endpoint == "/db":
+        return _check_db(query, data)
     return None
+
+
+def _check_db(query: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The query's own result: the database's echo of the sleep, the seeded rows (their
+    count, ids and last row), or the id of the row just inserted."""
+    kind = query.get("query")
+    if data.get("query") != kind:
+        return f"query is {data.get('query')!r}, expected {kind!r}"
+    if kind == "sleep":
+        return None if data.get("ms") == query["ms"] else "the database's ms does not match ms"
+    if kind == "rows":
+        want = expected_rows(query["n"])
+        wrong = [k for k in ("n", "id_sum", "last") if data.get(k) != want[k]]
+        return f"wrong rows ({', '.join(wrong)} differ from the seeded table)" if wrong else None
+    new_id = data.get("id")
+    ok = isinstance(new_id, int) and not isinstance(new_id, bool) and new_id > 0
+    return None if ok else "no id of an inserted row"
 
 
 def verify(base_url: str, paths: list[str], *, strict: bool = True) -> list[str]:

@@ -24,6 +24,9 @@ ENDPOINTS = {
     "cpu": {"/cpu"},
     "upstream": {"/upstream"},
     "fanout": {"/fanout"},
+    "db-sleep": {"/db?query=sleep"},
+    "db-rows": {"/db?query=rows"},
+    "db-write": {"/db?query=write"},
     "mixed": {"/hello", "/json", "/sleep", "/cpu"},
 }
 

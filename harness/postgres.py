@@ -1,0 +1,338 @@
+"""The database of the db scenarios: a throwaway PostgreSQL per cell, or the user's own.
+
+A throwaway one is `initdb` into a fresh temp folder, then `postgres` on a free loopback port
+(and a unix socket inside that folder), started like every other child of the harness: in a
+session of its own, dying with the harness (PR_SET_PDEATHSIG), stopped by group. Its tables
+are seeded before the server starts. Stopping it (a normal end, Ctrl-C, a failed cell: the
+cell's teardown stops every child) also deletes its folder. A folder left by a harness that
+was SIGKILLed (its processes die with it; a folder cannot) is deleted by the next start.
+
+PostgreSQL refuses to run as root, so as root both run as an unprivileged user (`postgres`
+when the system has one, else `nobody`), which owns the temp folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import ipaddress
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness import procs
+from record.errors import UserError
+from servers.config import DB_URL_SCHEMES
+from servers.lifeline import die_with_parent
+
+# Where Debian-like systems install the binaries (initdb is not on PATH there).
+SEARCH_DIRS = ("/usr/lib/postgresql/*/bin",)
+INSTALL_HINT = "install it with `apt-get install postgresql`"
+MISSING = (
+    "PostgreSQL is not installed (initdb and postgres not found on PATH or in "
+    f"{', '.join(SEARCH_DIRS)}): {INSTALL_HINT}, or give --db-url postgresql://..."
+)
+DIR_PREFIX = "tornado-bench-pg-"
+OWNER_FILE = "harness.pid"
+USER = "bench"  # the database superuser initdb creates (trust auth, loopback only)
+DBNAME = "postgres"
+READY_TIMEOUT_S = 20.0
+INITDB_TIMEOUT_S = 60.0
+SHUTDOWN_S = 5.0  # a fast shutdown (SIGINT) takes well under a second
+CONNECT_TIMEOUT_S = 3
+PORT_ATTEMPTS = 3
+UNPRIVILEGED = ("postgres", "nobody")
+
+
+@dataclass(frozen=True)
+class Binaries:
+    initdb: str
+    postgres: str
+
+
+def find_binaries() -> Binaries | None:
+    """initdb and postgres: on PATH (postgres beside initdb when it is not on PATH itself),
+    else in the newest of SEARCH_DIRS; None when they are missing."""
+    initdb = shutil.which("initdb")
+    if initdb is not None:
+        beside = Path(os.path.realpath(initdb)).parent / "postgres"
+        postgres = shutil.which("postgres") or (str(beside) if beside.is_file() else None)
+        if postgres is not None:
+            return Binaries(initdb, postgres)
+    found = sorted(
+        (d for pattern in SEARCH_DIRS for d in glob.glob(pattern)),
+        key=lambda d: [int(p) if p.isdigit() else 0 for p in Path(d).parent.name.split(".")],
+    )
+    for folder in reversed(found):
+        initdb, postgres = Path(folder) / "initdb", Path(folder) / "postgres"
+        if initdb.is_file() and postgres.is_file():
+            return Binaries(str(initdb), str(postgres))
+    return None
+
+
+def missing_reason() -> str | None:
+    """Why throwaway databases cannot be started here (one line), or None."""
+    return MISSING if find_binaries() is None else None
+
+
+def run_as() -> pwd.struct_passwd | None:
+    """The unprivileged user PostgreSQL runs as when the harness is root (else None)."""
+    if os.geteuid() != 0:
+        return None
+    for name in UNPRIVILEGED:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise RuntimeError("running as root, and no unprivileged user (postgres, nobody) to run as")
+
+
+def _popen(argv: list[str], *, log: Any, cwd: str, cpus: set[int] | None) -> subprocess.Popen:
+    """Start argv in its own session, as the unprivileged user when root; it dies with the
+    harness. The parent-death signal is set after the user change (a change of credentials
+    clears it), so it holds for the process that runs PostgreSQL."""
+    harness_pid = os.getpid()
+    user = run_as()
+
+    def preexec() -> None:
+        die_with_parent(harness_pid)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=cwd,
+        env={**os.environ, "LC_ALL": "C", "TZ": "UTC"},
+        preexec_fn=preexec,
+        user=user.pw_uid if user else None,
+        group=user.pw_gid if user else None,
+        extra_groups=[] if user else None,
+    )
+
+
+class Database(procs.Child):
+    """A throwaway PostgreSQL: stopping it stops the server and deletes its folder."""
+
+    folder: Path
+    url: str
+
+    def stop(self, grace_s: float = procs.TERM_GRACE_S) -> int | None:
+        # SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for clients to leave).
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=SHUTDOWN_S)
+        try:
+            return super().stop(grace_s)
+        finally:
+            remove_folder(self.folder)
+
+    def kill(self) -> None:
+        try:
+            super().kill()
+        finally:
+            remove_folder(self.folder)
+
+
+def remove_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _owner_alive(folder: Path) -> bool:
+    try:
+        pid = int((folder / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        # No owner written yet: a folder being made right now, unless it is old.
+        try:
+            return time.time() - folder.stat().st_mtime < 600
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_folders() -> list[Path]:
+    """Delete the folders of throwaway databases whose harness is gone (it was SIGKILLed:
+    the database died with it, its folder stayed)."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(DIR_PREFIX + "*"):
+        if folder.is_dir() and not _owner_alive(folder):
+            remove_folder(folder)
+            removed.append(folder)
+    return removed
+
+
+def _log_tail(path: Path | None, lines: int = 3) -> str:
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])[-400:]
+
+
+def connect(url: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
+
+
+def seed(url: str) -> None:
+    """The tables the db scenarios read and write (idempotent)."""
+    from servers.dbwork import SCHEMA_SQL
+
+    with connect(url) as conn:
+        conn.execute(SCHEMA_SQL)
+
+
+def _wait_ready(url: str, child: procs.Child, log_path: Path | None) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(
+                f"postgres exited with code {child.popen.returncode}: {_log_tail(log_path)}"
+            )
+        try:
+            with connect(url, timeout=1):
+                return
+        except psycopg.OperationalError as exc:
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "refused"
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"postgres did not accept connections within {READY_TIMEOUT_S:.0f} s ({last})"
+    )
+
+
+def start_throwaway(
+    log_path: Path | None = None, *, cpus: set[int] | None = None, name: str = "database"
+) -> Database:
+    """initdb, start, seed: a running throwaway PostgreSQL (its .url to connect to). Raises
+    RuntimeError with the reason when it cannot; nothing is left behind then."""
+    binaries = find_binaries()
+    if binaries is None:
+        raise RuntimeError(MISSING)
+    remove_stale_folders()
+    user = run_as()
+    folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    db: Database | None = None
+    try:
+        (folder / OWNER_FILE).write_text(str(os.getpid()))
+        if user is not None:
+            os.chown(folder, user.pw_uid, user.pw_gid)
+        data = folder / "data"
+        initdb = _popen(
+            [binaries.initdb, "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
+             "--no-locale", "--no-sync"],
+            log=log, cwd=str(folder), cpus=cpus,
+        )  # fmt: skip
+        try:
+            code = initdb.wait(timeout=INITDB_TIMEOUT_S)
+        finally:
+            if initdb.poll() is None:
+                initdb.kill()
+                initdb.wait()
+        if code != 0:
+            raise RuntimeError(f"initdb exited with code {code}: {_log_tail(log_path)}")
+        for _ in range(PORT_ATTEMPTS):
+            port = procs.free_port()
+            popen = _popen(
+                [binaries.postgres, "-D", str(data), "-p", str(port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}",
+                 "-c", "max_connections=200", "-c", "log_min_messages=warning"],
+                log=log, cwd=str(folder), cpus=cpus,
+            )  # fmt: skip
+            db = Database(name=name, popen=popen, log=log if log_path is not None else None)
+            db.folder = folder
+            db.url = f"postgresql://{USER}@127.0.0.1:{port}/{DBNAME}"
+            try:
+                _wait_ready(db.url, db, log_path)
+                break
+            except RuntimeError:
+                if "already in use" not in _log_tail(log_path, 10):
+                    raise
+                procs.Child.stop(db)  # keeps the folder for the next port
+                log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+                db = None
+        if db is None:
+            raise RuntimeError("postgres found no free port")
+        seed(db.url)
+        return db
+    except BaseException:
+        if db is not None:
+            db.stop()
+        elif log_path is not None and hasattr(log, "close"):
+            log.close()
+        remove_folder(folder)
+        raise
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_db_url(url: str, *, allow_remote: bool = False) -> str:
+    """A --db-url that the db scenarios can use: a postgresql:// URL, loopback unless
+    allow_remote, reachable now; its tables are created if missing. UserError otherwise."""
+    where = "--db-url"
+    if not url.startswith(DB_URL_SCHEMES):
+        raise UserError(f"{where}: {url!r} is not a postgresql:// URL")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host:
+        # No host: libpq would use a local unix socket, which is loopback too.
+        host = "localhost"
+    if not allow_remote and not _loopback(host):
+        raise UserError(f"{where}: {host} is not a loopback address; add --allow-remote to use it")
+    import psycopg
+
+    try:
+        seed(url)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{where}: cannot use the database at {host}: {first}") from None
+    return url
+
+
+def db_refusal(scenarios: list[tuple[str, bool]], db_url: str | None) -> str:
+    """Why a suite's db cells cannot run here, as one line ("" when they can): no --db-url,
+    and no PostgreSQL to start throwaway databases from. `scenarios` are (name, is a user's
+    file) pairs. Said once on stderr before the run; the db cells then fail with it, unstarted,
+    and every other cell runs as usual."""
+    from harness.scenarios import SCENARIOS
+
+    needs = any(not file and SCENARIOS[name].needs_db for name, file in scenarios)
+    if db_url is not None or not needs:
+        return ""
+    reason = missing_reason()
+    if reason is None:
+        return ""
+    line = f"db cells refused: {reason}"
+    print(line, file=sys.stderr, flush=True)
+    return line

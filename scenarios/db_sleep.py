@@ -1,0 +1,7 @@
+"""GET /db?query=sleep (scenario db-sleep; scenarios/db.py has the request and its check)."""
+
+from scenarios.db import DbSleepUser
+
+
+class SleepUser(DbSleepUser):
+    abstract = False
