@@ -287,9 +287,6 @@ def release(app: web.Application, *, wait: bool = False) -> None:
     from servers.db import close_db  # servers.db builds on this module
 
     close_db(app)
-    from servers.db import close_db  # servers.db builds on this module
-
-    close_db(app)
 
 
 def async_http_client() -> httpclient.AsyncHTTPClient:

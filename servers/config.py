@@ -44,12 +44,6 @@ DB_URL_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_DB_POOL = 10
 DB_POOL_MAX = 64
 
-# /db (servers/db.py): the PostgreSQL database the server connects to at start, and the
-# connections of the awaiting strategies' pool (the others: one per process or per thread).
-DB_URL_SCHEMES = ("postgresql://", "postgres://")
-DEFAULT_DB_POOL = 10
-DB_POOL_MAX = 64
-
 # Upstream calls: a per-call deadline of the requested delay plus this slack, so a slow or
 # dead backend turns into a 504/502 quickly instead of a hung request.
 UPSTREAM_SLACK_S = 2.0
@@ -83,9 +77,6 @@ class ServerConfig:
     # /db: postgresql:// URL of the database, and the awaiting strategies' pool size.
     db_url: str | None = None
     db_pool: int = DEFAULT_DB_POOL
-    # /db: postgresql:// URL of the database, and the awaiting strategies' pool size.
-    db_url: str | None = None
-    db_pool: int = DEFAULT_DB_POOL
     # /enqueue: accepted jobs not yet done, past which new ones are a 503.
     max_backlog: int = DEFAULT_MAX_BACKLOG
     # Upstream client of the awaiting strategies (the blocking ones keep their own
@@ -101,10 +92,6 @@ class ServerConfig:
             raise ValueError("threads must be in 1..256")
         if not 0 <= self.processes <= 64:
             raise ValueError("processes must be in 0..64 (0 = one per CPU)")
-        if not 1 <= self.db_pool <= DB_POOL_MAX:
-            raise ValueError(f"db-pool must be in 1..{DB_POOL_MAX}")
-        if self.db_url is not None and not self.db_url.startswith(DB_URL_SCHEMES):
-            raise ValueError("db-url must start with postgresql://")
         if not 1 <= self.db_pool <= DB_POOL_MAX:
             raise ValueError(f"db-pool must be in 1..{DB_POOL_MAX}")
         if self.db_url is not None and not self.db_url.startswith(DB_URL_SCHEMES):

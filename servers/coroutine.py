@@ -18,7 +18,6 @@ from servers.common import (
 )
 from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
-from servers.db import AsyncDbHandler, with_db
 from servers.sync import CpuHandler
 from servers.work import Backlog, Job, cpu_work
 
@@ -89,7 +88,6 @@ class StreamHandler(BenchHandler):
             return  # the client left in the middle: nothing left to do
 
 
-@with_db(AsyncDbHandler)
 @with_db(AsyncDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

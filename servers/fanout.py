@@ -15,7 +15,6 @@ from servers.common import (
 )
 from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
-from servers.db import AsyncDbHandler, with_db
 from servers.sync import CpuHandler
 from servers.work import UpstreamError
 
@@ -39,7 +38,6 @@ class ConcurrentFanoutHandler(BenchHandler):
         self.write_fanout(n, ms, form, "concurrent", results)
 
 
-@with_db(AsyncDbHandler)
 @with_db(AsyncDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

@@ -28,7 +28,6 @@ from servers.config import (
     ASYNC_MAX_CLIENTS,
     BODY_TIMEOUT_S,
     DEFAULT_DB_POOL,
-    DEFAULT_DB_POOL,
     DEFAULT_HOST,
     DEFAULT_MAX_BACKLOG,
     DEFAULT_THREADS,
@@ -73,16 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
-    )
-    parser.add_argument(
-        "--db-url", default=None, help="/db: the PostgreSQL database (postgresql://...)"
-    )
-    parser.add_argument(
-        "--db-pool",
-        type=int,
-        default=DEFAULT_DB_POOL,
-        help="/db: connections of the awaiting strategies' pool (default %(default)s; "
-        "threadpool has one per thread, the others one per process)",
     )
     parser.add_argument(
         "--db-url", default=None, help="/db: the PostgreSQL database (postgresql://...)"
@@ -265,8 +254,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=args.threads,
             backend_url=args.backend_url,
             reuse_port=args.reuse_port,
-            db_url=args.db_url,
-            db_pool=args.db_pool,
             db_url=args.db_url,
             db_pool=args.db_pool,
             max_backlog=args.max_backlog,

@@ -10,7 +10,6 @@ from tornado import web
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import BlockingDbHandler, with_db
-from servers.db import BlockingDbHandler, with_db
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -78,7 +77,6 @@ class FanoutHandler(UpstreamHandler):
         self.write_fanout(n, ms, form, "sequential", self.upstream.fanout(n, ms))
 
 
-@with_db(BlockingDbHandler)
 @with_db(BlockingDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

@@ -14,7 +14,6 @@ from tornado.iostream import StreamClosedError
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ThreadpoolDbHandler, with_db
-from servers.db import ThreadpoolDbHandler, with_db
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -105,7 +104,6 @@ class StreamHandler(OffloadHandler):
             return  # the client left in the middle: nothing left to do
 
 
-@with_db(ThreadpoolDbHandler)
 @with_db(ThreadpoolDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
