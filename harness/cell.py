@@ -20,7 +20,7 @@ import pandas as pd
 
 from harness import collect, postgres, procs
 from harness.apps import AppEntry
-from harness.locust_cmd import PROJECT_ROOT, locust_argv
+from harness.locust_cmd import PROJECT_ROOT, Distribution, locust_argv, worker_argv
 from harness.sampler import SAMPLE_COLUMNS, Sampler
 from harness.scenarios import SCENARIOS
 from harness.suite import Suite
@@ -43,6 +43,11 @@ class CellFailed(Exception):
     """The cell could not produce a measurement; the message is the reason."""
 
 
+# The reason of a cell whose Locust workers did not all join: the run stops on it when remote
+# workers were expected (harness/runner.py).
+WORKERS_MISSING = "Locust workers missing"
+
+
 @dataclass(frozen=True)
 class CellOptions:
     suite: Suite
@@ -51,7 +56,12 @@ class CellOptions:
     # db_refused, when set, is why db cells cannot run here (they fail with it, unstarted).
     db_url: str | None = None
     db_refused: str = ""
-    workers: int = 1  # Locust processes
+    workers: int = 1  # local Locust processes
+    distribution: Distribution | None = None  # None: `workers` local ones, no remote
+
+    @property
+    def dist(self) -> Distribution:
+        return self.distribution or Distribution(local_workers=self.workers)
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class Measurement:
     locust_exit_code: int | None
     window: Window
     cpu: collect.CpuFigures
+    outcome: collect.Outcome
     problems: tuple[str, ...] = ()  # seen by the harness; each makes the cell invalid
 
 
@@ -195,7 +206,7 @@ class CellRun:
 
     def run_load(self, subjects: Subjects) -> tuple[int | None, pd.DataFrame]:
         """Run Locust to its end while sampling every process; its exit code and the samples."""
-        suite, cell = self.options.suite, self.cell
+        suite, cell, dist = self.options.suite, self.cell, self.options.dist
         entry = suite.entry(cell)
         argv = locust_argv(
             scenario_file=entry.locustfile,
@@ -205,23 +216,40 @@ class CellRun:
             params=cell.params,
             warmup_s=suite.warmup_s,
             duration_s=suite.duration_s,
-            workers=self.options.workers,
             rate=cell.rate,
             arrivals=suite.arrivals,
+            distribution=dist,
         )
         # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
         paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if entry.file else ""]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        env["BENCH_TOKEN"] = dist.token
+        cpus = set(self.options.placement.loadgen_cpus)
         locust = procs.start(
             "locust",
             argv,
             log_path=self.cell_dir / "locust.log",
             env=env,
             cwd=PROJECT_ROOT,
-            cpus=set(self.options.placement.loadgen_cpus),
+            cpus=cpus,
         )
         self.children.append(locust)
-        roles = {c.name: c.pid for c in self.children if c.name in ("server", "backend", "locust")}
+        if dist.distributed:
+            for i in range(dist.local_workers):
+                worker = procs.start(
+                    f"locust-w{i}",
+                    worker_argv(entry.locustfile, "127.0.0.1", dist.master_port),
+                    log_path=self.cell_dir / f"locust-w{i}.log",
+                    env={**env, "BENCH_LOCAL_WORKER": "1"},
+                    cwd=PROJECT_ROOT,
+                    cpus=cpus,
+                )
+                self.children.append(worker)
+        roles = [
+            ("locust" if c.name.startswith("locust") else c.name, c.pid)
+            for c in self.children
+            if c.name in ("server", "backend") or c.name.startswith("locust")
+        ]
         sampler = Sampler(roles)
         sampler.start()
         try:
@@ -230,10 +258,15 @@ class CellRun:
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
             collect.write_samples(self.cell_dir, samples)
         code = locust.popen.returncode
-        if code not in (0, 1):
+        log = self.cell_dir / "locust.log"
+        if dist.distributed and "Gave up waiting for workers" in _read(log):
             raise CellFailed(
-                f"Locust exited with code {code}: {_tail(self.cell_dir / 'locust.log')}"
+                f"{WORKERS_MISSING}: fewer than {dist.expected} joined within "
+                f"{dist.worker_timeout_s:g} s ({dist.local_workers} local, "
+                f"{dist.remote_workers} remote expected)"
             )
+        if code not in (0, 1):
+            raise CellFailed(f"Locust exited with code {code}: {_tail(log)}")
         return code, samples
 
     def _watch(self, locust: procs.Child, server: procs.Child | None) -> None:
@@ -260,14 +293,18 @@ class CellRun:
         exit_code, samples = self.run_load(subjects)
         load_ended = time.time()
         try:
-            window, parts = collect.merge_records(self.cell_dir)
+            outcome = collect.read_outcome(self.cell_dir)
         except collect.NoRecords as exc:
             raise CellFailed(f"{exc}: {_tail(self.cell_dir / 'locust.log')}") from None
-        placement = self.options.placement
+        window, placement = outcome.window, self.options.placement
         shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
-        cpu = collect.cpu_figures(samples, window, len(placement.loadgen_cpus), bool(shared))
-        problems = collect.problems(samples, window, parts=parts, workers=self.options.workers)
-        return Measurement(verification, load_started, load_ended, exit_code, window, cpu, problems)
+        reported = tuple(w.get("cpu_pct") for w in outcome.workers)
+        cores = len(placement.loadgen_cpus)
+        cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
+        problems = outcome.problems + collect.problems(samples, window)
+        return Measurement(
+            verification, load_started, load_ended, exit_code, window, cpu, outcome, problems
+        )
 
     def stop_all(self) -> tuple[int, ...]:
         """Stop every group this cell started, and every process that left its group (an
@@ -279,6 +316,13 @@ class CellRun:
             leftover |= procs.kill_survivors(below)
         leftover |= {pid for c in self.children for pid in procs.group_members(c.pid)}
         return tuple(sorted(leftover))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -375,6 +419,10 @@ def _record(
             "loadgen_core_pct": measured.cpu.loadgen_core_pct,
             "server_shares": measured.cpu.server_shares,
             "problems": measured.problems,
+            "notes": measured.outcome.notes,
+            "records": measured.outcome.records,
+            "locust_requests": measured.outcome.locust_requests,
+            "loadgen_workers": measured.outcome.workers,
         }
     entry = suite.entry(cell)
     return CellRecord(

@@ -1,20 +1,18 @@
-"""After the load: merge the Locust processes' raw parts into the cell's records, apply the
-window rule once (record.window), and reduce the resource samples to the cell's CPU figures."""
+"""After the load: what the Locust side said of the cell (its records are already in their
+Parquet files, record/stream.py), checked against Locust's own count, and the resource samples
+reduced to the cell's CPU figures."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from functools import reduce
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from loadgen.parts import read_part
-from loadgen.recorder import PART_GLOB, WINDOW_GLOB
 from record import io
+from record.stream import read_summary
 from record.window import Window
 
 
@@ -36,65 +34,50 @@ class CpuFigures:
     server_shares: dict[str, float]  # each server process's share of the server's CPU
 
 
-def merge_records(cell_dir: Path) -> tuple[Window, int]:
-    """Write requests.parquet (rows that completed inside the window) and outside.parquet (the
-    rest) from every Locust process's part; return the window and how many processes wrote
-    a part. With several Locust processes the window is where all of them were measuring."""
-    metas = [json.loads(p.read_text()) for p in sorted(cell_dir.glob(WINDOW_GLOB))]
-    if not metas:
+@dataclass(frozen=True)
+class Outcome:
+    """What the Locust side said of the cell in loadgen.json (record/stream.py), checked."""
+
+    window: Window
+    records: int
+    locust_requests: int | None
+    workers: tuple[dict[str, Any], ...]
+    problems: tuple[str, ...]  # each makes the cell invalid
+    notes: tuple[str, ...]
+
+
+# Records and Locust's own count may differ by this fraction before the cell is invalid: a
+# request Locust counted but nobody recorded (or the reverse) means lost or doubled records.
+COUNT_TOLERANCE = 0.001
+
+
+def reconcile(records: int, locust_requests: int | None) -> tuple[list[str], list[str]]:
+    """(problems, notes) from comparing the stored records with Locust's own request count
+    for the whole cell (window and outside together)."""
+    if locust_requests is None or records == locust_requests:
+        return [], []
+    gap = abs(records - locust_requests) / max(locust_requests, 1)
+    line = f"{records} records vs Locust's count of {locust_requests} ({gap:.2%} apart)"
+    return ([line], []) if gap > COUNT_TOLERANCE else ([], [line])
+
+
+def read_outcome(cell_dir: Path) -> Outcome:
+    summary = read_summary(cell_dir)
+    if summary is None:
         raise NoRecords("Locust wrote no records")
-    windows = [Window(m["window_start"], m["window_end"]) for m in metas]
-    window = reduce(Window.intersect, windows)
-    parts = sorted(cell_dir.glob(PART_GLOB))
-    frames = [read_part(p) for p in parts]
-    frame = pd.concat(frames, ignore_index=True) if frames else None
-    if frame is not None and frame["intended_start"].notna().any():
-        stopped_at = {int(m.get("worker", 0)): m.get("stopped_at", window.end) for m in metas}
-        write_slots(cell_dir, frame, window, stopped_at)
-        frame = frame[frame["latency_ms"].notna()]  # answered requests only from here on
-    if frame is not None:
-        inside = window.holds_frame(frame)
-        for name, rows in (("requests", frame[inside]), ("outside", frame[~inside])):
-            rows = rows.sort_values("start", kind="stable")
-            io.atomic_write(
-                cell_dir / f"{name}.parquet", lambda tmp, f=rows: f.to_parquet(tmp, index=False)
-            )
-    for path in [*parts, *cell_dir.glob(WINDOW_GLOB)]:
-        path.unlink()
-    return window, len(metas)
-
-
-# A request sent more than this after its slot was late (DESIGN.md: late_pct).
-LATE_MS = 5.0
-
-
-def write_slots(
-    cell_dir: Path, frame: pd.DataFrame, window: Window, stopped_at: dict[int, float]
-) -> None:
-    """Open loop: slots.parquet, one row per slot of the schedule inside the window, answered
-    or not. Corrected latency runs from the slot to the answer; a slot with no answer by the
-    time the load stopped (never sent, or still waiting) counts as waiting until then, a
-    lower bound: dropping it would hide exactly the requests a stalled server left waiting."""
-    slots = frame[
-        (frame["intended_start"] >= window.start) & (frame["intended_start"] < window.end)
-    ]
-    answered = slots["latency_ms"].notna().to_numpy()
-    done = (slots["start"] + slots["latency_ms"] / 1000.0).to_numpy()
-    # Each Locust process's slots wait at most until that process stopped.
-    stops = slots["worker"].map(stopped_at).fillna(max(stopped_at.values())).to_numpy(float)
-    end = np.where(answered, done, stops)
-    late = ~(((slots["start"] - slots["intended_start"]) * 1000.0 <= LATE_MS).to_numpy())
-    out = pd.DataFrame(
-        {
-            "intended_start": slots["intended_start"].to_numpy(),
-            "corrected_ms": (end - slots["intended_start"].to_numpy()) * 1000.0,
-            "answered": answered,
-            "ok": slots["ok"].to_numpy() & answered,
-            "late": late,  # sent over LATE_MS after its slot, or never sent
-            "worker": slots["worker"].to_numpy(),
-        }
-    ).sort_values("intended_start", kind="stable")
-    io.atomic_write(cell_dir / "slots.parquet", lambda tmp: out.to_parquet(tmp, index=False))
+    records = int(summary["records"])
+    requests = summary.get("locust_requests")
+    requests = None if requests is None else int(requests)
+    problems, notes = reconcile(records, requests)
+    notes += [f"refused {line}" for line in summary.get("refused") or ()]
+    return Outcome(
+        window=Window(float(summary["window"]["start"]), float(summary["window"]["end"])),
+        records=records,
+        locust_requests=requests,
+        workers=tuple(dict(w) for w in summary.get("workers") or ()),
+        problems=tuple([*summary.get("problems", ()), *problems]),
+        notes=tuple(notes),
+    )
 
 
 def write_samples(cell_dir: Path, samples: pd.DataFrame) -> None:
@@ -109,14 +92,22 @@ def _mean_total(samples: pd.DataFrame, role: str) -> float:
 
 
 def cpu_figures(
-    samples: pd.DataFrame, window: Window, loadgen_cores: int, shared: bool = False
+    samples: pd.DataFrame,
+    window: Window,
+    loadgen_cores: int,
+    shared: bool = False,
+    reported: tuple[float, ...] = (),
 ) -> CpuFigures:
     """`shared`: the generator's cores are the server's too (shared placement), so the server's
-    CPU counts in how busy they were."""
+    CPU counts in how busy they were. `reported`: each Locust worker's own CPU % over the
+    window (loadgen/cpu.py), the only figure there is for a worker on another machine."""
     # Samples are instants, so both ends of the window count (unlike request completions).
     inside = samples[(samples["t"] >= window.start) & (samples["t"] <= window.end)]
     per_locust = inside[inside["role"] == "locust"].groupby("pid")["cpu_pct"].mean()
     busiest = float(per_locust.max()) if len(per_locust) else math.nan
+    own = [v for v in reported if v is not None and not math.isnan(v)]
+    if own:
+        busiest = max(own) if math.isnan(busiest) else max(busiest, *own)
     locust_total = _mean_total(inside, "locust")
     backend = _mean_total(inside, "backend")
     server_total = _mean_total(inside, "server")
@@ -140,13 +131,11 @@ def cpu_figures(
 MISSED_SAMPLES = 2
 
 
-def problems(samples: pd.DataFrame, window: Window, *, parts: int, workers: int) -> tuple[str, ...]:
-    """What the harness saw go wrong during a cell whose load otherwise completed: a Locust
-    worker that wrote no records (its requests are missing from the counts), or a server
-    process that died mid-window (a forking server restarts it, so the load went on)."""
+def problems(samples: pd.DataFrame, window: Window) -> tuple[str, ...]:
+    """What the harness saw go wrong during a cell whose load otherwise completed: a server
+    process that died mid-window (a forking server restarts it, so the load went on). A lost
+    Locust worker is the master's to see (loadgen/master.py)."""
     found = []
-    if parts < workers:
-        found.append(f"Locust worker lost: {workers - parts} of {workers} wrote no records")
     server = samples[samples["role"] == "server"]
     if len(server):
         from harness.sampler import SAMPLE_INTERVAL_S

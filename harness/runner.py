@@ -4,6 +4,7 @@ disk the moment they finish, so nothing that finished is lost to a later failure
 from __future__ import annotations
 
 import math
+import secrets
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +16,10 @@ from types import FrameType
 from typing import Any
 
 from harness import placement as placements
+from harness import procs
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
+from harness.locust_cmd import Distribution
 from harness.postgres import db_refusal
 from harness.repeats import Precision, Repeats
 from harness.scenarios import SCENARIOS
@@ -215,6 +218,7 @@ def run_suite(
     run_dir: Path,
     *,
     workers: int = 1,
+    distribution: Distribution | None = None,
     placement: str | None = None,
     quiet: bool = False,
     resumed: RunRecord | None = None,
@@ -228,8 +232,12 @@ def run_suite(
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{run_dir}: cannot create the results folder ({exc.strerror})") from None
+    dist = fixed_master(distribution or Distribution(local_workers=workers))
     options = CellOptions(
-        suite=suite, placement=placements.choose(placement or suite.placement), workers=workers
+        suite=suite,
+        placement=placements.choose(placement or suite.placement),
+        workers=dist.local_workers,
+        distribution=dist,
     )
     # The db scenarios' database (harness/postgres.py): checked before anything starts.
     in_suite = [(s.name, bool(s.file)) for s in suite.scenarios]
@@ -264,6 +272,15 @@ def run_suite(
     unmet = tuple(repeats.unmet()) if repeats is not None and not interrupted else ()
     replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
+
+
+def fixed_master(dist: Distribution) -> Distribution:
+    """A distributed run's master port and token are chosen once, for the whole run: remote
+    workers started once serve every cell."""
+    if not dist.distributed:
+        return dist
+    port = dist.master_port or procs.free_port(dist.master_bind)
+    return replace(dist, master_port=port, token=dist.token or secrets.token_urlsafe(16))
 
 
 def _planned(suite: Suite, run: RunRecord) -> list[CellSpec]:

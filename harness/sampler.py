@@ -16,7 +16,9 @@ SAMPLE_COLUMNS = ["t", "role", "pid", "cpu_pct", "rss_bytes"]
 
 @dataclass
 class Sampler:
-    roles: dict[str, int]  # role -> leader pid; children are found at every sample
+    # (role, leader pid) pairs, or a dict role → leader pid; children are found at every
+    # sample. A role may have several leaders (the Locust master and its local workers).
+    roles: dict[str, int] | list[tuple[str, int]]
     interval_s: float = SAMPLE_INTERVAL_S
     rows: list[tuple[float, str, int, float, int]] = field(default_factory=list)
     _procs: dict[int, psutil.Process] = field(default_factory=dict)
@@ -55,7 +57,8 @@ class Sampler:
 
     def _sample(self, record: bool) -> None:
         now = time.time()
-        for role, leader in self.roles.items():
+        pairs = self.roles.items() if isinstance(self.roles, dict) else self.roles
+        for role, leader in pairs:
             for proc in self._members(leader):
                 try:
                     with proc.oneshot():

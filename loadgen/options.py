@@ -6,6 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
 def add_bench_options(parser: Any) -> None:
     group = parser.add_argument_group("tornado-bench")
     group.add_argument("--bench-out", default="", help="cell folder for raw records")
@@ -20,6 +26,13 @@ def add_bench_options(parser: Any) -> None:
     group.add_argument(
         "--bench-arrivals", default="constant", help="open loop: constant or poisson arrivals"
     )
+    group.add_argument(
+        "--bench-scenario-files",
+        default="",
+        help="master: the cell's built-in scenario files, which every worker must have alike",
+    )
+    # Set by the master at the start; each worker gets it with its spawn message.
+    group.add_argument("--bench-workers-total", type=int, default=1, help=argparse_suppress())
     # Scenario parameters (each scenario reads the ones it needs).
     group.add_argument("--ms", type=int, default=50, help="simulated wait per call (ms)")
     group.add_argument("--n", type=int, default=4, help="calls (fanout) or CPU units (cpu)")

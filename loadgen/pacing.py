@@ -83,9 +83,9 @@ class OpenLoop:
         self.seed = seed
         self.t0: float | None = None
         self._schedule: Schedule | None = None
-        # Each user's latest request: (its slot, when it was sent). At the stop, a slot found
-        # here without an answer was sent and was still waiting; any other was never sent.
-        self.latest: dict[int, tuple[float, float]] = {}
+        # Requests sent and not yet answered: slot → when it was sent. Bounded by the users
+        # (each has at most one in flight), so a long cell never grows it.
+        self.in_flight: dict[float, float] = {}
 
     def _stream(self, t0: float) -> Schedule:
         """This process's share: slots p, p + N, p + 2N ... of the offered rate (constant), or
@@ -95,7 +95,7 @@ class OpenLoop:
     def start(self, t0: float) -> None:
         self.t0 = t0
         self._schedule = self._stream(t0)
-        self.latest = {}
+        self.in_flight = {}
 
     def next_slot(self) -> float:
         """The next slot nobody has taken yet (it may be past: then the send is late)."""
@@ -113,6 +113,21 @@ class OpenLoop:
         while (t := replay.take()) < until:
             out.append(t)
         return out
+
+    def sent(self, slot: float) -> None:
+        self.in_flight[slot] = self.clock()
+
+    def answered(self, slot: float) -> None:
+        self.in_flight.pop(slot, None)
+
+    def unanswered(self, until: float) -> list[tuple[float, float]]:
+        """(sent at, slot) of every slot before `until` with no answer: those still in flight,
+        and those never taken (sent at NaN). Slots are taken in schedule order, so the ones
+        never taken are the replayed schedule past the number taken."""
+        taken = self._schedule._k if self._schedule is not None else 0
+        never = [(math.nan, t) for t in self.due(until)[taken:]]
+        waiting = [(sent, t) for t, sent in self.in_flight.items() if t < until]
+        return waiting + never
 
 
 PACED = "_tornado_bench_paced"  # marks the functions pace() installed
@@ -143,7 +158,7 @@ def pace(user_class: type, loop: OpenLoop, sleep: Callable[[float], Any]) -> Non
     def context(self: Any) -> dict[str, Any]:
         # Locust asks for the context as a request starts: that moment is its send time.
         intended = getattr(self, "_intended", math.nan)
-        loop.latest[id(self)] = (intended, loop.clock())
+        loop.sent(intended)
         return {**original_context(self), INTENDED: intended}
 
     for name, function in (("on_start", on_start), ("wait_time", wait_time), ("context", context)):

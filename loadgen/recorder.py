@@ -1,46 +1,44 @@
-"""The per-request recorder: one tuple per request (about 1.7 µs each, DESIGN.md), written
-when the test stops as this process's part of the cell's raw records (loadgen/parts.py), with
-the window this process measured. The harness merges the parts and applies the window rule once
-(record.window): a Locust process never decides which rows count."""
+"""The per-request recorder: every request Locust reports becomes a row of typed columns, and
+every second (or every FLUSH_ROWS rows) the rows leave as one batch (record/stream.py) for a
+sink: the cell's Parquet writer in this process, or the master through Locust's message API
+(loadgen/distributed.py). Memory stays at one batch whatever the cell's length.
+
+A Locust process never decides which rows count: the writer applies the window rule once.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from loadgen.pacing import INTENDED
-from loadgen.parts import Row, write_part
-from record import io
+from loadgen.pacing import INTENDED, OpenLoop
+from record.stream import encode_batch, new_columns
 
-# File names of one Locust process's part; the harness globs for them.
-PART_PREFIX = "raw"
-WINDOW_PREFIX = "locust_window"
-PART_GLOB = f"{PART_PREFIX}*.part"
-WINDOW_GLOB = f"{WINDOW_PREFIX}*.json"
+# A batch leaves after this long or this many rows, whichever comes first.
+FLUSH_S = 1.0
+FLUSH_ROWS = 20_000
+TTFB = "ttfb_ms"  # the request context key a scenario sets when it measures the first byte
 
-
-def part_suffix(worker: int | None) -> str:
-    return "" if worker is None else f".w{worker}"
+Sink = Callable[[dict[str, Any]], None]
 
 
 class Recorder:
-    def __init__(self, *, worker: Callable[[], int | None]) -> None:
-        # Which worker this is, asked when writing (Locust numbers workers once they join);
-        # None for a single local Locust process.
-        self.worker = worker
-        self.rows: list[Row] = []
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.columns = new_columns()
+        self.endpoints: dict[str, int] = {}
         self.t0: float | None = None
-        self.written = False
+        self.recorded = 0  # answered requests recorded since the test started
+        self.closed = False
+        self.loop: OpenLoop | None = None  # open loop: told which slots got their answer
 
     def on_test_start(self, **_: Any) -> None:
         self.t0 = time.time()
-        self.rows.clear()
-        self.written = False
+        self.columns = new_columns()
+        self.recorded = 0
+        self.closed = False
 
     def on_request(
         self,
@@ -53,46 +51,56 @@ class Recorder:
         context: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
+        if self.closed:
+            return
+        cols, context = self.columns, context or {}
         status = getattr(response, "status_code", 0) or 0
         start = start_time if start_time is not None else time.time() - response_time / 1000
-        self.rows.append(
-            (
-                start,
-                float(response_time),
-                name,
-                int(status),
-                int(response_length or 0),
-                exception is None,
-                # The slot an open-loop schedule gave this request (loadgen/pacing.py).
-                (context or {}).get(INTENDED, math.nan),
-            )
-        )
+        index = self.endpoints.get(name)
+        if index is None:
+            index = self.endpoints.setdefault(name, len(self.endpoints))
+        cols["start"].append(start)
+        cols["latency_ms"].append(float(response_time))
+        cols["endpoint"].append(index)
+        cols["status"].append(int(status))
+        cols["bytes"].append(int(response_length or 0))
+        cols["ok"].append(exception is None)
+        # The slot an open-loop schedule gave this request (loadgen/pacing.py).
+        slot = context.get(INTENDED, math.nan)
+        cols["intended_start"].append(slot)
+        if self.loop is not None:
+            self.loop.answered(slot)
+        cols["ttfb_ms"].append(float(context.get(TTFB, math.nan)))
+        self.recorded += 1
+        if len(cols["start"]) >= FLUSH_ROWS:
+            self.flush()
 
-    def unanswered(self, due: list[float], sent: dict[float, float]) -> None:
-        """Open loop: a row for every slot of the schedule that has no answer by now, with no
-        latency and the time it was sent if it was (else none): the harness counts it as
-        waiting until the load stopped (loadgen/pacing.py)."""
-        answered = {row[6] for row in self.rows}
-        nan = math.nan
-        self.rows += [(sent.get(t, nan), nan, "", 0, 0, False, t) for t in due if t not in answered]
+    def unanswered(self, rows: list[tuple[float, float]]) -> None:
+        """Open loop: a row for every slot with no answer at the stop, (sent at, slot), with no
+        latency: the writer counts it as waiting until the load stopped (loadgen/pacing.py)."""
+        cols = self.columns
+        for sent, slot in rows:
+            cols["start"].append(sent)
+            cols["latency_ms"].append(math.nan)
+            cols["endpoint"].append(self.endpoints.setdefault("", len(self.endpoints)))
+            cols["status"].append(0)
+            cols["bytes"].append(0)
+            cols["ok"].append(False)
+            cols["intended_start"].append(slot)
+            cols["ttfb_ms"].append(math.nan)
 
-    def write(self, out: Path, warmup_s: float, duration_s: float) -> None:
-        """This process's rows and measured window, each written atomically (once)."""
-        if self.written or self.t0 is None:
+    def flush(self, **extra: Any) -> None:
+        """Hand the rows gathered so far to the sink as one batch (with `extra` keys)."""
+        if not len(self.columns["start"]) and not extra:
             return
-        self.written = True
-        stopped_at = time.time()
-        index = self.worker()
-        suffix = part_suffix(index)
-        write_part(out / f"{PART_PREFIX}{suffix}.part", self.rows, index or 0)
-        window_start = self.t0 + warmup_s
-        meta = {
-            "t0": self.t0,
-            "window_start": window_start,
-            "window_end": window_start + duration_s,
-            "recorded": len(self.rows),
-            "stopped_at": stopped_at,
-            "worker": index or 0,
-            "pid": os.getpid(),
-        }
-        io.write_text(out / f"{WINDOW_PREFIX}{suffix}.json", json.dumps(meta))
+        names = sorted(self.endpoints, key=self.endpoints.__getitem__)
+        batch = encode_batch(self.columns, names)
+        self.columns = new_columns()
+        self.sink({**batch, **extra})
+
+    def close(self, stopped_at: float) -> None:
+        """The last batch, which says when this process stopped (an unanswered slot waited
+        until then); requests reported after this are neither recorded nor counted."""
+        if not self.closed:
+            self.flush(stopped_at=stopped_at)
+            self.closed = True

@@ -14,7 +14,7 @@ import functools
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +39,19 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path | str, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temp file beside path, fsync it, rename it over path, fsync the
-    directory. On any error the target is untouched and the temp file is gone."""
+@contextlib.contextmanager
+def atomic_stream(path: Path | str) -> Iterator[Path]:
+    """A temp file beside path for a writer that fills it bit by bit (the records streamed
+    while a cell runs, record/stream.py); when the block ends it is fsynced, renamed over path
+    and the directory fsynced. If the block raises, the target is untouched and the temp file
+    is gone, so a half-written file never carries the final name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        write(tmp)
+        yield tmp
         os.chmod(tmp, _file_mode())
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -57,6 +60,12 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temp file beside path, then as atomic_stream."""
+    with atomic_stream(path) as tmp:
+        write(tmp)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -78,9 +78,9 @@ def locust_rate(base: str, users: int, seconds: float, core: int) -> tuple[float
         child.popen.wait(timeout=60)
         import pandas as pd
 
-        from harness.collect import merge_records
+        from harness.collect import read_outcome
 
-        window, _ = merge_records(Path(out))
+        window = read_outcome(Path(out)).window
         count = len(pd.read_parquet(Path(out) / "requests.parquet"))
         return count / window.duration_s, cpu
 

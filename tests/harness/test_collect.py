@@ -1,17 +1,11 @@
-"""From raw samples and parts to the cell's figures (harness/collect.py), in-process."""
+"""From raw samples and the Locust side's summary to the cell's figures (harness/collect.py)."""
 
 from __future__ import annotations
-
-import json
-import os
-import stat
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from harness.collect import cpu_figures, merge_records
-from loadgen.parts import read_part, write_part
+from harness.collect import cpu_figures, reconcile
 from record.window import Window
 
 T0 = 1_700_000_000.0
@@ -49,40 +43,6 @@ def test_server_shares_per_process() -> None:
     assert cpu.server_pct == pytest.approx(100.0)
 
 
-def test_parts_are_merged_split_by_the_window_and_removed(tmp_path: Path) -> None:
-    # worker 0 measured [T0+1, T0+3), worker 1 started a little later: [T0+1.2, T0+3.2)
-    nan = float("nan")
-    rows0 = [(T0 + 0.5, 10.0, "/a", 200, 5, True, nan), (T0 + 2.0, 10.0, "/a", 500, 5, False, nan)]
-    rows1 = [
-        (T0 + 1.5, 10.0, "/b", 200, 7, True, T0 + 1.49),
-        (T0 + 3.1, 10.0, "/b", 200, 7, True, nan),
-    ]
-    for worker, rows, start in ((0, rows0, T0 + 1), (1, rows1, T0 + 1.2)):
-        write_part(tmp_path / f"raw.w{worker}.part", rows, worker)
-        meta = {"window_start": start, "window_end": start + 2}
-        (tmp_path / f"locust_window.w{worker}.json").write_text(json.dumps(meta))
-    assert len(read_part(tmp_path / "raw.w1.part")) == 2
-    window, parts = merge_records(tmp_path)
-    assert parts == 2
-    assert window == Window(T0 + 1.2, T0 + 3)
-    inside = pd.read_parquet(tmp_path / "requests.parquet")
-    outside = pd.read_parquet(tmp_path / "outside.parquet")
-    assert list(inside["endpoint"]) == ["/b", "/a"]  # sorted by start, both workers
-    assert list(inside["worker"]) == [1, 0] and list(inside["ok"]) == [True, False]
-    assert inside["intended_start"].iloc[0] == T0 + 1.49 and inside["intended_start"].isna().iloc[1]
-    assert len(outside) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "outside.parquet",
-        "requests.parquet",
-        "slots.parquet",  # one request carried a slot: an open-loop cell
-    ]
-    # Result files follow the umask like any file, not mkstemp's 0600.
-    mask = os.umask(0)
-    os.umask(mask)
-    for p in tmp_path.iterdir():
-        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p.name
-
-
 def test_a_lost_worker_and_a_dead_server_process_are_problems() -> None:
     from harness.collect import problems
 
@@ -95,30 +55,22 @@ def test_a_lost_worker_and_a_dead_server_process_are_problems() -> None:
         else:
             rows.append((t, "server", 9, 50.0, 0))  # its replacement
     samples = pd.DataFrame(rows, columns=["t", "role", "pid", "cpu_pct", "rss_bytes"])
-    found = problems(samples, Window(T0 + 1, T0 + 4), parts=1, workers=2)
-    assert found[0] == "Locust worker lost: 1 of 2 wrote no records"
-    assert found[1].startswith("server process 8 died during the window at 0.5 s")
-    assert len(found) == 2  # 7 ran throughout; 9 started late, which is no death
-    assert problems(samples[samples["pid"] == 7], Window(T0 + 1, T0 + 4), parts=2, workers=2) == ()
+    found = problems(samples, Window(T0 + 1, T0 + 4))
+    assert found[0].startswith("server process 8 died during the window at 0.5 s")
+    assert len(found) == 1  # 7 ran throughout; 9 started late, which is no death
+    assert problems(samples[samples["pid"] == 7], Window(T0 + 1, T0 + 4)) == ()
 
 
-def test_open_loop_slots_count_unanswered_ones_as_waiting_until_the_stop(tmp_path: Path) -> None:
-    nan = float("nan")
-    rows = [
-        (T0 + 1.5, 20.0, "/a", 200, 5, True, T0 + 1.5),  # on time, answered in 20 ms
-        (T0 + 1.62, 20.0, "/a", 200, 5, True, T0 + 1.6),  # 20 ms late
-        (T0 + 2.5, nan, "", 0, 0, False, T0 + 2.5),  # sent, no answer by the stop
-        (nan, nan, "", 0, 0, False, T0 + 2.9),  # never sent
-        (nan, nan, "", 0, 0, False, T0 + 3.5),  # after the window: not a slot of it
-    ]
-    write_part(tmp_path / "raw.part", rows, 0)
-    meta = {"window_start": T0 + 1, "window_end": T0 + 3, "stopped_at": T0 + 3.25}
-    (tmp_path / "locust_window.json").write_text(json.dumps(meta))
-    merge_records(tmp_path)
-    slots = pd.read_parquet(tmp_path / "slots.parquet")
-    assert list(slots["answered"]) == [True, True, False, False]
-    assert list(slots["corrected_ms"]) == pytest.approx([20.0, 40.0, 750.0, 350.0])
-    assert list(slots["late"]) == [False, True, False, True]
-    inside = pd.read_parquet(tmp_path / "requests.parquet")
-    outside = pd.read_parquet(tmp_path / "outside.parquet")
-    assert len(inside) == 2 and len(outside) == 0  # unanswered slots are no requests
+def test_a_worker_reported_cpu_counts_for_saturation() -> None:
+    # A remote worker is not sampled here: only its own figure says it was busy.
+    cpu = cpu_figures(_samples([("locust", 1, 20.0)]), WINDOW, 1, reported=(20.0, 95.0))
+    assert cpu.loadgen_pct == pytest.approx(95.0) and cpu.loadgen_core_pct == pytest.approx(95.0)
+
+
+def test_counts_reconcile_within_a_tenth_of_a_percent() -> None:
+    assert reconcile(5000, 5000) == ([], [])
+    problems, notes = reconcile(5133, 4233)  # the stats file's count, rewritten once a second
+    assert problems == ["5133 records vs Locust's count of 4233 (21.26% apart)"] and not notes
+    problems, notes = reconcile(10_000, 10_005)
+    assert not problems and notes == ["10000 records vs Locust's count of 10005 (0.05% apart)"]
+    assert reconcile(10, None) == ([], [])

@@ -1,0 +1,105 @@
+"""A single local Locust process (no master): it records, streams its records to the cell's
+Parquet files itself (record/stream.py) and stops the load exactly on time. Locust's
+--run-time takes whole seconds only (3.5 s becomes 4 s), so the stop is the plugin's; the
+command line's --run-time is a backstop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+
+from loadgen.cpu import CpuWatch
+from loadgen.pacing import OpenLoop
+from loadgen.recorder import FLUSH_S, Recorder
+from record.stream import Counts, RecordWriter, write_summary
+from record.window import Window
+
+
+def planned_s(opts: Any) -> float:
+    return opts.bench_warmup + opts.bench_duration + opts.bench_tail
+
+
+def window_from(t0: float, opts: Any) -> Window:
+    start = t0 + opts.bench_warmup
+    return Window(start, start + opts.bench_duration)
+
+
+def flush_every(recorder: Recorder) -> gevent.Greenlet:
+    def loop() -> None:
+        while not recorder.closed:
+            gevent.sleep(FLUSH_S)
+            recorder.flush()
+
+    return gevent.spawn(loop)
+
+
+def worker_entry(
+    index: int, recorder: Recorder, locust_requests: int, cpu: CpuWatch, **extra: Any
+) -> dict[str, Any]:
+    """One load-generating process, as cell.json's loadgen_workers lists it."""
+    return {
+        "worker": index,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "cpu_pct": cpu.pct(),
+        "records": recorder.recorded,
+        "locust_requests": locust_requests,
+        **extra,
+    }
+
+
+def summary(
+    window: Window, t0: float, stopped_at: float, counts: Counts, locust_requests: int
+) -> dict[str, Any]:
+    return {
+        "window": window.to_dict(),
+        "t0": t0,
+        "stopped_at": stopped_at,
+        "records": counts.records,
+        "requests": counts.requests,
+        "outside": counts.outside,
+        "slots": counts.slots,
+        "locust_requests": locust_requests,
+    }
+
+
+def install(environment: Environment, loop: OpenLoop | None) -> None:
+    opts, runner = environment.parsed_options, environment.runner
+    out = Path(opts.bench_out)
+    cpu = CpuWatch()
+    state: dict[str, Any] = {}
+    recorder = Recorder(lambda batch: state["writer"].add(batch))
+    recorder.loop = loop
+
+    def start(**_: Any) -> None:
+        t0 = time.time()
+        state.update(t0=t0, window=window_from(t0, opts))
+        state["writer"] = RecordWriter(out, state["window"], open_loop=loop is not None)
+        cpu.start(opts.bench_warmup, opts.bench_duration)
+        flush_every(recorder)
+        gevent.spawn_later(planned_s(opts), runner.quit)
+
+    def stop(**_: Any) -> None:
+        if recorder.closed or "writer" not in state:
+            return
+        stopped_at = time.time()
+        if loop is not None:
+            recorder.unanswered(loop.unanswered(stopped_at))
+        recorder.close(stopped_at)
+        counts = state["writer"].close()
+        requests = int(runner.stats.total.num_requests)
+        meta = summary(state["window"], state["t0"], stopped_at, counts, requests)
+        entry = worker_entry(0, recorder, requests, cpu, local=True, offset_s=0.0, rtt_ms=0.0)
+        write_summary(out, {**meta, "workers": [entry], "problems": [], "refused": []})
+
+    environment.events.test_start.add_listener(recorder.on_test_start)
+    environment.events.test_start.add_listener(start)
+    environment.events.request.add_listener(recorder.on_request)
+    environment.events.test_stop.add_listener(stop)
+    environment.events.quitting.add_listener(stop)

@@ -1,0 +1,194 @@
+"""The Locust master of a distributed cell (Locust's own master/worker mode): it admits only
+workers that present the run's token and run the same code, receives their records through
+Locust's message API (register_message / send_message) and streams them to the cell's Parquet
+files, decides the measured window on its own clock, stops the load on time, and says how the
+cell went in loadgen.json (record/stream.py).
+
+Admission: Locust's master counts any connected worker as ready and hands it users. Here a
+worker counts as ready, and so gets users, only once its hello was accepted (AdmittedNodes); one
+that is refused is told why and leaves, and its records are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
+
+from loadgen import identity
+from loadgen.local import planned_s, summary, window_from
+from record.stream import RecordWriter, write_summary
+
+log = logging.getLogger("tornado-bench")
+# After the stop, how long the master waits for every worker's last batch.
+DONE_WAIT_S = 10.0
+WATCH_S = 0.25
+
+
+class AdmittedNodes(WorkerNodes):
+    """Locust's worker table, where a worker is `ready` (counted before the start, and given
+    users) only once admitted."""
+
+    def __init__(self, admitted: dict[str, int]) -> None:
+        super().__init__()
+        self.admitted = admitted
+
+    def get_by_state(self, state: str) -> list[Any]:
+        nodes = super().get_by_state(state)
+        return [c for c in nodes if c.id in self.admitted] if state == STATE_INIT else nodes
+
+
+class Master:
+    def __init__(self, environment: Environment) -> None:
+        self.env = environment
+        self.opts = environment.parsed_options
+        self.runner: MasterRunner = environment.runner  # type: ignore[assignment]
+        self.me = identity.describe(os.environ.get("BENCH_TOKEN", ""))
+        self.scenario_files = [n for n in self.opts.bench_scenario_files.split(",") if n]
+        self.admitted: dict[str, int] = {}  # client id → worker index (0, 1, ... in order)
+        self.info: dict[str, dict[str, Any]] = {}  # client id → what its hello said
+        self.refused: dict[str, str] = {}
+        self.done: dict[str, dict[str, Any]] = {}
+        self.last_seen: dict[str, float] = {}
+        self.lost: dict[str, str] = {}
+        self.writer: RecordWriter | None = None
+        self.t0 = 0.0
+        self.window = window_from(0.0, self.opts)
+        self.runner.clients = AdmittedNodes(self.admitted)
+        self._guard_late_joiners()
+        for kind, handler in (
+            ("bench_hello", self.on_hello),
+            ("bench_ping", self.on_ping),
+            ("bench_records", self.on_records),
+            ("bench_done", self.on_done),
+        ):
+            self.runner.register_message(kind, handler)
+        environment.events.test_start.add_listener(self.on_start)
+
+    def _guard_late_joiners(self) -> None:
+        """Locust adds a worker that connects while the load runs to the running dispatch;
+        one not admitted yet must not get users, so the dispatcher is hidden meanwhile."""
+        runner, original = self.runner, self.runner.handle_message
+
+        def handle(client_id: str, msg: Any) -> None:
+            if msg.type == "client_ready" and client_id not in self.admitted:
+                saved, runner._users_dispatcher = runner._users_dispatcher, None
+                try:
+                    original(client_id, msg)
+                finally:
+                    runner._users_dispatcher = saved
+                return
+            original(client_id, msg)
+
+        runner.handle_message = handle  # type: ignore[method-assign]
+
+    def on_hello(self, environment: Environment, msg: Any, **_: Any) -> None:
+        client, data = msg.node_id, msg.data or {}
+        problems = identity.differences(self.me, data, self.scenario_files)
+        if problems:
+            reason = "; ".join(problems)
+            self.refused[client] = reason
+            log.error("worker %s on %s refused: %s", client, data.get("host", "?"), reason)
+            self.runner.send_message("bench_refused", {"reason": reason}, client_id=client)
+            return
+        if client not in self.admitted:
+            self.admitted[client] = len(self.admitted)
+        self.info[client] = data
+        welcome = {"index": self.admitted[client], "t_master": time.time()}
+        self.runner.send_message("bench_welcome", welcome, client_id=client)
+
+    def on_ping(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """Clock alignment (NTP's offset estimate): the worker sends its time, the master
+        answers with its own; the worker keeps the exchange with the shortest round trip."""
+        reply = {"t_worker": msg.data["t_worker"], "t_master": time.time()}
+        self.runner.send_message("bench_pong", reply, client_id=msg.node_id)
+
+    def on_start(self, **_: Any) -> None:
+        self.t0 = time.time()
+        self.window = window_from(self.t0, self.opts)
+        out = Path(self.opts.bench_out)
+        self.writer = RecordWriter(out, self.window, open_loop=self.opts.bench_rate > 0)
+        # Every worker gets these with its spawn message (Locust copies custom options).
+        self.opts.bench_workers_total = len(self.admitted)
+        gevent.spawn(self.watch)
+        gevent.spawn_later(planned_s(self.opts), self.finish)
+
+    def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
+        client = msg.node_id
+        if client not in self.admitted or self.writer is None or self.writer.closed:
+            if client not in self.admitted:
+                log.warning("records from worker %s ignored: not admitted", client)
+            return
+        self.last_seen[client] = time.time()
+        data = msg.data
+        self.writer.add(data, worker=self.admitted[client], offset_s=float(data["offset_s"]))
+
+    def on_done(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if msg.node_id in self.admitted:
+            self.done[msg.node_id] = dict(msg.data)
+
+    def watch(self) -> None:
+        """A worker that stops answering before it reported its end is lost: the load went on
+        without it, so the cell is invalid (harness/collect.py), with when it was last heard."""
+        while self.writer is not None and not self.writer.closed:
+            for client in list(self.admitted):
+                if client in self.done or client in self.lost:
+                    continue
+                node = self.runner.clients.get(client)
+                if node is None or node.state == STATE_MISSING:
+                    heard = self.last_seen.get(client, self.t0) - self.window.start
+                    index = self.admitted[client]
+                    self.lost[client] = f"worker {index} lost at {heard:.1f} s"
+                    log.error("worker %s (%s) lost", index, client)
+            gevent.sleep(WATCH_S)
+
+    def finish(self) -> None:
+        """Stop every worker, wait for each one's last batch, close the files, quit."""
+        runner = self.runner
+        runner.stop(send_stop_to_client=False)
+        for client in list(self.admitted):
+            runner.send_message("stop", client_id=client)
+        deadline = time.monotonic() + DONE_WAIT_S
+        while time.monotonic() < deadline:
+            waiting = [c for c in self.admitted if c not in self.done and c not in self.lost]
+            if not waiting:
+                break
+            gevent.sleep(0.02)
+        for client in self.admitted:
+            if client not in self.done and client not in self.lost:
+                self.lost[client] = f"worker {self.admitted[client]} sent no end of records"
+        self.close()
+        runner.quit()
+
+    def close(self) -> None:
+        assert self.writer is not None
+        counts = self.writer.close()
+        stopped = [float(d.get("stopped_at", 0.0)) for d in self.done.values()]
+        requests = sum(int(d.get("locust_requests", 0)) for d in self.done.values())
+        meta = summary(self.window, self.t0, max(stopped, default=time.time()), counts, requests)
+        workers = []
+        for client, index in self.admitted.items():
+            done, hello = self.done.get(client, {}), self.info.get(client, {})
+            workers.append(
+                {
+                    "worker": index,
+                    "host": hello.get("host", ""),
+                    "pid": hello.get("pid"),
+                    "local": bool(hello.get("local")),
+                    **{k: done.get(k) for k in ("offset_s", "rtt_ms", "cpu_pct", "records")},
+                    "locust_requests": done.get("locust_requests"),
+                    "client_id": client,
+                }
+            )
+        problems = list(self.lost.values())
+        refused = [f"{c}: {r}" for c, r in self.refused.items()]
+        write_summary(
+            Path(self.opts.bench_out),
+            {**meta, "workers": workers, "problems": problems, "refused": refused},
+        )

@@ -1,0 +1,140 @@
+"""A Locust worker of a distributed cell, local or on another machine: it introduces itself to
+the master (token and versions, loadgen/identity.py), aligns its clock with the master's,
+records its requests and sends them in batches through Locust's message API, and reports its
+own end: its Locust request count and its CPU over the window.
+
+It never outlives its master's attention: if the master stops answering heartbeats for
+MASTER_SILENCE_S, the worker stops its users and quits (Locust alone waits 60 s), so no worker
+keeps loading a server after its master is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from loadgen import identity
+from loadgen.cpu import CpuWatch
+from loadgen.local import flush_every
+from loadgen.pacing import OpenLoop
+from loadgen.recorder import Recorder
+
+log = logging.getLogger("tornado-bench")
+PINGS = 5
+MASTER_SILENCE_S = 4.0  # the master answers every heartbeat, once a second
+
+
+class Worker:
+    def __init__(self, environment: Environment, loop_for: Any) -> None:
+        self.env = environment
+        self.runner: WorkerRunner = environment.runner  # type: ignore[assignment]
+        self.loop_for = loop_for  # options → OpenLoop | None, once the master's options arrive
+        self.loop: OpenLoop | None = None
+        self.index: int | None = None
+        self.offset_s = math.nan
+        self.rtt_ms = math.inf
+        self.cpu = CpuWatch()
+        self.recorder = Recorder(self.send_records)
+        # Locust's own count of this worker's requests: a worker's stats are reset each time
+        # they are reported to the master (every 3 s), so the reports are summed here.
+        self.reported = 0
+        self.state_file = os.environ.get("BENCH_WORKER_STATE", "")
+        for kind, handler in (
+            ("bench_welcome", self.on_welcome),
+            ("bench_pong", self.on_pong),
+            ("bench_refused", self.on_refused),
+        ):
+            self.runner.register_message(kind, handler)
+        events = environment.events
+        events.test_start.add_listener(self.recorder.on_test_start)
+        events.test_start.add_listener(self.on_start)
+        events.request.add_listener(self.recorder.on_request)
+        events.test_stop.add_listener(self.on_stop)
+        events.report_to_master.add_listener(self.on_report)
+        hello = identity.describe(os.environ.get("BENCH_TOKEN", ""))
+        hello |= {"host": socket.gethostname(), "pid": os.getpid()}
+        hello["local"] = os.environ.get("BENCH_LOCAL_WORKER") == "1"
+        self.runner.send_message("bench_hello", hello)
+        self._note("joined")
+        gevent.spawn(self.watch_master)
+
+    def _note(self, state: str) -> None:
+        """Tell the process that started this worker (run_bench.py worker) how it went."""
+        if self.state_file:
+            Path(self.state_file).write_text(state)
+
+    def on_welcome(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.index = int(msg.data["index"])
+        for _ in range(PINGS):
+            self.runner.send_message("bench_ping", {"t_worker": time.time()})
+
+    def on_pong(self, environment: Environment, msg: Any, **_: Any) -> None:
+        now = time.time()
+        sent, master = float(msg.data["t_worker"]), float(msg.data["t_master"])
+        rtt = now - sent
+        if rtt * 1000.0 < self.rtt_ms:
+            # The master read its clock about half way through the round trip.
+            self.rtt_ms, self.offset_s = rtt * 1000.0, (sent + now) / 2.0 - master
+
+    def on_refused(self, environment: Environment, msg: Any, **_: Any) -> None:
+        reason = msg.data.get("reason", "refused")
+        line = f"refused by the master: {reason}"
+        print(line, file=sys.stderr, flush=True)
+        self._note("refused: " + reason)
+        environment.process_exit_code = 1
+        gevent.spawn(self.runner.quit)
+
+    def on_report(self, data: dict[str, Any], **_: Any) -> None:
+        self.reported += int((data.get("stats_total") or {}).get("num_requests", 0))
+
+    def on_start(self, **_: Any) -> None:
+        self.reported = 0
+        opts = self.env.parsed_options
+        self.loop = self.recorder.loop = self.loop_for(opts)
+        if self.loop is not None:
+            self.loop.processes = max(1, int(getattr(opts, "bench_workers_total", 1) or 1))
+            self.loop.process_index = self.index or 0
+            self.loop.start(time.time())
+        self.cpu.start(opts.bench_warmup, opts.bench_duration)
+        flush_every(self.recorder)
+
+    def send_records(self, batch: dict[str, Any]) -> None:
+        offset = 0.0 if math.isnan(self.offset_s) else self.offset_s
+        self.runner.send_message("bench_records", {**batch, "offset_s": offset})
+
+    def on_stop(self, **_: Any) -> None:
+        if self.recorder.closed or self.recorder.t0 is None:
+            return
+        stopped_at = time.time()
+        if self.loop is not None:
+            self.recorder.unanswered(self.loop.unanswered(stopped_at))
+        self.recorder.close(stopped_at)
+        done = {
+            "stopped_at": stopped_at - (0.0 if math.isnan(self.offset_s) else self.offset_s),
+            "locust_requests": self.reported + int(self.runner.stats.total.num_requests),
+            "records": self.recorder.recorded,
+            "cpu_pct": self.cpu.pct(),
+            "offset_s": self.offset_s,
+            "rtt_ms": self.rtt_ms if math.isfinite(self.rtt_ms) else None,
+        }
+        self.runner.send_message("bench_done", done)
+
+    def watch_master(self) -> None:
+        while True:
+            gevent.sleep(0.5)
+            last = self.runner.last_heartbeat_timestamp
+            if last and time.time() - last > MASTER_SILENCE_S:
+                log.error("master silent for %.0f s: stopping the load", MASTER_SILENCE_S)
+                self._note("master lost")
+                self.runner.quit()
+                return

@@ -1,0 +1,285 @@
+"""The raw records of a cell, streamed to Parquet while the load runs: batches of request rows
+arrive (from the Locust process itself, or from each worker through Locust's message API) and
+leave as row groups, so no process ever holds a whole cell's requests (DESIGN.md, "Results
+layout"; results format 4).
+
+The window rule (record.window) is applied here, once, as rows arrive: answered requests that
+completed inside the window go to requests.parquet, the others to outside.parquet, and in an
+open loop every slot of the schedule inside the window goes to slots.parquet. Each file keeps
+a temp name until close(): a cell stopped half way never leaves a file that looks complete.
+
+A batch is a plain dict of bytes (`encode_batch`), what msgpack carries between processes. Built
+without pandas on purpose: pyarrow imports pandas the first time it converts a Python list or a
+numpy array (0.4 s), so arrays are made from buffers instead; that keeps the Locust processes
+light (loadgen/recorder.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from record import io
+from record.schema import request_arrow_schema
+from record.window import Window
+
+# A column's wire type: array typecode (sender) and numpy dtype (receiver), little-endian.
+WIRE = {
+    "start": ("d", "<f8"),
+    "latency_ms": ("d", "<f8"),
+    "endpoint": ("i", "<i4"),  # index into the batch's endpoint names
+    "status": ("i", "<i4"),
+    "bytes": ("q", "<i8"),
+    "ok": ("B", "u1"),
+    "intended_start": ("d", "<f8"),
+    "ttfb_ms": ("d", "<f8"),
+}
+# A request sent more than this after its slot was late (DESIGN.md: late_pct).
+LATE_MS = 5.0
+# Rows buffered before they are written as one row group: big enough for fast reads, small
+# enough (about 4 MB) to bound memory.
+ROW_GROUP_ROWS = 65_536
+SLOT_SCHEMA = pa.schema(
+    [
+        ("intended_start", pa.float64()),
+        ("corrected_ms", pa.float64()),
+        ("answered", pa.bool_()),
+        ("ok", pa.bool_()),
+        ("late", pa.bool_()),  # sent over LATE_MS after its slot, or never sent
+        ("worker", pa.int32()),
+    ]
+)
+
+if sys.byteorder != "little":  # the wire format above is the machine's own layout
+    raise ImportError("record.stream needs a little-endian machine")
+
+
+def new_columns() -> dict[str, array]:
+    return {name: array(code) for name, (code, _) in WIRE.items()}
+
+
+def encode_batch(columns: dict[str, array], endpoints: list[str]) -> dict[str, Any]:
+    """One batch as msgpack-ready values: the row count, the endpoint names, column bytes."""
+    rows = len(columns["start"])
+    return {
+        "rows": rows,
+        "endpoints": list(endpoints),
+        "cols": {name: columns[name].tobytes() for name in WIRE},
+    }
+
+
+def decode_batch(batch: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The columns of a batch as numpy arrays (endpoint still as indices); refuses a batch
+    whose columns do not all have its row count."""
+    rows = int(batch["rows"])
+    out = {}
+    for name, (_, dtype) in WIRE.items():
+        data = np.frombuffer(batch["cols"][name], dtype=dtype)
+        if len(data) != rows:
+            raise ValueError(f"batch column {name} has {len(data)} rows, expected {rows}")
+        out[name] = data
+    return out
+
+
+def _numbers(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
+def _bools(values: np.ndarray) -> pa.Array:
+    bits = np.packbits(values.astype(bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+
+
+def _strings(names: list[str]) -> pa.Array:
+    encoded = [n.encode() for n in names]
+    offsets = np.zeros(len(encoded) + 1, dtype="<i4")
+    offsets[1:] = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+    data = b"".join(encoded)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
+
+
+@dataclass(frozen=True)
+class Counts:
+    requests: int  # answered, completed inside the window
+    outside: int  # answered, completed in the warm-up or the tail
+    slots: int  # open loop: slots of the window, answered or not
+
+    @property
+    def records(self) -> int:
+        return self.requests + self.outside
+
+
+class _File:
+    """One Parquet file written in row groups under a temp name (record.io.atomic_stream)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, stack: contextlib.ExitStack) -> None:
+        self.schema = schema
+        self.tmp = stack.enter_context(io.atomic_stream(path))
+        self.writer = pq.ParquetWriter(self.tmp, schema)
+        self.pending: list[pa.RecordBatch] = []
+        self.buffered = 0
+        self.rows = 0
+
+    def add(self, arrays: list[pa.Array]) -> None:
+        if not len(arrays[0]):
+            return
+        self.pending.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self.buffered += len(arrays[0])
+        self.rows += len(arrays[0])
+        if self.buffered >= ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.writer.write_table(pa.Table.from_batches(self.pending, schema=self.schema))
+            self.pending, self.buffered = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+class RecordWriter:
+    """requests.parquet, outside.parquet and (open loop) slots.parquet of one cell."""
+
+    def __init__(self, cell_dir: Path, window: Window, *, open_loop: bool) -> None:
+        self.window = window
+        self._stack = contextlib.ExitStack()
+        schema = request_arrow_schema()
+        self._requests = _File(cell_dir / "requests.parquet", schema, self._stack)
+        self._outside = _File(cell_dir / "outside.parquet", schema, self._stack)
+        self._slots = (
+            _File(cell_dir / "slots.parquet", SLOT_SCHEMA, self._stack) if open_loop else None
+        )
+        self.closed = False
+
+    def add(
+        self,
+        batch: dict[str, Any],
+        *,
+        worker: int = 0,
+        offset_s: float = 0.0,
+    ) -> None:
+        """One batch from one Locust process. `offset_s` is that process's clock minus the
+        master's: its times move onto the master's clock, whose window counts. Its last batch
+        says when it stopped (`stopped_at`): an unanswered slot waited until then."""
+        cols = decode_batch(batch)
+        stopped_at = float(batch.get("stopped_at", math.nan)) - offset_s
+        start = cols["start"] - offset_s
+        intended = cols["intended_start"] - offset_s
+        latency = cols["latency_ms"]
+        answered = ~np.isnan(latency)
+        inside = answered & self.window.holds(start, latency)
+        names = _strings(batch["endpoints"] or [""])
+        table = {
+            "start": start,
+            "latency_ms": latency,
+            "status": cols["status"],
+            "bytes": cols["bytes"],
+            "ok": cols["ok"],
+            "intended_start": intended,
+            "ttfb_ms": cols["ttfb_ms"],
+        }
+        endpoint = cols["endpoint"]
+        for target, mask in ((self._requests, inside), (self._outside, answered & ~inside)):
+            if not mask.any():
+                continue
+            target.add(
+                [
+                    _numbers(table["start"][mask], pa.float64()),
+                    _numbers(latency[mask], pa.float64()),
+                    names.take(_numbers(endpoint[mask], pa.int32())),
+                    _numbers(table["status"][mask], pa.int32()),
+                    _numbers(table["bytes"][mask], pa.int64()),
+                    _bools(table["ok"][mask]),
+                    _numbers(np.full(int(mask.sum()), worker, dtype="<i4"), pa.int32()),
+                    _numbers(intended[mask], pa.float64()),
+                    _numbers(table["ttfb_ms"][mask], pa.float64()),
+                ]
+            )
+        if self._slots is not None:
+            self._add_slots(start, latency, intended, cols["ok"], worker, stopped_at)
+
+    def _add_slots(
+        self,
+        start: np.ndarray,
+        latency: np.ndarray,
+        intended: np.ndarray,
+        ok: np.ndarray,
+        worker: int,
+        stopped_at: float,
+    ) -> None:
+        """Corrected latency runs from the slot to the answer; a slot with no answer by the
+        time its process stopped (never sent, or still waiting) counts as waiting until then,
+        a lower bound: dropping it would hide exactly the requests a stalled server left
+        waiting."""
+        assert self._slots is not None
+        keep = (intended >= self.window.start) & (intended < self.window.end)
+        if not keep.any():
+            return
+        start, latency, intended, ok = start[keep], latency[keep], intended[keep], ok[keep]
+        answered = ~np.isnan(latency)
+        end = np.where(answered, start + latency / 1000.0, stopped_at)
+        with np.errstate(invalid="ignore"):
+            late = ~((start - intended) * 1000.0 <= LATE_MS)
+        self._slots.add(
+            [
+                _numbers(intended, pa.float64()),
+                _numbers((end - intended) * 1000.0, pa.float64()),
+                _bools(answered),
+                _bools(ok.astype(bool) & answered),
+                _bools(late),
+                _numbers(np.full(len(intended), worker, dtype="<i4"), pa.int32()),
+            ]
+        )
+
+    def close(self) -> Counts:
+        """Write what is buffered and give every file its final name."""
+        files = [f for f in (self._requests, self._outside, self._slots) if f is not None]
+        for f in files:
+            f.close()
+        self._stack.close()
+        self.closed = True
+        return Counts(
+            self._requests.rows,
+            self._outside.rows,
+            self._slots.rows if self._slots is not None else 0,
+        )
+
+    def abort(self) -> None:
+        """Drop everything: no file of this writer keeps a final name."""
+        if self.closed:
+            return
+        self.closed = True
+        for f in (self._requests, self._outside, self._slots):
+            if f is not None:
+                with contextlib.suppress(Exception):
+                    f.writer.close()
+        error = RuntimeError("records abandoned")
+        self._stack.__exit__(type(error), error, None)
+
+
+# What the Locust side says of a cell when its records are closed (read by harness/collect.py):
+# window, t0, stopped_at, records, requests, outside, slots, locust_requests, workers (one dict
+# each, as CellRecord.loadgen_workers), problems (each makes the cell invalid), refused.
+LOADGEN_FILE = "loadgen.json"
+
+
+def write_summary(cell_dir: Path, summary: dict[str, Any]) -> None:
+    io.write_json(cell_dir / LOADGEN_FILE, summary)
+
+
+def read_summary(cell_dir: Path) -> dict[str, Any] | None:
+    path = cell_dir / LOADGEN_FILE
+    return io.read_json(path) if path.exists() else None
