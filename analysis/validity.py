@@ -28,6 +28,10 @@ LATE_SHARE_PCT = 1.0
 CYCLE_SHARE_LIMIT = 0.10
 # Above the bound means the model or the measurement is wrong, never a result to publish.
 EFFICIENCY_LIMIT = 1.05
+# req/s above this share of the generator's calibrated ceiling (run_bench.py calibrate: the
+# most req/s one Locust process sends, times the cell's processes) reads the generator as
+# much as the server: the cell stays valid, marked generator-limited.
+CEILING_NEAR_PCT = 80.0
 
 
 def _present(value: Any) -> bool:
@@ -53,6 +57,18 @@ def marks(*, status: str, loadgen_core_pct: float, users: float = math.nan) -> l
             "cycle, req/s is a lower bound"
         ]
     return []
+
+
+def ceiling_marks(*, status: str, ceiling_pct: float) -> list[str]:
+    """A note on a measured cell whose req/s came near the generator's calibrated ceiling."""
+    if status not in ("ok", "invalid") or not _present(ceiling_pct):
+        return []
+    if ceiling_pct <= CEILING_NEAR_PCT:
+        return []
+    return [
+        f"{GENERATOR_LIMITED}: req/s at {ceiling_pct:.0f}% of the load generator's calibrated "
+        "ceiling, a lower bound"
+    ]
 
 
 def open_loop_notes(
@@ -118,7 +134,7 @@ def judge(
 def apply(summary: pd.DataFrame) -> pd.DataFrame:
     """valid, generator_limited and notes columns for every cell; an ok cell with problems
     becomes invalid. Needs status, reason, requests, error_rate, efficiency, loadgen_core_pct,
-    max_error_rate."""
+    max_error_rate; reads ceiling_pct and cell_notes when present."""
     out = summary.copy()
     problems, qualifiers = [], []
     for row in out.itertuples(index=False):
@@ -138,6 +154,9 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
         closed = pd.isna(getattr(row, "rate", math.nan))
         users = float(row.users) if closed and hasattr(row, "users") else math.nan
         qualifiers.append(marks(status=row.status, loadgen_core_pct=core, users=users))
+        qualifiers[-1] += ceiling_marks(
+            status=row.status, ceiling_pct=float(getattr(row, "ceiling_pct", math.nan))
+        )
         if row.status not in ("failed", "interrupted"):
             extra, more = open_loop_notes(
                 offered=float(getattr(row, "offered_rps", math.nan)),
@@ -148,6 +167,8 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
             )
             problems[-1] += extra
             qualifiers[-1] += more
+        # What the harness noted about the cell (CellRecord.notes): said, never a problem.
+        qualifiers[-1] += [n for n in str(getattr(row, "cell_notes", "") or "").split("; ") if n]
     out["valid"] = [not p for p in problems]
     out["generator_limited"] = [
         any(GENERATOR_LIMITED in m for m in q) and not p

@@ -1,0 +1,88 @@
+"""The report holds one cell's request rows at a time: its memory follows the largest cell,
+not the run (a 20 M request run once needed 3.6 GB)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import charts, load
+from analysis.load import load_run
+from analysis.report import build_report
+from analysis.synthetic import write_synthetic_run
+
+CELLS, REQUESTS = 10, 200_000
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cells") / "run"
+    write_synthetic_run(path, cells=CELLS, requests=REQUESTS)
+    return path
+
+
+def _all_requests_peak(path: Path) -> int:
+    """What tracemalloc sees when every cell's rows are in one frame (the old RunData.requests):
+    the bound below must be one that design would break."""
+    run = load_run(path)
+    tracemalloc.start()
+    try:
+        frame = pd.concat([f.assign(cell_id=c) for c, f in run.iter_requests()])
+        assert len(frame) == REQUESTS
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_report_reads_one_cell_at_a_time(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = load.read_requests
+    alive: list[tuple[Path, weakref.ref]] = []
+    others_held: list[int] = []
+    rows: list[int] = []
+
+    def counted(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        gc.collect()
+        held = {p.parent for p, ref in alive if ref() is not None} - {path.parent}
+        others_held.append(len(held))
+        frame = read(path, columns)
+        alive.append((path, weakref.ref(frame)))
+        rows.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(load, "read_requests", counted)
+    # Drawing reads no request rows (the chart processes get curves) and is slow under
+    # tracemalloc: every chart "draws" a placeholder, so every reading still runs.
+    monkeypatch.setattr(charts, "_render_charts", lambda jobs: [b"png"] * len(jobs))
+    all_at_once = _all_requests_peak(run_dir)
+    rows.clear()
+    others_held.clear()
+    tracemalloc.start()
+    try:
+        result = build_report(run_dir)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(result.summary) == CELLS and result.summary["requests"].sum() == REQUESTS
+    assert rows and max(rows) <= REQUESTS // CELLS  # never more than one cell's rows per read
+    assert max(others_held) == 0, "another cell's rows were still held when a cell was read"
+    # One cell is a tenth of the run; the summary, curves and readings together stay well
+    # under what the run's rows in one frame take.
+    assert peak < all_at_once / 2, (peak, all_at_once)
+
+
+def test_read_requests_reads_only_the_columns_asked_and_fills_older_ones(
+    run_dir: Path,
+) -> None:
+    run = load_run(run_dir)
+    cell_id = run.cells["cell_id"].iloc[0]
+    frame = run.cell_requests(cell_id, ("latency_ms", "ok", "ttfb_ms"))
+    assert list(frame.columns) == ["latency_ms", "ok", "ttfb_ms"]
+    assert frame["ttfb_ms"].isna().all()  # the synthetic run writes no ttfb_ms, like schema 3
+    assert len(frame) == REQUESTS // CELLS
+    assert run.cell_requests("no-such-cell", ("ok",)).empty
