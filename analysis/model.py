@@ -12,14 +12,22 @@ import math
 from servers import variants
 
 # Scenarios whose cost is CPU in the server; their service time is measured by the suite.
-CPU_SCENARIOS = ("cpu", "hello", "json")
-WAIT_SCENARIOS = ("sleep", "upstream", "fanout")
+CPU_SCENARIOS = ("cpu", "hello", "json", "db-rows")
+WAIT_SCENARIOS = ("sleep", "upstream", "fanout", "db-sleep")
+# /db?query=sleep: a wait like /sleep, but a waiting request holds a database connection, so
+# the C of the wait bound is also capped by the connections (Little's law, X = C / R_min, with
+# C = min(the strategy's wait concurrency, its pool)). Only the awaiting strategies share a
+# pool (the suite's `pool`, default 10); the others hold one connection per thread or process,
+# which their wait concurrency already counts. /db?query=rows is CPU in the server and is
+# bound like /cpu (utilization law, its S measured by the suite); query=write has no bound.
+DB_POOL_SCENARIOS = ("db-sleep",)
+DEFAULT_DB_POOL = 10
 
 
 def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float:
     """R_min for the wait scenarios: the simulated wait itself; a fan-out waits for its calls
     one after another unless the strategy awaits them together."""
-    if scenario in ("sleep", "upstream"):
+    if scenario in ("sleep", "upstream", "db-sleep"):
         return params["ms"] / 1000.0
     if scenario == "fanout":
         facts = variants.facts(variant)
@@ -48,10 +56,13 @@ def expected_rps(
         r_min = min_response_s(variant, scenario, params)
         if not r_min > 0:
             return math.nan
-        bound = (
-            variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
-            / r_min
+        concurrency = variants.wait_concurrency(
+            variant, users=users, threads=threads, processes=processes
         )
+        facts = variants.facts(variant)
+        if scenario in DB_POOL_SCENARIOS and facts is not None and facts.waits == variants.AWAITS:
+            concurrency = min(concurrency, params.get("pool", DEFAULT_DB_POOL))
+        bound = concurrency / r_min
         if service_s is not None and service_s > 0:
             # "until the CPU saturates": the same requests also cost CPU in the server.
             bound = min(
