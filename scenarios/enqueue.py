@@ -1,0 +1,19 @@
+"""GET /enqueue?ms=--ms (or ?n=--n when --n is above 0): respond now, work later. The answer
+must say the job was accepted; a 503 (the server's backlog is full) is a failure."""
+
+from locust import FastHttpUser, constant, task
+
+from loadgen.checks import expect
+
+
+class EnqueueUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        self.path = f"/enqueue?n={opts.n}" if opts.n > 0 else f"/enqueue?ms={opts.ms}"
+
+    @task
+    def enqueue(self) -> None:
+        with self.client.get(self.path, name="/enqueue", catch_response=True) as resp:
+            expect(resp, contains=b'"accepted": true')
