@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers import config as limits
-from servers.config import CPU_N_MAX, FANOUT_N_MAX, FANOUT_TOTAL_MS_MAX, MS_MAX
+from servers.config import (
+    CPU_N_MAX,
+    DB_POOL_MAX,
+    DEFAULT_DB_POOL,
+    FANOUT_N_MAX,
+    FANOUT_TOTAL_MS_MAX,
+    MS_MAX,
+)
+from servers.dbwork import DB_ROWS
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -26,6 +34,8 @@ class ScenarioSpec:
     summary: str
     params: dict[str, Param] = field(default_factory=dict)
     needs_backend: bool = False
+    # A PostgreSQL database: a throwaway one per cell (harness/postgres.py), or --db-url.
+    needs_db: bool = False
     # Locust puts the file's folder first on sys.path, so a file must not share a name with
     # a standard module (json.py would shadow json).
     module: str = ""
@@ -44,6 +54,7 @@ class ScenarioSpec:
 
 
 MS = Param(0, MS_MAX, 50)
+DB_POOL = Param(1, DB_POOL_MAX, DEFAULT_DB_POOL)
 
 SCENARIOS: dict[str, ScenarioSpec] = {
     s.name: s
@@ -82,6 +93,30 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 "ms": Param(0, MS_MAX, 20),
             },
         ),
+        # /db?query=...: one scenario per query, so that a suite names what it measures
+        # (db-rows with n = 100) and a cell id carries only the parameters its query uses.
+        # `pool` is the awaiting strategies' connection pool (the server's --db-pool).
+        ScenarioSpec(
+            "db-sleep",
+            "GET /db?query=sleep&ms: a wait inside PostgreSQL (pg_sleep)",
+            {"ms": MS, "pool": DB_POOL},
+            needs_db=True,
+            module="db_sleep",
+        ),
+        ScenarioSpec(
+            "db-rows",
+            "GET /db?query=rows&n: n seeded rows, a join and ORDER BY",
+            {"n": Param(1, DB_ROWS, 100), "pool": DB_POOL},
+            needs_db=True,
+            module="db_rows",
+        ),
+        ScenarioSpec(
+            "db-write",
+            "GET /db?query=write: one INSERT in a transaction",
+            {"pool": DB_POOL},
+            needs_db=True,
+            module="db_write",
+        ),
     )
 }
 
@@ -95,6 +130,9 @@ _PATHS = {
     "mixed": lambda p: ["/hello", "/json", f"/sleep?ms={p['ms']}", f"/cpu?n={p['n']}"],
     "enqueue": lambda p: [f"/enqueue?n={p['n']}" if p["n"] > 0 else f"/enqueue?ms={p['ms']}"],
     "stream": lambda p: [f"/stream?chunks={p['chunks']}&bytes={p['bytes']}&ms={p['ms']}"],
+    "db-sleep": lambda p: [f"/db?query=sleep&ms={p['ms']}"],
+    "db-rows": lambda p: [f"/db?query=rows&n={p['n']}"],
+    "db-write": lambda p: ["/db?query=write"],
 }
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from harness import placement
 from harness.cell import CellOptions, run_cell
-from harness.collect import merge_records
 from harness.scenarios import SCENARIOS
 from harness.suite import Cell, Suite, parse_suite
 from tests.conftest import Server, start_server
@@ -24,6 +23,9 @@ ENDPOINTS = {
     "cpu": {"/cpu"},
     "upstream": {"/upstream"},
     "fanout": {"/fanout"},
+    "db-sleep": {"/db?query=sleep"},
+    "db-rows": {"/db?query=rows"},
+    "db-write": {"/db?query=write"},
     "mixed": {"/hello", "/json", "/sleep", "/cpu"},
     "enqueue": {"/enqueue"},
     "stream": {"/stream"},
@@ -112,7 +114,6 @@ def test_wrong_body_counts_as_failure(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
     finally:
         srv.child.stop()
-    merge_records(out)
     reqs = pd.read_parquet(out / "requests.parquet")
     assert len(reqs) > 0
     assert not reqs["ok"].any()
