@@ -208,6 +208,7 @@ class HealthHandler(BenchHandler):
                 "pid": os.getpid(),
                 "threads": self.config.threads,
                 "processes": self.config.process_count,
+                "http_client": self.config.http_client,
                 # /enqueue jobs of this process (each forked process keeps its own).
                 "background": self.background(),
             }
