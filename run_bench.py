@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness import cli_load
 from record.errors import UserError
 
 DEFAULT_SUITE = "quick"
@@ -108,10 +109,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             rates=args.rates,
         )
         run_dir = new_run_dir(args.out, suite)
+    distribution = cli_load.distribution_from(args)
     outcome = run_suite(
         suite,
         run_dir,
-        workers=args.workers,
+        distribution=distribution,
         placement=args.placement,
         quiet=args.quiet,
         resumed=resumed,
@@ -239,14 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "exit status: 0 suite ran (cells may be flagged invalid), 1 bad input, "
-            "2 some cells failed, 3 compare found a regression, 130 interrupted"
+            "2 some cells failed, 3 compare found a regression, 130 interrupted\n\n"
+            + cli_load.DISTRIBUTED_HELP
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     _add_run(sub)
     _add_report_and_compare(sub)
     _add_tools(sub)
+    cli_load.add_commands(sub, positive_int, positive_float, RESULTS_DIR)
     return parser
 
 
@@ -272,9 +277,6 @@ def _add_run(sub: Any) -> None:
     )
     run.add_argument(
         "--duration", type=positive_float, help="override the measured seconds per cell"
-    )
-    run.add_argument(
-        "--workers", type=positive_int, default=1, help="Locust processes per cell (default 1)"
     )
     run.add_argument(
         "--rates",
@@ -305,6 +307,7 @@ def _add_run(sub: Any) -> None:
         "one per cell",
     )
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
+    cli_load.add_run_options(run, positive_int, positive_float)
     run.set_defaults(func=cmd_run)
 
 

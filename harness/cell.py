@@ -98,13 +98,14 @@ class CellRun:
         argv_for_port: Callable[[int], list[str]],
         cpus: tuple[int, ...],
         app: AppEntry | None = None,
+        host: str = "127.0.0.1",
     ) -> tuple[procs.Child, str]:
-        """Start a server (a built-in one, or the user's app) on a free port, retrying if the
-        port was taken meanwhile, and wait until it answers."""
+        """Start a server (a built-in one, or the user's app) on a free port of `host`,
+        retrying if the port was taken meanwhile, and wait until it answers."""
         last = ""
         log = self.cell_dir / f"{name}.log"
         for _ in range(PORT_ATTEMPTS):
-            port = procs.free_port()
+            port = procs.free_port(host)
             argv = argv_for_port(port)
             child = procs.start(
                 name,
@@ -115,7 +116,7 @@ class CellRun:
                 cpus=set(cpus),
             )
             self.children.append(child)
-            base = f"http://127.0.0.1:{port}"
+            base = f"http://{host}:{port}"
             try:
                 if app is None:
                     procs.wait_ready(base + "/health", child)
@@ -148,12 +149,15 @@ class CellRun:
                 "backend", lambda port: procs.server_argv("backend", port), placement.loadgen_cpus
             )
         variant = facts(cell.variant)
+        # Remote workers reach the server on --server-host; nothing else leaves loopback.
+        host = self.options.dist.server_host
         server, base = self._start_http(
             "server",
             lambda port: (
                 procs.server_argv(
                     cell.variant,
                     port,
+                    host=host,
                     loop=cell.loop,
                     processes=cell.processes if variant is not None and variant.forks else None,
                     threads=cell.threads,
@@ -163,6 +167,7 @@ class CellRun:
                 + db_args
             ),
             placement.server_cpus,
+            host=host,
         )
         return Subjects(base, server)
 

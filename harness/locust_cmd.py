@@ -34,6 +34,7 @@ class Distribution:
     master_port: int = 0  # fixed for the whole run, so remote workers serve every cell
     worker_timeout_s: float = 60.0
     token: str = ""
+    server_host: str = "127.0.0.1"  # where the servers under test listen and are loaded
 
     @property
     def distributed(self) -> bool:

@@ -9,7 +9,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import placement as placements
 from harness import procs
-from harness.cell import CellOptions, run_cell
+from harness.cell import WORKERS_MISSING, CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
 from harness.locust_cmd import Distribution
 from harness.postgres import db_refusal
@@ -128,7 +128,12 @@ def _open_run(
             suite=suite.to_dict(),
             environment=collect_environment(),
             cells=tuple(c.cell_id for c in suite.cells()),
-            options={"workers": options.workers, "placement": options.placement.to_dict()},
+            options={
+                "workers": options.workers,
+                "placement": options.placement.to_dict(),
+                # Where the load came from; the token is a secret and is never stored.
+                "distribution": {k: v for k, v in asdict(options.dist).items() if k != "token"},
+            },
             started=time.time(),
             speed={"start_s": measure_speed()},
         )
@@ -177,7 +182,10 @@ class _Session:
         for cell in cells:
             self.progress.update(self.task, description=cell.cell_id)
             cell_dir = self.run_dir / "cells" / cell.cell_id
-            word, line, rps = self.judge(run_cell(cell, cell_dir, self.options), cell_dir)
+            record = run_cell(cell, cell_dir, self.options)
+            if self.options.dist.remote_workers and record.reason.startswith(WORKERS_MISSING):
+                raise WorkersMissing(record.reason)
+            word, line, rps = self.judge(record, cell_dir)
             self.counts[word if word in self.counts else "failed"] += 1
             if self.repeats is not None:
                 self.repeats.record(cell, rps)
@@ -255,7 +263,8 @@ def run_suite(
         f"[bold]{suite.name}[/]: {len(cells)} cells{skipped}{more}, "
         f"about {total_s / 60:.1f} min → {run_dir}"
     )
-    interrupted = False
+    _announce(console, suite, dist)
+    interrupted, stopped = False, ""
     repeats = Repeats(suite, precision) if suite.adaptive and precision is not None else None
     with sigterm_as_interrupt(), _progress(console, quiet) as progress:
         task = progress.add_task("cells", total=len(todo))
@@ -267,11 +276,43 @@ def run_suite(
                 run = session.adapt(suite, run)
         except KeyboardInterrupt:
             interrupted = True
+        except WorkersMissing as exc:
+            interrupted, stopped = True, str(exc)
     status = "interrupted" if interrupted else "complete"
     speed = {**run.speed, "end_s": measure_speed()}
     unmet = tuple(repeats.unmet()) if repeats is not None and not interrupted else ()
     replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
+    if stopped:
+        raise UserError(
+            f"{stopped}; the run stopped, its completed cells are kept: start the workers, then "
+            f"`python run_bench.py run --resume {run_dir}` with the same worker options"
+        )
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
+
+
+class WorkersMissing(Exception):
+    """Fewer remote workers joined a cell than the run expects: the run stops."""
+
+
+def _announce(console: Any, suite: Suite, dist: Distribution) -> None:
+    """What the remote workers need, printed once, and what cannot work with them."""
+    if not dist.remote_workers:
+        return
+    own = [s.name for s in suite.scenarios if s.file]
+    if own:
+        raise UserError(
+            f"--remote-workers: workers run the built-in scenarios of their own checkout; "
+            f"scenario {own[0]!r} is a Locust file of your own (use --workers on this machine)"
+        )
+    console.print(
+        f"workers: start {dist.remote_workers} with `python run_bench.py worker --master "
+        f"HOST:{dist.master_port} --token {dist.token}` (master listens on {dist.master_bind})"
+    )
+    if dist.server_host in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            "note: servers listen on loopback only; workers on other machines need "
+            "--server-host ADDR"
+        )
 
 
 def fixed_master(dist: Distribution) -> Distribution:

@@ -3,5 +3,5 @@
 from scenarios.db import DbSleepUser
 
 
-class SleepUser(DbSleepUser):
+class DbSleepQueryUser(DbSleepUser):
     abstract = False
