@@ -44,12 +44,37 @@ def _users_panels(
     return fig, panels
 
 
+CEILING_LOOK = {"color": "#555555", "ls": (0, (1, 2)), "lw": 1.4}
+
+
+def _ceiling_lines(ax: plt.Axes, fam: pd.DataFrame) -> list[float]:
+    """The calibrated generator ceiling of the family's cells (req/s per Locust worker × the
+    cell's workers, load.cell_row) as labelled horizontal lines; the ceilings drawn."""
+    if "ceiling_rps" not in fam:
+        return []
+    ceilings = sorted(set(fam["ceiling_rps"].dropna().astype(float)))
+    for ceiling in ceilings:
+        ax.axhline(ceiling, zorder=1, **CEILING_LOOK)
+        workers = fam.loc[fam["ceiling_rps"] == ceiling, "loadgen_workers"].iloc[0]
+        ax.text(
+            0.98,
+            ceiling,
+            f"generator ceiling ({int(workers)} worker{'s' if workers != 1 else ''})",
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="bottom",
+            fontsize=7.5,
+            color=CEILING_LOOK["color"],
+        )
+    return ceilings
+
+
 def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
     made = _users_panels(summary)
     if made is None:
         return None
     fig, panels = made
-    any_invalid = any_limited = False
+    any_invalid = any_limited = any_ceiling = False
     for ax, fam in panels:
         for variant in kit.variants(fam):
             group = fam[fam["variant"] == variant]
@@ -66,8 +91,13 @@ def throughput_vs_users(summary: pd.DataFrame) -> Figure | None:
             any_invalid |= kit.mark_invalid(ax, group, "rps")
             any_limited |= kit.mark_limited(ax, group, "rps")
         ax.set_ylabel("throughput (req/s)")
-        kit.scale_y(ax, pd.concat([fam["rps"], fam["expected_rps"]]))
+        ceilings = _ceiling_lines(ax, fam)
+        any_ceiling |= bool(ceilings)
+        room = [c * 1.15 for c in ceilings]  # room above each line for its label
+        kit.scale_y(ax, pd.concat([fam["rps"], fam["expected_rps"], pd.Series(room, dtype=float)]))
     extra = [(Line2D([], [], color="grey", lw=6, alpha=0.35), "model bound (pale, same colour)")]
+    if any_ceiling:
+        extra.append((Line2D([], [], **CEILING_LOOK), "load generator's calibrated ceiling"))
     if any_limited:
         extra.append(kit.limited_handle())
     if any_invalid:

@@ -18,6 +18,7 @@ import tornado.template
 
 from analysis import aggregate, table
 from analysis import readings_openloop as openloop_text
+from analysis import report_generator as generator
 from analysis.charts import Chart, Material, build_charts
 from analysis.load import RunData, load_run
 from analysis.readings import read_ranking
@@ -128,6 +129,8 @@ def render_html(
         status=record.status,
         description=str(record.suite.get("description", "")),
         untrusted=_untrusted(summary),
+        calibration=generator.calibration_text(record.calibration),
+        near_ceiling=generator.ceiling_warning(summary),
         sections=_sections(run, summary, ranking, repeats, charts),
         path=str(run.path),
     )
@@ -177,6 +180,11 @@ def _sections(
     ]
     if len(repeats) and (repeats["repeats"] > 1).any():
         sections.append(Section("Repeats", note=REPEATS_NOTE, table=table.repeats_table(repeats)))
+    workers = generator.workers_table(run.records, list(summary.get("cell_id", [])))
+    if workers is not None:
+        sections.append(
+            Section("Load generator workers", note=generator.WORKERS_NOTE, table=workers)
+        )
     environment = pd.DataFrame(_environment(run), columns=["what", "value"])
     sections.append(
         Section("Environment", table=table.html_table(environment, left={"what", "value"}))

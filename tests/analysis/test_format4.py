@@ -8,11 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import aggregate
+from analysis import aggregate, plot
 from analysis.load import load_run
 from analysis.report import build_report
 from record import io
@@ -112,3 +113,45 @@ def test_run_without_calibration_has_no_ceiling(run_dir: Path) -> None:
     s = _summary(run_dir)
     assert s["ceiling_pct"].isna().all()
     assert not s["notes"].str.contains("ceiling").any()
+
+
+def test_report_shows_calibration_ceiling_and_workers(run_dir: Path) -> None:
+    result = build_report(run_dir)
+    html = result.report_path.read_text()
+    assert "Generator calibration (" in html
+    assert "ceiling 50 req/s per Locust worker; recording overhead 3.5 %" in html
+    assert "Locust/wrk ratio 0.25 (100 vs 400 req/s)" in html
+    busy = cell("threadpool").cell_id
+    assert f"calibrated ceiling (above 80 % of it): {busy} (90 %)" in html
+    assert "<h2>Load generator workers</h2>" in html
+    section = html.split("<h2>Load generator workers</h2>")[1].split("<h2>")[0]
+    assert cell("coroutine").cell_id in section and "61.5" in section and "35.0" in section
+    assert busy not in section  # one worker: nothing to break down
+
+
+def test_report_without_calibration_or_workers_says_nothing_of_them(run_dir: Path) -> None:
+    _patch(run_dir / "run.json", calibration={})
+    _patch(_cell_json(run_dir, cell("coroutine")), loadgen_workers=WORKERS[:1])
+    html = build_report(run_dir).report_path.read_text()
+    assert "Generator calibration" not in html and "calibrated ceiling" not in html
+    assert "Load generator workers" not in html
+
+
+def test_throughput_chart_draws_the_labelled_ceiling(run_dir: Path) -> None:
+    from tests.analysis.test_charts import assert_inside
+
+    run = load_run(run_dir)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
+    fig = plot.throughput_vs_users(summary)
+    try:
+        labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+        assert "load generator's calibrated ceiling" in labels
+        lines = {ln.get_ydata()[0] for ax in fig.axes for ln in ax.get_lines()
+                 if ln.get_linestyle() != "-" and len(set(ln.get_ydata())) == 1}  # fmt: skip
+        assert {50.0, 100.0} <= lines  # one worker: 50 req/s; two: 100
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert "generator ceiling (2 workers)" in texts
+        assert "generator ceiling (1 worker)" in texts
+        assert_inside(fig, "throughput")
+    finally:
+        plt.close(fig)
