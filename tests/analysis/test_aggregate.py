@@ -321,7 +321,10 @@ def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
     from harness.scenarios import SCENARIOS
     from servers.variants import VARIANTS
 
-    model_free = {"mixed"}  # a weighted mix has no single bound; it is reported without one
+    # Reported without a bound: a weighted mix has no single one; /db?query=write none yet
+    # (analysis/model.py); /enqueue answers before its work is done and /stream's wait between
+    # chunks is not modelled per strategy yet.
+    model_free = {"mixed", "db-write", "enqueue", "stream"}
     for variant in VARIANTS:
         for name, spec in SCENARIOS.items():
             params = {k: p.default for k, p in spec.params.items()}
