@@ -15,8 +15,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from harness import calibrate, procs
 from harness import placement as placements
-from harness import procs
 from harness.cell import WORKERS_MISSING, CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
 from harness.locust_cmd import Distribution
@@ -136,6 +136,9 @@ def _open_run(
             },
             started=time.time(),
             speed={"start_s": measure_speed()},
+            # The generator's measured ceiling (run_bench.py calibrate in the same results
+            # folder), for the report's line and warnings.
+            calibration=calibrate.latest(run_dir.parent),
         )
     else:
         run = replace(resumed, status="running", resumed=(*resumed.resumed, time.time()))

@@ -100,6 +100,7 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
 
     environment.events.test_start.add_listener(recorder.on_test_start)
     environment.events.test_start.add_listener(start)
-    environment.events.request.add_listener(recorder.on_request)
+    if not opts.bench_no_record:
+        environment.events.request.add_listener(recorder.on_request)
     environment.events.test_stop.add_listener(stop)
     environment.events.quitting.add_listener(stop)

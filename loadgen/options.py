@@ -31,6 +31,11 @@ def add_bench_options(parser: Any) -> None:
         default="",
         help="master: the cell's built-in scenario files, which every worker must have alike",
     )
+    group.add_argument(
+        "--bench-no-record",
+        action="store_true",
+        help="count requests without recording them (calibrate: the recorder's own cost)",
+    )
     # Set by the master at the start; each worker gets it with its spawn message.
     group.add_argument("--bench-workers-total", type=int, default=1, help=argparse_suppress())
     # Scenario parameters (each scenario reads the ones it needs).

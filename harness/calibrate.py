@@ -1,0 +1,187 @@
+"""`run_bench.py calibrate`: how much load this machine's generator can make, measured.
+
+- The ceiling: the fastest server here (`multiprocess` `/hello` on the server's cores) loaded by
+  the Locust workers on the generator's cores; the req/s one worker makes per 90 % of a core,
+  from its own req/s and CPU (the utilization law: rate = busy fraction / cost per request, so
+  the ceiling is 0.9 / measured CPU seconds per request). A cell above 80 % of it measures the
+  generator as much as the server (analysis/validity.py reads the figure from run.json).
+- The recorder's cost: the same load with and without the raw-record listener, alternated
+  (A B A B) in one calibration, as Locust CPU time per request.
+- wrk, when installed: its req/s and latency on the same server, connections and duration, and
+  the harness/wrk ratio.
+
+Writes calibration.json in the results folder; later runs there store it in run.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import placement as placements
+from harness import procs
+from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv, worker_argv
+from record import io
+
+CALIBRATION_FILE = "calibration.json"
+USERS = 32
+CEILING_BUSY = 0.9
+
+
+def _locust(tmp: Path, base: str, duration_s: float, workers: int, cpus: set[int], record: bool):
+    """Run one load and return its loadgen.json summary."""
+    out = Path(tempfile.mkdtemp(dir=tmp))
+    dist = Distribution(local_workers=workers)
+    if dist.distributed:
+        dist = Distribution(local_workers=workers, master_port=procs.free_port(), token="calibrate")
+    argv = locust_argv(
+        scenario_file=SCENARIO_DIR / "hello.py",
+        base_url=base,
+        cell_dir=out,
+        users=USERS,
+        params={},
+        warmup_s=1.0,
+        duration_s=duration_s,
+        distribution=dist,
+    )
+    if not record:
+        argv.append("--bench-no-record")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "BENCH_TOKEN": dist.token}
+    children = [procs.start("locust", argv, log_path=out / "locust.log", env=env, cpus=cpus)]
+    if dist.distributed:
+        for i in range(workers):
+            w_argv = worker_argv(SCENARIO_DIR / "hello.py", "127.0.0.1", dist.master_port)
+            w_env = {**env, "BENCH_LOCAL_WORKER": "1"}
+            children.append(procs.start(f"w{i}", w_argv, env=w_env, cpus=cpus))
+    try:
+        children[0].popen.wait(timeout=duration_s + 60)
+    finally:
+        for child in children:
+            child.stop()
+    summary = json.loads((out / "loadgen.json").read_text())
+    return summary
+
+
+def _per_request_ms(summary: dict[str, Any]) -> tuple[float, float, float]:
+    """(req/s per worker, CPU % per worker, CPU ms per request) over the window."""
+    workers = summary["workers"]
+    seconds = summary["window"]["end"] - summary["window"]["start"]
+    cpu = statistics.mean(float(w["cpu_pct"]) for w in workers)
+    count = summary["requests"] if summary["records"] else summary["locust_requests"]
+    if not summary["records"]:  # without records: Locust's count over the whole load
+        seconds = summary["stopped_at"] - summary["t0"]
+    rps = count / seconds / len(workers)
+    return rps, cpu, cpu * 10.0 / rps if rps > 0 else math.nan
+
+
+def _wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | None:
+    if shutil.which("wrk") is None:
+        return None
+    cmd = ["wrk", "-t1", f"-c{USERS}", f"-d{max(1, round(duration_s))}s", "--latency"]
+    cmd = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *cmd, base + "/hello"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 30).stdout
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    lat = dict(re.findall(r"^\s*(50|99)%\s+([\d.]+\w+)", out, re.M))
+    if rate is None:
+        return None
+
+    def ms(text: str | None) -> float:
+        if not text:
+            return math.nan
+        value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}.get(unit, math.nan)
+
+    return {
+        "wrk_rps": float(rate.group(1)),
+        "wrk_p50_ms": ms(lat.get("50")),
+        "wrk_p99_ms": ms(lat.get("99")),
+    }
+
+
+def measure(workers: int, duration_s: float, quiet: bool = False) -> dict[str, Any]:
+    place = placements.choose("split")
+    tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
+    port = procs.free_port()
+    argv = procs.server_argv("multiprocess", port, processes=len(place.server_cpus))
+    server = procs.start("server", argv, log_path=tmp / "server.log", cpus=set(place.server_cpus))
+    base = f"http://127.0.0.1:{port}"
+    loadgen = set(place.loadgen_cpus)
+    try:
+        procs.wait_ready(base + "/health", server)
+        runs = []
+        for record in (True, False, True, False):  # alternated: drift hits both alike
+            runs.append((record, _locust(tmp, base, duration_s, 1, loadgen, record)))
+            if not quiet:
+                rps, cpu, _ = _per_request_ms(runs[-1][1])
+                print(
+                    f"  1 worker, recorder {'on ' if record else 'off'}: {rps:7.0f} req/s "
+                    f"at {cpu:5.1f}% CPU",
+                    flush=True,
+                )
+        with_rec = [_per_request_ms(s) for r, s in runs if r]
+        without = [_per_request_ms(s) for r, s in runs if not r]
+        many = _per_request_ms(_locust(tmp, base, duration_s, workers, loadgen, True))
+        cost = statistics.mean(m for _, _, m in with_rec)
+        result: dict[str, Any] = {
+            "measured_at": time.time(),
+            "server": "multiprocess /hello",
+            "users": USERS,
+            "workers": workers,
+            "rps_per_worker": statistics.mean(r for r, _, _ in with_rec),
+            "cpu_pct_per_worker": statistics.mean(c for _, c, _ in with_rec),
+            "cpu_ms_per_req": cost,
+            "ceiling_rps_per_worker": CEILING_BUSY * 1000.0 / cost,
+            "listener_overhead_pct": (cost / statistics.mean(m for _, _, m in without) - 1) * 100,
+            "rps_per_worker_at_n": many[0],
+            "cpu_pct_per_worker_at_n": many[1],
+        }
+        wrk = _wrk(base, duration_s, loadgen)
+        if wrk is not None:
+            result |= wrk
+            result["harness_rps"] = result["rps_per_worker"]
+            result["harness_wrk_ratio"] = result["rps_per_worker"] / wrk["wrk_rps"]
+        return result
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def calibrate(out: str | Path, *, workers: int, duration_s: float) -> int:
+    folder = Path(out)
+    print(f"calibrating the load generator ({duration_s:g} s per measurement)...", flush=True)
+    result = measure(workers, duration_s)
+    io.write_json(folder / CALIBRATION_FILE, result)
+    print(f"ceiling: {result['ceiling_rps_per_worker']:.0f} req/s per Locust worker at 90% CPU")
+    print(f"recorder cost: {result['listener_overhead_pct']:+.1f}% CPU per request")
+    if workers > 1:
+        print(
+            f"{workers} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "
+            f"{result['cpu_pct_per_worker_at_n']:.0f}% CPU"
+        )
+    if "wrk_rps" in result:
+        print(f"wrk: {result['wrk_rps']:.0f} req/s; harness/wrk {result['harness_wrk_ratio']:.2f}")
+    else:
+        print("wrk: not installed (apt-get install wrk), no comparison")
+    print(f"calibration: {folder / CALIBRATION_FILE}")
+    return 0
+
+
+def latest(folder: Path) -> dict[str, Any]:
+    """The calibration stored in a results folder ({} when there is none or it is unreadable)."""
+    path = folder / CALIBRATION_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = io.read_json(path)
+    except Exception:  # a damaged calibration must not stop a run
+        return {}
+    return {k: v for k, v in data.items() if k != "schema_version"}
