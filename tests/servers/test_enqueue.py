@@ -14,6 +14,7 @@ from harness.verify import verify
 from servers.config import CPU_N_MAX, MS_MAX
 from servers.registry import VARIANTS
 from servers.variants import BLOCKS
+from tests.conftest import Server
 from tests.servers.inprocess import AppUnderTest
 from tests.servers.threaded import served, timed_get
 
@@ -173,3 +174,12 @@ def test_max_backlog_is_bounded() -> None:
 
     with pytest.raises(ValueError, match="max-backlog"):
         ServerConfig(variant="coroutine", max_backlog=0)
+
+
+def test_forked_server_passes_verification(server_factory: Callable[..., Server]) -> None:
+    """multiprocess as it really runs (two forked processes): each keeps its own backlog."""
+    server = server_factory("multiprocess", processes=2)
+    paths = ["/enqueue?ms=5", "/enqueue?n=1000", "/stream?chunks=3&bytes=500&ms=5"]
+    assert verify(server.base, paths) == []
+    background = health(server.base)["background"]
+    assert background["max_backlog"] == 10_000 and background["rejected"] == 0
