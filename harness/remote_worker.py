@@ -75,7 +75,7 @@ class Supervisor:
         return started
 
     def one_cell(self) -> str:
-        """Serve one cell; 'served', 'unreachable' or 'refused: reason'."""
+        """Serve one cell; 'served', 'unreachable', 'run over' or 'refused: reason'."""
         children = self._start(self.cells)
         deadline = time.monotonic() + self.timeout_s
         try:
@@ -88,9 +88,9 @@ class Supervisor:
             for child, _ in children:
                 child.stop()
         states = [_state(s) for _, s in children]
-        refused = [s for s in states if s.startswith("refused")]
-        if refused:
-            return refused[0]
+        for word in ("refused", "run over"):
+            if any(s.startswith(word) for s in states):
+                return next(s for s in states if s.startswith(word))
         return "served" if any(states) else "unreachable"
 
     def run(self) -> int:
@@ -102,6 +102,9 @@ class Supervisor:
                 if outcome.startswith("refused"):
                     print(f"error: {outcome.replace('refused: ', 'refused by the master: ')}")
                     return 1
+                if outcome == "run over":
+                    print(f"worker: the run ended; served {self.cells} cell(s)", flush=True)
+                    return 0
                 if outcome == "unreachable":
                     print(
                         f"worker: master {where} unreachable for {self.timeout_s:g} s; "

@@ -4,8 +4,10 @@ disk the moment they finish, so nothing that finished is lost to a later failure
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from harness import calibrate, procs
 from harness import placement as placements
 from harness.cell import WORKERS_MISSING, CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
-from harness.locust_cmd import Distribution
+from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.postgres import db_refusal
 from harness.repeats import Precision, Repeats
 from harness.scenarios import SCENARIOS
@@ -285,12 +287,42 @@ def run_suite(
     speed = {**run.speed, "end_s": measure_speed()}
     unmet = tuple(repeats.unmet()) if repeats is not None and not interrupted else ()
     replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
+    if dist.remote_workers and (stopped or not interrupted):
+        farewell(dist)
     if stopped:
         raise UserError(
             f"{stopped}; the run stopped, its completed cells are kept: start the workers, then "
             f"`python run_bench.py run --resume {run_dir}` with the same worker options"
         )
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
+
+
+def farewell(dist: Distribution) -> None:
+    """Tell the waiting remote workers the run is over (loadgen/farewell.py), so they exit at
+    once rather than after their timeout; bounded to a few seconds."""
+    argv = procs.python_argv(
+        "-m",
+        "loadgen.farewell",
+        "--bind",
+        dist.master_bind,
+        "--port",
+        str(dist.master_port),
+        "--workers",
+        str(dist.remote_workers),
+        "--seconds",
+        str(FAREWELL_S),
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "BENCH_TOKEN": dist.token}
+    child = procs.start("farewell", argv, env=env, cwd=PROJECT_ROOT)
+    try:
+        child.popen.wait(timeout=FAREWELL_S + 5)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        child.stop()
+
+
+FAREWELL_S = 5.0
 
 
 class WorkersMissing(Exception):

@@ -53,6 +53,7 @@ class Worker:
             ("bench_welcome", self.on_welcome),
             ("bench_pong", self.on_pong),
             ("bench_refused", self.on_refused),
+            ("bench_run_over", self.on_run_over),
         ):
             self.runner.register_message(kind, handler)
         events = environment.events
@@ -96,6 +97,11 @@ class Worker:
 
     def on_report(self, data: dict[str, Any], **_: Any) -> None:
         self.reported += int((data.get("stats_total") or {}).get("num_requests", 0))
+
+    def on_run_over(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """The run this worker served has ended (loadgen/farewell.py): nothing left to join."""
+        self._note("run over")
+        gevent.spawn(self.runner.quit)
 
     def on_start(self, **_: Any) -> None:
         self.reported = 0
