@@ -4,6 +4,7 @@ not the run (a 20 M request run once needed 3.6 GB)."""
 from __future__ import annotations
 
 import gc
+import shutil
 import tracemalloc
 import weakref
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import charts, load
+from analysis import aggregate, charts, load
 from analysis.load import load_run
 from analysis.report import build_report
 from analysis.synthetic import write_synthetic_run
@@ -86,3 +87,17 @@ def test_read_requests_reads_only_the_columns_asked_and_fills_older_ones(
     assert frame["ttfb_ms"].isna().all()  # the synthetic run writes no ttfb_ms, like schema 3
     assert len(frame) == REQUESTS // CELLS
     assert run.cell_requests("no-such-cell", ("ok",)).empty
+
+
+def test_summary_does_not_depend_on_the_order_of_rows(run_dir: Path, tmp_path: Path) -> None:
+    """Format 4 writes rows in completion batches: the same rows in any order give the same
+    summary."""
+    shuffled = tmp_path / "run"
+    shutil.copytree(run_dir, shuffled)
+    for path in shuffled.glob("cells/*/requests.parquet"):
+        frame = pd.read_parquet(path)
+        frame.sample(frac=1.0, random_state=7).to_parquet(path, index=False)
+    before, after = load_run(run_dir), load_run(shuffled)
+    a = aggregate.build_summary(before.cells, before.cell_requests, "run")
+    b = aggregate.build_summary(after.cells, after.cell_requests, "run")
+    pd.testing.assert_frame_equal(a, b)
