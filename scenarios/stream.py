@@ -5,6 +5,7 @@ the request's context as ``ttfb_ms`` (the recorder's ttfb_ms column), and to its
 the request's response time. One request event per request: the with-block fires it once,
 after the whole body is read and checked."""
 
+import contextlib
 import time
 from functools import lru_cache
 from typing import Any
@@ -44,6 +45,9 @@ class StreamUser(FastHttpUser):
             meta = resp.request_meta
             if resp.status_code != 200:
                 resp.failure(f"status {resp.status_code}")
+                with contextlib.suppress(Exception):
+                    _ = resp.content  # the short error body, read so the connection is reused
+                meta["response_time"] = (time.perf_counter() - started) * 1000
                 return
             try:
                 first = next(resp.iter_content(1, decode_content=False), b"")

@@ -84,7 +84,7 @@ def counted_server() -> Iterator[tuple[str, Counted]]:
             release(app)
 
 
-def run_locust(tmp_path: Path, base: str) -> list[dict[str, Any]]:
+def run_locust(tmp_path: Path, base: str, chunks: int = CHUNKS) -> list[dict[str, Any]]:
     listener = tmp_path / "listener.py"
     listener.write_text(LISTENER)
     out = tmp_path / "events.json"
@@ -113,7 +113,7 @@ def run_locust(tmp_path: Path, base: str) -> list[dict[str, Any]]:
             "--exit-code-on-error",
             "0",
             "--chunks",
-            str(CHUNKS),
+            str(chunks),
             "--bytes",
             str(SIZE),
             "--ms",
@@ -151,3 +151,17 @@ def test_one_event_per_request_with_ttfb(
         # The response time is the whole body, not the headers.
         assert r["response_time"] >= gaps_ms * 0.9
         assert r["response_time"] - r["ttfb_ms"] >= gaps_ms * 0.8
+
+
+def test_an_error_answer_is_one_failed_event(
+    tmp_path: Path, counted_server: tuple[str, Counted]
+) -> None:
+    """chunks=0 is a 400: every request is one failed event, none is lost or doubled."""
+    base, counted = counted_server
+    records = run_locust(tmp_path, base, chunks=0)
+    streams = [path for path in counted.finished if path == "/stream"]
+    assert len(records) > 10
+    assert len(records) == len(streams)
+    assert not any(r["ok"] for r in records)
+    assert {r["error"] for r in records} == {"status 400"}
+    assert all(r["ttfb_ms"] is None for r in records)
