@@ -1,12 +1,10 @@
 """One cell from start to teardown: backend and server on free ports, readiness, verification,
-Locust with resource sampling, the merged records, cell.json. Every process started here is
+the load generator with resource sampling, its records checked, cell.json. Every process started here is
 stopped here, and cell.json is written whatever happened (DESIGN.md, "Results layout")."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,9 +16,9 @@ from types import FrameType
 
 import pandas as pd
 
-from harness import collect, postgres, procs
+from harness import collect, generator, logs, postgres, procs
 from harness.apps import AppEntry
-from harness.locust_cmd import PROJECT_ROOT, Distribution, locust_argv, worker_argv
+from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.sampler import SAMPLE_COLUMNS, Sampler
 from harness.scenarios import SCENARIOS
 from harness.suite import Suite
@@ -31,7 +29,6 @@ from record.window import Window
 from servers.config import DEFAULT_DB_POOL
 from servers.variants import facts
 
-ERROR_LINE = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|Traceback")
 # A cell that runs this much longer than planned is stopped and recorded as failed.
 WATCHDOG_SLACK_S = 60.0
 PORT_ATTEMPTS = 3
@@ -41,11 +38,6 @@ POLL_S = 0.1
 
 class CellFailed(Exception):
     """The cell could not produce a measurement; the message is the reason."""
-
-
-# The reason of a cell whose Locust workers did not all join: the run stops on it when remote
-# workers were expected (harness/runner.py).
-WORKERS_MISSING = "Locust workers missing"
 
 
 @dataclass(frozen=True)
@@ -127,11 +119,13 @@ class CellRun:
             except RuntimeError as exc:
                 last = str(exc)
                 child.stop()
-                if "in use" not in _tail(log):
+                if "in use" not in logs.tail(log):
                     break
         if app is not None:  # the user needs the app's own words: its last log lines
-            raise CellFailed(f"app {app.name} did not start: {last}; {log.name}: {_tail(log, 5)}")
-        raise CellFailed(f"{name} did not start: {last}; {_tail(log)}")
+            raise CellFailed(
+                f"app {app.name} did not start: {last}; {log.name}: {logs.tail(log, 5)}"
+            )
+        raise CellFailed(f"{name} did not start: {last}; {logs.tail(log)}")
 
     def start_subjects(self) -> Subjects:
         suite, cell, placement = self.options.suite, self.cell, self.options.placement
@@ -213,43 +207,20 @@ class CellRun:
         """Run Locust to its end while sampling every process; its exit code and the samples."""
         suite, cell, dist = self.options.suite, self.cell, self.options.dist
         entry = suite.entry(cell)
-        argv = locust_argv(
-            scenario_file=entry.locustfile,
-            base_url=subjects.base_url,
-            cell_dir=self.cell_dir,
-            users=cell.users,
-            params=cell.params,
-            warmup_s=suite.warmup_s,
-            duration_s=suite.duration_s,
-            rate=cell.rate,
-            arrivals=suite.arrivals,
-            distribution=dist,
-        )
-        # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
-        paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if entry.file else ""]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        env["BENCH_TOKEN"] = dist.token
+        options = {
+            "base_url": subjects.base_url,
+            "users": cell.users,
+            "params": cell.params,
+            "warmup_s": suite.warmup_s,
+            "duration_s": suite.duration_s,
+            "rate": cell.rate,
+            "arrivals": suite.arrivals,
+        }
         cpus = set(self.options.placement.loadgen_cpus)
-        locust = procs.start(
-            "locust",
-            argv,
-            log_path=self.cell_dir / "locust.log",
-            env=env,
-            cwd=PROJECT_ROOT,
-            cpus=cpus,
+        started = generator.start(
+            options, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus
         )
-        self.children.append(locust)
-        if dist.distributed:
-            for i in range(dist.local_workers):
-                worker = procs.start(
-                    f"locust-w{i}",
-                    worker_argv(entry.locustfile, "127.0.0.1", dist.master_port),
-                    log_path=self.cell_dir / f"locust-w{i}.log",
-                    env={**env, "BENCH_LOCAL_WORKER": "1"},
-                    cwd=PROJECT_ROOT,
-                    cpus=cpus,
-                )
-                self.children.append(worker)
+        self.children += started
         roles = [
             ("locust" if c.name.startswith("locust") else c.name, c.pid)
             for c in self.children
@@ -258,20 +229,14 @@ class CellRun:
         sampler = Sampler(roles)
         sampler.start()
         try:
-            self._watch(locust, subjects.server)
+            self._watch(started[0], subjects.server)
         finally:
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
             collect.write_samples(self.cell_dir, samples)
-        code = locust.popen.returncode
-        log = self.cell_dir / "locust.log"
-        if dist.distributed and "Gave up waiting for workers" in _read(log):
-            raise CellFailed(
-                f"{WORKERS_MISSING}: fewer than {dist.expected} joined within "
-                f"{dist.worker_timeout_s:g} s ({dist.local_workers} local, "
-                f"{dist.remote_workers} remote expected)"
-            )
-        if code not in (0, 1):
-            raise CellFailed(f"Locust exited with code {code}: {_tail(log)}")
+        code = started[0].popen.returncode
+        reason = generator.failure(self.cell_dir, dist, code)
+        if reason:
+            raise CellFailed(reason)
         return code, samples
 
     def _watch(self, locust: procs.Child, server: procs.Child | None) -> None:
@@ -300,7 +265,7 @@ class CellRun:
         try:
             outcome = collect.read_outcome(self.cell_dir)
         except collect.NoRecords as exc:
-            raise CellFailed(f"{exc}: {_tail(self.cell_dir / 'locust.log')}") from None
+            raise CellFailed(f"{exc}: {logs.tail(self.cell_dir / 'locust.log')}") from None
         window, placement = outcome.window, self.options.placement
         shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
         reported = tuple(w.get("cpu_pct") for w in outcome.workers)
@@ -321,25 +286,6 @@ class CellRun:
             leftover |= procs.kill_survivors(below)
         leftover |= {pid for c in self.children for pid in procs.group_members(c.pid)}
         return tuple(sorted(leftover))
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    # A log that names an error (Locust prints its stats table after it) gives that line; else
-    # the end is kept: a traceback's last line names the error.
-    errors = [line for line in text if ERROR_LINE.search(line)]
-    chosen = errors[-lines:] if errors else text[-lines:]
-    return " | ".join(line.strip() for line in chosen)[-400:]
 
 
 @contextlib.contextmanager

@@ -19,8 +19,9 @@ from typing import Any
 
 from harness import calibrate, procs
 from harness import placement as placements
-from harness.cell import WORKERS_MISSING, CellOptions, run_cell
+from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
+from harness.generator import WORKERS_MISSING
 from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.postgres import db_refusal
 from harness.repeats import Precision, Repeats
