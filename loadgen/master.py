@@ -73,10 +73,12 @@ class Master:
 
     def _guard_late_joiners(self) -> None:
         """Locust adds a worker that connects while the load runs to the running dispatch;
-        one not admitted yet must not get users, so the dispatcher is hidden meanwhile."""
+        one not admitted yet must not get users, so the dispatcher is hidden meanwhile. Every
+        message also says when its worker was last heard from (for a lost worker's time)."""
         runner, original = self.runner, self.runner.handle_message
 
         def handle(client_id: str, msg: Any) -> None:
+            self.last_seen[client_id] = time.time()  # heartbeats included: when last heard
             if msg.type == "client_ready" and client_id not in self.admitted:
                 saved, runner._users_dispatcher = runner._users_dispatcher, None
                 try:
@@ -125,7 +127,6 @@ class Master:
             if client not in self.admitted:
                 log.warning("records from worker %s ignored: not admitted", client)
             return
-        self.last_seen[client] = time.time()
         data = msg.data
         self.writer.add(data, worker=self.admitted[client], offset_s=float(data["offset_s"]))
 
