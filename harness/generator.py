@@ -51,11 +51,17 @@ def start(
 def failure(cell_dir: Path, dist: Distribution, exit_code: int | None) -> str:
     """Why the generator produced no measurement ("" when it did its part)."""
     log = cell_dir / "locust.log"
-    if dist.distributed and "Gave up waiting for workers" in logs.read(log):
+    text = logs.read(log)
+    if dist.distributed and "Gave up waiting for workers" in text:
+        # The master names each worker it refused and why (loadgen/master.py).
+        refused = sorted(
+            {line.split(" refused: ", 1)[1] for line in text.splitlines() if " refused: " in line}
+        )
+        why = f"; refused: {', '.join(refused)}" if refused else ""
         return (
             f"{WORKERS_MISSING}: fewer than {dist.expected} joined within "
             f"{dist.worker_timeout_s:g} s ({dist.local_workers} local, "
-            f"{dist.remote_workers} remote expected)"
+            f"{dist.remote_workers} remote expected){why}"
         )
     if exit_code not in (0, 1):
         return f"Locust exited with code {exit_code}: {logs.tail(log)}"
