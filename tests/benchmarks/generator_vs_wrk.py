@@ -4,6 +4,7 @@ scenario) and by wrk, with the generator pinned to one core and the server to an
 Prints, per concurrency, Locust's req/s, its CPU and the Locust/wrk ratio.
 
     python -m tests.benchmarks.generator_vs_wrk [--users 1,2,4,8,16] [--seconds 6] [--rounds 2]
+        [--variant sync] [--sleep-ms 50]   # /sleep?ms=50 instead of /hello
 
 Needs wrk (Debian package wrk). Load goes to 127.0.0.1 only."""
 
@@ -37,14 +38,17 @@ def _cpu_s(proc: psutil.Process) -> float:
     return total
 
 
-def locust_rate(base: str, users: int, seconds: float, core: int) -> tuple[float, float]:
+def locust_rate(
+    base: str, users: int, seconds: float, core: int, sleep_ms: int | None = None
+) -> tuple[float, float]:
     """(req/s, CPU % of its core) of one Locust process over the run, warm-up excluded."""
+    scenario = "hello.py" if sleep_ms is None else "sleep.py"
     with tempfile.TemporaryDirectory() as out:
         argv = procs.python_argv(
             "-m",
             "locust",
             "-f",
-            f"{ROOT / 'scenarios' / 'hello.py'},{ROOT / 'loadgen' / 'locust_plugin.py'}",
+            f"{ROOT / 'scenarios' / scenario},{ROOT / 'loadgen' / 'locust_plugin.py'}",
             "--headless",
             "--users",
             str(users),
@@ -67,6 +71,7 @@ def locust_rate(base: str, users: int, seconds: float, core: int) -> tuple[float
             str(seconds),
             "--bench-tail",
             "0.2",
+            *([] if sleep_ms is None else ["--ms", str(sleep_ms)]),
         )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         child = procs.start("locust", argv, env=env, cwd=ROOT, cpus={core})
@@ -85,7 +90,7 @@ def locust_rate(base: str, users: int, seconds: float, core: int) -> tuple[float
         return count / window.duration_s, cpu
 
 
-def wrk_rate(base: str, users: int, seconds: float, core: int) -> float:
+def wrk_rate(base: str, users: int, seconds: float, core: int, path: str = "/hello") -> float:
     result = subprocess.run(
         [
             "taskset",
@@ -95,7 +100,7 @@ def wrk_rate(base: str, users: int, seconds: float, core: int) -> float:
             "-t1",
             f"-c{users}",
             f"-d{int(seconds)}s",
-            f"{base}/hello",
+            f"{base}{path}",
         ],
         capture_output=True,
         text=True,
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variant", default="sync")
+    parser.add_argument("--sleep-ms", type=int, help="load /sleep?ms=N instead of /hello")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -126,13 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         procs.wait_ready(base + "/health", server)
-        print(f"{args.variant} /hello, server on CPU {server_core}, generator on CPU {gen_core}")
+        path = "/hello" if args.sleep_ms is None else f"/sleep?ms={args.sleep_ms}"
+        print(f"{args.variant} {path}, server on CPU {server_core}, generator on CPU {gen_core}")
         print("| users | Locust req/s | Locust CPU % | wrk req/s | Locust / wrk |")
         print("|---|---|---|---|---|")
         for users in [int(u) for u in args.users.split(",")]:
             for _ in range(args.rounds):  # alternate, so drift hits both alike
-                rate, cpu = locust_rate(base, users, args.seconds, gen_core)
-                ref = wrk_rate(base, users, args.seconds, gen_core)
+                rate, cpu = locust_rate(base, users, args.seconds, gen_core, args.sleep_ms)
+                ref = wrk_rate(base, users, args.seconds, gen_core, path)
                 print(
                     f"| {users} | {rate:,.0f} | {cpu:.0f} | {ref:,.0f} | {rate / ref:.2f} |",
                     flush=True,
