@@ -155,3 +155,13 @@ def test_throughput_chart_draws_the_labelled_ceiling(run_dir: Path) -> None:
         assert_inside(fig, "throughput")
     finally:
         plt.close(fig)
+
+
+def test_live_line_notes_the_ceiling_as_the_report_does(run_dir: Path) -> None:
+    from analysis.live import LiveJudge
+    from record.cells import CellRecord
+
+    busy = run_dir / "cells" / cell("threadpool").cell_id
+    status, line, rps = LiveJudge()(CellRecord.read(busy), busy)
+    assert status == "ok" and rps == pytest.approx(45.0)
+    assert "90% of the load generator's calibrated ceiling" in line
