@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from record.cells import CellRecord, RunRecord
@@ -79,13 +80,14 @@ def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFr
     is NaN. Every read of request rows goes through here."""
     if not path.exists():
         return empty_requests(columns)
-    present = pq.read_schema(path).names
-    wanted = list(columns) if columns is not None else present
-    frame = pd.read_parquet(path, columns=[c for c in wanted if c in present])
+    with pq.ParquetFile(path) as parquet:
+        present = parquet.schema_arrow.names
+        wanted = [c for c in columns if c in present] if columns is not None else None
+        table = parquet.read(columns=wanted, use_pandas_metadata=True)
     for col in REQUEST_COLUMNS:
-        if col not in frame and (columns is None or col in columns):
-            frame[col] = math.nan
-    return frame
+        if col not in table.column_names and (columns is None or col in columns):
+            table = table.append_column(col, pa.nulls(table.num_rows, pa.float64()))
+    return table.to_pandas()
 
 
 def _workers_figures(record: CellRecord, calibration: dict[str, Any]) -> dict[str, Any]:
