@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psutil
@@ -39,9 +40,7 @@ users = [4]
 name = "sleep"
 params = {{ ms = 20 }}
 """
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-if not Path(PYTHON).exists():  # another layout: the interpreter running the tests
-    PYTHON = sys.executable
+PYTHON = sys.executable  # the project's venv, which a copied checkout borrows too
 # How long a run (or a worker) may take before the test gives up on it: far above the
 # 15-30 s these take, for 2 busy cores.
 RUN_TIMEOUT_S = 180.0
@@ -210,7 +209,7 @@ def only_run_dir(out: Path) -> Path:
     return run_dir
 
 
-def cell_json(run_dir: Path, variant: str) -> dict:  # type: ignore[type-arg]
+def cell_json(run_dir: Path, variant: str) -> dict[str, Any]:
     return json.loads((run_dir / "cells" / cell_name(variant) / "cell.json").read_text())
 
 
@@ -231,7 +230,7 @@ class Finished:
     code: int
     output: str
     leftovers: list[str]
-    extra: dict = field(default_factory=dict)  # type: ignore[type-arg]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def locust_workers(watch: Watch) -> list[psutil.Process]:
@@ -305,7 +304,8 @@ def test_two_local_workers_report_their_own_cpu(local_run: Finished) -> None:
     assert len(workers) == 2
     for w in workers:
         cpu = w["cpu_pct"]
-        assert cpu is not None and math.isfinite(cpu) and 0 < cpu <= 100, w
+        # A worker's own figure over the window: a few % here (zmq's thread may add to it).
+        assert cpu is not None and math.isfinite(cpu) and 0 < cpu < 200, w
 
 
 def test_two_local_workers_cell_is_valid(local_run: Finished) -> None:
@@ -320,8 +320,11 @@ def test_killed_worker_makes_its_cell_invalid(local_run: Finished) -> None:
     entry = [w for w in info["loadgen_workers"] if w["pid"] == local_run.extra["pid"]]
     assert len(entry) == 1, info["loadgen_workers"]
     index = entry[0]["worker"]
-    lost = [p for p in info["problems"] if p.startswith(f"worker {index} lost")]
-    assert lost, info["problems"]
+    lost = [p for p in info["problems"] if p.startswith(f"worker {index} lost at ")]
+    assert len(lost) == 1, info["problems"]
+    # When it was last heard from: during the load (killed about 1 s into the 2 s window).
+    at_s = float(lost[0].removeprefix(f"worker {index} lost at ").removesuffix(" s"))
+    assert -0.5 <= at_s <= 2.0, lost
     row = summary_row(local_run.run_dir, "threadpool")
     assert row["status"] == "invalid" and not bool(row["valid"]), row.to_dict()
     assert f"worker {index} lost" in row["notes"]
@@ -541,6 +544,8 @@ def test_run_stops_when_its_workers_are_refused(refusals: Finished) -> None:
     assert len(lines) == 1, refusals.output
     assert lines[0].startswith("error: Locust workers missing"), lines
     assert "--resume" in lines[0]
+    # It says why: both refusals, named by the master.
+    assert "the token was refused" in lines[0] and "scenario file sleep.py differs" in lines[0]
     info = cell_json(refusals.run_dir, "coroutine")
     assert info["status"] == "failed" and info["reason"].startswith("Locust workers missing")
     run = json.loads((refusals.run_dir / "run.json").read_text())
