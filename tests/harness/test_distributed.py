@@ -192,10 +192,22 @@ def worker_argv(checkout: Path, port: int, token: str, timeout_s: float) -> list
     ]
 
 
+def running(watch: Watch) -> list[tuple[psutil.Process, list[str]]]:
+    """The processes the test's runs and workers started, with their command lines."""
+    found = []
+    for popen in watch.roots:
+        with contextlib.suppress(psutil.Error):
+            for proc in psutil.Process(popen.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    found.append((proc, proc.cmdline()))
+    return found
+
+
 def master_up(watch: Watch, port: int) -> Callable[[], bool]:
     """Whether the run's Locust master of a cell runs (it listens on `port`)."""
-    flag = f"--master-bind-port {port}"
-    return lambda: any(flag in " ".join(p.cmdline()) for p in watch.processes())
+    return lambda: any(
+        "--master-bind-port" in cmd and str(port) in cmd for _, cmd in running(watch)
+    )
 
 
 def write_suite(folder: Path, name: str, variants: str) -> Path:
@@ -235,15 +247,7 @@ class Finished:
 
 def locust_workers(watch: Watch) -> list[psutil.Process]:
     """The run's local Locust worker processes running now."""
-    found = []
-    for popen in watch.roots:
-        with contextlib.suppress(psutil.Error):
-            for proc in psutil.Process(popen.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    cmd = proc.cmdline()
-                    if "--worker" in cmd and "locust" in cmd:
-                        found.append(proc)
-    return found
+    return [p for p, cmd in running(watch) if "--worker" in cmd and "locust" in cmd]
 
 
 @pytest.fixture(scope="module")
