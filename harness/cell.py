@@ -24,6 +24,7 @@ from harness.scenarios import SCENARIOS
 from harness.suite import Suite
 from harness.timing import planned_load_s
 from harness.verify import verify
+from record import io
 from record.cells import CellRecord, CellSpec, Limits, Placement
 from record.window import Window
 from servers.config import DEFAULT_DB_POOL
@@ -241,9 +242,9 @@ class CellRun:
 
     def _watch(self, locust: procs.Child, server: procs.Child | None) -> None:
         """Wait for Locust to finish; fail the cell if the server dies or Locust overruns."""
-        suite = self.options.suite
+        suite, dist = self.options.suite, self.options.dist
         deadline = time.monotonic() + planned_load_s(suite.warmup_s, suite.duration_s)
-        deadline += WATCHDOG_SLACK_S
+        deadline += WATCHDOG_SLACK_S + (dist.worker_timeout_s if dist.distributed else 0.0)
         while True:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 locust.popen.wait(timeout=POLL_S)  # returns the moment Locust exits
@@ -252,8 +253,22 @@ class CellRun:
                 if child.name in ("server", "backend") and not child.alive():
                     code = child.popen.returncode
                     raise CellFailed(f"{child.name} exited with code {code} during load")
+            self._check_local_workers()
             if time.monotonic() > deadline:
                 raise CellFailed("watchdog: Locust ran far past its planned time")
+
+    def _check_local_workers(self) -> None:
+        """A local worker gone before the load began would leave its master waiting out the
+        worker timeout; once the load runs, the master reports it lost instead."""
+        if io.begun(self.cell_dir / "requests.parquet"):
+            return
+        for child in self.children:
+            if child.name.startswith("locust-w") and not child.alive():
+                code, log = child.popen.returncode, self.cell_dir / f"{child.name}.log"
+                raise CellFailed(
+                    f"Locust worker {child.name[len('locust-w') :]} exited with code {code} "
+                    f"before the load began: {logs.tail(log)}"
+                )
 
     def measure(self) -> Measurement:
         """The cell's steps in order; each returns what the next needs."""

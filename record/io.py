@@ -62,6 +62,12 @@ def atomic_stream(path: Path | str) -> Iterator[Path]:
             tmp.unlink()
 
 
+def begun(path: Path | str) -> bool:
+    """Whether `path` exists, or an atomic_stream is filling it right now (its temp file)."""
+    path = Path(path)
+    return path.exists() or any(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> None:
     """Call write(tmp) on a temp file beside path, then as atomic_stream."""
     with atomic_stream(path) as tmp:

@@ -80,8 +80,8 @@ def _find(root: psutil.Process, victim: str) -> psutil.Process | None:
                 return proc
             if victim == "backend" and "servers backend" in cmd:
                 return proc
-            if victim == "locust worker" and "locust" in cmd and "locust" in parent_cmd:
-                return proc
+            if victim == "locust worker" and "locust" in cmd and "--worker" in cmd:
+                return proc  # a local worker of the cell's Locust master (harness/generator.py)
     return None
 
 
@@ -104,6 +104,8 @@ def process_fault(tmp: Path, victim: str) -> Fault:
                 seen |= {p.pid for p in root.children(recursive=True)}
             first = next(iter(out.glob(f"*/cells/{CELLS[0]}/cell.json")), None)
             loading = _loading(root)
+            if victim == "locust worker":  # its master must have begun the load (the records)
+                loading = loading and any(out.glob(f"*/cells/{CELLS[1]}/.requests.parquet.*"))
             if first is not None and loading:
                 first_digest = first_digest or _digest(first.parent)
                 time.sleep(1.5)  # well inside the second cell's load
