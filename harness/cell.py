@@ -16,7 +16,7 @@ from types import FrameType
 
 import pandas as pd
 
-from harness import collect, generator, logs, postgres, procs
+from harness import backlog, collect, generator, logs, postgres, procs
 from harness.apps import AppEntry
 from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.sampler import SAMPLE_COLUMNS, Sampler
@@ -158,6 +158,8 @@ class CellRun:
                     threads=cell.threads,
                     backend_url=backend_url,
                     reuse_port=cell.reuse_port,
+                    http_client=cell.http_client,
+                    max_backlog=suite.max_backlog,
                 )
                 + db_args
             ),
@@ -229,11 +231,19 @@ class CellRun:
         ]
         sampler = Sampler(roles)
         sampler.start()
+        # An enqueue cell on a built-in server: its /health polled, backlog.csv written.
+        builtin = subjects.server is not None and suite.app(cell.variant) is None
+        poller = None
+        if backlog.wanted(cell.scenario, bool(entry.file), builtin):
+            poller = backlog.BacklogPoller(subjects.base_url + "/health")
+            poller.start()
         try:
             self._watch(started[0], subjects.server)
         finally:
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
             collect.write_samples(self.cell_dir, samples)
+            if poller is not None:
+                backlog.write_backlog(self.cell_dir, poller.stop())
         code = started[0].popen.returncode
         reason = generator.failure(self.cell_dir, dist, code)
         if reason:

@@ -166,6 +166,8 @@ def server_argv(
     threads: int | None = None,
     backend_url: str | None = None,
     reuse_port: bool = False,
+    http_client: str | None = None,
+    max_backlog: int | None = None,
 ) -> list[str]:
     argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
     argv += ["--loop", loop]
@@ -177,6 +179,10 @@ def server_argv(
         argv += ["--backend-url", backend_url]
     if reuse_port:
         argv.append("--reuse-port")
+    if http_client is not None:
+        argv += ["--http-client", http_client]
+    if max_backlog is not None:
+        argv += ["--max-backlog", str(max_backlog)]
     return argv
 
 

@@ -13,11 +13,13 @@ from typing import Any
 
 from harness.apps import AppEntry, parse_apps
 from harness.placement import PLACEMENTS
-from harness.suite_checks import RANGES, Checker, check_target
+from harness.scenarios import SCENARIOS
+from harness.suite_checks import RANGES, Checker, check_target, pycurl_problem
 from harness.suite_scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
-from record.cells import CellSpec
+from record.cells import DEFAULT_HTTP_CLIENT, CellSpec
 from record.errors import UserError
-from servers.variants import LOOPS, TARGET, VARIANT_NAMES, facts, forks
+from servers.config import DEFAULT_MAX_BACKLOG, HTTP_CLIENTS
+from servers.variants import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -44,7 +46,7 @@ TOP_KEYS = {
     "slo_ms",
     "apps",
 }
-SERVER_KEYS = {"threads", "processes", "reuse_port"}
+SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog"}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
@@ -66,6 +68,11 @@ class Suite:
     processes: int = 2
     # Forking strategies: shared socket (False), SO_REUSEPORT per process (True), or both.
     reuse_port: tuple[bool, ...] = (False,)
+    # The awaiting strategies' upstream client on scenarios that call the backend: simple,
+    # curl, or both to compare (cell id `coroutine+curl-...`; simple is left out of the id).
+    http_client: tuple[str, ...] = (DEFAULT_HTTP_CLIENT,)
+    # /enqueue: background jobs pending (per server process) past which a new one is a 503.
+    max_backlog: int = DEFAULT_MAX_BACKLOG
     target: str | None = None
     placement: str = "split"
     path: str = ""
@@ -111,6 +118,7 @@ class Suite:
         data["variants"] = tuple(data["variants"])
         data["loops"] = tuple(data["loops"])
         data["reuse_port"] = tuple(data.get("reuse_port", (False,)))
+        data["http_client"] = tuple(data.get("http_client", (DEFAULT_HTTP_CLIENT,)))
         data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
         data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
         return cls(**data)
@@ -137,11 +145,15 @@ class Suite:
                 processes=app.processes_hint if app else _processes(variant, self.processes),
                 rate=rate,
                 reuse_port=reuse,
+                http_client=client,
             )
             for scenario in self.scenarios
             for variant in subjects.of(scenario)
             for app in [self.app(variant)]
             for reuse in (self.reuse_port if forks(variant) else (False,))
+            for client in (
+                self.http_client if uses_http_client(scenario, variant) else (DEFAULT_HTTP_CLIENT,)
+            )
             for loop in subjects.loops_of(scenario, variant)
             for users, rate in [(u, None) for u in scenario.users]
             + [(self.max_in_flight, r) for r in scenario.rates]
@@ -150,6 +162,16 @@ class Suite:
 
 # One measurement: a variant on a loop under one scenario at one load level (results format).
 Cell = CellSpec
+
+
+def uses_http_client(scenario: ScenarioEntry, variant: str) -> bool:
+    """Whether [server] http_client makes a difference to this scenario on this variant: an
+    awaiting strategy (the blocking ones keep their own client) calling the backend (a
+    built-in upstream or fanout scenario; a user's Locust file may call it too)."""
+    v = facts(variant)
+    if v is None or v.waits != AWAITS:
+        return False
+    return bool(scenario.file) or SCENARIOS[scenario.name].needs_backend
 
 
 def _processes(variant: str, configured: int) -> int:
@@ -221,6 +243,28 @@ def _parse_reuse_port(c: Checker, value: Any, variants: tuple[str, ...]) -> tupl
     return tuple(values)
 
 
+def _parse_http_client(
+    c: Checker, value: Any, subjects: SubjectSet, scenarios: tuple[ScenarioEntry, ...]
+) -> tuple[str, ...]:
+    """simple, curl, or ["simple", "curl"] to compare the two; the awaiting strategies'
+    upstream calls only. curl is refused here, before anything starts, without pycurl."""
+    values = value if isinstance(value, list) else [value]
+    allowed = ", ".join(HTTP_CLIENTS)
+    if not values or any(v not in HTTP_CLIENTS for v in values) or len(set(values)) != len(values):
+        raise c.fail("server.http_client", f"must be one of: {allowed}, or a list of them")
+    if any(v != DEFAULT_HTTP_CLIENT for v in values):
+        if not any(uses_http_client(s, v) for s in scenarios for v in subjects.of(s)):
+            raise c.fail(
+                "server.http_client",
+                "applies to the upstream calls of the awaiting strategies (coroutine, fanout, "
+                "gencoroutine) in upstream or fanout scenarios; the suite runs none of them",
+            )
+        problem = pycurl_problem()
+        if problem is not None:
+            raise c.fail("server.http_client", problem)
+    return tuple(values)
+
+
 def _parse_open_loop(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
     arrivals = data.get("arrivals", "constant")
     if arrivals not in ARRIVALS:
@@ -251,9 +295,10 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     variants = subjects.variants
     server = data.get("server", {})
     if not isinstance(server, dict):
-        raise c.fail("server", "must be a table with threads and/or processes")
+        raise c.fail("server", f"must be a table with: {', '.join(sorted(SERVER_KEYS))}")
     c.keys(server, SERVER_KEYS, "server.")
     repeats, max_repeats, target_ci = _parse_repeats(c, data)
+    scenarios = parse_scenarios(c, data, subjects, Path(source).resolve().parent)
     return Suite(
         name=name,
         description=description,
@@ -264,13 +309,19 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         target_ci_pct=target_ci,
         variants=variants,
         loops=subjects.loops,
-        scenarios=parse_scenarios(c, data, subjects, Path(source).resolve().parent),
+        scenarios=scenarios,
         max_error_rate=float(
             c.number(data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", False)
         ),
         threads=c.number(server.get("threads", 8), "server.threads", "threads"),
         processes=c.number(server.get("processes", 2), "server.processes", "processes"),
         reuse_port=_parse_reuse_port(c, server.get("reuse_port", False), variants),
+        http_client=_parse_http_client(
+            c, server.get("http_client", DEFAULT_HTTP_CLIENT), subjects, scenarios
+        ),
+        max_backlog=c.number(
+            server.get("max_backlog", DEFAULT_MAX_BACKLOG), "server.max_backlog", "max_backlog"
+        ),
         target=subjects.target,
         placement=placement,
         path=source,

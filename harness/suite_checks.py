@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from record.errors import UserError
+from servers.config import MAX_BACKLOG_MAX, PYCURL_HINT
 
 # Ranges for suite values: wide enough for real use, narrow enough to catch typos
 # (a 36000-second cell is almost always a mistake for 3600).
@@ -24,9 +25,16 @@ RANGES: dict[str, tuple[float, float]] = {
     "rates": (0, 100_000),
     "max_in_flight": (1, 5000),
     "slo_ms": (0, 600_000),
+    # /enqueue: background jobs pending per server process past which a new one is a 503.
+    "max_backlog": (1, MAX_BACKLOG_MAX),
 }
 # Ranges whose lower end is excluded: zero is no rate and no SLO.
 POSITIVE = {"rates", "slo_ms"}
+
+
+def _fmt(x: float) -> str:
+    """A bound as written in a suite file: 1000000, not 1e+06."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 class Checker:
@@ -51,10 +59,10 @@ class Checker:
         ok_type = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_type):
             kind = "an integer" if integer else "a number"
-            raise self.fail(key, f"must be {kind} in {lo:g}..{hi:g}")
+            raise self.fail(key, f"must be {kind} in {_fmt(lo)}..{_fmt(hi)}")
         if not lo <= value <= hi or (rng in POSITIVE and value <= 0):
             above = "above " if rng in POSITIVE else ""
-            raise self.fail(key, f"{value} is out of range; allowed {above}{lo:g}..{hi:g}")
+            raise self.fail(key, f"{value} is out of range; allowed {above}{_fmt(lo)}..{_fmt(hi)}")
         return value
 
     def names(self, value: Any, key: str, allowed: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -82,6 +90,19 @@ class Checker:
         if len(set(levels)) != len(levels):
             raise self.fail(key, "lists a load level twice")
         return levels
+
+
+def pycurl_problem() -> str | None:
+    """Why the curl upstream client cannot run here (one line), or None. Asked only by a
+    suite that wants curl: nothing else needs pycurl."""
+    try:
+        import pycurl  # noqa: F401
+    except ImportError:
+        return (
+            f"curl needs pycurl, which cannot be imported here: {PYCURL_HINT}; "
+            "it is in requirements.txt"
+        )
+    return None
 
 
 def check_target(url: str, allow_remote: bool, source: str = "target") -> str:

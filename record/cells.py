@@ -21,6 +21,8 @@ CELL_STATUSES = ("running", "ok", "failed", "interrupted")
 # A cell in one of these is finished and is not run again by --resume.
 DONE_STATUSES = ("ok", "failed")
 RUN_STATUSES = ("running", "complete", "interrupted")
+# The servers' default upstream client (servers/config.py): left out of a cell's id.
+DEFAULT_HTTP_CLIENT = "simple"
 
 
 def _float(value: Any) -> float:
@@ -48,6 +50,9 @@ class CellSpec:
     rate: float | None = None
     # Forking strategies: every process on its own SO_REUSEPORT socket (servers/launch.py).
     reuse_port: bool = False
+    # The awaiting strategies' upstream client (servers/config.py HTTP_CLIENTS); named in the
+    # cell id only when it is not the default, so the ids of older cells are unchanged.
+    http_client: str = DEFAULT_HTTP_CLIENT
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
@@ -72,7 +77,10 @@ class CellSpec:
     def strategy(self) -> str:
         """The variant as tables and charts name it: its options after a '+'
         (servers/variants.py reads the facts of the part before it)."""
-        return f"{self.variant}+reuseport" if self.reuse_port else self.variant
+        options = ["reuseport"] if self.reuse_port else []
+        if self.http_client != DEFAULT_HTTP_CLIENT:
+            options.append(self.http_client)
+        return "+".join([self.variant, *options])
 
     @property
     def config_id(self) -> str:
@@ -99,6 +107,8 @@ class CellSpec:
             processes=int(data["processes"]),
             rate=None if data.get("rate") is None else float(data["rate"]),
             reuse_port=bool(data.get("reuse_port", False)),
+            # Older cell.json has no http_client: those servers used the default.
+            http_client=str(data.get("http_client") or DEFAULT_HTTP_CLIENT),
         )
 
 
