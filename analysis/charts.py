@@ -4,6 +4,7 @@ rendering of that table into charts/*.png|svg."""
 
 from __future__ import annotations
 
+import errno
 import io as stdio
 import multiprocessing
 import os
@@ -193,6 +194,8 @@ CHARTS: tuple[ChartSpec, ...] = (
 )
 
 Job = tuple[str, Callable[..., Any], tuple[Any, ...], Path]
+# Writing failed for lack of room or rights: not a broken chart, the report cannot be written.
+STORAGE_ERRORS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 
 def build_charts(material: Material, charts_dir: Path) -> list[Chart]:
@@ -204,6 +207,8 @@ def build_charts(material: Material, charts_dir: Path) -> list[Chart]:
     jobs = [(spec.name, spec.make, spec.args(material), charts_dir) for spec in CHARTS]
     charts = []
     for spec, png in zip(CHARTS, _render_charts(jobs), strict=True):
+        if isinstance(png, OSError) and png.errno in STORAGE_ERRORS:
+            raise png  # a full disk is the user's to know, as for any results file
         if isinstance(png, BaseException):
             print(
                 f"warning: chart {spec.name} skipped: {type(png).__name__}: {png}",

@@ -268,12 +268,13 @@ class CellRun:
                 raise CellFailed("watchdog: Locust ran far past its planned time")
 
     def _check_local_workers(self) -> None:
-        """A local worker gone before the load began would leave its master waiting out the
-        worker timeout; once the load runs, the master reports it lost instead."""
+        """A local worker that died before the load began would leave its master waiting out
+        the worker timeout; once the load runs, the master reports it lost instead. (A worker
+        that exits 0 was told to quit by its master, which says why itself.)"""
         if io.begun(self.cell_dir / "requests.parquet"):
             return
         for child in self.children:
-            if child.name.startswith("locust-w") and not child.alive():
+            if child.name.startswith("locust-w") and child.popen.poll() not in (None, 0):
                 code, log = child.popen.returncode, self.cell_dir / f"{child.name}.log"
                 raise CellFailed(
                     f"Locust worker {child.name[len('locust-w') :]} exited with code {code} "

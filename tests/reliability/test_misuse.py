@@ -42,7 +42,7 @@ pytestmark = pytest.mark.reliability
 GUARD_EXIT = 97
 RUN_TIMEOUT_S = 120.0
 FSIZE_LIMIT = 200_000  # bytes per file: the report (~250 KB) cannot be written
-FSIZE_TINY = 6_000  # bytes per file: Locust's raw records of the cell cannot be written
+FSIZE_TINY = 6_000  # bytes per file: the cell fits (compressed Parquet), no chart does
 
 # Runs run_bench.py as __main__ with an audit hook that refuses (status 97) any connect or
 # name lookup that is not loopback, before it happens.
@@ -284,7 +284,7 @@ def case_disk_full_report(work: Path) -> Setup:
 
 
 def case_disk_full_cell(work: Path) -> Setup:
-    """Every file may hold 6 KB: the cell's own raw records do not fit."""
+    """Every file may hold 6 KB: the cell's records fit, its charts do not."""
     out = work / "results"
     args = ["run", str(_tiny(work)), "--out", str(out), "--quiet"]
     return Setup(args, _fsize_preexec(FSIZE_TINY), out)
