@@ -5,8 +5,8 @@
   from its own req/s and CPU (the utilization law: rate = busy fraction / cost per request, so
   the ceiling is 0.9 / measured CPU seconds per request). A cell above 80 % of it measures the
   generator as much as the server (analysis/validity.py reads the figure from run.json).
-- The recorder's cost: the same load with and without the raw-record listener, alternated
-  (A B A B) in one calibration, as Locust CPU time per request.
+- The recorder's cost: the same offered rate (an open loop) with and without the raw-record
+  listener, alternated (A B A B) in one calibration, as Locust CPU time per request.
 - wrk, when installed: its req/s and latency on the same server, connections and duration, and
   the harness/wrk ratio.
 
@@ -37,8 +37,16 @@ USERS = 32
 CEILING_BUSY = 0.9
 
 
-def _locust(tmp: Path, base: str, duration_s: float, workers: int, cpus: set[int], record: bool):
-    """Run one load and return its loadgen.json summary."""
+def _locust(
+    tmp: Path,
+    base: str,
+    duration_s: float,
+    workers: int,
+    cpus: set[int],
+    record: bool,
+    rate: float | None = None,
+) -> dict[str, Any]:
+    """Run one load (closed loop, or open at `rate`) and return its loadgen.json summary."""
     out = Path(tempfile.mkdtemp(dir=tmp))
     dist = Distribution(local_workers=workers)
     if dist.distributed:
@@ -51,6 +59,7 @@ def _locust(tmp: Path, base: str, duration_s: float, workers: int, cpus: set[int
         params={},
         warmup_s=1.0,
         duration_s=duration_s,
+        rate=rate,
         distribution=dist,
     )
     if not record:
@@ -117,30 +126,36 @@ def measure(workers: int, duration_s: float, quiet: bool = False) -> dict[str, A
     loadgen = set(place.loadgen_cpus)
     try:
         procs.wait_ready(base + "/health", server)
-        runs = []
-        for record in (True, False, True, False):  # alternated: drift hits both alike
-            runs.append((record, _locust(tmp, base, duration_s, 1, loadgen, record)))
+        # The ceiling: closed loop, as many users as it takes to fill the worker's core.
+        full = _per_request_ms(_locust(tmp, base, duration_s, 1, loadgen, True))
+        if not quiet:
+            print(f"  1 worker: {full[0]:7.0f} req/s at {full[1]:5.1f}% CPU", flush=True)
+        # The recorder's cost: the same offered rate (an open loop at 60 % of that), with and
+        # without it, alternated; the CPU each spent per request is then comparable.
+        rate = round(0.6 * full[0])
+        cpu = {True: [], False: []}
+        for record in (True, False, True, False):
+            rps, pct, ms = _per_request_ms(_locust(tmp, base, duration_s, 1, loadgen, record, rate))
+            cpu[record].append(ms)
             if not quiet:
-                rps, cpu, _ = _per_request_ms(runs[-1][1])
                 print(
-                    f"  1 worker, recorder {'on ' if record else 'off'}: {rps:7.0f} req/s "
-                    f"at {cpu:5.1f}% CPU",
+                    f"  {rate} req/s offered, recorder {'on ' if record else 'off'}: "
+                    f"{rps:7.0f} req/s at {pct:5.1f}% CPU",
                     flush=True,
                 )
-        with_rec = [_per_request_ms(s) for r, s in runs if r]
-        without = [_per_request_ms(s) for r, s in runs if not r]
         many = _per_request_ms(_locust(tmp, base, duration_s, workers, loadgen, True))
-        cost = statistics.mean(m for _, _, m in with_rec)
         result: dict[str, Any] = {
             "measured_at": time.time(),
             "server": "multiprocess /hello",
             "users": USERS,
             "workers": workers,
-            "rps_per_worker": statistics.mean(r for r, _, _ in with_rec),
-            "cpu_pct_per_worker": statistics.mean(c for _, c, _ in with_rec),
-            "cpu_ms_per_req": cost,
-            "ceiling_rps_per_worker": CEILING_BUSY * 1000.0 / cost,
-            "listener_overhead_pct": (cost / statistics.mean(m for _, _, m in without) - 1) * 100,
+            "rps_per_worker": full[0],
+            "cpu_pct_per_worker": full[1],
+            "cpu_ms_per_req": full[2],
+            "ceiling_rps_per_worker": CEILING_BUSY * 1000.0 / full[2],
+            "listener_rate": rate,
+            "listener_overhead_pct": (statistics.mean(cpu[True]) / statistics.mean(cpu[False]) - 1)
+            * 100,
             "rps_per_worker_at_n": many[0],
             "cpu_pct_per_worker_at_n": many[1],
         }

@@ -5,6 +5,7 @@ command line's --run-time is a backstop."""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -15,7 +16,7 @@ import gevent
 from locust.env import Environment
 
 from loadgen.cpu import CpuWatch
-from loadgen.pacing import OpenLoop
+from loadgen.pacing import INTENDED, OpenLoop
 from loadgen.recorder import FLUSH_S, Recorder
 from record.stream import Counts, RecordWriter, write_summary
 from record.window import Window
@@ -102,5 +103,11 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
     environment.events.test_start.add_listener(start)
     if not opts.bench_no_record:
         environment.events.request.add_listener(recorder.on_request)
+    elif loop is not None:  # the schedule still needs to know which slots were answered
+
+        def answered(context: dict[str, Any] | None = None, **_: Any) -> None:
+            loop.answered((context or {}).get(INTENDED, math.nan))
+
+        environment.events.request.add_listener(answered)
     environment.events.test_stop.add_listener(stop)
     environment.events.quitting.add_listener(stop)
