@@ -97,10 +97,17 @@ def _workers_figures(record: CellRecord, calibration: dict[str, Any]) -> dict[st
     cpus = [float(w["cpu_pct"]) for w in record.loadgen_workers if w.get("cpu_pct") is not None]
     cpus = [c for c in cpus if math.isfinite(c)]
     per_worker = calibration.get("ceiling_rps_per_worker")
+    # The ceiling is per worker with a core of its own: local workers share the generator's
+    # cores (two on one core make one core's worth), each remote one brings its machine.
+    remote = sum(1 for w in record.loadgen_workers if not w.get("local", True))
+    local = workers - remote
+    cores = len(record.placement.loadgen_cpus) if record.placement else local
+    capacity = remote + min(local, max(cores, 1))
     return {
         "loadgen_workers": workers,
         "worker_cpu_max_pct": max(cpus) if cpus else math.nan,
-        "ceiling_rps": float(per_worker) * workers if per_worker else math.nan,
+        "ceiling_workers": capacity,
+        "ceiling_rps": float(per_worker) * capacity if per_worker else math.nan,
     }
 
 

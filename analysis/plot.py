@@ -55,11 +55,13 @@ def _ceiling_lines(ax: plt.Axes, fam: pd.DataFrame) -> list[float]:
     ceilings = sorted(set(fam["ceiling_rps"].dropna().astype(float)))
     for ceiling in ceilings:
         ax.axhline(ceiling, zorder=1, **CEILING_LOOK)
-        workers = fam.loc[fam["ceiling_rps"] == ceiling, "loadgen_workers"].iloc[0]
+        column = "ceiling_workers" if "ceiling_workers" in fam else "loadgen_workers"
+        workers = fam.loc[fam["ceiling_rps"] == ceiling, column].iloc[0]
         ax.text(
             0.98,
             ceiling,
-            f"generator ceiling ({int(workers)} worker{'s' if workers != 1 else ''})",
+            f"generator ceiling ({int(workers)} worker{'s' if workers != 1 else ''} "
+            "with a core each)",
             transform=ax.get_yaxis_transform(),
             ha="right",
             va="bottom",

@@ -150,8 +150,8 @@ def test_throughput_chart_draws_the_labelled_ceiling(run_dir: Path) -> None:
                  if ln.get_linestyle() != "-" and len(set(ln.get_ydata())) == 1}  # fmt: skip
         assert {50.0, 100.0} <= lines  # one worker: 50 req/s; two: 100
         texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-        assert "generator ceiling (2 workers)" in texts
-        assert "generator ceiling (1 worker)" in texts
+        assert "generator ceiling (2 workers with a core each)" in texts
+        assert "generator ceiling (1 worker with a core each)" in texts
         assert_inside(fig, "throughput")
     finally:
         plt.close(fig)
@@ -165,3 +165,27 @@ def test_live_line_notes_the_ceiling_as_the_report_does(run_dir: Path) -> None:
     status, line, rps = LiveJudge()(CellRecord.read(busy), busy)
     assert status == "ok" and rps == pytest.approx(45.0)
     assert "90% of the load generator's calibrated ceiling" in line
+
+
+def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
+    """Two local workers on the generator's one core are one core's worth of load; a remote
+    worker brings its own machine."""
+    from analysis.load import _workers_figures
+    from record.cells import CellRecord, CellSpec, Limits, Placement
+
+    def record(workers: list[dict]) -> CellRecord:
+        return CellRecord(
+            cell=CellSpec("sync", "asyncio", "hello", {}, 4, 1, 8, 1),
+            status="failed",
+            limits=Limits(2.0, 0.5, 0.01),
+            placement=Placement("split", (0,), (1,)),
+            workers=max(1, sum(1 for w in workers if w["local"])),
+            loadgen_workers=tuple(workers),
+        )
+
+    calibration = {"ceiling_rps_per_worker": 1000.0}
+    two_local = record([{"local": True}, {"local": True}])
+    assert _workers_figures(two_local, calibration)["ceiling_rps"] == 1000.0
+    with_remote = record([{"local": True}, {"local": True}, {"local": False}])
+    figures = _workers_figures(with_remote, calibration)
+    assert figures["ceiling_rps"] == 2000.0 and figures["loadgen_workers"] == 3
