@@ -19,9 +19,11 @@ from typing import Any
 import pandas as pd
 
 from analysis import aggregate, plot, plot_bars, plot_openloop, readings, readings_cost
+from analysis import readings_backlog as backlog_text
 from analysis import readings_openloop as openloop_text
 from analysis.curves import Curves, shown_curves, spectra_of
 from analysis.load import RunData
+from analysis.plot_backlog import backlog_over_time
 from record import io
 from servers.lifeline import die_with_parent
 from servers.variants import forks
@@ -183,6 +185,13 @@ CHARTS: tuple[ChartSpec, ...] = (
         plot.fanout_vs_calls,
         _closed,
         lambda m: readings.read_fanout(m.closed),
+    ),
+    ChartSpec(
+        "backlog",
+        "Respond now, work later: background backlog over time",
+        backlog_over_time,
+        lambda m: backlog_text.backlog_of(m.summary, m.run.backlog),
+        lambda m: backlog_text.read_backlog(backlog_text.backlog_of(m.summary, m.run.backlog)[0]),
     ),
     ChartSpec(
         "strategies",

@@ -26,6 +26,11 @@ from record.cells import CellRecord, RunRecord
 from record.errors import UserError
 from record.schema import REQUEST_COLUMNS
 
+# An enqueue cell's background work over time, polled from the server's /health
+# (harness/backlog.py); `since_s` is added here: seconds since the cell's load started.
+BACKLOG_FILE = "backlog.csv"
+BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")
+
 
 @dataclass(frozen=True)
 class RunData:
@@ -64,6 +69,12 @@ class RunData:
     def outside(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Warm-up and tail requests of one cell (only charts of a run over time use them)."""
         return read_requests(self.cell_dir(cell_id) / "outside.parquet", columns)
+
+    def backlog(self, cell_id: str) -> pd.DataFrame:
+        """An enqueue cell's backlog.csv (read_backlog); empty for a cell without one."""
+        record = self.records.get(cell_id)
+        start = record.load_started if record is not None else math.nan
+        return read_backlog(self.cell_dir(cell_id), start)
 
     def resources(self, cell_id: str) -> pd.DataFrame:
         path = self.cell_dir(cell_id) / "server_resources.csv"
@@ -160,6 +171,28 @@ def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
     """An open-loop cell's slots.parquet (harness/collect.py write_slots), if it has one."""
     path = cell_dir / "slots.parquet"
     return pd.read_parquet(path) if path.exists() else None
+
+
+def read_backlog(cell_dir: Path, load_started: float = math.nan) -> pd.DataFrame:
+    """A cell's backlog.csv, sorted by time, with `since_s`: seconds since load_started (since
+    the first sample when that is unknown). Empty (same columns) for a cell without the file
+    or with an empty one; a row that is not all numbers (a poller cut off mid-line) is
+    dropped."""
+    columns = [*BACKLOG_COLUMNS, "since_s"]
+    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+    path = cell_dir / BACKLOG_FILE
+    try:
+        raw = pd.read_csv(path) if path.exists() else None
+    except pd.errors.EmptyDataError:
+        raw = None
+    if raw is None or not set(BACKLOG_COLUMNS) <= set(raw.columns):
+        return empty
+    frame = raw[list(BACKLOG_COLUMNS)].apply(pd.to_numeric, errors="coerce").dropna()
+    if frame.empty:
+        return empty
+    frame = frame.sort_values("t", kind="stable").reset_index(drop=True)
+    origin = load_started if math.isfinite(load_started) else float(frame["t"].iloc[0])
+    return frame.assign(since_s=frame["t"] - origin)[columns]
 
 
 def load_run(path: str | Path) -> RunData:
