@@ -18,7 +18,7 @@ from locust.env import Environment
 from loadgen.cpu import CpuWatch
 from loadgen.pacing import INTENDED, OpenLoop
 from loadgen.recorder import FLUSH_S, Recorder
-from record.stream import Counts, RecordWriter, write_summary
+from record.stream import Counts, RecordWriter, warm, write_summary
 from record.window import Window
 
 
@@ -72,6 +72,7 @@ def summary(
 
 def install(environment: Environment, loop: OpenLoop | None) -> None:
     opts, runner = environment.parsed_options, environment.runner
+    warm()  # before the load, not in its window
     out = Path(opts.bench_out)
     cpu = CpuWatch()
     state: dict[str, Any] = {}

@@ -23,7 +23,7 @@ from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 
 from loadgen import identity
 from loadgen.local import planned_s, summary, window_from
-from record.stream import RecordWriter, write_summary
+from record.stream import RecordWriter, warm, write_summary
 
 log = logging.getLogger("tornado-bench")
 # After the stop, how long the master waits for every worker's last batch.
@@ -60,6 +60,7 @@ class Master:
         self.writer: RecordWriter | None = None
         self.t0 = 0.0
         self.window = window_from(0.0, self.opts)
+        warm()  # before the load, not in its window
         self.runner.clients = AdmittedNodes(self.admitted)
         self._guard_late_joiners()
         for kind, handler in (

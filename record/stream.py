@@ -17,6 +17,7 @@ light (loadgen/recorder.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import sys
 from array import array
@@ -109,6 +110,18 @@ def _strings(names: list[str]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
 
 
+@functools.cache
+def warm() -> None:
+    """pyarrow's first conversions (its compute kernels, a batch) take about 80 ms. Paid when
+    a Locust process starts (loadgen/local.py, loadgen/master.py), and at the latest when a
+    writer is made, never at the first batch inside the measured window, where it would
+    delay every send of an open loop."""
+    index = _numbers(np.zeros(1, dtype="<i4"), pa.int32())
+    arrays = [_numbers(np.zeros(1), pa.float64()), _strings(["x"]).take(index), _bools(np.ones(1))]
+    pa.RecordBatch.from_arrays(arrays, names=["a", "b", "c"])
+    np.where(np.isnan(np.zeros(1)), 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Counts:
     requests: int  # answered, completed inside the window
@@ -154,6 +167,7 @@ class RecordWriter:
     """requests.parquet, outside.parquet and (open loop) slots.parquet of one cell."""
 
     def __init__(self, cell_dir: Path, window: Window, *, open_loop: bool) -> None:
+        warm()
         self.window = window
         self._stack = contextlib.ExitStack()
         schema = request_arrow_schema()
