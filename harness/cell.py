@@ -5,19 +5,18 @@ stopped here, and cell.json is written whatever happened (DESIGN.md, "Results la
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import pandas as pd
 
 from harness import backlog, collect, generator, logs, postgres, procs
 from harness.apps import AppEntry
+from harness.interrupts import signals_deferred
 from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.sampler import SAMPLE_COLUMNS, Sampler
 from harness.scenarios import SCENARIOS
@@ -312,26 +311,6 @@ class CellRun:
             leftover |= procs.kill_survivors(below)
         leftover |= {pid for c in self.children for pid in procs.group_members(c.pid)}
         return tuple(sorted(leftover))
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while a cell's processes stop and its cell.json is written: a
-    signal that arrives meanwhile is remembered, and raised as KeyboardInterrupt once the write
-    is complete. Ignoring it instead would let a run carry on to its end and exit 0."""
-    received: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _clean(cell_dir: Path) -> None:

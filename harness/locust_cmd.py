@@ -99,21 +99,27 @@ def locust_argv(
     if rate is not None:
         args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", arrivals]
     if dist.distributed:
-        builtin = Path(scenario_file).parent == SCENARIO_DIR
-        args += [
-            "--master",
-            "--master-bind-host",
-            dist.master_bind,
-            "--master-bind-port",
-            str(dist.master_port),
-            "--expect-workers",
-            str(dist.expected),
-            "--expect-workers-max-wait",
-            f"{dist.worker_timeout_s:g}",
-            "--bench-scenario-files",
-            Path(scenario_file).name if builtin else "",
-        ]
+        args += _master_args(dist, Path(scenario_file))
     return python_argv(*args)
+
+
+def _master_args(dist: Distribution, scenario_file: Path) -> list[str]:
+    """A master bound where the run says, waiting (bounded) for every worker, and naming the
+    built-in scenario file its workers must have alike (loadgen/identity.py)."""
+    builtin = scenario_file.parent == SCENARIO_DIR
+    return [
+        "--master",
+        "--master-bind-host",
+        dist.master_bind,
+        "--master-bind-port",
+        str(dist.master_port),
+        "--expect-workers",
+        str(dist.expected),
+        "--expect-workers-max-wait",
+        f"{dist.worker_timeout_s:g}",
+        "--bench-scenario-files",
+        scenario_file.name if builtin else "",
+    ]
 
 
 def worker_argv(scenario_files: Path | str, master_host: str, master_port: int) -> list[str]:

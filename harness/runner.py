@@ -6,15 +6,12 @@ from __future__ import annotations
 import math
 import os
 import secrets
-import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from harness import calibrate, procs
@@ -22,6 +19,7 @@ from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed
 from harness.generator import WORKERS_MISSING
+from harness.interrupts import sigterm_as_interrupt
 from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.postgres import db_refusal
 from harness.repeats import Precision, Repeats
@@ -105,20 +103,6 @@ def cell_done(cell_dir: Path) -> bool:
 
 def own_status(record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
     return record.status, record.reason, math.nan
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM to the harness is handled like Ctrl-C: stop cleanly, keep what finished."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def _open_run(
@@ -247,16 +231,7 @@ def run_suite(
     except OSError as exc:
         raise UserError(f"{run_dir}: cannot create the results folder ({exc.strerror})") from None
     dist = fixed_master(distribution or Distribution(local_workers=workers))
-    options = CellOptions(
-        suite=suite,
-        placement=placements.choose(placement or suite.placement),
-        workers=dist.local_workers,
-        distribution=dist,
-    )
-    # The db scenarios' database (harness/postgres.py): checked before anything starts.
-    in_suite = [(s.name, bool(s.file)) for s in suite.scenarios]
-    refused = db_refusal(in_suite, db_url)
-    options = replace(options, db_url=db_url, db_refused=refused)
+    options = _cell_options(suite, dist, placement, db_url)
     run = _open_run(suite, run_dir, options, resumed)
     cells = _planned(suite, run)
     todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
@@ -296,6 +271,21 @@ def run_suite(
             f"`python run_bench.py run --resume {run_dir}` with the same worker options"
         )
     return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
+
+
+def _cell_options(
+    suite: Suite, dist: Distribution, placement: str | None, db_url: str | None
+) -> CellOptions:
+    # The db scenarios' database (harness/postgres.py): checked before anything starts.
+    in_suite = [(s.name, bool(s.file)) for s in suite.scenarios]
+    return CellOptions(
+        suite=suite,
+        placement=placements.choose(placement or suite.placement),
+        workers=dist.local_workers,
+        distribution=dist,
+        db_url=db_url,
+        db_refused=db_refusal(in_suite, db_url),
+    )
 
 
 def farewell(dist: Distribution) -> None:

@@ -17,7 +17,8 @@ import psutil
 import pytest
 
 from harness import placement
-from harness.cell import CellOptions, run_cell, signals_deferred
+from harness.cell import CellOptions, run_cell
+from harness.interrupts import signals_deferred
 from harness.procs import free_port, live
 from harness.suite import parse_suite
 from record.cells import CellRecord
