@@ -22,7 +22,8 @@ EXPECTED = {
 @pytest.mark.parametrize(
     "victim",
     [
-        "locust worker",
+        # A SIGKILLed Locust worker is also covered by tests/harness/test_distributed.py.
+        pytest.param("locust worker", marks=pytest.mark.slow),
         pytest.param("server", marks=pytest.mark.slow),
         pytest.param("server worker", marks=pytest.mark.slow),
         pytest.param("backend", marks=pytest.mark.slow),
