@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import cli_load
+from harness.cli_types import existing_dir, positive_float, rate_list
 from record.errors import UserError
 
 DEFAULT_SUITE = "quick"
@@ -31,43 +32,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UserError(f"{self.prog}: {message} (see --help)")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number")
-    return value
-
-
-def rate_list(text: str) -> tuple[float, ...]:
-    """--rates 50,100,200: offered requests per second (ranges are checked with the suite's)."""
-    try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of numbers, e.g. 50,100,200"
-        ) from None
-
-
-def existing_dir(text: str) -> Path:
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: no such directory")
-    return path
 
 
 # -- commands --------------------------------------------------------------------------
@@ -251,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_report_and_compare(sub)
     _add_tools(sub)
-    cli_load.add_commands(sub, positive_int, positive_float, RESULTS_DIR)
+    cli_load.add_commands(sub, RESULTS_DIR)
     return parser
 
 
@@ -307,7 +271,7 @@ def _add_run(sub: Any) -> None:
         "one per cell",
     )
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
-    cli_load.add_run_options(run, positive_int, positive_float)
+    cli_load.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
 

@@ -7,6 +7,7 @@ import argparse
 import ipaddress
 from typing import Any
 
+from harness.cli_types import positive_float, positive_int
 from harness.locust_cmd import Distribution
 from record.errors import UserError
 
@@ -27,7 +28,7 @@ def _loopback(addr: str) -> bool:
         return addr == "localhost"
 
 
-def add_run_options(run: Any, positive_int: Any, positive_float: Any) -> None:
+def add_run_options(run: Any) -> None:
     group = run.add_argument_group("load from several processes or machines")
     group.add_argument(
         "--workers",
@@ -105,7 +106,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return calibrate(args.out, workers=args.workers, duration_s=args.duration)
 
 
-def add_commands(sub: Any, positive_int: Any, positive_float: Any, results_dir: Any) -> None:
+def add_commands(sub: Any, results_dir: Any) -> None:
     worker = sub.add_parser(
         "worker",
         help="generate load for a run on another machine",
