@@ -261,7 +261,8 @@ class CellRun:
             for child in self.children:  # the server under test, and the backend it calls
                 if child.name in ("server", "backend") and not child.alive():
                     code = child.popen.returncode
-                    raise CellFailed(f"{child.name} exited with code {code} during load")
+                    what = "database" if isinstance(child, postgres.Database) else child.name
+                    raise CellFailed(f"{what} exited with code {code} during load")
             self._check_local_workers()
             if time.monotonic() > deadline:
                 raise CellFailed("watchdog: Locust ran far past its planned time")

@@ -141,7 +141,7 @@ def test_a_database_killed_mid_cell_fails_the_cell_and_is_cleaned_up(
     assert killed, "the database was never seen running"
     record = cell(run_dir, "coroutine-asyncio-db-sleep-ms10-pool10-u10-r1")
     assert outcome.counts["failed"] == 1
-    assert record.status == "failed" and "backend exited" in record.reason, record.reason
+    assert record.status == "failed" and "database exited" in record.reason, record.reason
     assert_nothing_left(pg_tmp)
 
 
