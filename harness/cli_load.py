@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 from typing import Any
 
 from harness.cli_types import positive_float, positive_int
 from harness.locust_cmd import Distribution
+from harness.suite_checks import is_loopback
 from record.errors import UserError
 
 DEFAULT_WORKER_TIMEOUT_S = 60.0
@@ -19,13 +19,6 @@ Load from several machines (Locust's master/worker mode):
                     --master-port 5557 --server-host 192.0.2.10 --token T
   other machine:  run_bench.py worker --master 192.0.2.10:5557 --token T
 The firewall must let the workers reach the master port and the servers' ports."""
-
-
-def _loopback(addr: str) -> bool:
-    try:
-        return ipaddress.ip_address(addr).is_loopback
-    except ValueError:
-        return addr == "localhost"
 
 
 def add_run_options(run: Any) -> None:
@@ -79,7 +72,7 @@ def distribution_from(args: argparse.Namespace) -> Distribution:
     if not 0 <= args.master_port < 65536:
         raise UserError("--master-port must be a port number (1-65535), or 0 for a free one")
     for flag, addr in (("--master-bind", args.master_bind), ("--server-host", args.server_host)):
-        if not _loopback(addr) and not args.allow_remote:
+        if not is_loopback(addr) and not args.allow_remote:
             raise UserError(
                 f"{flag} {addr}: not a loopback address; add --allow-remote to listen there"
             )

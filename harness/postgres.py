@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import ipaddress
 import os
 import pwd
 import shutil
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness import procs
+from harness.suite_checks import is_loopback
 from record.errors import UserError
 from servers.config import DB_URL_SCHEMES
 from servers.lifeline import die_with_parent
@@ -224,6 +224,25 @@ def _wait_ready(url: str, child: procs.Child, log_path: Path | None) -> None:
     )
 
 
+def _initdb(
+    binaries: Any, data: Path, log: Any, log_path: Path | None, cpus: set[int] | None
+) -> None:
+    """A new cluster in `data`; RuntimeError with initdb's last words when it fails."""
+    initdb = _popen(
+        [binaries.initdb, "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
+         "--no-locale", "--no-sync"],
+        log=log, cwd=str(data.parent), cpus=cpus,
+    )  # fmt: skip
+    try:
+        code = initdb.wait(timeout=INITDB_TIMEOUT_S)
+    finally:
+        if initdb.poll() is None:
+            initdb.kill()
+            initdb.wait()
+    if code != 0:
+        raise RuntimeError(f"initdb exited with code {code}: {_log_tail(log_path)}")
+
+
 def start_throwaway(
     log_path: Path | None = None, *, cpus: set[int] | None = None, name: str = "database"
 ) -> Database:
@@ -242,19 +261,7 @@ def start_throwaway(
         if user is not None:
             os.chown(folder, user.pw_uid, user.pw_gid)
         data = folder / "data"
-        initdb = _popen(
-            [binaries.initdb, "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
-             "--no-locale", "--no-sync"],
-            log=log, cwd=str(folder), cpus=cpus,
-        )  # fmt: skip
-        try:
-            code = initdb.wait(timeout=INITDB_TIMEOUT_S)
-        finally:
-            if initdb.poll() is None:
-                initdb.kill()
-                initdb.wait()
-        if code != 0:
-            raise RuntimeError(f"initdb exited with code {code}: {_log_tail(log_path)}")
+        _initdb(binaries, data, log, log_path, cpus)
         for _ in range(PORT_ATTEMPTS):
             port = procs.free_port()
             popen = _popen(
@@ -288,15 +295,6 @@ def start_throwaway(
         raise
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_db_url(url: str, *, allow_remote: bool = False) -> str:
     """A --db-url that the db scenarios can use: a postgresql:// URL, loopback unless
     allow_remote, reachable now; its tables are created if missing. UserError otherwise."""
@@ -308,7 +306,7 @@ def check_db_url(url: str, *, allow_remote: bool = False) -> str:
     if not host:
         # No host: libpq would use a local unix socket, which is loopback too.
         host = "localhost"
-    if not allow_remote and not _loopback(host):
+    if not allow_remote and not is_loopback(host):
         raise UserError(f"{where}: {host} is not a loopback address; add --allow-remote to use it")
     import psycopg
 

@@ -25,7 +25,7 @@ from harness.postgres import db_refusal
 from harness.repeats import Precision, Repeats
 from harness.scenarios import SCENARIOS
 from harness.suite import Suite
-from harness.suite_checks import check_target
+from harness.suite_checks import check_target, is_loopback
 from harness.timing import estimate_cell_s
 from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
@@ -334,7 +334,7 @@ def _announce(console: Any, suite: Suite, dist: Distribution) -> None:
         f"workers: start {dist.remote_workers} with `python run_bench.py worker --master "
         f"HOST:{dist.master_port} --token {dist.token}` (master listens on {dist.master_bind})"
     )
-    if dist.server_host in ("127.0.0.1", "localhost", "::1"):
+    if is_loopback(dist.server_host):
         console.print(
             "note: servers listen on loopback only; workers on other machines need "
             "--server-host ADDR"

@@ -105,6 +105,17 @@ def pycurl_problem() -> str | None:
     return None
 
 
+def is_loopback(host: str) -> bool:
+    """The one loopback rule: load, listening sockets and databases stay on the machine
+    unless --allow-remote says otherwise."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_target(url: str, allow_remote: bool, source: str = "target") -> str:
     """A target must be http(s)://host:port; only loopback unless allow_remote."""
     parts = urlsplit(url)
@@ -115,11 +126,7 @@ def check_target(url: str, allow_remote: bool, source: str = "target") -> str:
     except ValueError:
         raise UserError(f"{source}: the port is not a number in 1..65535") from None
     host = parts.hostname
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not allow_remote:
+    if not is_loopback(host) and not allow_remote:
         raise UserError(
             f"{source}: {host} is not a loopback address; load goes only to loopback "
             "unless --allow-remote is given"

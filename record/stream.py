@@ -196,30 +196,20 @@ class RecordWriter:
         answered = ~np.isnan(latency)
         inside = answered & self.window.holds(start, latency)
         names = _strings(batch["endpoints"] or [""])
-        table = {
-            "start": start,
-            "latency_ms": latency,
-            "status": cols["status"],
-            "bytes": cols["bytes"],
-            "ok": cols["ok"],
-            "intended_start": intended,
-            "ttfb_ms": cols["ttfb_ms"],
-        }
-        endpoint = cols["endpoint"]
         for target, mask in ((self._requests, inside), (self._outside, answered & ~inside)):
             if not mask.any():
                 continue
             target.add(
                 [
-                    _numbers(table["start"][mask], pa.float64()),
+                    _numbers(start[mask], pa.float64()),
                     _numbers(latency[mask], pa.float64()),
-                    names.take(_numbers(endpoint[mask], pa.int32())),
-                    _numbers(table["status"][mask], pa.int32()),
-                    _numbers(table["bytes"][mask], pa.int64()),
-                    _bools(table["ok"][mask]),
+                    names.take(_numbers(cols["endpoint"][mask], pa.int32())),
+                    _numbers(cols["status"][mask], pa.int32()),
+                    _numbers(cols["bytes"][mask], pa.int64()),
+                    _bools(cols["ok"][mask]),
                     _numbers(np.full(int(mask.sum()), worker, dtype="<i4"), pa.int32()),
                     _numbers(intended[mask], pa.float64()),
-                    _numbers(table["ttfb_ms"][mask], pa.float64()),
+                    _numbers(cols["ttfb_ms"][mask], pa.float64()),
                 ]
             )
         if self._slots is not None:
