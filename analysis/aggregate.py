@@ -28,6 +28,7 @@ from analysis.cellstats import (  # noqa: F401  (kept importable from here)
     window_series,
 )
 from record import schema
+from servers import workloads
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
@@ -64,7 +65,7 @@ def service_times(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
     client's share, so it overstates S)."""
     out: dict[tuple[str, str], float] = {}
     measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
-    ok = summary[measured & summary["scenario_name"].isin(model.CPU_SCENARIOS)]
+    ok = summary[measured & summary["scenario_name"].map(workloads.is_cpu).astype(bool)]
     for (label, loop), group in ok.groupby(["scenario", "loop"]):
         demand = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0)
         best = demand.min()
@@ -81,7 +82,7 @@ def wait_demands(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     over its cells): how the variant's own bookkeeping caps it once the CPU saturates."""
     out: dict[tuple[str, str, str], float] = {}
     measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
-    ok = summary[measured & summary["scenario_name"].isin(model.WAIT_SCENARIOS)]
+    ok = summary[measured & summary["scenario_name"].map(workloads.is_wait).astype(bool)]
     for key, group in ok.groupby(["variant", "scenario", "loop"]):
         demand = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0).min()
         if pd.notna(demand):
@@ -98,7 +99,7 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     waits = wait_demands(out)
     expected = []
     for row in out.itertuples(index=False):
-        if row.scenario_name in model.WAIT_SCENARIOS:
+        if workloads.is_wait(row.scenario_name):
             service = waits.get((row.variant, row.scenario, row.loop))
         else:
             service = services.get((row.scenario, row.loop))

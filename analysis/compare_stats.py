@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.model import WAIT_SCENARIOS
+from servers import workloads
 
 ALPHA = 0.05
 MIN_REPEATS = 3  # fewer valid repeats a side cannot estimate their own spread: no verdict
@@ -75,7 +75,7 @@ REPEAT_SUFFIX = r"-r\d+$"
 
 def is_cpu_bound(scenario_name: str) -> bool:
     """Bound by the server's CPU (cpu, hello, json, mixed), so it moves with the machine."""
-    return scenario_name not in WAIT_SCENARIOS
+    return not workloads.is_wait(scenario_name)
 
 
 def side_stats(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:

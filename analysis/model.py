@@ -9,31 +9,27 @@ from __future__ import annotations
 
 import math
 
-from servers import variants
+from servers import variants, workloads
 
-# Scenarios whose cost is CPU in the server; their service time is measured by the suite.
-CPU_SCENARIOS = ("cpu", "hello", "json", "db-rows")
-WAIT_SCENARIOS = ("sleep", "upstream", "fanout", "db-sleep")
-# /db?query=sleep: a wait like /sleep, but a waiting request holds a database connection, so
-# the C of the wait bound is also capped by the connections (Little's law, X = C / R_min, with
-# C = min(the strategy's wait concurrency, its pool)). Only the awaiting strategies share a
-# pool (the suite's `pool`, default 10); the others hold one connection per thread or process,
-# which their wait concurrency already counts. /db?query=rows is CPU in the server and is
-# bound like /cpu (utilization law, its S measured by the suite); query=write has no bound.
-DB_POOL_SCENARIOS = ("db-sleep",)
-DEFAULT_DB_POOL = 10
+# /db?query=sleep (a POOL_BOUND workload): a wait like /sleep, but a waiting request holds a
+# database connection, so the C of the wait bound is also capped by the connections (Little's
+# law, X = C / R_min, with C = min(the strategy's wait concurrency, its pool)). Only the
+# awaiting strategies share a pool (the suite's `pool`, default workloads.DEFAULT_DB_POOL);
+# the others hold one connection per thread or process, which their wait concurrency already
+# counts. The kind of each workload is asked of servers/workloads.py.
 
 
 def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float:
     """R_min for the wait scenarios: the simulated wait itself; a fan-out waits for its calls
     one after another unless the strategy awaits them together."""
-    if scenario in ("sleep", "upstream", "db-sleep"):
-        return params["ms"] / 1000.0
-    if scenario == "fanout":
+    work = workloads.facts(scenario)
+    if work is None or not work.waits:
+        return math.nan
+    calls = work.calls(params)
+    if work.fanout_param:
         facts = variants.facts(variant)
-        calls = facts.fanout_calls(params["n"]) if facts is not None else params["n"]
-        return calls * params["ms"] / 1000.0
-    return math.nan
+        calls = facts.fanout_calls(calls) if facts is not None else calls
+    return calls * params["ms"] / 1000.0
 
 
 def expected_rps(
@@ -52,7 +48,8 @@ def expected_rps(
     demand per request: the whole bound for CPU scenarios, a cap for wait scenarios."""
     if variants.facts(variant) is None:  # a user's own server: its strategy is unknown
         return math.nan
-    if scenario in WAIT_SCENARIOS:
+    work = workloads.kind(scenario)
+    if workloads.is_wait(scenario):
         r_min = min_response_s(variant, scenario, params)
         if not r_min > 0:
             return math.nan
@@ -60,8 +57,8 @@ def expected_rps(
             variant, users=users, threads=threads, processes=processes
         )
         facts = variants.facts(variant)
-        if scenario in DB_POOL_SCENARIOS and facts is not None and facts.waits == variants.AWAITS:
-            concurrency = min(concurrency, params.get("pool", DEFAULT_DB_POOL))
+        if work == workloads.POOL_BOUND and facts is not None and facts.waits == variants.AWAITS:
+            concurrency = min(concurrency, params.get("pool", workloads.DEFAULT_DB_POOL))
         bound = concurrency / r_min
         if service_s is not None and service_s > 0:
             # "until the CPU saturates": the same requests also cost CPU in the server.
@@ -71,7 +68,7 @@ def expected_rps(
                 / service_s,
             )
         return bound
-    if scenario in CPU_SCENARIOS:
+    if work == workloads.CPU:
         if service_s is None or not service_s > 0:
             return math.nan
         parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)

@@ -17,6 +17,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from analysis import aggregate
 from analysis import plotkit as kit
+from servers import workloads
 from servers.variants import concurrent_fanout
 
 
@@ -276,10 +277,12 @@ def cpu_vs_users(summary: pd.DataFrame) -> Figure | None:
 
 
 def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
-    fan = summary[(summary["scenario_name"] == "fanout") & (summary["requests"] > 0)].copy()
+    fans = summary["scenario_name"].map(workloads.fans_out).astype(bool)
+    fan = summary[fans & (summary["requests"] > 0)].copy()
     if fan.empty:
         return None
-    fan["calls"] = fan["params"].map(lambda p: p["n"])
+    pairs = zip(fan["scenario_name"], fan["params"], strict=True)
+    fan["calls"] = [workloads.calls(name, params) for name, params in pairs]
     if fan["calls"].nunique() < 2:
         return None
     users = fan.groupby("variant")["users"].max().min()

@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis import aggregate
 from analysis.table import fmt
+from servers import workloads
 from servers.variants import concurrent_fanout, forks
 
 IMBALANCE_SHARE = 0.8  # a forked worker doing more than this share did the work alone
@@ -149,10 +150,12 @@ def read_cpu(summary: pd.DataFrame) -> str:
 def read_fanout(summary: pd.DataFrame) -> str:
     """At the most upstream calls: the best median of strategies that await the calls
     together against the best of those that make them one after another."""
-    fan = summary[(summary["scenario_name"] == "fanout") & summary["valid"]].copy()
+    fans = summary["scenario_name"].map(workloads.fans_out).astype(bool)
+    fan = summary[fans & summary["valid"]].copy()
     if fan.empty:
         return "No valid fan-out cell."
-    fan["calls"] = fan["params"].map(lambda p: p["n"])
+    pairs = zip(fan["scenario_name"], fan["params"], strict=True)
+    fan["calls"] = [workloads.calls(name, params) for name, params in pairs]
     most = fan[fan["calls"] == fan["calls"].max()]
     together = most["variant"].map(concurrent_fanout).astype(bool)
     conc = most[together]["p50_ms"].min()

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.readings_openloop import ms, rate
+from servers import workloads
 from servers.variants import forks
 
-ENQUEUE = "enqueue"  # the scenario whose cells poll their server's backlog (harness/backlog.py)
 MIN_SAMPLES = 3  # fewer in the window: the slopes use every sample since the load began
 # A backlog's trend counts as growth (or shrinking) only when it is at least this many jobs
 # per second and this many standard errors of the slope away from zero; else it is noise
@@ -38,7 +38,8 @@ def enqueue_cells(summary: pd.DataFrame) -> pd.DataFrame:
     the highest users (its first repeat)."""
     if summary.empty or "scenario_name" not in summary:
         return summary.iloc[0:0]
-    cells = summary[(summary["scenario_name"] == ENQUEUE) & (summary["requests"] > 0)]
+    polled = summary["scenario_name"].map(workloads.polls_backlog).astype(bool)
+    cells = summary[polled & (summary["requests"] > 0)]
     cells = cells.sort_values(["users", "repeat"], ascending=[False, True], kind="stable")
     return cells.groupby(["scenario", "loop", "variant"], sort=False).head(1)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness import procs
 from record import io
+from servers import workloads
 
 POLL_INTERVAL_S = 0.5
 # A poll that takes longer is skipped (a blocking strategy may hold /health behind a job).
@@ -28,14 +29,12 @@ BACKLOG_FILE = "backlog.csv"
 BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")
 
 Row = tuple[float, int, int, int, int, int]
-# The built-in scenario whose cells are polled (harness/scenarios.py).
-BACKLOG_SCENARIO = "enqueue"
 
 
 def wanted(scenario: str, user_file: bool, builtin_server: bool) -> bool:
-    """Poll a cell of the built-in enqueue scenario on a server the harness started from
-    servers/ (a target or an app has no known /health)."""
-    return scenario == BACKLOG_SCENARIO and not user_file and builtin_server
+    """Poll a cell of a built-in workload that keeps a backlog (servers/workloads.py) on a
+    server the harness started from servers/ (a target or an app has no known /health)."""
+    return workloads.polls_backlog(scenario) and not user_file and builtin_server
 
 
 def reading(body: bytes) -> tuple[int, int, int, int, int] | None:

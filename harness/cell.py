@@ -26,8 +26,8 @@ from harness.verify import verify
 from record import io
 from record.cells import CellRecord, CellSpec, Limits, Placement
 from record.window import Window
-from servers.config import DEFAULT_DB_POOL
 from servers.variants import facts
+from servers.workloads import DEFAULT_DB_POOL
 
 # A cell that runs this much longer than planned is stopped and recorded as failed.
 WATCHDOG_SLACK_S = 60.0

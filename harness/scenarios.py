@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers import config as limits
+from servers import workloads
 from servers.config import (
     CPU_N_MAX,
     DB_POOL_MAX,
-    DEFAULT_DB_POOL,
     FANOUT_N_MAX,
     FANOUT_TOTAL_MS_MAX,
     MS_MAX,
@@ -33,12 +33,19 @@ class ScenarioSpec:
     name: str
     summary: str
     params: dict[str, Param] = field(default_factory=dict)
-    needs_backend: bool = False
-    # A PostgreSQL database: a throwaway one per cell (harness/postgres.py), or --db-url.
-    needs_db: bool = False
     # Locust puts the file's folder first on sys.path, so a file must not share a name with
     # a standard module (json.py would shadow json).
     module: str = ""
+
+    @property
+    def needs_backend(self) -> bool:
+        """The upstream backend is started beside the server (servers/workloads.py)."""
+        return workloads.needs_backend(self.name)
+
+    @property
+    def needs_db(self) -> bool:
+        """A PostgreSQL database: a throwaway one per cell (harness/postgres.py), or --db-url."""
+        return workloads.needs_db(self.name)
 
     @property
     def locustfile(self) -> Path:
@@ -54,7 +61,7 @@ class ScenarioSpec:
 
 
 MS = Param(0, MS_MAX, 50)
-DB_POOL = Param(1, DB_POOL_MAX, DEFAULT_DB_POOL)
+DB_POOL = Param(1, DB_POOL_MAX, workloads.DEFAULT_DB_POOL)
 
 SCENARIOS: dict[str, ScenarioSpec] = {
     s.name: s
@@ -64,13 +71,12 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec("sleep", "GET /sleep?ms: simulated I/O wait", {"ms": MS}),
         ScenarioSpec("cpu", "GET /cpu?n: pure-Python CPU work", {"n": Param(1, CPU_N_MAX, 20000)}),
         ScenarioSpec(
-            "upstream", "GET /upstream?ms: one backend call", {"ms": MS}, needs_backend=True
+            "upstream", "GET /upstream?ms: one backend call", {"ms": MS}
         ),
         ScenarioSpec(
             "fanout",
             "GET /fanout?n&ms: n independent backend calls",
             {"n": Param(1, FANOUT_N_MAX, 4), "ms": MS},
-            needs_backend=True,
         ),
         ScenarioSpec(
             "mixed",
@@ -100,21 +106,18 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "db-sleep",
             "GET /db?query=sleep&ms: a wait inside PostgreSQL (pg_sleep)",
             {"ms": MS, "pool": DB_POOL},
-            needs_db=True,
             module="db_sleep",
         ),
         ScenarioSpec(
             "db-rows",
             "GET /db?query=rows&n: n seeded rows, a join and ORDER BY",
             {"n": Param(1, DB_ROWS, 100), "pool": DB_POOL},
-            needs_db=True,
             module="db_rows",
         ),
         ScenarioSpec(
             "db-write",
             "GET /db?query=write: one INSERT in a transaction",
             {"pool": DB_POOL},
-            needs_db=True,
             module="db_write",
         ),
     )
@@ -136,12 +139,25 @@ _PATHS = {
 }
 
 
-def cross_check(name: str, params: dict[str, int]) -> str | None:
-    """Constraints between parameters; a message when they are violated."""
-    if name == "fanout" and params["n"] * params["ms"] > FANOUT_TOTAL_MS_MAX:
+def _fanout_total(p: dict[str, int]) -> str | None:
+    if p["n"] * p["ms"] > FANOUT_TOTAL_MS_MAX:
         return f"n*ms must be at most {FANOUT_TOTAL_MS_MAX}"
-    if name == "stream" and params["chunks"] * params["bytes"] > limits.STREAM_TOTAL_BYTES_MAX:
+    return None
+
+
+def _stream_total(p: dict[str, int]) -> str | None:
+    if p["chunks"] * p["bytes"] > limits.STREAM_TOTAL_BYTES_MAX:
         return f"chunks*bytes must be at most {limits.STREAM_TOTAL_BYTES_MAX}"
-    if name == "stream" and (params["chunks"] - 1) * params["ms"] > limits.STREAM_TOTAL_MS_MAX:
+    if (p["chunks"] - 1) * p["ms"] > limits.STREAM_TOTAL_MS_MAX:
         return f"(chunks-1)*ms must be at most {limits.STREAM_TOTAL_MS_MAX}"
     return None
+
+
+# Constraints between a scenario's parameters, beyond each one's own range.
+_CROSS = {"fanout": _fanout_total, "stream": _stream_total}
+
+
+def cross_check(name: str, params: dict[str, int]) -> str | None:
+    """Constraints between parameters; a message when they are violated."""
+    check = _CROSS.get(name)
+    return check(params) if check is not None else None

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from servers.variants import LOOPS, forks
+from servers.workloads import DEFAULT_DB_POOL
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THREADS = 8
@@ -41,7 +42,6 @@ PYCURL_HINT = "pip install pycurl==7.49.0 (a source build needs libcurl4-openssl
 # /db (servers/db.py): the PostgreSQL database the server connects to at start, and the
 # connections of the awaiting strategies' pool (the others: one per process or per thread).
 DB_URL_SCHEMES = ("postgresql://", "postgres://")
-DEFAULT_DB_POOL = 10
 DB_POOL_MAX = 64
 
 # Upstream calls: a per-call deadline of the requested delay plus this slack, so a slow or

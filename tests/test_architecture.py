@@ -49,8 +49,9 @@ def test_imports_flow_one_way(package: str) -> None:
 
 def test_variant_facts_load_neither_tornado_nor_locust() -> None:
     assert imported_roots(ROOT / "servers" / "variants.py") <= {"__future__", "math", "dataclasses"}
+    assert imported_roots(ROOT / "servers" / "workloads.py") <= {"__future__", "dataclasses"}
     code = (
-        "import sys, servers.variants\n"
+        "import sys, servers.variants, servers.workloads\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tornado', 'locust', 'gevent'))\n"
         "sys.exit(str(bad) if bad else 0)\n"
     )
@@ -60,14 +61,18 @@ def test_variant_facts_load_neither_tornado_nor_locust() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _mentions_variant(node: ast.AST) -> bool:
+def _mentions(node: ast.AST, word: str) -> bool:
     for sub in ast.walk(node):
         name = sub.id if isinstance(sub, ast.Name) else getattr(sub, "attr", "")
-        if isinstance(sub, ast.Constant) and sub.value == "variant":  # row["variant"]
-            return True
-        if "variant" in str(name):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and word in sub.value:
+            return True  # row["variant"], summary["scenario_name"]
+        if word in str(name):
             return True
     return False
+
+
+def _mentions_variant(node: ast.AST) -> bool:
+    return _mentions(node, "variant")
 
 
 def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
@@ -92,3 +97,54 @@ def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
                     if consts:
                         found.append(f"{path.relative_to(ROOT)}:{node.lineno} {consts}")
     assert found == []
+
+
+def _product_files(skip: set[Path]) -> list[Path]:
+    out = []
+    for package in ("harness", "analysis", "record", "servers", "loadgen", "run_bench.py"):
+        target = ROOT / package
+        out += [target] if target.is_file() else sorted(target.rglob("*.py"))
+    return [p for p in out if p not in skip]
+
+
+def _name_constants(node: ast.AST, names: tuple[str, ...]) -> list[str]:
+    return [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and c.value in names]
+
+
+def test_no_workload_name_is_compared_as_a_string_outside_its_home() -> None:
+    """Workload facts (kind of work, backend, database, backlog, pool size) are asked of
+    servers/workloads.py, never read off a scenario's name: no comparison of a scenario with a
+    workload's name, no module constant naming workloads (CPU_SCENARIOS, ENQUEUE = "enqueue"),
+    no second DEFAULT_DB_POOL. Comparisons that involve a variant are the variant rule's
+    ("fanout" is both a strategy and a workload)."""
+    from servers.workloads import WORKLOAD_NAMES
+
+    upper = {n.upper().replace("-", "_") for n in WORKLOAD_NAMES}
+    # the home, and the maker of synthetic runs, whose scenario names are data
+    skip = {ROOT / "servers" / "workloads.py", ROOT / "analysis" / "synthetic.py"}
+    found = []
+    for path in _product_files(skip):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            isin = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "isin"
+            compare = isinstance(node, ast.Compare) or isin
+            about_scenario = _mentions(node, "scenario") and not _mentions_variant(node)
+            if compare and about_scenario and (consts := _name_constants(node, WORKLOAD_NAMES)):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {consts}")
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for name in (t.id for t in targets if isinstance(t, ast.Name)):
+                spelled = _name_constants(node.value, WORKLOAD_NAMES)
+                named = spelled and ("SCENARIO" in name or name in upper)
+                if named or name == "DEFAULT_DB_POOL":
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert found == []
+
+
+def test_every_scenario_has_its_workload_facts() -> None:
+    """A scenario of the catalog without an entry in servers/workloads.py would be modelled,
+    charted and started as a user's own file."""
+    from harness.scenarios import SCENARIOS
+    from servers.workloads import WORKLOADS
+
+    assert sorted(SCENARIOS) == sorted(WORKLOADS)

@@ -1,0 +1,116 @@
+"""The facts about each built-in workload (scenario) that the model, the charts, the readings,
+the harness and the CLI need, without Tornado or Locust: importing this module starts nothing.
+
+Nothing outside this module compares a scenario name as a string; it asks a fact instead (what
+kind of work is it? does it need the backend or a database? does its server keep a backlog the
+harness polls?). A new workload is one entry in WORKLOADS (plus its Locust file in scenarios/
+and its parameters in harness/scenarios.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What bounds a workload's throughput (analysis/model.py):
+CPU = "cpu"  # CPU in the server: the utilization law, X <= C / S, S measured by the suite
+WAIT = "wait"  # a wait of `ms`: Little's law, X <= C / R_min, C the strategy's wait concurrency
+# A wait that holds a database connection: C is also capped by the awaiting strategies' pool.
+POOL_BOUND = "pool-bound"
+NONE = "none"  # no bound the model can state (a mix, a write, background work, a stream)
+KINDS = (CPU, WAIT, POOL_BOUND, NONE)
+
+# Connections in the awaiting strategies' database pool when a suite does not say (the
+# server's --db-pool); the other strategies hold one per thread or process.
+DEFAULT_DB_POOL = 10
+
+
+@dataclass(frozen=True)
+class WorkloadFacts:
+    name: str
+    kind: str  # one of KINDS
+    needs_backend: bool = False  # the upstream backend is started beside the server
+    # A PostgreSQL database: a throwaway one per cell (harness/postgres.py), or --db-url.
+    needs_db: bool = False
+    # The server answers at once and keeps the work pending; the harness polls its backlog.
+    polls_backlog: bool = False
+    # The parameter holding how many upstream calls one request makes ("" when it makes one).
+    fanout_param: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"workload {self.name}: kind {self.kind!r} is not one of {KINDS}")
+
+    @property
+    def waits(self) -> bool:
+        """Bound by a wait (Little's law) rather than by the server's CPU."""
+        return self.kind in (WAIT, POOL_BOUND)
+
+    def calls(self, params: dict[str, int]) -> int:
+        """Upstream calls one request makes (1 for a workload that does not fan out)."""
+        return int(params[self.fanout_param]) if self.fanout_param else 1
+
+
+WORKLOADS: dict[str, WorkloadFacts] = {
+    w.name: w
+    for w in (
+        WorkloadFacts("hello", CPU),
+        WorkloadFacts("json", CPU),
+        WorkloadFacts("sleep", WAIT),
+        WorkloadFacts("cpu", CPU),
+        WorkloadFacts("upstream", WAIT, needs_backend=True),
+        WorkloadFacts("fanout", WAIT, needs_backend=True, fanout_param="n"),
+        WorkloadFacts("mixed", NONE),
+        WorkloadFacts("enqueue", NONE, polls_backlog=True),
+        WorkloadFacts("stream", NONE),
+        WorkloadFacts("db-sleep", POOL_BOUND, needs_db=True),
+        # /db?query=rows is CPU in the server and is bound like /cpu.
+        WorkloadFacts("db-rows", CPU, needs_db=True),
+        WorkloadFacts("db-write", NONE, needs_db=True),
+    )
+}
+WORKLOAD_NAMES = tuple(WORKLOADS)
+
+
+def facts(name: str) -> WorkloadFacts | None:
+    """The facts of a built-in workload, or None for a user's own Locust file."""
+    return WORKLOADS.get(name)
+
+
+def kind(name: str) -> str:
+    w = facts(name)
+    return w.kind if w is not None else NONE
+
+
+def is_cpu(name: str) -> bool:
+    return kind(name) == CPU
+
+
+def is_wait(name: str) -> bool:
+    w = facts(name)
+    return w is not None and w.waits
+
+
+def fans_out(name: str) -> bool:
+    w = facts(name)
+    return w is not None and bool(w.fanout_param)
+
+
+def polls_backlog(name: str) -> bool:
+    w = facts(name)
+    return w is not None and w.polls_backlog
+
+
+def needs_backend(name: str) -> bool:
+    w = facts(name)
+    return w is not None and w.needs_backend
+
+
+def needs_db(name: str) -> bool:
+    w = facts(name)
+    return w is not None and w.needs_db
+
+
+def calls(name: str, params: dict[str, int]) -> int:
+    """Upstream calls one request of this workload makes (1 for a user's own file)."""
+    w = facts(name)
+    return w.calls(params) if w is not None else 1
