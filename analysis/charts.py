@@ -58,8 +58,7 @@ class Material:
     @property
     def slo_ms(self) -> float | None:
         """The suite's latency objective (slo_ms), if it set one."""
-        slo = self.run.run.suite.get("slo_ms")
-        return None if slo is None else float(slo)
+        return self.run.run.settings.slo_ms
 
     @cached_property
     def shown(self) -> pd.DataFrame:

@@ -26,24 +26,12 @@ from analysis.compare_stats import (
     compare_tables,
 )
 from analysis.load import load_run
+from record.cells import RunRecord
 from record.errors import UserError
 
 
-def machine_key(meta: dict) -> dict[str, str]:
-    env = meta.get("environment", {})
-    cpu = env.get("cpu", {})
-    key = {
-        "cpu model": str(cpu.get("model")),
-        "cores": str(cpu.get("cores")),
-        "python": str(env.get("python", {}).get("version")),
-    }
-    for name, version in sorted(env.get("packages", {}).items()):
-        key[name] = str(version)
-    return key
-
-
-def check_comparable(base: dict, new: dict) -> None:
-    a, b = machine_key(base), machine_key(new)
+def check_comparable(base: RunRecord, new: RunRecord) -> None:
+    a, b = base.machine.machine_key(), new.machine.machine_key()
     diffs = [
         f"{k} {a.get(k)} vs {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
     ]
@@ -86,7 +74,7 @@ class Comparison:
 def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = False) -> Comparison:
     base, new = load_run(base_dir), load_run(new_dir)
     if not force:
-        check_comparable(base.run.to_dict(), new.run.to_dict())
+        check_comparable(base.run, new.run)
     result = compare_tables(
         aggregate.build_summary(base.cells, base.cell_requests, base.run_id),
         aggregate.build_summary(new.cells, new.cell_requests, new.run_id),

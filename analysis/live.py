@@ -18,20 +18,22 @@ from analysis import aggregate
 from analysis.load import cell_requests, cell_row, cell_slots
 from record.cells import CellRecord, RunRecord
 from record.errors import UserError
+from record.run_meta import Calibration
 
 
 class LiveJudge:
     def __init__(self) -> None:
         self._rows: list[pd.DataFrame] = []
-        self._calibration: dict[Path, dict] = {}
+        self._calibration: dict[Path, Calibration] = {}
 
-    def _calibration_of(self, run_dir: Path) -> dict:
-        """The run's generator calibration (run.json), read once per run; {} without one."""
+    def _calibration_of(self, run_dir: Path) -> Calibration:
+        """The run's generator calibration (run.json), read once per run; none measured
+        without one."""
         if run_dir not in self._calibration:
             try:
-                self._calibration[run_dir] = RunRecord.read(run_dir).calibration
+                self._calibration[run_dir] = RunRecord.read(run_dir).generator_calibration
             except UserError:
-                self._calibration[run_dir] = {}
+                self._calibration[run_dir] = Calibration()
         return self._calibration[run_dir]
 
     def __call__(self, record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from record.cells import CellRecord, RunRecord
 from record.errors import UserError
+from record.run_meta import Calibration
 from record.schema import REQUEST_COLUMNS
 
 # An enqueue cell's background work over time, polled from the server's /health
@@ -101,16 +102,15 @@ def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFr
     return table.to_pandas()
 
 
-def _workers_figures(record: CellRecord, calibration: dict[str, Any]) -> dict[str, Any]:
+def _workers_figures(record: CellRecord, calibration: Calibration) -> dict[str, Any]:
     """The load generator's processes (schema 4): how many generated load, the busiest one's
     CPU, and the calibrated ceiling of that many (NaN without a calibration)."""
     workers = len(record.loadgen_workers) or record.workers
-    cpus = [float(w["cpu_pct"]) for w in record.loadgen_workers if w.get("cpu_pct") is not None]
-    cpus = [c for c in cpus if math.isfinite(c)]
-    per_worker = calibration.get("ceiling_rps_per_worker")
+    cpus = [w.cpu for w in record.loadgen_workers if math.isfinite(w.cpu)]
+    per_worker = calibration.ceiling_rps_per_worker
     # The ceiling is per worker with a core of its own: local workers share the generator's
     # cores (two on one core make one core's worth), each remote one brings its machine.
-    remote = sum(1 for w in record.loadgen_workers if not w.get("local", True))
+    remote = sum(1 for w in record.loadgen_workers if not w.local)
     local = workers - remote
     cores = len(record.placement.loadgen_cpus) if record.placement else local
     capacity = remote + min(local, max(cores, 1))
@@ -118,11 +118,11 @@ def _workers_figures(record: CellRecord, calibration: dict[str, Any]) -> dict[st
         "loadgen_workers": workers,
         "worker_cpu_max_pct": max(cpus) if cpus else math.nan,
         "ceiling_workers": capacity,
-        "ceiling_rps": float(per_worker) * capacity if per_worker else math.nan,
+        "ceiling_rps": per_worker * capacity,
     }
 
 
-def cell_row(record: CellRecord, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict[str, Any]:
     """The columns of one cell that the summary is built from; `calibration` is the run's
     (RunRecord.calibration), for the generator's ceiling."""
     cell = record.cell
@@ -154,7 +154,7 @@ def cell_row(record: CellRecord, calibration: dict[str, Any] | None = None) -> d
         "cell_notes": "; ".join(record.notes),
         "records": record.records,
         "locust_requests": record.locust_requests,
-        **_workers_figures(record, calibration or {}),
+        **_workers_figures(record, calibration or Calibration()),
     }
 
 
@@ -207,7 +207,7 @@ def load_run(path: str | Path) -> RunData:
         record = CellRecord.read(cell_json.parent)
         records[record.cell_id] = record
     order = {cid: i for i, cid in enumerate(run.cells)}
-    cells = pd.DataFrame([cell_row(r, run.calibration) for r in records.values()])
+    cells = pd.DataFrame([cell_row(r, run.generator_calibration) for r in records.values()])
     if not cells.empty:
         cells["_order"] = cells["cell_id"].map(order).fillna(len(order))
         cells = cells.sort_values(["_order", "cell_id"]).drop(columns="_order")

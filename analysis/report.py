@@ -127,9 +127,9 @@ def render_html(
         suite_name=record.suite_name,
         started=_when(record.started),
         status=record.status,
-        description=str(record.suite.get("description", "")),
+        description=record.settings.description,
         untrusted=_untrusted(summary),
-        calibration=generator.calibration_text(record.calibration),
+        calibration=generator.calibration_text(record.generator_calibration),
         near_ceiling=generator.ceiling_warning(summary),
         sections=_sections(run, summary, ranking, repeats, charts),
         path=str(run.path),
@@ -161,11 +161,11 @@ def _sections(
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
     stability = stability_items(closed, shares)
-    target = run.run.suite.get("target_ci_pct")
+    target = run.run.settings.target_ci_pct
     if target is not None and run.run.unmet_targets:
         stability.append(
             f"Still wider than the target (±{target:g} % of req/s) after "
-            f"{run.run.suite.get('max_repeats')} repeats: " + ", ".join(run.run.unmet_targets)
+            f"{run.run.settings.max_repeats} repeats: " + ", ".join(run.run.unmet_targets)
         )
     elif target is not None and run.run.status == "complete":
         stability.append(f"Every configuration reached the target interval (±{target:g} %).")
@@ -193,8 +193,7 @@ def _sections(
 
 
 def _slo_ms(run: RunData) -> float | None:
-    slo = run.run.suite.get("slo_ms")
-    return None if slo is None else float(slo)
+    return run.run.settings.slo_ms
 
 
 def _sustained_section(summary: pd.DataFrame, slo_ms: float | None) -> Section:
@@ -265,22 +264,20 @@ def _placement_text(placement: Placement | None) -> str:
 
 def _environment(run: RunData) -> list[tuple[str, str]]:
     """(what, value) rows of the environment table."""
-    env: dict[str, Any] = run.run.environment
-    suite = run.run.suite
-    cpu = env.get("cpu", {})
-    git = env.get("git", {})
+    env, suite = run.run.machine, run.run.settings
+    cores = "?" if env.cores is None else env.cores
     return [
-        ("CPU", f"{cpu.get('model', '?')} ({cpu.get('cores', '?')} cores)"),
-        ("memory", f"{env.get('memory', {}).get('total_bytes', 0) / 2**30:.1f} GiB"),
-        ("OS", str(env.get("os", {}).get("platform", "?"))),
-        ("Python", str(env.get("python", {}).get("version", "?"))),
-        ("packages", ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items())),
-        ("git commit", f"{git.get('commit', '')}{' (modified)' if git.get('dirty') else ''}"),
+        ("CPU", f"{env.cpu_model} ({cores} cores)"),
+        ("memory", f"{env.memory_bytes / 2**30:.1f} GiB"),
+        ("OS", env.platform),
+        ("Python", env.python_version),
+        ("packages", ", ".join(f"{k} {v}" for k, v in env.packages.items())),
+        ("git commit", f"{env.git_commit}{' (modified)' if env.git_dirty else ''}"),
         ("placement", _placement_text(run.run.placement)),
         (
             "suite",
-            f"duration {suite.get('duration_s')} s, warm-up {suite.get('warmup_s')} s, "
-            f"repeats {suite.get('repeats')}, max error rate {suite.get('max_error_rate')}, "
-            f"threads {suite.get('threads')}, processes {suite.get('processes')}",
+            f"duration {suite.duration_s} s, warm-up {suite.warmup_s} s, "
+            f"repeats {suite.repeats}, max error rate {suite.max_error_rate}, "
+            f"threads {suite.threads}, processes {suite.processes}",
         ),
     ]

@@ -15,6 +15,7 @@ import pandas as pd
 from analysis.table import Table, fmt, html_table
 from analysis.validity import CEILING_NEAR_PCT
 from record.cells import CellRecord
+from record.run_meta import Calibration
 
 WORKERS_NOTE = (
     "Cells whose load came from several Locust processes: each one's own mean CPU over the "
@@ -34,22 +35,22 @@ def _count(value: Any) -> str:
     return f"{int(value):,}" if value is not None else "–"
 
 
-def calibration_text(calibration: Mapping[str, Any]) -> str:
+def calibration_text(calibration: Calibration) -> str:
     """One line of the run's calibration figures; '' for a run without one."""
-    ceiling = _number(calibration.get("ceiling_rps_per_worker"))
-    if not calibration or not math.isfinite(ceiling):
+    ceiling = calibration.ceiling_rps_per_worker
+    if not calibration.has_ceiling:
         return ""
-    when = _number(calibration.get("measured_at"))
+    when = calibration.measured_at
     dated = (
         f" ({datetime.fromtimestamp(when, UTC):%Y-%m-%d %H:%M UTC})" if math.isfinite(when) else ""
     )
     parts = [f"ceiling {ceiling:,.0f} req/s per Locust worker"]
-    overhead = _number(calibration.get("listener_overhead_pct"))
+    overhead = calibration.listener_overhead_pct
     if math.isfinite(overhead):
         parts.append(f"recording overhead {overhead:.1f} %")
-    ratio = _number(calibration.get("harness_wrk_ratio"))
+    ratio = calibration.harness_wrk_ratio
     if math.isfinite(ratio):
-        harness, wrk = (_number(calibration.get(k)) for k in ("harness_rps", "wrk_rps"))
+        harness, wrk = calibration.harness_rps, calibration.wrk_rps
         against = (
             f" ({harness:,.0f} vs {wrk:,.0f} req/s)"
             if math.isfinite(harness) and math.isfinite(wrk)
@@ -81,15 +82,15 @@ def workers_frame(records: Mapping[str, CellRecord], order: list[str]) -> pd.Dat
         if record is None or len(record.loadgen_workers) < 2:
             continue
         for w in record.loadgen_workers:
-            offset, rtt = _number(w.get("offset_s")), _number(w.get("rtt_ms"))
+            offset, rtt = _number(w.offset_s), _number(w.rtt_ms)
             rows.append(
                 {
                     "cell": cell_id,
-                    "worker": str(w.get("worker", "?")),
-                    "host": str(w.get("host", "")) + ("" if w.get("local", True) else " (remote)"),
-                    "CPU %": _number(w.get("cpu_pct")),
-                    "records": _count(w.get("records")),
-                    "Locust requests": _count(w.get("locust_requests")),
+                    "worker": str(w.worker),
+                    "host": w.host + ("" if w.local else " (remote)"),
+                    "CPU %": w.cpu,
+                    "records": _count(w.records),
+                    "Locust requests": _count(w.locust_requests),
                     "clock offset ms": offset * 1000.0,
                     "RTT ms": rtt,
                 }

@@ -15,7 +15,6 @@ Writes calibration.json in the results folder; later runs there store it in run.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -27,10 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import logs, procs
 from harness import placement as placements
-from harness import procs
 from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv, worker_argv
 from record import io
+from record.loadgen_summary import LoadgenSummary, read_summary
 
 CALIBRATION_FILE = "calibration.json"
 USERS = 32
@@ -45,7 +45,7 @@ def _locust(
     cpus: set[int],
     record: bool,
     rate: float | None = None,
-) -> dict[str, Any]:
+) -> LoadgenSummary:
     """Run one load (closed loop, or open at `rate`) and return its loadgen.json summary."""
     out = Path(tempfile.mkdtemp(dir=tmp))
     dist = Distribution(local_workers=workers)
@@ -76,18 +76,20 @@ def _locust(
     finally:
         for child in children:
             child.stop()
-    summary = json.loads((out / "loadgen.json").read_text())
+    summary = read_summary(out)
+    if summary is None:
+        raise io.UserError(f"calibration: Locust wrote no summary ({logs.tail(out / 'locust.log')})")
     return summary
 
 
-def _per_request_ms(summary: dict[str, Any]) -> tuple[float, float, float]:
+def _per_request_ms(summary: LoadgenSummary) -> tuple[float, float, float]:
     """(req/s per worker, CPU % per worker, CPU ms per request) over the window."""
-    workers = summary["workers"]
-    seconds = summary["window"]["end"] - summary["window"]["start"]
-    cpu = statistics.mean(float(w["cpu_pct"]) for w in workers)
-    count = summary["requests"] if summary["records"] else summary["locust_requests"]
-    if not summary["records"]:  # without records: Locust's count over the whole load
-        seconds = summary["stopped_at"] - summary["t0"]
+    workers = summary.workers
+    seconds = summary.window.duration_s
+    cpu = statistics.mean(w.cpu for w in workers)
+    count = summary.requests if summary.records else (summary.locust_requests or 0)
+    if not summary.records:  # without records: Locust's count over the whole load
+        seconds = summary.load_s
     rps = count / seconds / len(workers)
     return rps, cpu, cpu * 10.0 / rps if rps > 0 else math.nan
 

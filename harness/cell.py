@@ -294,7 +294,7 @@ class CellRun:
             raise CellFailed(f"{exc}: {logs.tail(self.cell_dir / 'locust.log')}") from None
         window, placement = outcome.window, self.options.placement
         shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
-        reported = tuple(w.get("cpu_pct") for w in outcome.workers)
+        reported = tuple(w.cpu for w in outcome.workers)
         cores = len(placement.loadgen_cpus)
         cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
         problems = outcome.problems + collect.problems(samples, window)

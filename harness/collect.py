@@ -7,12 +7,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from record import io
-from record.stream import read_summary
+from record.loadgen_summary import WorkerRecord, read_summary
 from record.window import Window
 
 
@@ -41,7 +40,7 @@ class Outcome:
     window: Window
     records: int
     locust_requests: int | None
-    workers: tuple[dict[str, Any], ...]
+    workers: tuple[WorkerRecord, ...]
     problems: tuple[str, ...]  # each makes the cell invalid
     notes: tuple[str, ...]
 
@@ -65,17 +64,14 @@ def read_outcome(cell_dir: Path) -> Outcome:
     summary = read_summary(cell_dir)
     if summary is None:
         raise NoRecords("Locust wrote no records")
-    records = int(summary["records"])
-    requests = summary.get("locust_requests")
-    requests = None if requests is None else int(requests)
-    problems, notes = reconcile(records, requests)
-    notes += [f"refused {line}" for line in summary.get("refused") or ()]
+    problems, notes = reconcile(summary.records, summary.locust_requests)
+    notes += [f"refused {line}" for line in summary.refused]
     return Outcome(
-        window=Window(float(summary["window"]["start"]), float(summary["window"]["end"])),
-        records=records,
-        locust_requests=requests,
-        workers=tuple(dict(w) for w in summary.get("workers") or ()),
-        problems=tuple([*summary.get("problems", ()), *problems]),
+        window=summary.window,
+        records=summary.records,
+        locust_requests=summary.locust_requests,
+        workers=summary.workers,
+        problems=(*summary.problems, *problems),
         notes=tuple(notes),
     )
 

@@ -18,7 +18,8 @@ from locust.env import Environment
 from loadgen.cpu import CpuWatch
 from loadgen.pacing import INTENDED, OpenLoop
 from loadgen.recorder import FLUSH_S, Recorder
-from record.stream import Counts, RecordWriter, warm, write_summary
+from record.loadgen_summary import LoadgenSummary, WorkerRecord, write_summary
+from record.stream import Counts, RecordWriter, warm
 from record.window import Window
 
 
@@ -41,33 +42,48 @@ def flush_every(recorder: Recorder) -> gevent.Greenlet:
 
 
 def worker_entry(
-    index: int, recorder: Recorder, locust_requests: int, cpu: CpuWatch, **extra: Any
-) -> dict[str, Any]:
-    """One load-generating process, as cell.json's loadgen_workers lists it."""
-    return {
-        "worker": index,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "cpu_pct": cpu.pct(),
-        "records": recorder.recorded,
-        "locust_requests": locust_requests,
-        **extra,
-    }
+    index: int, recorder: Recorder, locust_requests: int, cpu: CpuWatch
+) -> WorkerRecord:
+    """This process, as cell.json's loadgen_workers lists it (a single process: clock offset
+    and round trip are zero)."""
+    return WorkerRecord(
+        worker=index,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        local=True,
+        offset_s=0.0,
+        rtt_ms=0.0,
+        cpu_pct=cpu.pct(),
+        records=recorder.recorded,
+        locust_requests=locust_requests,
+    )
 
 
 def summary(
-    window: Window, t0: float, stopped_at: float, counts: Counts, locust_requests: int
-) -> dict[str, Any]:
-    return {
-        "window": window.to_dict(),
-        "t0": t0,
-        "stopped_at": stopped_at,
-        "records": counts.records,
-        "requests": counts.requests,
-        "outside": counts.outside,
-        "slots": counts.slots,
-        "locust_requests": locust_requests,
-    }
+    window: Window,
+    t0: float,
+    stopped_at: float,
+    counts: Counts,
+    locust_requests: int,
+    workers: tuple[WorkerRecord, ...],
+    *,
+    problems: tuple[str, ...] = (),
+    refused: tuple[str, ...] = (),
+) -> LoadgenSummary:
+    """loadgen.json, in the one shape the single process and the master both write."""
+    return LoadgenSummary(
+        window=window,
+        t0=t0,
+        stopped_at=stopped_at,
+        records=counts.records,
+        requests=counts.requests,
+        outside=counts.outside,
+        slots=counts.slots,
+        locust_requests=locust_requests,
+        workers=workers,
+        problems=problems,
+        refused=refused,
+    )
 
 
 def install(environment: Environment, loop: OpenLoop | None) -> None:
@@ -96,9 +112,9 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
         recorder.close(stopped_at)
         counts = state["writer"].close()
         requests = int(runner.stats.total.num_requests)
-        meta = summary(state["window"], state["t0"], stopped_at, counts, requests)
-        entry = worker_entry(0, recorder, requests, cpu, local=True, offset_s=0.0, rtt_ms=0.0)
-        write_summary(out, {**meta, "workers": [entry], "problems": [], "refused": []})
+        entry = worker_entry(0, recorder, requests, cpu)
+        meta = summary(state["window"], state["t0"], stopped_at, counts, requests, (entry,))
+        write_summary(out, meta)
 
     environment.events.test_start.add_listener(recorder.on_test_start)
     environment.events.test_start.add_listener(start)

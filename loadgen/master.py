@@ -23,7 +23,8 @@ from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 
 from loadgen import identity
 from loadgen.local import planned_s, summary, window_from
-from record.stream import RecordWriter, warm, write_summary
+from record.loadgen_summary import WorkerRecord, write_summary
+from record.stream import RecordWriter, warm
 
 log = logging.getLogger("tornado-bench")
 # After the stop, how long the master waits for every worker's last batch.
@@ -173,24 +174,35 @@ class Master:
         counts = self.writer.close()
         stopped = [float(d.get("stopped_at", 0.0)) for d in self.done.values()]
         requests = sum(int(d.get("locust_requests", 0)) for d in self.done.values())
-        meta = summary(self.window, self.t0, max(stopped, default=time.time()), counts, requests)
         workers = []
         for client, index in self.admitted.items():
             done, hello = self.done.get(client, {}), self.info.get(client, {})
             workers.append(
-                {
-                    "worker": index,
-                    "host": hello.get("host", ""),
-                    "pid": hello.get("pid"),
-                    "local": bool(hello.get("local")),
-                    **{k: done.get(k) for k in ("offset_s", "rtt_ms", "cpu_pct", "records")},
-                    "locust_requests": done.get("locust_requests"),
-                    "client_id": client,
-                }
+                WorkerRecord(
+                    worker=index,
+                    host=str(hello.get("host", "")),
+                    pid=hello.get("pid"),
+                    local=bool(hello.get("local")),
+                    offset_s=done.get("offset_s"),
+                    rtt_ms=done.get("rtt_ms"),
+                    cpu_pct=done.get("cpu_pct"),
+                    records=done.get("records"),
+                    locust_requests=done.get("locust_requests"),
+                    client_id=client,
+                )
             )
-        problems = list(self.lost.values())
-        refused = [f"{c}: {r}" for c, r in self.refused.items()]
+        stopped_at = max(stopped, default=time.time())
+        refused = tuple(f"{c}: {r}" for c, r in self.refused.items())
         write_summary(
             Path(self.opts.bench_out),
-            {**meta, "workers": workers, "problems": problems, "refused": refused},
+            summary(
+                self.window,
+                self.t0,
+                stopped_at,
+                counts,
+                requests,
+                tuple(workers),
+                problems=tuple(self.lost.values()),
+                refused=refused,
+            ),
         )

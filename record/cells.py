@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from record import io
+from record.loadgen_summary import WorkerRecord
+from record.run_meta import Calibration, Environment, SuiteSettings
 from record.schema import scenario_label
 from record.window import Window
 
@@ -187,10 +189,8 @@ class CellRecord:
     # mismatch above 0.1 % is a problem (harness/cell.py). None where not counted.
     records: int | None = None
     locust_requests: int | None = None
-    # One dict per Locust process that generated load: worker (its index), host, pid, local,
-    # offset_s (its clock minus the master's, measured when it joined), rtt_ms, cpu_pct (its
-    # own mean CPU over the window), records, locust_requests.
-    loadgen_workers: tuple[dict[str, Any], ...] = ()
+    # One per Locust process that generated load (record/loadgen_summary.py).
+    loadgen_workers: tuple[WorkerRecord, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -199,6 +199,12 @@ class CellRecord:
             raise ValueError(f"cell {self.cell.cell_id} is ok but has no measured window")
         if self.cores < 1 or self.workers < 1:
             raise ValueError("cores and workers must be at least 1")
+        if any(not isinstance(w, WorkerRecord) for w in self.loadgen_workers):
+            workers = tuple(
+                w if isinstance(w, WorkerRecord) else WorkerRecord.from_dict(dict(w))
+                for w in self.loadgen_workers
+            )
+            object.__setattr__(self, "loadgen_workers", workers)
 
     @property
     def cell_id(self) -> str:
@@ -245,7 +251,7 @@ class CellRecord:
             "notes": list(self.notes),
             "records": self.records,
             "locust_requests": self.locust_requests,
-            "loadgen_workers": [dict(w) for w in self.loadgen_workers],
+            "loadgen_workers": [w.to_dict() for w in self.loadgen_workers],
         }
 
     @classmethod
@@ -294,7 +300,9 @@ class CellRecord:
             notes=tuple(str(n) for n in data.get("notes") or ()),
             records=_int_or_none(data.get("records")),
             locust_requests=_int_or_none(data.get("locust_requests")),
-            loadgen_workers=tuple(dict(w) for w in data.get("loadgen_workers") or ()),
+            loadgen_workers=tuple(
+                WorkerRecord.from_dict(w) for w in data.get("loadgen_workers") or ()
+            ),
         )
 
     def write(self, cell_dir: Path) -> None:
@@ -337,6 +345,20 @@ class RunRecord:
     def __post_init__(self) -> None:
         if self.status not in RUN_STATUSES:
             raise ValueError(f"run status {self.status!r} is not one of {RUN_STATUSES}")
+        # The typed views validate what a reader will ask (record/run_meta.py).
+        _ = self.settings, self.machine, self.generator_calibration
+
+    @property
+    def settings(self) -> SuiteSettings:
+        return SuiteSettings.from_dict(self.suite)
+
+    @property
+    def machine(self) -> Environment:
+        return Environment.from_dict(self.environment)
+
+    @property
+    def generator_calibration(self) -> Calibration:
+        return Calibration.from_dict(self.calibration)
 
     @property
     def warmup_s(self) -> float:

@@ -272,18 +272,3 @@ class RecordWriter:
                     f.writer.close()
         error = RuntimeError("records abandoned")
         self._stack.__exit__(type(error), error, None)
-
-
-# What the Locust side says of a cell when its records are closed (read by harness/collect.py):
-# window, t0, stopped_at, records, requests, outside, slots, locust_requests, workers (one dict
-# each, as CellRecord.loadgen_workers), problems (each makes the cell invalid), refused.
-LOADGEN_FILE = "loadgen.json"
-
-
-def write_summary(cell_dir: Path, summary: dict[str, Any]) -> None:
-    io.write_json(cell_dir / LOADGEN_FILE, summary)
-
-
-def read_summary(cell_dir: Path) -> dict[str, Any] | None:
-    path = cell_dir / LOADGEN_FILE
-    return io.read_json(path) if path.exists() else None

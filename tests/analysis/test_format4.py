@@ -172,6 +172,7 @@ def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
     worker brings its own machine."""
     from analysis.load import _workers_figures
     from record.cells import CellRecord, CellSpec, Limits, Placement
+    from record.run_meta import Calibration
 
     def record(workers: list[dict]) -> CellRecord:
         return CellRecord(
@@ -183,7 +184,7 @@ def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
             loadgen_workers=tuple(workers),
         )
 
-    calibration = {"ceiling_rps_per_worker": 1000.0}
+    calibration = Calibration(ceiling_rps_per_worker=1000.0)
     two_local = record([{"local": True}, {"local": True}])
     assert _workers_figures(two_local, calibration)["ceiling_rps"] == 1000.0
     with_remote = record([{"local": True}, {"local": True}, {"local": False}])

@@ -1,0 +1,172 @@
+"""What the Locust side says of a cell when its records are closed (loadgen.json): the window,
+the counts, Locust's own count, and one WorkerRecord per load-generating process. Written by
+loadgen/local.py (one process) and loadgen/master.py (master and workers) in one shape, read by
+harness/collect.py and harness/calibrate.py through the schema-checked reader; each worker's
+record is kept in cell.json as CellRecord.loadgen_workers. Both validate themselves when built
+and read the older layouts (a worker without `local` was a local process)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from record import io
+from record.window import Window
+
+LOADGEN_FILE = "loadgen.json"
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerRecord:
+    """One Locust process that generated load: its index, where it ran, its clock offset
+    from the master (measured when it joined) and round trip, its own mean CPU over the window,
+    the rows it recorded and the requests Locust counted for it. None: not reported (a worker
+    lost before its end of records)."""
+
+    worker: int
+    host: str = ""
+    pid: int | None = None
+    local: bool = True
+    offset_s: float | None = None
+    rtt_ms: float | None = None
+    cpu_pct: float | None = None
+    records: int | None = None
+    locust_requests: int | None = None
+    client_id: str = ""  # Locust's id of a worker under a master; "" for a single process
+
+    def __post_init__(self) -> None:
+        if self.worker < 0:
+            raise ValueError(f"worker index {self.worker} is negative")
+        for name in ("records", "locust_requests"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"worker {self.worker}: {name} {value} is negative")
+
+    @property
+    def cpu(self) -> float:
+        """Its CPU %, NaN where it was not reported."""
+        return math.nan if self.cpu_pct is None else self.cpu_pct
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "worker": self.worker,
+            "host": self.host,
+            "pid": self.pid,
+            "local": self.local,
+            "offset_s": self.offset_s,
+            "rtt_ms": self.rtt_ms,
+            "cpu_pct": self.cpu_pct,
+            "records": self.records,
+            "locust_requests": self.locust_requests,
+        }
+        if self.client_id:
+            out["client_id"] = self.client_id
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkerRecord:
+        return cls(
+            worker=int(data.get("worker", 0)),
+            host=str(data.get("host") or ""),
+            pid=_opt_int(data.get("pid")),
+            local=bool(data.get("local", True)),
+            offset_s=_opt_float(data.get("offset_s")),
+            rtt_ms=_opt_float(data.get("rtt_ms")),
+            cpu_pct=_opt_float(data.get("cpu_pct")),
+            records=_opt_int(data.get("records")),
+            locust_requests=_opt_int(data.get("locust_requests")),
+            client_id=str(data.get("client_id") or ""),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadgenSummary:
+    """loadgen.json. `records` = `requests` (rows inside the window) + `outside`; `slots`
+    counts an open loop's schedule; `problems` each make the cell invalid; `refused` names the
+    workers turned away (a note)."""
+
+    window: Window
+    t0: float
+    stopped_at: float
+    records: int
+    requests: int
+    outside: int
+    slots: int = 0
+    locust_requests: int | None = None
+    workers: tuple[WorkerRecord, ...] = ()
+    problems: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("records", "requests", "outside", "slots"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loadgen summary: {name} {getattr(self, name)} is negative")
+        if self.records != self.requests + self.outside:
+            raise ValueError(
+                f"loadgen summary: records {self.records} != requests {self.requests} "
+                f"+ outside {self.outside}"
+            )
+
+    @property
+    def load_s(self) -> float:
+        """From the load's start to its stop (Locust's whole run, window and beyond)."""
+        return self.stopped_at - self.t0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.window.to_dict(),
+            "t0": self.t0,
+            "stopped_at": self.stopped_at,
+            "records": self.records,
+            "requests": self.requests,
+            "outside": self.outside,
+            "slots": self.slots,
+            "locust_requests": self.locust_requests,
+            "workers": [w.to_dict() for w in self.workers],
+            "problems": list(self.problems),
+            "refused": list(self.refused),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadgenSummary:
+        window = data["window"]
+        return cls(
+            window=Window(float(window["start"]), float(window["end"])),
+            t0=float(data["t0"]),
+            stopped_at=float(data["stopped_at"]),
+            records=int(data["records"]),
+            requests=int(data["requests"]),
+            outside=int(data["outside"]),
+            slots=int(data.get("slots") or 0),
+            locust_requests=_opt_int(data.get("locust_requests")),
+            workers=tuple(WorkerRecord.from_dict(w) for w in data.get("workers") or ()),
+            problems=tuple(str(p) for p in data.get("problems") or ()),
+            refused=tuple(str(r) for r in data.get("refused") or ()),
+        )
+
+
+def write_summary(cell_dir: Path, summary: LoadgenSummary) -> None:
+    io.write_json(cell_dir / LOADGEN_FILE, summary.to_dict())
+
+
+def read_summary(cell_dir: Path) -> LoadgenSummary | None:
+    """The cell's loadgen.json, or None where Locust wrote none; a file that is not one is a
+    UserError naming it."""
+    path = cell_dir / LOADGEN_FILE
+    if not path.exists():
+        return None
+    data = io.read_json(path)
+    try:
+        return LoadgenSummary.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise io.UserError(f"{path}: not a valid loadgen summary ({exc})") from None
