@@ -7,7 +7,6 @@ With no arguments, runs the default suite (suites/quick.toml) and builds its rep
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from harness import cli_load
 from harness.cli_types import existing_dir, positive_float, rate_list
+from harness.interrupts import install_stop_signals
 from record.errors import UserError
 
 DEFAULT_SUITE = "quick"
@@ -138,7 +138,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from harness.scenarios import SCENARIOS
     from harness.suite import SUITE_DIR, load_suite
-    from harness.timing import estimate_cell_s
+    from harness.timing import estimate_s
     from servers.variants import VARIANTS
 
     print("variants:")
@@ -157,7 +157,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"  {path.stem:14} INVALID: {exc}")
             continue
         cells = suite.cells()
-        minutes = sum(estimate_cell_s(suite.warmup_s, suite.duration_s, c) for c in cells) / 60
+        minutes = estimate_s(suite.warmup_s, suite.duration_s, cells) / 60
         print(f"  {suite.name:14} {len(cells):5} cells  ~{minutes:6.1f} min  {suite.description}")
     return EXIT_OK
 
@@ -334,19 +334,6 @@ def _add_tools(sub: Any) -> None:
     serve.add_argument("--processes", type=int, default=0, help="0 = one per CPU")
     serve.add_argument("--backend-url")
     serve.set_defaults(func=cmd_serve)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def install_stop_signals() -> None:
-    """Ctrl-C and SIGTERM stop the harness cleanly (exit 130, completed cells kept) at any
-    moment, report included. Installed explicitly: a process started in the background by a
-    shell (`cmd &`, nohup) inherits SIGINT ignored, and Python then leaves it ignored, so a
-    `kill -INT` would be lost and the run would carry on to its end."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

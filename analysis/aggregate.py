@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +29,8 @@ from analysis.cellstats import (  # noqa: F401  (kept importable from here)
     window_series,
 )
 from record import schema
+from record.cells import MEASURED_STATUSES
+from record.window import Window
 from servers import workloads
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
@@ -39,18 +42,22 @@ RequestsOf = Callable[[str, Sequence[str]], pd.DataFrame]
 SlotsOf = Callable[[str], "pd.DataFrame | None"]
 
 
+def cpu_s_per_request(cpu_pct: Any, rps: Any) -> Any:
+    """CPU seconds per request by the utilization law, S = U / X: the busy fraction (cpu_pct
+    of one core, over 100) divided by the throughput. NaN where nothing was served."""
+    return cpu_pct / 100.0 / rps
+
+
 def summarize_requests(
     requests: RequestsOf, cells: pd.DataFrame, slots: SlotsOf | None = None
 ) -> pd.DataFrame:
     """One row of request statistics per cell (cellstats.REQUEST_STATS), reading one cell's
-    requests at a time; `cells` has cell_id, window_start and window_end."""
+    requests at a time; `cells` has cell_id and window (record.window.Window)."""
     rows = []
     for cell in cells.itertuples(index=False):
         reqs = requests(cell.cell_id, STAT_COLUMNS)
         cell_slots = slots(cell.cell_id) if slots is not None else None
-        rows.append(
-            request_stats(cell.cell_id, cell.window_start, cell.window_end, reqs, cell_slots)
-        )
+        rows.append(request_stats(cell.cell_id, cell.window, reqs, cell_slots))
         del reqs, cell_slots  # one cell's rows at a time
     return pd.DataFrame(rows, columns=REQUEST_STATS)
 
@@ -64,10 +71,10 @@ def service_times(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
     Without CPU samples, the lowest-load cell's median latency stands in (it includes the
     client's share, so it overstates S)."""
     out: dict[tuple[str, str], float] = {}
-    measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
+    measured = summary["status"].isin(MEASURED_STATUSES) & (summary["rps"] > 0)
     ok = summary[measured & summary["scenario_name"].map(workloads.is_cpu).astype(bool)]
     for (label, loop), group in ok.groupby(["scenario", "loop"]):
-        demand = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0)
+        demand = cpu_s_per_request(group["server_cpu_pct"], group["rps"]).where(lambda d: d > 0)
         best = demand.min()
         if not (pd.notna(best) and best > 0):
             lowest = group[group["users"] == group["users"].min()]
@@ -81,10 +88,11 @@ def wait_demands(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     """CPU demand per request of each variant on each wait scenario (utilization law, smallest
     over its cells): how the variant's own bookkeeping caps it once the CPU saturates."""
     out: dict[tuple[str, str, str], float] = {}
-    measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
+    measured = summary["status"].isin(MEASURED_STATUSES) & (summary["rps"] > 0)
     ok = summary[measured & summary["scenario_name"].map(workloads.is_wait).astype(bool)]
     for key, group in ok.groupby(["variant", "scenario", "loop"]):
-        demand = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0).min()
+        demand = cpu_s_per_request(group["server_cpu_pct"], group["rps"])
+        demand = demand.where(lambda d: d > 0).min()
         if pd.notna(demand):
             out[key] = float(demand)
     return out
@@ -119,7 +127,7 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     out["efficiency"] = out["rps"] / out["expected_rps"]
     # A user's app has no bound, but the utilization law gives what its CPU would allow,
     # from the cell's own CPU per request (in memory only: summary.csv's columns are fixed).
-    demand = out["server_cpu_pct"] / 100.0 / out["rps"].where(out["rps"] > 0)
+    demand = cpu_s_per_request(out["server_cpu_pct"], out["rps"].where(out["rps"] > 0))
     out["cpu_capacity_rps"] = [
         model.cpu_capacity_rps(variant=v, processes=int(p), cores=int(c), service_s=float(s))
         for v, p, c, s in zip(out["variant"], out["processes"], out["cores"], demand, strict=True)
@@ -193,7 +201,7 @@ def with_request_stats(
 ) -> pd.DataFrame:
     """Cell rows (load.cell_row) joined with their request statistics, read one cell at a
     time through `requests`; unmeasured cells get zero requests (and are never read)."""
-    measured = cells[cells["window_start"].notna()]
+    measured = cells[cells["window"].notna()]
     stats = summarize_requests(requests, measured, slots)
     merged = cells.merge(stats, on="cell_id", how="left")
     merged["duration_s"] = merged["duration_s"].fillna(0.0)
@@ -208,11 +216,11 @@ def cost_per_request(summary: pd.DataFrame) -> pd.DataFrame:
     stays a valid comparison when the generator, not the server, limited the throughput."""
     out = summary.copy()
     rps = out["rps"].where(out["rps"] > 0)
-    out["server_cpu_ms_per_req"] = out["server_cpu_pct"] / 100.0 / rps * 1000.0
+    out["server_cpu_ms_per_req"] = cpu_s_per_request(out["server_cpu_pct"], rps) * 1000.0
     total = (
         out["loadgen_cpu_total_pct"] if "loadgen_cpu_total_pct" in out else out["loadgen_cpu_pct"]
     )
-    out["loadgen_cpu_ms_per_req"] = total / 100.0 / rps * 1000.0
+    out["loadgen_cpu_ms_per_req"] = cpu_s_per_request(total, rps) * 1000.0
     return out
 
 
@@ -306,16 +314,12 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)[RANKING_COLUMNS]
 
 
-def busiest_worker_share(resources: pd.DataFrame, window_start: float, window_end: float) -> float:
+def busiest_worker_share(resources: pd.DataFrame, window: Window) -> float:
     """Share of the server's CPU time spent by its busiest process inside the window (1.0 for
     a single process; near 1.0 for a multiprocess server means one worker did the work)."""
     if resources.empty:
         return math.nan
-    inside = resources[
-        (resources["role"] == "server")
-        & (resources["t"] >= window_start)
-        & (resources["t"] <= window_end)
-    ]
+    inside = resources[(resources["role"] == "server") & window.covers(resources["t"])]
     per_pid = inside.groupby("pid")["cpu_pct"].sum()
     total = per_pid.sum()
     return float(per_pid.max() / total) if total > 0 else math.nan

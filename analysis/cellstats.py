@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import openloop, precision
-from record.window import completed_at
+from record.window import Window, completed_at
 
 PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
 TTFB = {"ttfb_p50_ms": 50.0, "ttfb_p99_ms": 99.0}
@@ -95,16 +95,15 @@ def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
 
 def request_stats(
     cell_id: str,
-    window_start: float,
-    window_end: float,
+    window: Window,
     requests: pd.DataFrame,
     slots: pd.DataFrame | None = None,
 ) -> dict[str, float | int | str]:
     """One cell's row of request statistics (REQUEST_STATS): counts, rate, exact latency
     percentiles, the interval of its req/s, its open-loop figures and its time to first
     byte. `requests` holds the cell's window rows only (record.window)."""
-    duration = window_end - window_start
-    series = rate_series(requests, window_start, window_end)
+    duration = window.duration_s
+    series = rate_series(requests, window)
     return {
         "cell_id": cell_id,
         "duration_s": duration,
@@ -138,23 +137,23 @@ def per_second(requests: pd.DataFrame, t0: float, seconds: int | None = None) ->
     return pd.DataFrame({"second": np.arange(seconds), "rps": counts.astype(float), "p95_ms": p95})
 
 
-def window_series(requests: pd.DataFrame, window_start: float, window_end: float) -> pd.DataFrame:
+def window_series(requests: pd.DataFrame, window: Window) -> pd.DataFrame:
     """per_second over the whole seconds of a measured window (a partial last second is left
     out: its count would read as a drop in throughput)."""
-    return per_second(requests, window_start, max(0, math.floor(window_end - window_start)))
+    return per_second(requests, window.start, max(0, math.floor(window.duration_s)))
 
 
-def rate_series(requests: pd.DataFrame, window_start: float, window_end: float) -> np.ndarray:
+def rate_series(requests: pd.DataFrame, window: Window) -> np.ndarray:
     """Throughput (req/s) in equal bins over the window, for the interval of the mean rate:
     whole seconds, or shorter bins when the window has fewer than precision.MIN_BINS seconds
     (a 2 s window still gives 8 samples). Empty bins are zeros."""
-    duration = window_end - window_start
+    duration = window.duration_s
     if duration <= 0:
         return np.array([], dtype=float)
     bins = max(precision.MIN_BINS, math.floor(duration))
     width = duration / bins
     done = completed_at(requests["start"].to_numpy(float), requests["latency_ms"].to_numpy(float))
-    index = np.floor((done - window_start) / width).astype(np.int64)
+    index = np.floor((done - window.start) / width).astype(np.int64)
     index = index[(index >= 0) & (index < bins)]
     return np.bincount(index, minlength=bins)[:bins] / width
 

@@ -94,7 +94,7 @@ class Material:
         cells = summary[summary["variant"].map(forks).astype(bool) & (summary["requests"] > 0)]
         return {
             row.cell_id: aggregate.busiest_worker_share(
-                self.run.resources(row.cell_id), row.window_start, row.window_end
+                self.run.resources(row.cell_id), row.window
             )
             for row in cells.itertuples()
         }
@@ -109,7 +109,7 @@ class Material:
         seconds since its t0."""
         warmup = self.run.run.warmup_s
         drawn = self.shown[self.shown["cell_id"].isin(set(self.series))]
-        length = drawn["window_end"] - drawn["window_start"] + warmup
+        length = drawn["window"].map(lambda w: w.duration_s) + warmup
         ends = dict(zip(drawn["cell_id"], length, strict=True))
         return (self.closed, self.series, dict.fromkeys(self.series, warmup), ends)
 

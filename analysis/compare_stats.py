@@ -41,7 +41,6 @@ can pass 78 %: the noise, not the method, sets that limit).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +69,6 @@ METRICS: dict[str, tuple[str, int]] = {
     "p50_ms": ("p50", -1),
     "p99_ms": ("p99", -1),
 }
-REPEAT_SUFFIX = r"-r\d+$"
 
 
 def is_cpu_bound(scenario_name: str) -> bool:
@@ -81,7 +79,7 @@ def is_cpu_bound(scenario_name: str) -> bool:
 def side_stats(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per metric, one row per configuration: valid repeats n (of total), their mean value
     and the mean and variance of their logarithms (numpy by group: this runs in loops)."""
-    config = [re.sub(REPEAT_SUFFIX, "", str(c)) for c in summary["cell_id"].tolist()]
+    config = [str(c) for c in summary["config_id"].tolist()]
     codes, names = pd.factorize(pd.Series(config, dtype=object))
     first = np.unique(codes, return_index=True)[1]
     valid = summary["valid"].to_numpy(bool)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.cellstats import per_second, window_series
 from analysis.load import RunData
+from record.window import Window
 
 SPECTRUM_MAX_PCT = 99.9
 SPECTRUM_POINTS = 1500  # per line: enough for a smooth curve, small enough for a light SVG
@@ -50,16 +51,17 @@ def spectrum_curve(ok_latency_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
 
 
 def cell_curves(run: RunData, row: object, warmup_s: float) -> Curves | None:
-    """The curves of one cell (a summary row with cell_id, window_start, window_end); None
-    when no request completed in its window."""
+    """The curves of one cell (a summary row with cell_id and window); None when no request
+    completed in its window."""
     cell_id = str(row.cell_id)  # type: ignore[attr-defined]
-    start, end = float(row.window_start), float(row.window_end)  # type: ignore[attr-defined]
+    measured: Window = row.window  # type: ignore[attr-defined]
+    start, end = measured.start, measured.end
     inside = run.cell_requests(cell_id, COLUMNS)
     if inside.empty:
         return None
     ok = inside["ok"].to_numpy(bool)
     spectrum = spectrum_curve(inside["latency_ms"].to_numpy(float)[ok])
-    window = window_series(inside, start, end)
+    window = window_series(inside, measured)
     frame = pd.concat([inside, run.outside(cell_id, COLUMNS)], ignore_index=True)
     del inside
     t0 = start - warmup_s

@@ -16,9 +16,10 @@ import pandas as pd
 
 from analysis import aggregate
 from analysis.load import cell_requests, cell_row, cell_slots
-from record.cells import CellRecord, RunRecord
+from record.cells import UNMEASURED_STATUSES, CellRecord, RunRecord
 from record.errors import UserError
 from record.run_meta import Calibration
+from record.verdict import Verdict
 
 
 class LiveJudge:
@@ -36,7 +37,7 @@ class LiveJudge:
                 self._calibration[run_dir] = Calibration()
         return self._calibration[run_dir]
 
-    def __call__(self, record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
+    def __call__(self, record: CellRecord, cell_dir: Path) -> Verdict:
         """A status word (ok, invalid, failed, interrupted), one line about the cell, and its
         req/s if it is valid (NaN otherwise: an invalid cell is no evidence)."""
         cells = pd.DataFrame([cell_row(record, self._calibration_of(cell_dir.parent.parent))])
@@ -50,8 +51,8 @@ class LiveJudge:
         )
         summary = aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
         row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
-        if row["status"] in ("failed", "interrupted"):
-            return str(row["status"]), record.reason, math.nan
+        if row["status"] in UNMEASURED_STATUSES:
+            return Verdict(str(row["status"]), record.reason, math.nan)
         if pd.notna(row.get("offered_rps")):
             line = (
                 f"{_num(row['rps'], 9, 1)} of {row['offered_rps']:g} req/s  "
@@ -62,7 +63,7 @@ class LiveJudge:
         if row["notes"]:
             line += f"  [{row['notes']}]"
         rps = float(row["rps"]) if row["valid"] else math.nan
-        return str(row["status"]), line, rps
+        return Verdict(str(row["status"]), line, rps)
 
 
 def _num(value: float, width: int, digits: int) -> str:

@@ -25,12 +25,18 @@ import pyarrow.parquet as pq
 from record.cells import CellRecord, RunRecord
 from record.errors import UserError
 from record.run_meta import Calibration
-from record.schema import REQUEST_COLUMNS
+from record.schema import (
+    BACKLOG_COLUMNS,
+    BACKLOG_FILE,
+    OUTSIDE_FILE,
+    REQUEST_COLUMNS,
+    REQUESTS_FILE,
+    RESOURCES_FILE,
+    SLOTS_FILE,
+)
 
 # An enqueue cell's background work over time, polled from the server's /health
 # (harness/backlog.py); `since_s` is added here: seconds since the cell's load started.
-BACKLOG_FILE = "backlog.csv"
-BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class RunData:
 
     def outside(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Warm-up and tail requests of one cell (only charts of a run over time use them)."""
-        return read_requests(self.cell_dir(cell_id) / "outside.parquet", columns)
+        return read_requests(self.cell_dir(cell_id) / OUTSIDE_FILE, columns)
 
     def backlog(self, cell_id: str) -> pd.DataFrame:
         """An enqueue cell's backlog.csv (read_backlog); empty for a cell without one."""
@@ -78,7 +84,7 @@ class RunData:
         return read_backlog(self.cell_dir(cell_id), start)
 
     def resources(self, cell_id: str) -> pd.DataFrame:
-        path = self.cell_dir(cell_id) / "server_resources.csv"
+        path = self.cell_dir(cell_id) / RESOURCES_FILE
         return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
@@ -141,8 +147,7 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "processes": cell.processes,
         "status": record.status,
         "reason": record.reason,
-        "window_start": window.start if window else math.nan,
-        "window_end": window.end if window else math.nan,
+        "window": window,  # record.window.Window, None for a cell that never loaded
         "server_cpu_pct": record.server_cpu_pct,
         "loadgen_cpu_pct": record.loadgen_cpu_pct,
         "loadgen_cpu_total_pct": record.loadgen_cpu_total_pct,
@@ -155,6 +160,11 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "records": record.records,
         "locust_requests": record.locust_requests,
         **_workers_figures(record, calibration or Calibration()),
+        # The configuration as columns, so that nothing parses it back out of cell_id.
+        "strategy": cell.variant,  # without options: multiprocess
+        "reuse_port": cell.reuse_port,
+        "http_client": cell.http_client,
+        "config_id": cell.config_id,  # everything but the repeat
     }
 
 
@@ -164,12 +174,12 @@ def cell_requests(
     """The window rows of one measured cell (empty for a cell that never loaded)."""
     if record.status == "failed" or record.window is None:
         return empty_requests(columns)
-    return read_requests(cell_dir / "requests.parquet", columns)
+    return read_requests(cell_dir / REQUESTS_FILE, columns)
 
 
 def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
     """An open-loop cell's slots.parquet (harness/collect.py write_slots), if it has one."""
-    path = cell_dir / "slots.parquet"
+    path = cell_dir / SLOTS_FILE
     return pd.read_parquet(path) if path.exists() else None
 
 

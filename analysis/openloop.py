@@ -12,10 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from record.window import completed_at
+from record.window import completed_at, late
 
-# A request sent more than this after its slot was late (DESIGN.md: late_pct).
-LATE_MS = 5.0
 # Achieved below this share of the offered rate: "target rate not reached".
 REACHED_SHARE = 0.95
 CORRECTED = {"p50_corrected_ms": 50.0, "p99_corrected_ms": 99.0, "p999_corrected_ms": 99.9}
@@ -32,19 +30,19 @@ def open_loop_stats(
     empty = {**dict.fromkeys(CORRECTED, math.nan), "late_pct": math.nan, "unanswered_pct": math.nan}
     if slots is not None and len(slots):
         corrected = np.sort(slots["corrected_ms"].to_numpy(float))
-        late = slots["late"].to_numpy(bool)
+        behind = slots["late"].to_numpy(bool)
         unanswered = float((~slots["answered"].to_numpy(bool)).mean() * 100.0)
     elif "intended_start" in requests and requests["intended_start"].notna().any():
         start = requests["start"].to_numpy(float)
         intended = requests["intended_start"].to_numpy(float)
-        late = (start - intended) * 1000.0 > LATE_MS
+        behind = late(start, intended)
         ok = requests["ok"].to_numpy(bool)
         done = completed_at(start, requests["latency_ms"].to_numpy(float))
         corrected = np.sort(((done - intended) * 1000.0)[ok])
         unanswered = math.nan
     else:
         return empty
-    out = {"late_pct": float(late.mean() * 100.0) if len(late) else math.nan}
+    out = {"late_pct": float(behind.mean() * 100.0) if len(behind) else math.nan}
     out["unanswered_pct"] = unanswered
     for col, pct in CORRECTED.items():
         n = len(corrected)

@@ -79,7 +79,7 @@ def backlog_of(
         pending = (frame["queued"] + frame["in_progress"]).to_numpy(float)
         since = frame["since_s"].to_numpy(float)
         origin = float(frame["t"].iloc[0] - since[0])  # the load's start, epoch seconds
-        w_from, w_to = row.window_start - origin, row.window_end - origin
+        w_from, w_to = row.window.start - origin, row.window.end - origin
         inside = (since >= w_from) & (since < w_to)
         if inside.sum() < MIN_SAMPLES:
             inside = since >= 0

@@ -12,6 +12,7 @@ import math
 
 import pandas as pd
 
+from record.cells import MEASURED_STATUSES
 from servers.variants import LOOPS, VARIANT_NAMES
 
 COST = "server_cpu_ms_per_req"
@@ -30,7 +31,7 @@ def _measured(summary: pd.DataFrame) -> pd.DataFrame:
     if COST not in summary:
         return summary.iloc[0:0]
     cost = pd.to_numeric(summary[COST], errors="coerce")
-    keep = summary["status"].isin(["ok", "invalid"]) & (summary["requests"] > 0)
+    keep = summary["status"].isin(MEASURED_STATUSES) & (summary["requests"] > 0)
     return summary[keep & (cost > 0) & cost.map(math.isfinite)]
 
 

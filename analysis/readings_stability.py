@@ -10,10 +10,11 @@ import pandas as pd
 
 from analysis.precision import STABLE_HALF_WIDTH
 from analysis.readings import IMBALANCE_SHARE
+from record.cells import MEASURED_STATUSES
 from servers.variants import forks
 
 MAX_LISTED = 10  # unstable cells named in the note; the cells table has every one
-REUSEPORT = "reuseport"  # in the cell id of a server started with SO_REUSEPORT
+REUSEPORT = "reuseport"  # in the cell id of a server started with SO_REUSEPORT (CellSpec)
 LOPSIDED_WHY = (
     "Shares can be lopsided because a kept-alive connection stays with the process that "
     "accepted it, and one process can win most accepts; SO_REUSEPORT (cells with "
@@ -62,7 +63,7 @@ def _shares_text(shares: dict[str, float]) -> str:
 def _forking(summary: pd.DataFrame, shares: dict[str, dict[str, float]]) -> pd.DataFrame:
     """The measured cells of forking servers that have per-process shares."""
     return summary[
-        summary["status"].isin(["ok", "invalid"])
+        summary["status"].isin(MEASURED_STATUSES)
         & (summary["requests"] > 0)
         & summary["variant"].map(forks).astype(bool)
         & summary["cell_id"].map(lambda c: bool(shares.get(c)))
@@ -74,7 +75,7 @@ def share_lines(summary: pd.DataFrame, shares: dict[str, dict[str, float]]) -> l
     level's per-process share of the server's CPU, busiest first."""
     measured = _forking(summary, shares)
     loops = summary["loop"].nunique()
-    measured = measured.assign(reuse=measured["cell_id"].str.contains(REUSEPORT, regex=False))
+    measured = measured.assign(reuse=measured["reuse_port"].astype(bool))
     lines = []
     keys = ["variant", "reuse", "scenario", "loop"]
     for (variant, reuse, scenario, loop), group in measured.groupby(keys, sort=True):

@@ -11,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.openloop import LATE_MS, REACHED_SHARE
+from analysis.openloop import REACHED_SHARE
+from record.cells import MEASURED_STATUSES, UNMEASURED_STATUSES
+from record.window import LATE_MS
 
 # How busy the load generator's cores may be (harness/collect.py: loadgen_core_pct). Above
 # LOADGEN_CPU_LIMIT_PCT the generator sets the pace: the cell is invalid. Between the two it
@@ -44,7 +46,7 @@ def marks(*, status: str, loadgen_core_pct: float, users: float = math.nan) -> l
     each user's cycle includes the generator's own time per request, a share of about
     busy fraction ÷ U of the cycle (one user at 53 % generator CPU read half of wrk's rate on
     /hello here: tests/benchmarks/generator_vs_wrk.py)."""
-    if status not in ("ok", "invalid") or not _present(loadgen_core_pct):
+    if status not in MEASURED_STATUSES or not _present(loadgen_core_pct):
         return []
     if GENERATOR_LIMITED_PCT < loadgen_core_pct <= LOADGEN_CPU_LIMIT_PCT:
         return [
@@ -61,7 +63,7 @@ def marks(*, status: str, loadgen_core_pct: float, users: float = math.nan) -> l
 
 def ceiling_marks(*, status: str, ceiling_pct: float) -> list[str]:
     """A note on a measured cell whose req/s came near the generator's calibrated ceiling."""
-    if status not in ("ok", "invalid") or not _present(ceiling_pct):
+    if status not in MEASURED_STATUSES or not _present(ceiling_pct):
         return []
     if ceiling_pct <= CEILING_NEAR_PCT:
         return []
@@ -157,7 +159,7 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
         qualifiers[-1] += ceiling_marks(
             status=row.status, ceiling_pct=float(getattr(row, "ceiling_pct", math.nan))
         )
-        if row.status not in ("failed", "interrupted"):
+        if row.status not in UNMEASURED_STATUSES:
             extra, more = open_loop_notes(
                 offered=float(getattr(row, "offered_rps", math.nan)),
                 achieved=float(getattr(row, "achieved_rps", math.nan)),

@@ -20,13 +20,12 @@ from pathlib import Path
 
 from harness import procs
 from record import io
+from record.schema import BACKLOG_COLUMNS, BACKLOG_FILE
 from servers import workloads
 
 POLL_INTERVAL_S = 0.5
 # A poll that takes longer is skipped (a blocking strategy may hold /health behind a job).
 POLL_TIMEOUT_S = 1.0
-BACKLOG_FILE = "backlog.csv"
-BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")
 
 Row = tuple[float, int, int, int, int, int]
 

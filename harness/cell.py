@@ -25,6 +25,7 @@ from harness.timing import planned_load_s
 from harness.verify import verify
 from record import io
 from record.cells import CellRecord, CellSpec, Limits, Placement
+from record.schema import REQUESTS_FILE
 from record.window import Window
 from servers.variants import facts
 from servers.workloads import DEFAULT_DB_POOL
@@ -223,10 +224,11 @@ class CellRun:
             options, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus
         )
         self.children += started
+        # The sampler counts every Locust process, master and workers, as the generator.
         roles = [
-            ("locust" if c.name.startswith("locust") else c.name, c.pid)
+            (procs.LOCUST if c.role == procs.LOCUST_WORKER else c.role, c.pid)
             for c in self.children
-            if c.name in ("server", "backend") or c.name.startswith("locust")
+            if c.role in procs.ROLES
         ]
         sampler = Sampler(roles)
         sampler.start()
@@ -259,7 +261,7 @@ class CellRun:
                 locust.popen.wait(timeout=POLL_S)  # returns the moment Locust exits
                 return
             for child in self.children:  # the server under test, and the backend it calls
-                if child.name in ("server", "backend") and not child.alive():
+                if child.role in (procs.SERVER, procs.BACKEND) and not child.alive():
                     code = child.popen.returncode
                     what = "database" if isinstance(child, postgres.Database) else child.name
                     raise CellFailed(f"{what} exited with code {code} during load")
@@ -271,13 +273,13 @@ class CellRun:
         """A local worker that died before the load began would leave its master waiting out
         the worker timeout; once the load runs, the master reports it lost instead. (A worker
         that exits 0 was told to quit by its master, which says why itself.)"""
-        if io.begun(self.cell_dir / "requests.parquet"):
+        if io.begun(self.cell_dir / REQUESTS_FILE):
             return
         for child in self.children:
-            if child.name.startswith("locust-w") and child.popen.poll() not in (None, 0):
+            if child.role == procs.LOCUST_WORKER and child.popen.poll() not in (None, 0):
                 code, log = child.popen.returncode, self.cell_dir / f"{child.name}.log"
                 raise CellFailed(
-                    f"Locust worker {child.name[len('locust-w') :]} exited with code {code} "
+                    f"Locust worker {child.index} exited with code {code} "
                     f"before the load began: {logs.tail(log)}"
                 )
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from record import io
 from record.loadgen_summary import WorkerRecord, read_summary
+from record.schema import RESOURCES_FILE
 from record.window import Window
 
 
@@ -77,7 +78,7 @@ def read_outcome(cell_dir: Path) -> Outcome:
 
 
 def write_samples(cell_dir: Path, samples: pd.DataFrame) -> None:
-    io.atomic_write(cell_dir / "server_resources.csv", lambda tmp: samples.to_csv(tmp, index=False))
+    io.atomic_write(cell_dir / RESOURCES_FILE, lambda tmp: samples.to_csv(tmp, index=False))
 
 
 def _mean_total(samples: pd.DataFrame, role: str) -> float:
@@ -98,7 +99,7 @@ def cpu_figures(
     CPU counts in how busy they were. `reported`: each Locust worker's own CPU % over the
     window (loadgen/cpu.py), the only figure there is for a worker on another machine."""
     # Samples are instants, so both ends of the window count (unlike request completions).
-    inside = samples[(samples["t"] >= window.start) & (samples["t"] <= window.end)]
+    inside = samples[window.covers(samples["t"])]
     per_locust = inside[inside["role"] == "locust"].groupby("pid")["cpu_pct"].mean()
     busiest = float(per_locust.max()) if len(per_locust) else math.nan
     own = [v for v in reported if v is not None and not math.isnan(v)]

@@ -43,6 +43,8 @@ def start(
                 env={**env, "BENCH_LOCAL_WORKER": "1"},
                 cwd=PROJECT_ROOT,
                 cpus=cpus,
+                role=procs.LOCUST_WORKER,
+                index=i,
             )
         )
     return started

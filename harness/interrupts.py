@@ -9,14 +9,25 @@ from collections.abc import Iterator
 from types import FrameType
 
 
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """The one SIGTERM handler: SIGTERM to the harness is handled like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def install_stop_signals() -> None:
+    """Ctrl-C and SIGTERM stop the harness cleanly (exit 130, completed cells kept) at any
+    moment, report included. Installed explicitly: a process started in the background by a
+    shell (`cmd &`, nohup) inherits SIGINT ignored, and Python then leaves it ignored, so a
+    `kill -INT` would be lost and the run would carry on to its end."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM to the harness is handled like Ctrl-C: stop cleanly, keep what finished."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
+    """SIGTERM to the harness is handled like Ctrl-C: stop cleanly, keep what finished (for a
+    run started without run_bench.py's main, which installs the same handler for good)."""
+    old = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         yield
     finally:

@@ -35,6 +35,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+# The roles of a cell's processes: the server under test, the backend it calls (upstream
+# server or database), the Locust master or single process, and a local Locust worker.
+SERVER, BACKEND, LOCUST, LOCUST_WORKER = "server", "backend", "locust", "locust-worker"
+ROLES = (SERVER, BACKEND, LOCUST, LOCUST_WORKER)
+
+
 @dataclass
 class Child:
     """One started process group."""
@@ -43,6 +49,12 @@ class Child:
     popen: subprocess.Popen[bytes]
     log: IO[bytes] | None = None
     pids_seen: set[int] = field(default_factory=set)
+    # What it is to a cell (ROLES): how it is sampled and watched. "" means its name.
+    role: str = ""
+    index: int | None = None  # a local Locust worker's index
+
+    def __post_init__(self) -> None:
+        self.role = self.role or self.name
 
     @property
     def pid(self) -> int:
@@ -125,8 +137,11 @@ def start(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     cpus: set[int] | None = None,
+    role: str = "",
+    index: int | None = None,
 ) -> Child:
-    """Start argv in a new session; stdout and stderr go to log_path (or are discarded)."""
+    """Start argv in a new session; stdout and stderr go to log_path (or are discarded).
+    `role` (default: the name) and `index` say what it is to a cell (Child.role)."""
     log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
     out: Any = log if log is not None else subprocess.DEVNULL
 
@@ -149,7 +164,7 @@ def start(
         cwd=cwd,
         preexec_fn=preexec,
     )
-    return Child(name=name, popen=popen, log=log)
+    return Child(name=name, popen=popen, log=log, role=role, index=index)
 
 
 def python_argv(*args: str) -> list[str]:

@@ -15,12 +15,14 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from harness import procs
 from harness.locust_cmd import PROJECT_ROOT, worker_argv
 from harness.scenarios import SCENARIOS
 from record.errors import UserError
+from record.worker_state import StateNote, WorkerState
 
 TOKEN_ENV = "TORNADO_BENCH_TOKEN"
 POLL_S = 0.2
@@ -44,11 +46,13 @@ def scenario_files() -> str:
     return ",".join(sorted({str(spec.locustfile) for spec in SCENARIOS.values()}))
 
 
-def _state(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
+class CellOutcome(Enum):
+    """How serving one cell ended."""
+
+    SERVED = "served"  # a worker joined the cell and the cell ended
+    UNREACHABLE = "unreachable"  # no worker joined within the timeout
+    RUN_OVER = "run over"  # the master said the run has ended
+    REFUSED = "refused"  # the master refused the workers (the reason goes with it)
 
 
 class Supervisor:
@@ -74,38 +78,42 @@ class Supervisor:
             started.append((child, state))
         return started
 
-    def one_cell(self) -> str:
-        """Serve one cell; 'served', 'unreachable', 'run over' or 'refused: reason'."""
+    def one_cell(self) -> tuple[CellOutcome, str]:
+        """Serve one cell: how it ended, and the master's reason when it refused."""
         children = self._start(self.cells)
         deadline = time.monotonic() + self.timeout_s
         try:
             while any(c.alive() for c, _ in children):
-                joined = any(_state(s) for _, s in children)
+                joined = any(StateNote.read(s) is not None for _, s in children)
                 if not joined and time.monotonic() > deadline:
-                    return "unreachable"
+                    return CellOutcome.UNREACHABLE, ""
                 time.sleep(POLL_S)
         finally:
             for child, _ in children:
                 child.stop()
-        states = [_state(s) for _, s in children]
-        for word in ("refused", "run over"):
-            if any(s.startswith(word) for s in states):
-                return next(s for s in states if s.startswith(word))
-        return "served" if any(states) else "unreachable"
+        notes = [n for _, s in children if (n := StateNote.read(s)) is not None]
+        for state, outcome in (
+            (WorkerState.REFUSED, CellOutcome.REFUSED),
+            (WorkerState.RUN_OVER, CellOutcome.RUN_OVER),
+        ):
+            for note in notes:
+                if note.state == state:
+                    return outcome, note.reason
+        return (CellOutcome.SERVED if notes else CellOutcome.UNREACHABLE), ""
 
     def run(self) -> int:
         where = f"{self.master.host}:{self.master.port}"
         print(f"worker: {self.processes} Locust process(es) for the master at {where}", flush=True)
         try:
             while True:
-                outcome = self.one_cell()
-                if outcome.startswith("refused"):
-                    print(f"error: {outcome.replace('refused: ', 'refused by the master: ')}")
+                outcome, reason = self.one_cell()
+                if outcome is CellOutcome.REFUSED:
+                    print(f"error: refused by the master: {reason}")
                     return 1
-                if outcome == "run over":
+                if outcome is CellOutcome.RUN_OVER:
                     print(f"worker: the run ended; served {self.cells} cell(s)", flush=True)
                     return 0
-                if outcome == "unreachable":
+                if outcome is CellOutcome.UNREACHABLE:
                     print(
                         f"worker: master {where} unreachable for {self.timeout_s:g} s; "
                         f"served {self.cells} cell(s)",

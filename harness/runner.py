@@ -26,15 +26,16 @@ from harness.repeats import Precision, Repeats
 from harness.scenarios import SCENARIOS
 from harness.suite import Suite
 from harness.suite_checks import check_target, is_loopback
-from harness.timing import estimate_cell_s
+from harness.timing import estimate_s
 from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
+from record.verdict import Verdict
 
 # The verdict on a finished cell for the progress line: a status word, one line, and its
 # req/s when the cell is valid (NaN otherwise). The harness cannot judge validity itself
 # (that is the analysis's one rule); run_bench.py hands it the analysis's judge. Without one,
 # the cell's own status is shown.
-Judge = Callable[[CellRecord, Path], tuple[str, str, float]]
+Judge = Callable[[CellRecord, Path], Verdict]
 
 
 @dataclass
@@ -82,11 +83,9 @@ def _check_stored_scenarios(suite: Suite, source: Path) -> None:
         if spec is None or s.verify:
             raise UserError(f"{source}: scenario {s.name!r} is not a built-in one; start a new run")
         for key, value in s.params.items():
-            p = spec.params.get(key)
-            if p is None or isinstance(value, bool) or not isinstance(value, int):
-                raise UserError(f"{source}: scenario {s.name}: parameter {key!r} is not its own")
-            if not p.lo <= value <= p.hi:
-                raise UserError(f"{source}: scenario {s.name}: {key}={value} is out of range")
+            problem = spec.param_problem(key, value)
+            if problem:
+                raise UserError(f"{source}: scenario {s.name}: parameter {key}: {problem}")
 
 
 def runs_user_code(suite: Suite) -> bool:
@@ -101,8 +100,8 @@ def cell_done(cell_dir: Path) -> bool:
         return False
 
 
-def own_status(record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
-    return record.status, record.reason, math.nan
+def own_status(record: CellRecord, cell_dir: Path) -> Verdict:
+    return Verdict(record.status, record.reason, math.nan)
 
 
 def _open_run(
@@ -175,13 +174,14 @@ class _Session:
             record = run_cell(cell, cell_dir, self.options)
             if self.options.dist.remote_workers and record.reason.startswith(WORKERS_MISSING):
                 raise WorkersMissing(record.reason)
-            word, line, rps = self.judge(record, cell_dir)
+            verdict = self.judge(record, cell_dir)
+            word = verdict.status
             self.counts[word if word in self.counts else "failed"] += 1
             if self.repeats is not None:
-                self.repeats.record(cell, rps)
+                self.repeats.record(cell, verdict.rps)
             colour = {"ok": "green", "invalid": "yellow"}.get(word, "red")
             self.progress.console.print(
-                f"[{colour}]{word:8}[/] {cell.cell_id:48} {line}", soft_wrap=True
+                f"[{colour}]{word:8}[/] {cell.cell_id:48} {verdict.line}", soft_wrap=True
             )
             self.progress.advance(self.task)
 
@@ -207,8 +207,8 @@ def _judge_done(session: _Session, cells: list[CellSpec]) -> None:
         return
     for cell in cells:
         cell_dir = session.run_dir / "cells" / cell.cell_id
-        _, _, rps = session.judge(CellRecord.read(cell_dir), cell_dir)
-        session.repeats.record(cell, rps)
+        verdict = session.judge(CellRecord.read(cell_dir), cell_dir)
+        session.repeats.record(cell, verdict.rps)
 
 
 def run_suite(
@@ -237,7 +237,7 @@ def run_suite(
     todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
     console = Console(stderr=False, quiet=quiet, highlight=False)
-    total_s = sum(estimate_cell_s(suite.warmup_s, suite.duration_s, c) for c in todo)
+    total_s = estimate_s(suite.warmup_s, suite.duration_s, todo)
     skipped = f" ({counts['skipped']} already done)" if counts["skipped"] else ""
     more = f", up to {suite.max_repeats} repeats" if suite.adaptive else ""
     console.print(

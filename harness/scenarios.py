@@ -55,6 +55,19 @@ class ScenarioSpec:
         """Defaults filled in; the caller has validated names and ranges already."""
         return {k: given.get(k, p.default) for k, p in self.params.items()}
 
+    def param_problem(self, name: str, value: object) -> str | None:
+        """The one check of a parameter given to this scenario (a suite file, a stored run):
+        why it is refused, in one line, or None."""
+        p = self.params.get(name)
+        if p is None:
+            allowed = ", ".join(self.params) or "none"
+            return f"unknown parameter for {self.name}; allowed: {allowed}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer in {p.lo}..{p.hi}"
+        if not p.lo <= value <= p.hi:
+            return f"{value} is out of range; allowed {p.lo}..{p.hi}"
+        return None
+
     def paths(self, params: dict[str, int]) -> list[str]:
         """The request paths the scenario sends (in the form the servers expect)."""
         return _PATHS[self.name](params)

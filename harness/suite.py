@@ -16,9 +16,9 @@ from harness.placement import PLACEMENTS
 from harness.scenarios import SCENARIOS
 from harness.suite_checks import RANGES, Checker, check_target, pycurl_problem
 from harness.suite_scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
-from record.cells import DEFAULT_HTTP_CLIENT, CellSpec
+from record.cells import DEFAULT_HTTP_CLIENT, DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.errors import UserError
-from servers.config import DEFAULT_MAX_BACKLOG, HTTP_CLIENTS
+from servers.config import DEFAULT_MAX_BACKLOG, DEFAULT_THREADS, HTTP_CLIENTS
 from servers.variants import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -51,6 +51,12 @@ ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
 DEFAULT_MAX_IN_FLIGHT = 200
+# What a suite file that leaves a setting out gets (the dataclass and the parser share them).
+DEFAULT_DURATION_S = 10.0
+DEFAULT_WARMUP_S = 2.0
+DEFAULT_PROCESSES = 2  # a forking strategy's processes: one per core of a 2-core server side
+DEFAULT_PLACEMENT = "split"  # server and generator on cores of their own (harness/placement.py)
+DEFAULT_ARRIVALS = ARRIVALS[0]  # evenly spaced; "poisson" draws the gaps
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,9 @@ class Suite:
     variants: tuple[str, ...]
     loops: tuple[str, ...]
     scenarios: tuple[ScenarioEntry, ...]
-    max_error_rate: float = 0.01
-    threads: int = 8
-    processes: int = 2
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    threads: int = DEFAULT_THREADS
+    processes: int = DEFAULT_PROCESSES
     # Forking strategies: shared socket (False), SO_REUSEPORT per process (True), or both.
     reuse_port: tuple[bool, ...] = (False,)
     # The awaiting strategies' upstream client on scenarios that call the backend: simple,
@@ -74,7 +80,7 @@ class Suite:
     # /enqueue: background jobs pending (per server process) past which a new one is a 503.
     max_backlog: int = DEFAULT_MAX_BACKLOG
     target: str | None = None
-    placement: str = "split"
+    placement: str = DEFAULT_PLACEMENT
     path: str = ""
     # Adaptive repeats: every cell runs min_repeats times (repeats = min_repeats), then cells
     # whose req/s interval is wider than target_ci_pct % of their mean run again, up to
@@ -83,7 +89,7 @@ class Suite:
     target_ci_pct: float | None = None
     # Open loop (loadgen/pacing.py): how requests arrive, how many may be in flight, and the
     # latency objective the report ranks rates against (None: no SLO).
-    arrivals: str = "constant"
+    arrivals: str = DEFAULT_ARRIVALS
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     slo_ms: float | None = None
     # The user's own services, started per cell like a variant (harness/apps.py).
@@ -266,7 +272,7 @@ def _parse_http_client(
 
 
 def _parse_open_loop(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
-    arrivals = data.get("arrivals", "constant")
+    arrivals = data.get("arrivals", DEFAULT_ARRIVALS)
     if arrivals not in ARRIVALS:
         raise c.fail("arrivals", f"must be one of: {', '.join(ARRIVALS)}")
     slo = data.get("slo_ms")
@@ -288,7 +294,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     description = data.get("description", "")
     if not isinstance(description, str):
         raise c.fail("description", "must be a string")
-    placement = data.get("placement", "split")
+    placement = data.get("placement", DEFAULT_PLACEMENT)
     if placement not in PLACEMENTS:
         raise c.fail("placement", f"must be one of: {', '.join(PLACEMENTS)}")
     subjects, apps = _parse_subjects(c, data, source, allow_remote)
@@ -302,8 +308,8 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     return Suite(
         name=name,
         description=description,
-        duration_s=float(c.number(data.get("duration_s", 10), "duration_s", "duration_s", False)),
-        warmup_s=float(c.number(data.get("warmup_s", 2), "warmup_s", "warmup_s", False)),
+        duration_s=float(c.number(data.get("duration_s", DEFAULT_DURATION_S), "duration_s", "duration_s", False)),
+        warmup_s=float(c.number(data.get("warmup_s", DEFAULT_WARMUP_S), "warmup_s", "warmup_s", False)),
         repeats=repeats,
         max_repeats=max_repeats,
         target_ci_pct=target_ci,
@@ -311,10 +317,10 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         loops=subjects.loops,
         scenarios=scenarios,
         max_error_rate=float(
-            c.number(data.get("max_error_rate", 0.01), "max_error_rate", "max_error_rate", False)
+            c.number(data.get("max_error_rate", DEFAULT_MAX_ERROR_RATE), "max_error_rate", "max_error_rate", False)
         ),
-        threads=c.number(server.get("threads", 8), "server.threads", "threads"),
-        processes=c.number(server.get("processes", 2), "server.processes", "processes"),
+        threads=c.number(server.get("threads", DEFAULT_THREADS), "server.threads", "threads"),
+        processes=c.number(server.get("processes", DEFAULT_PROCESSES), "server.processes", "processes"),
         reuse_port=_parse_reuse_port(c, server.get("reuse_port", False), variants),
         http_client=_parse_http_client(
             c, server.get("http_client", DEFAULT_HTTP_CLIENT), subjects, scenarios

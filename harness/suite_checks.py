@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from record.errors import UserError
-from servers.config import MAX_BACKLOG_MAX, PYCURL_HINT
+from servers.config import MAX_BACKLOG_MAX, PYCURL_HINT, pycurl_importable
 
 # Ranges for suite values: wide enough for real use, narrow enough to catch typos
 # (a 36000-second cell is almost always a mistake for 3600).
@@ -95,9 +95,7 @@ class Checker:
 def pycurl_problem() -> str | None:
     """Why the curl upstream client cannot run here (one line), or None. Asked only by a
     suite that wants curl: nothing else needs pycurl."""
-    try:
-        import pycurl  # noqa: F401
-    except ImportError:
+    if not pycurl_importable():
         return (
             f"curl needs pycurl, which cannot be imported here: {PYCURL_HINT}; "
             "it is in requirements.txt"

@@ -100,15 +100,9 @@ def _builtin(c: Checker, raw: dict[str, Any], where: str) -> tuple[str, dict[str
     if not isinstance(given, dict):
         raise c.fail(f"{where}.params", "must be a table")
     for pname, value in given.items():
-        key = f"{where}.params.{pname}"
-        if pname not in spec.params:
-            allowed = ", ".join(spec.params) or "none"
-            raise c.fail(key, f"unknown parameter for {sname}; allowed: {allowed}")
-        p = spec.params[pname]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise c.fail(key, f"must be an integer in {p.lo}..{p.hi}")
-        if not p.lo <= value <= p.hi:
-            raise c.fail(key, f"{value} is out of range; allowed {p.lo}..{p.hi}")
+        problem = spec.param_problem(pname, value)
+        if problem:
+            raise c.fail(f"{where}.params.{pname}", problem)
     params = spec.resolve(given)
     problem = cross_check(sname, params)
     if problem:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from record.cells import CellSpec
 from servers.variants import forks
 
@@ -24,3 +26,8 @@ def planned_load_s(warmup_s: float, duration_s: float) -> float:
 def estimate_cell_s(warmup_s: float, duration_s: float, cell: CellSpec) -> float:
     extra = FORK_OVERHEAD_S if forks(cell.variant) else 0.0
     return planned_load_s(warmup_s, duration_s) + CELL_OVERHEAD_S + extra
+
+
+def estimate_s(warmup_s: float, duration_s: float, cells: Iterable[CellSpec]) -> float:
+    """The time a suite's cells are expected to take (announced before a run, and by list)."""
+    return sum(estimate_cell_s(warmup_s, duration_s, c) for c in cells)

@@ -28,6 +28,7 @@ from loadgen.cpu import CpuWatch
 from loadgen.local import flush_every
 from loadgen.pacing import OpenLoop
 from loadgen.recorder import Recorder
+from record.worker_state import StateNote, WorkerState
 
 log = logging.getLogger("tornado-bench")
 PINGS = 5
@@ -66,13 +67,13 @@ class Worker:
         hello |= {"host": socket.gethostname(), "pid": os.getpid()}
         hello["local"] = os.environ.get("BENCH_LOCAL_WORKER") == "1"
         self.runner.send_message("bench_hello", hello)
-        self._note("joined")
+        self._note(StateNote(WorkerState.JOINED))
         gevent.spawn(self.watch_master)
 
-    def _note(self, state: str) -> None:
+    def _note(self, note: StateNote) -> None:
         """Tell the process that started this worker (run_bench.py worker) how it went."""
         if self.state_file:
-            Path(self.state_file).write_text(state)
+            note.write(Path(self.state_file))
 
     def on_welcome(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.index = int(msg.data["index"])
@@ -91,7 +92,7 @@ class Worker:
         reason = msg.data.get("reason", "refused")
         line = f"refused by the master: {reason}"
         print(line, file=sys.stderr, flush=True)
-        self._note("refused: " + reason)
+        self._note(StateNote(WorkerState.REFUSED, reason))
         environment.process_exit_code = 1
         gevent.spawn(self.runner.quit)
 
@@ -100,7 +101,7 @@ class Worker:
 
     def on_run_over(self, environment: Environment, msg: Any, **_: Any) -> None:
         """The run this worker served has ended (loadgen/farewell.py): nothing left to join."""
-        self._note("run over")
+        self._note(StateNote(WorkerState.RUN_OVER))
         gevent.spawn(self.runner.quit)
 
     def on_start(self, **_: Any) -> None:
@@ -141,6 +142,6 @@ class Worker:
             last = self.runner.last_heartbeat_timestamp
             if last and time.time() - last > MASTER_SILENCE_S:
                 log.error("master silent for %.0f s: stopping the load", MASTER_SILENCE_S)
-                self._note("master lost")
+                self._note(StateNote(WorkerState.MASTER_LOST))
                 self.runner.quit()
                 return

@@ -22,7 +22,13 @@ from record.window import Window
 CELL_STATUSES = ("running", "ok", "failed", "interrupted")
 # A cell in one of these is finished and is not run again by --resume.
 DONE_STATUSES = ("ok", "failed")
+# A summary row's status once judged: these measured something (valid or not); the others
+# (failed, interrupted) have no figures to show.
+MEASURED_STATUSES = ("ok", "invalid")
+UNMEASURED_STATUSES = ("failed", "interrupted")
 RUN_STATUSES = ("running", "complete", "interrupted")
+# A cell whose requests failed more often than this is invalid, unless the suite says otherwise.
+DEFAULT_MAX_ERROR_RATE = 0.01
 # The servers' default upstream client (servers/config.py): left out of a cell's id.
 DEFAULT_HTTP_CLIENT = "simple"
 
@@ -146,7 +152,7 @@ class Limits:
 
     duration_s: float
     warmup_s: float
-    max_error_rate: float = 0.01
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,7 +277,7 @@ class CellRecord:
             limits=Limits(
                 duration_s=_float(suite.get("duration_s")),
                 warmup_s=_float(suite.get("warmup_s", 0.0)),
-                max_error_rate=float(suite.get("max_error_rate", 0.01)),
+                max_error_rate=float(suite.get("max_error_rate", DEFAULT_MAX_ERROR_RATE)),
             ),
             placement=Placement.from_dict(data.get("placement")),
             cores=int(data.get("cores", 1)),

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from record import io
+from record.schema import LOADGEN_FILE
 from record.window import Window
-
-LOADGEN_FILE = "loadgen.json"
 
 
 def _opt_int(value: Any) -> int | None:

@@ -5,6 +5,8 @@ keeps loading (a reader fills columns an older run lacks)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # 2: summary.csv gained rps_ci_low .. loadgen_cpu_ms_per_req; cell.json optional fields
 # loadgen_cpu_total_pct, loadgen_core_pct, server_shares; run.json speed.
 # 3: open loop: request rows gained intended_start; a cell may have a rate; summary.csv gained
@@ -21,17 +23,29 @@ READABLE_VERSIONS = (1, 2, 3, 4)
 # request's slot in an open-loop schedule (NaN in a closed loop, and in older runs);
 # `ttfb_ms` (schema 4) the time to the first byte of the body where the scenario measures it
 # (a streamed response), else NaN. `worker` is the Locust worker's index (0 without workers).
-REQUEST_COLUMNS = (
-    "start",
-    "latency_ms",
-    "endpoint",
-    "status",
-    "bytes",
-    "ok",
-    "worker",
-    "intended_start",
-    "ttfb_ms",
+@dataclass(frozen=True)
+class RequestColumn:
+    name: str
+    arrow: str  # the pyarrow type's factory: float64, int32, int64, string, bool_
+    # How the column travels in a batch from a Locust process (record/stream.py): an array
+    # typecode, little-endian; "" when the writer fills it in (the worker's index).
+    wire: str = ""
+
+
+# The one table of request columns, in their order in the Parquet files. `endpoint` travels as
+# an index into the batch's endpoint names.
+REQUEST_TABLE = (
+    RequestColumn("start", "float64", "d"),
+    RequestColumn("latency_ms", "float64", "d"),
+    RequestColumn("endpoint", "string", "i"),
+    RequestColumn("status", "int32", "i"),
+    RequestColumn("bytes", "int64", "q"),
+    RequestColumn("ok", "bool_", "B"),
+    RequestColumn("worker", "int32"),
+    RequestColumn("intended_start", "float64", "d"),
+    RequestColumn("ttfb_ms", "float64", "d"),
 )
+REQUEST_COLUMNS = tuple(c.name for c in REQUEST_TABLE)
 
 # summary.csv, in this order.
 SUMMARY_COLUMNS = (
@@ -93,21 +107,23 @@ def request_arrow_schema():  # type: ignore[no-untyped-def]
     """The Parquet schema of request rows (pyarrow imported only by those who write them)."""
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("start", pa.float64()),
-            ("latency_ms", pa.float64()),
-            ("endpoint", pa.string()),
-            ("status", pa.int32()),
-            ("bytes", pa.int64()),
-            ("ok", pa.bool_()),
-            ("worker", pa.int32()),
-            ("intended_start", pa.float64()),
-            ("ttfb_ms", pa.float64()),
-        ]
-    )
+    return pa.schema([(c.name, getattr(pa, c.arrow)()) for c in REQUEST_TABLE])
 
 
 def scenario_label(name: str, params: dict[str, int]) -> str:
     """A readable, unique name for a scenario with its parameters, e.g. fanout-ms50-n4."""
     return "-".join([name, *(f"{k}{v}" for k, v in sorted(params.items()))])
+
+
+# The files of a cell's folder (DESIGN.md, "Results layout"): request rows completed inside the
+# window and outside it, an open loop's slots, the Locust side's summary, the resource samples
+# and, for a workload that keeps a backlog, its polls of /health.
+REQUESTS_FILE = "requests.parquet"
+OUTSIDE_FILE = "outside.parquet"
+SLOTS_FILE = "slots.parquet"
+LOADGEN_FILE = "loadgen.json"
+RESOURCES_FILE = "server_resources.csv"
+BACKLOG_FILE = "backlog.csv"
+# backlog.csv: one row per poll (t epoch seconds; the server's counts of background jobs; the
+# pid of the process that answered, as a forking server's counts are its own).
+BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")

@@ -30,22 +30,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from record import io
-from record.schema import request_arrow_schema
-from record.window import Window
+from record.schema import (
+    OUTSIDE_FILE,
+    REQUEST_TABLE,
+    REQUESTS_FILE,
+    SLOTS_FILE,
+    RequestColumn,
+    request_arrow_schema,
+)
+from record.window import Window, late
 
-# A column's wire type: array typecode (sender) and numpy dtype (receiver), little-endian.
-WIRE = {
-    "start": ("d", "<f8"),
-    "latency_ms": ("d", "<f8"),
-    "endpoint": ("i", "<i4"),  # index into the batch's endpoint names
-    "status": ("i", "<i4"),
-    "bytes": ("q", "<i8"),
-    "ok": ("B", "u1"),
-    "intended_start": ("d", "<f8"),
-    "ttfb_ms": ("d", "<f8"),
-}
-# A request sent more than this after its slot was late (DESIGN.md: late_pct).
-LATE_MS = 5.0
+# A column's wire type: array typecode (sender) and numpy dtype (receiver), little-endian,
+# from the request-column table (record/schema.py).
+_DTYPES = {"d": "<f8", "i": "<i4", "q": "<i8", "B": "u1"}
+WIRE = {c.name: (c.wire, _DTYPES[c.wire]) for c in REQUEST_TABLE if c.wire}
 # Rows buffered before they are written as one row group: big enough for fast reads, small
 # enough (about 4 MB) to bound memory.
 ROW_GROUP_ROWS = 65_536
@@ -62,6 +60,16 @@ SLOT_SCHEMA = pa.schema(
 
 if sys.byteorder != "little":  # the wire format above is the machine's own layout
     raise ImportError("record.stream needs a little-endian machine")
+
+
+def _arrow(column: RequestColumn, values: np.ndarray, names: pa.Array) -> pa.Array:
+    """One request column of a row group, typed as the table says (an endpoint index becomes
+    its name)."""
+    if column.name == "endpoint":
+        return names.take(_numbers(values, pa.int32()))
+    if column.arrow == "bool_":
+        return _bools(values)
+    return _numbers(values, getattr(pa, column.arrow)())
 
 
 def new_columns() -> dict[str, array]:
@@ -171,10 +179,10 @@ class RecordWriter:
         self.window = window
         self._stack = contextlib.ExitStack()
         schema = request_arrow_schema()
-        self._requests = _File(cell_dir / "requests.parquet", schema, self._stack)
-        self._outside = _File(cell_dir / "outside.parquet", schema, self._stack)
+        self._requests = _File(cell_dir / REQUESTS_FILE, schema, self._stack)
+        self._outside = _File(cell_dir / OUTSIDE_FILE, schema, self._stack)
         self._slots = (
-            _File(cell_dir / "slots.parquet", SLOT_SCHEMA, self._stack) if open_loop else None
+            _File(cell_dir / SLOTS_FILE, SLOT_SCHEMA, self._stack) if open_loop else None
         )
         self.closed = False
 
@@ -196,22 +204,12 @@ class RecordWriter:
         answered = ~np.isnan(latency)
         inside = answered & self.window.holds(start, latency)
         names = _strings(batch["endpoints"] or [""])
+        rows = {**cols, "start": start, "intended_start": intended}
+        rows["worker"] = np.full(len(start), worker, dtype="<i4")
         for target, mask in ((self._requests, inside), (self._outside, answered & ~inside)):
             if not mask.any():
                 continue
-            target.add(
-                [
-                    _numbers(start[mask], pa.float64()),
-                    _numbers(latency[mask], pa.float64()),
-                    names.take(_numbers(cols["endpoint"][mask], pa.int32())),
-                    _numbers(cols["status"][mask], pa.int32()),
-                    _numbers(cols["bytes"][mask], pa.int64()),
-                    _bools(cols["ok"][mask]),
-                    _numbers(np.full(int(mask.sum()), worker, dtype="<i4"), pa.int32()),
-                    _numbers(intended[mask], pa.float64()),
-                    _numbers(cols["ttfb_ms"][mask], pa.float64()),
-                ]
-            )
+            target.add([_arrow(c, rows[c.name][mask], names) for c in REQUEST_TABLE])
         if self._slots is not None:
             self._add_slots(start, latency, intended, cols["ok"], worker, stopped_at)
 
@@ -229,21 +227,20 @@ class RecordWriter:
         a lower bound: dropping it would hide exactly the requests a stalled server left
         waiting."""
         assert self._slots is not None
-        keep = (intended >= self.window.start) & (intended < self.window.end)
+        keep = self.window.contains(intended)
         if not keep.any():
             return
         start, latency, intended, ok = start[keep], latency[keep], intended[keep], ok[keep]
         answered = ~np.isnan(latency)
         end = np.where(answered, start + latency / 1000.0, stopped_at)
-        with np.errstate(invalid="ignore"):
-            late = ~((start - intended) * 1000.0 <= LATE_MS)
+        behind = late(start, intended)
         self._slots.add(
             [
                 _numbers(intended, pa.float64()),
                 _numbers((end - intended) * 1000.0, pa.float64()),
                 _bools(answered),
                 _bools(ok.astype(bool) & answered),
-                _bools(late),
+                _bools(behind),
                 _numbers(np.full(len(intended), worker, dtype="<i4"), pa.int32()),
             ]
         )

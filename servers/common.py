@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -276,18 +277,20 @@ def make_application(routes: list[Any], **settings: Any) -> web.Application:
 
 
 def release(app: web.Application, *, wait: bool = False) -> None:
-    """Free what a strategy's make_app created: its thread pool and its kept-alive upstream
-    connections. ``wait`` lets running pool jobs finish first (a server that is exiting
-    does not wait for them)."""
+    """Free what a strategy's make_app created: its thread pool, its kept-alive upstream
+    connections and its database connections (servers/db.py: every database object has
+    close()). ``wait`` lets running pool jobs finish first (a server that is exiting does
+    not wait for them)."""
     executor = app.settings.get("executor")
     if isinstance(executor, Executor):
         executor.shutdown(wait=wait, cancel_futures=True)
     upstream = app.settings.get("upstream_client")
     if isinstance(upstream, BlockingUpstream):
         upstream.close()
-    from servers.db import close_db  # servers.db builds on this module
-
-    close_db(app)
+    db = app.settings.get("db")
+    if db is not None:
+        with contextlib.suppress(Exception):  # a database already gone has nothing to free
+            db.close()
 
 
 def async_http_client() -> httpclient.AsyncHTTPClient:

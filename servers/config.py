@@ -39,6 +39,15 @@ STREAM_TOTAL_MS_MAX = 60_000  # (K-1)*D
 HTTP_CLIENTS = ("simple", "curl")
 PYCURL_HINT = "pip install pycurl==7.49.0 (a source build needs libcurl4-openssl-dev)"
 
+
+def pycurl_importable() -> bool:
+    """The one probe for the curl client: can pycurl (a C extension) be imported here?"""
+    try:
+        import pycurl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 # /db (servers/db.py): the PostgreSQL database the server connects to at start, and the
 # connections of the awaiting strategies' pool (the others: one per process or per thread).
 DB_URL_SCHEMES = ("postgresql://", "postgres://")

@@ -18,7 +18,6 @@ makes a 503 with a message, never a 500 traceback. The queries:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Generator
 from typing import Any
@@ -138,10 +137,3 @@ def with_db(handler: type[DbHandler]) -> Any:
         return make
 
     return wrap
-
-
-def close_db(app: web.Application) -> None:
-    db = app.settings.get("db")
-    if db is not None:
-        with contextlib.suppress(Exception):
-            db.close()

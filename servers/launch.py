@@ -37,6 +37,7 @@ from servers.config import (
     MAX_HEADER_SIZE,
     PYCURL_HINT,
     ServerConfig,
+    pycurl_importable,
 )
 from servers.lifeline import die_with_parent
 from servers.registry import BACKEND, VARIANTS, get_variant
@@ -110,9 +111,7 @@ def http_client_problem(name: str) -> str | None:
     """Why the chosen upstream client cannot run here (one line), or None."""
     if name != "curl":
         return None
-    try:
-        import pycurl  # noqa: F401
-    except ImportError:
+    if not pycurl_importable():
         return f"--http-client curl needs pycurl, which cannot be imported: {PYCURL_HINT}"
     return None
 

@@ -10,6 +10,7 @@ import pytest
 
 from analysis import aggregate, model
 from analysis.load import load_run
+from record.window import Window
 from tests.analysis.fixtures import T0, cell, requests_frame, steady_requests, write_cell, write_run
 
 
@@ -242,13 +243,13 @@ def test_per_second_has_a_zero_for_an_idle_second_and_the_cv_sees_it() -> None:
     # 10 completions in seconds 0, 1, 3 and 4 of the window; second 2 is a stall.
     busy = [T0 + s + i / 10 for s in (0, 1, 3, 4) for i in range(10)]
     frame = requests_frame(busy, [1.0] * len(busy))
-    series = aggregate.window_series(frame, T0, T0 + 5)
+    series = aggregate.window_series(frame, Window(T0, T0 + 5))
     assert list(series["second"]) == [0, 1, 2, 3, 4]
     assert list(series["rps"]) == [10, 10, 0, 10, 10]
     assert math.isnan(series["p95_ms"].iloc[2])
     # Without the zero the series would look perfectly steady (CV 0).
     assert aggregate.stability_cv(series) == pytest.approx(np.std([10, 10, 0, 10, 10], ddof=1) / 8)
-    steady = aggregate.window_series(frame, T0, T0 + 2)
+    steady = aggregate.window_series(frame, Window(T0, T0 + 2))
     assert aggregate.stability_cv(steady) == 0.0
 
 
@@ -293,8 +294,8 @@ def test_busiest_worker_share() -> None:
             "cpu_pct": [0.0, 9.0, 1.0, 0.0, 9.0, 1.0, 0.0, 0.0, 50.0],  # last row: after the window
         }
     )
-    assert aggregate.busiest_worker_share(resources, T0 + 1, T0 + 3) == pytest.approx(0.9)
-    assert math.isnan(aggregate.busiest_worker_share(resources.iloc[0:0], T0, T0 + 1))
+    assert aggregate.busiest_worker_share(resources, Window(T0 + 1, T0 + 3)) == pytest.approx(0.9)
+    assert math.isnan(aggregate.busiest_worker_share(resources.iloc[0:0], Window(T0, T0 + 1)))
 
 
 def test_reading_explains_a_lopsided_multiprocess_cell() -> None:

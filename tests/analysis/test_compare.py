@@ -57,6 +57,7 @@ def synthetic_run(
             rows.append(
                 {
                     "cell_id": f"{config}-r{r}",
+                    "config_id": config,
                     "scenario_name": scenario,
                     "valid": True,
                     "threads": 8,

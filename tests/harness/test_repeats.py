@@ -14,6 +14,7 @@ from analysis.precision import half_width_pct
 from harness import runner
 from harness.suite import parse_suite
 from record.cells import CellRecord, CellSpec, Limits, RunRecord
+from record.verdict import Verdict
 from record.window import Window
 
 
@@ -49,9 +50,9 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, noise: dict[str, float]) -> tuple
         record.write(cell_dir)
         return record
 
-    def judge(record: CellRecord, cell_dir: Path) -> tuple[str, str, float]:
+    def judge(record: CellRecord, cell_dir: Path) -> Verdict:
         z = zs[record.cell.repeat - 1]
-        return "ok", "", 100.0 * (1 + noise[record.cell.variant] * z)
+        return Verdict("ok", "", 100.0 * (1 + noise[record.cell.variant] * z))
 
     monkeypatch.setattr(runner, "run_cell", run_cell)
     monkeypatch.setattr(runner, "measure_speed", lambda: 0.1)
