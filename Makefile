@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUITE ?= suites/quick.toml
 
-.PHONY: bench test test-reliability reliability-report lint install clean-venv
+.PHONY: bench test test-reliability reliability-report lint typecheck install clean-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -20,6 +20,7 @@ bench: $(VENV)/.installed
 # Everything but the slow attack series (those run in test-reliability).
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -m "not slow"
 
 # Every attack on the harness and the servers, the slow series included (about 5 minutes).
@@ -32,6 +33,10 @@ reliability-report: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+
+# The type checker over the product code (pyproject.toml [tool.mypy]; tests are not checked).
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,7 +46,7 @@ def _users_panels(
     return fig, panels
 
 
-CEILING_LOOK = {"color": "#555555", "ls": (0, (1, 2)), "lw": 1.4}
+CEILING_LOOK: dict[str, Any] = {"color": "#555555", "ls": (0, (1, 2)), "lw": 1.4}
 
 
 def _ceiling_lines(ax: plt.Axes, fam: pd.DataFrame) -> list[float]:

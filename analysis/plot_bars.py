@@ -4,9 +4,12 @@ returns a Figure, or None when there is nothing to show."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -101,7 +104,9 @@ def strategy_bars(ranking: pd.DataFrame) -> Figure | None:
     kit.scale_y(ax, np.array(tops))
     if tops:  # room above the tallest bar for its rank
         ax.set_ylim(top=max(tops) * (3.0 if ax.get_yscale() == "log" else 1.15))
-    extra = [(Line2D([], [], color="#333333", marker="|", ms=10, ls="none"), "95% interval")]
+    extra: list[tuple[Artist, str]] = [
+        (Line2D([], [], color="#333333", marker="|", ms=10, ls="none"), "95% interval")
+    ]
     extra.append((Line2D([], [], ls="none"), "#n rank, #n= shared: intervals overlap"))
     if any_limited:
         hatched = Patch(facecolor="grey", hatch=LIMITED_HATCH, edgecolor="white")
@@ -110,7 +115,7 @@ def strategy_bars(ranking: pd.DataFrame) -> Figure | None:
     return kit.finish(fig, "Strategy summary: best valid req/s per strategy and workload")
 
 
-def _loop_look(loop: str) -> dict[str, object]:
+def _loop_look(loop: str) -> dict[str, Any]:
     return {"hatch": LOOP_HATCH.get(loop, ".."), "alpha": LOOP_ALPHA.get(loop, 0.75)}
 
 
@@ -163,7 +168,7 @@ def cost_bars(table: pd.DataFrame) -> Figure | None:
         ax.set_ylabel("server CPU ms per request")
         ax.set_ylim(0, group["cost_ms"].max() * 1.3)  # room for the value labels
         ax.yaxis.set_major_formatter(FuncFormatter(kit.number))
-    extra = [
+    extra: list[tuple[Artist, str]] = [
         (Patch(facecolor="grey", edgecolor="grey", **_loop_look(loop)), loop) for loop in loops
     ]
     if starred:

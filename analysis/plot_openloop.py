@@ -5,6 +5,7 @@ Like plot.py, it takes frames and returns a Figure, or None when there is nothin
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -50,7 +51,7 @@ def _variant_lines(ax: plt.Axes, group: pd.DataFrame, variant: str) -> None:
     dashed with hollow markers, p50 corrected thin: one colour and marker per strategy."""
     look = kit.style(variant)
     means = group.groupby("offered_rps")[list(METRICS)].mean().sort_index()
-    common = {"color": look.colour, "marker": look.marker}
+    common: dict[str, Any] = {"color": look.colour, "marker": look.marker}
     p99c = means["p99_corrected_ms"].dropna()
     # Above the service line: where the two are equal, the corrected one is the figure.
     ax.plot(p99c.index, p99c.values, **common, ls="-", lw=2.2, ms=6, label=variant, zorder=4)
@@ -139,7 +140,7 @@ def _panel(ax: plt.Axes, fam: pd.DataFrame, slo_ms: float | None) -> bool:
 
 
 def _legend_extra(slo_ms: float | None, invalid: bool) -> list[tuple[Line2D, str]]:
-    grey = {"color": "grey", "marker": "o"}
+    grey: dict[str, Any] = {"color": "grey", "marker": "o"}
     extra = [
         (Line2D([], [], **grey, lw=2.2, ms=6), "p99 corrected (from the intended send): thick"),
         (Line2D([], [], **grey, ls=DASHED, lw=1.3, ms=5, mfc="white"), "p99 service: dashed"),

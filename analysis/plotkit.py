@@ -51,8 +51,8 @@ MARKERS = ("o", "s", "D", "v", "P", "h", "*", "<", ">", "p")
 LINESTYLES: tuple[Any, ...] = ("-", (0, (5, 2)), (0, (6, 2, 1.5, 2)), (0, (1.5, 1.5)))
 INVALID_COLOUR = "#B00020"
 MIN_WIDTH = 7.5  # inches: a figure of one panel still has room for its legend and title
-LIMITED_MARKER = 10  # matplotlib's CARETUPBASE: a caret standing on the point, "at least"
-STYLE = {
+LIMITED_MARKER: Any = 10  # matplotlib's CARETUPBASE: a caret standing on the point, "at least"
+STYLE: dict[Any, Any] = {  # rcParams keys
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
@@ -184,7 +184,7 @@ def legend(fig: Figure, axes: list, extra: list | None = None) -> None:
         labels.append(lab)
     if not labels:
         return
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg canvas
     room = fig.bbox.width * 0.98
     for ncol in range(min(len(labels), 7), 0, -1):
         # matplotlib fills a legend column by column; this order reads along the rows.
@@ -203,7 +203,7 @@ def legend(fig: Figure, axes: list, extra: list | None = None) -> None:
 
 def fit_text(fig: Figure, text: str, fontsize: float, share: float = 0.96) -> str:
     """text wrapped into lines no wider than `share` of the figure (measured, not guessed)."""
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg canvas
     probe = fig.text(0, 0, text, fontsize=fontsize, fontweight="bold")
     width = probe.get_window_extent(renderer).width
     probe.remove()

@@ -135,7 +135,7 @@ def measure(workers: int, duration_s: float, quiet: bool = False) -> dict[str, A
         # The recorder's cost: the same offered rate (an open loop at 60 % of that), with and
         # without it, alternated; the CPU each spent per request is then comparable.
         rate = round(0.6 * full[0])
-        cpu = {True: [], False: []}
+        cpu: dict[bool, list[float]] = {True: [], False: []}
         for record in (True, False, True, False):
             rps, pct, ms = _per_request_ms(_locust(tmp, base, duration_s, 1, loadgen, record, rate))
             cpu[record].append(ms)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -363,7 +364,7 @@ def _record(
     started: float,
 ) -> CellRecord:
     suite = options.suite
-    extra = {}
+    extra: dict[str, Any] = {}  # what only a cell that measured has
     if measured is not None:
         extra = {
             "verification": measured.verification,

@@ -73,9 +73,9 @@ def find_binaries() -> Binaries | None:
         key=lambda d: [int(p) if p.isdigit() else 0 for p in Path(d).parent.name.split(".")],
     )
     for folder in reversed(found):
-        initdb, postgres = Path(folder) / "initdb", Path(folder) / "postgres"
-        if initdb.is_file() and postgres.is_file():
-            return Binaries(str(initdb), str(postgres))
+        init_bin, server_bin = Path(folder) / "initdb", Path(folder) / "postgres"
+        if init_bin.is_file() and server_bin.is_file():
+            return Binaries(str(init_bin), str(server_bin))
     return None
 
 
@@ -270,7 +270,7 @@ def start_throwaway(
                  "-c", "max_connections=200", "-c", "log_min_messages=warning"],
                 log=log, cwd=str(folder), cpus=cpus,
             )  # fmt: skip
-            db = Database(name=name, popen=popen, log=log if log_path is not None else None)
+            db = Database(name=name, popen=popen, log=log if not isinstance(log, int) else None)
             db.folder = folder
             db.url = f"postgresql://{USER}@127.0.0.1:{port}/{DBNAME}"
             try:

@@ -132,7 +132,8 @@ def _parse_scenario(
     if not isinstance(raw, dict):
         raise c.fail(where, "must be a table")
     c.keys(raw, SCENARIO_KEYS, f"{where}.")
-    file, verify = "", ()
+    file = ""
+    verify: tuple[str, ...] = ()
     if "file" in raw:
         sname, params, file, verify = _user_file(c, raw, where, base)
     else:

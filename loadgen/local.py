@@ -87,7 +87,9 @@ def summary(
 
 
 def install(environment: Environment, loop: OpenLoop | None) -> None:
-    opts, runner = environment.parsed_options, environment.runner
+    # Locust's parsed options (our --bench-* among them) and runner exist by the init event.
+    opts: Any = environment.parsed_options
+    runner: Any = environment.runner
     warm()  # before the load, not in its window
     out = Path(opts.bench_out)
     cpu = CpuWatch()

@@ -49,7 +49,8 @@ def _open_loop(environment: Environment, opts: Any) -> OpenLoop | None:
 
 @events.init.add_listener
 def _install(environment: Environment, **_: Any) -> None:
-    runner, opts = environment.runner, environment.parsed_options
+    runner = environment.runner
+    opts: Any = environment.parsed_options  # set by the init event, our --bench-* among them
     if isinstance(runner, WorkerRunner):
         if opts.processes:
             # A worker forked by its master (--processes) dies with it, even when the master

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gevent
 from locust.env import Environment
@@ -48,7 +48,7 @@ class AdmittedNodes(WorkerNodes):
 class Master:
     def __init__(self, environment: Environment) -> None:
         self.env = environment
-        self.opts = environment.parsed_options
+        self.opts: Any = cast(Any, environment.parsed_options)  # our --bench-* among them
         self.runner: MasterRunner = environment.runner  # type: ignore[assignment]
         self.me = identity.describe(os.environ.get("BENCH_TOKEN", ""))
         self.scenario_files = [n for n in self.opts.bench_scenario_files.split(",") if n]

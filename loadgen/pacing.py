@@ -133,7 +133,7 @@ class OpenLoop:
 PACED = "_tornado_bench_paced"  # marks the functions pace() installed
 
 
-def pace(user_class: type, loop: OpenLoop, sleep: Callable[[float], Any]) -> None:
+def pace(user_class: type[Any], loop: OpenLoop, sleep: Callable[[float], Any]) -> None:
     """Make a Locust User class send on the schedule: the first request waits for the next
     free slot after on_start, each later one for the next free slot (never for an answer),
     and every request carries its slot in its context. A subclass of a paced class is paced

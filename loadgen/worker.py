@@ -77,7 +77,7 @@ class Worker:
 
     def on_welcome(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.index = int(msg.data["index"])
-        for _ in range(PINGS):
+        for _ping in range(PINGS):
             self.runner.send_message("bench_ping", {"t_worker": time.time()})
 
     def on_pong(self, environment: Environment, msg: Any, **_: Any) -> None:
@@ -106,7 +106,7 @@ class Worker:
 
     def on_start(self, **_: Any) -> None:
         self.reported = 0
-        opts = self.env.parsed_options
+        opts: Any = self.env.parsed_options
         self.loop = self.recorder.loop = self.loop_for(opts)
         if self.loop is not None:
             self.loop.processes = max(1, int(getattr(opts, "bench_workers_total", 1) or 1))

@@ -68,7 +68,7 @@ def begun(path: Path | str) -> bool:
     return path.exists() or any(path.parent.glob(f".{path.name}.*.tmp"))
 
 
-def atomic_write(path: Path | str, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path | str, write: Callable[[Path], object]) -> None:
     """Call write(tmp) on a temp file beside path, then as atomic_stream."""
     with atomic_stream(path) as tmp:
         write(tmp)

@@ -6,6 +6,7 @@ keeps loading (a reader fills columns an older run lacks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # 2: summary.csv gained rps_ci_low .. loadgen_cpu_ms_per_req; cell.json optional fields
 # loadgen_cpu_total_pct, loadgen_core_pct, server_shares; run.json speed.
@@ -103,7 +104,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-def request_arrow_schema():  # type: ignore[no-untyped-def]
+def request_arrow_schema() -> Any:
     """The Parquet schema of request rows (pyarrow imported only by those who write them)."""
     import pyarrow as pa
 

@@ -62,7 +62,10 @@ class StreamHandler(BenchHandler):
 
 
 class UpstreamHandler(BenchHandler):
-    def initialize(self, config: ServerConfig, upstream_client: BlockingUpstream, **_: Any) -> None:
+    # Each route's handler takes the kwargs its route gives (Tornado's initialize pattern).
+    def initialize(  # type: ignore[override]
+        self, config: ServerConfig, upstream_client: BlockingUpstream, **_: Any
+    ) -> None:
         super().initialize(config)
         self.upstream = upstream_client
 

@@ -223,8 +223,13 @@ class _DeadlineHTTPConnection(http.client.HTTPConnection):
 
     # http.client builds each response with self.response_class(sock, ...): a method here
     # hands the response a reader that re-arms the socket timeout with the time left.
-    def response_class(self, sock: Any, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
-        return http.client.HTTPResponse(_DeadlineSocket(sock, self.deadline), *args, **kwargs)
+    # (typeshed declares the attribute as the class; a callable that builds one is what
+    # http.client needs, and HTTPResponse only calls makefile on the socket it is given.)
+    def response_class(  # type: ignore[override]
+        self, sock: Any, *args: Any, **kwargs: Any
+    ) -> http.client.HTTPResponse:
+        reader: Any = _DeadlineSocket(sock, self.deadline)
+        return http.client.HTTPResponse(reader, *args, **kwargs)
 
 
 class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, http.client.HTTPSConnection):

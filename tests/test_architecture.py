@@ -18,12 +18,34 @@ PROJECT = ("run_bench", "harness", "analysis", "record", "servers", "scenarios",
 # package → top-level names its modules must never import
 FORBIDDEN = {
     "analysis": {"harness", "scenarios", "loadgen", "locust", "gevent"},
-    "harness": {"analysis", "locust", "gevent", "run_bench"},
+    "harness": {"analysis", "loadgen", "scenarios", "locust", "gevent", "run_bench"},
     "record": {*PROJECT} - {"record"} | {"pandas", "locust", "gevent", "tornado"},
     "servers": {"harness", "analysis", "scenarios", "loadgen", "locust", "gevent", "run_bench"},
     "loadgen": {"harness", "analysis", "scenarios", "run_bench"},
     "scenarios": {"harness", "analysis", "run_bench"},
 }
+
+
+# room → for a project room it may import only parts of: the modules it may take from it
+# (docs/architecture.md's table). Each of these is free of Tornado and Locust.
+ONLY = {
+    "analysis": {"servers": {"variants", "workloads", "lifeline"}},
+    "loadgen": {"servers": {"lifeline"}},
+    "scenarios": {"servers": {"work"}, "loadgen": {"checks"}},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module name the file imports (`from a import b` also counts a.b)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -45,6 +67,22 @@ def test_imports_flow_one_way(package: str) -> None:
         str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[package]) for f in files
     }
     assert {f: names for f, names in bad.items() if names} == {}
+
+
+@pytest.mark.parametrize("package", sorted(ONLY))
+def test_rooms_take_only_the_modules_their_table_allows(package: str) -> None:
+    """analysis reads servers' facts (variants, workloads) and lifeline only; the Locust side
+    takes lifeline; the scenario files take their checks and the CPU work they send."""
+    bad = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for name in imported_modules(path):
+            root, _, rest = name.partition(".")
+            allowed = ONLY[package].get(root)
+            if allowed is None or not rest:
+                continue  # a room it may not import at all is FORBIDDEN's; `import servers`
+            if rest.split(".")[0] not in allowed:
+                bad.append(f"{path.relative_to(ROOT)}: {name}")
+    assert bad == []
 
 
 def test_variant_facts_load_neither_tornado_nor_locust() -> None:
