@@ -11,8 +11,11 @@ import math
 
 from servers import variants
 
+# TechEmpower's types, bound like db-rows (utilization law: their CPU in the server, S
+# measured by the suite); te-updates, like db-write, has no bound (the database's writes).
+TE_CPU = ("te-plaintext", "te-json", "te-db", "te-queries", "te-fortunes")
 # Scenarios whose cost is CPU in the server; their service time is measured by the suite.
-CPU_SCENARIOS = ("cpu", "hello", "json", "db-rows")
+CPU_SCENARIOS = ("cpu", "hello", "json", "db-rows", *TE_CPU)
 WAIT_SCENARIOS = ("sleep", "upstream", "fanout", "db-sleep")
 # /db?query=sleep: a wait like /sleep, but a waiting request holds a database connection, so
 # the C of the wait bound is also capped by the connections (Little's law, X = C / R_min, with
