@@ -131,7 +131,8 @@ def _readings(best: pd.DataFrame) -> list[str]:
     for label, group in best.groupby("te_type", sort=False):
         lead = group.iloc[0]
         rest = "; ".join(f"{r.strategy} {r.vs_best:.2f}×" for r in group.iloc[1:].itertuples())
-        limited = " (generator-limited: a lower bound)" if lead.get("generator_limited") else ""
+        flag = lead.get("generator_limited")
+        limited = " (generator-limited: a lower bound)" if pd.notna(flag) and bool(flag) else ""
         out.append(
             f"{label}: {lead['strategy']} best, {fmt(float(lead['rps']))} req/s at "
             f"{int(lead['users'])} users{limited}" + (f"; {rest}" if rest else "") + "."
