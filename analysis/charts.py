@@ -18,7 +18,16 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import aggregate, plot, plot_bars, plot_openloop, readings, readings_cost
+from analysis import (
+    aggregate,
+    plot,
+    plot_bars,
+    plot_openloop,
+    plot_te,
+    readings,
+    readings_cost,
+    techempower,
+)
 from analysis import readings_backlog as backlog_text
 from analysis import readings_openloop as openloop_text
 from analysis.curves import Curves, shown_curves, spectra_of
@@ -191,6 +200,13 @@ CHARTS: tuple[ChartSpec, ...] = (
         backlog_over_time,
         lambda m: backlog_text.backlog_of(m.summary, m.run.backlog),
         lambda m: backlog_text.read_backlog(backlog_text.backlog_of(m.summary, m.run.backlog)[0]),
+    ),
+    ChartSpec(
+        "techempower",
+        "TechEmpower test types",
+        plot_te.te_bars,
+        lambda m: techempower.chart_args(m.summary),
+        lambda m: techempower.read_chart(m.summary),
     ),
     ChartSpec(
         "strategies",

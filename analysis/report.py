@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import tornado.template
 
-from analysis import aggregate, table
+from analysis import aggregate, table, techempower
 from analysis import readings_openloop as openloop_text
 from analysis import report_generator as generator
 from analysis.charts import Chart, Material, build_charts
@@ -32,6 +32,7 @@ from record.cells import Placement
 __all__ = ["ReportResult", "build_report", "render_html", "table_text"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+TE_CHART = "techempower"  # drawn in the TechEmpower section, not among the other charts
 CELLS_NOTE = (
     "Percentiles are exact (nearest rank) over the raw latencies of successful requests that "
     "completed inside the measured window; warm-up excluded. bound = the model's upper bound "
@@ -157,7 +158,9 @@ def _sections(
         )
     if len(opened):
         sections.append(_sustained_section(summary, _slo_ms(run)))
-    sections.append(Section("Charts", figures=[Figure.of(chart) for chart in charts]))
+    sections += _techempower_sections(summary, _slo_ms(run), charts)
+    shown = [Figure.of(chart) for chart in charts if chart.name != TE_CHART]
+    sections.append(Section("Charts", figures=shown))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
     stability = stability_items(closed, shares)
@@ -190,6 +193,19 @@ def _sections(
         Section("Environment", table=table.html_table(environment, left={"what", "value"}))
     )
     return sections
+
+
+def _techempower_sections(
+    summary: pd.DataFrame, slo_ms: float | None, charts: list[Chart]
+) -> list[Section]:
+    """"TechEmpower test types" with its chart, then one table per type (none without
+    TechEmpower cells)."""
+    tables = techempower.type_tables(summary, slo_ms)
+    if not tables:
+        return []
+    figures = [Figure.of(chart) for chart in charts if chart.name == TE_CHART]
+    head = Section("TechEmpower test types", note=techempower.NOTE, figures=figures)
+    return [head, *(Section(t.title, table=t.table, items=t.items) for t in tables)]
 
 
 def _slo_ms(run: RunData) -> float | None:

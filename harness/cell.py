@@ -85,6 +85,7 @@ class CellRun:
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
     command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
+    db_url: str | None = None  # a db scenario's database, for verification's own reads
 
     def _start_http(
         self,
@@ -189,6 +190,7 @@ class CellRun:
                 raise CellFailed(f"database did not start: {exc}") from None
             self.children.append(db)
             url = db.url
+        self.db_url = url
         return ["--db-url", url, "--db-pool", str(self.cell.params.get("pool", DEFAULT_DB_POOL))]
 
     def check(self, subjects: Subjects) -> tuple[str, ...]:
@@ -202,7 +204,7 @@ class CellRun:
         else:
             paths = SCENARIOS[cell.scenario].paths(cell.params)
             strict = suite.target is None and suite.app(cell.variant) is None
-        problems = verify(subjects.base_url, paths, strict=strict)
+        problems = verify(subjects.base_url, paths, strict=strict, db_url=self.db_url)
         if problems:
             raise CellFailed("verification failed: " + "; ".join(problems))
         return ("ok",)

@@ -196,11 +196,14 @@ def connect(url: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
 
 
 def seed(url: str) -> None:
-    """The tables the db scenarios read and write (idempotent)."""
+    """The tables the db scenarios read and write, and TechEmpower's World and Fortune
+    (idempotent)."""
+    from servers import tework
     from servers.dbwork import SCHEMA_SQL
 
     with connect(url) as conn:
         conn.execute(SCHEMA_SQL)
+        conn.execute(tework.SCHEMA_SQL)
 
 
 def _wait_ready(url: str, child: procs.Child, log_path: Path | None) -> None:

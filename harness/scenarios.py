@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers import config as limits
-from servers import workloads
+from servers import tework, workloads
 from servers.config import (
     CPU_N_MAX,
     DB_POOL_MAX,
@@ -75,6 +75,7 @@ class ScenarioSpec:
 
 MS = Param(0, MS_MAX, 50)
 DB_POOL = Param(1, DB_POOL_MAX, workloads.DEFAULT_DB_POOL)
+TE_QUERIES = Param(tework.QUERIES_MIN, tework.QUERIES_MAX, 20)  # TechEmpower's 1..500
 
 SCENARIOS: dict[str, ScenarioSpec] = {
     s.name: s
@@ -133,6 +134,36 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             {"pool": DB_POOL},
             module="db_write",
         ),
+        # TechEmpower's six test types (/te/..., servers/techempower.py), as its
+        # FrameworkBenchmarks specifies them; `queries` is the N of queries and updates.
+        ScenarioSpec(
+            "te-plaintext", "TechEmpower plaintext: GET /te/plaintext", module="te_plaintext"
+        ),
+        ScenarioSpec("te-json", "TechEmpower json: GET /te/json", module="te_json"),
+        ScenarioSpec(
+            "te-db",
+            "TechEmpower db: one random World row",
+            {"pool": DB_POOL},
+            module="te_db",
+        ),
+        ScenarioSpec(
+            "te-queries",
+            "TechEmpower queries: N random World rows, a query each",
+            {"queries": TE_QUERIES, "pool": DB_POOL},
+            module="te_queries",
+        ),
+        ScenarioSpec(
+            "te-updates",
+            "TechEmpower updates: N rows read, each given a new random number",
+            {"queries": TE_QUERIES, "pool": DB_POOL},
+            module="te_updates",
+        ),
+        ScenarioSpec(
+            "te-fortunes",
+            "TechEmpower fortunes: every Fortune row and one more, sorted, through a template",
+            {"pool": DB_POOL},
+            module="te_fortunes",
+        ),
     )
 }
 
@@ -149,7 +180,20 @@ _PATHS = {
     "db-sleep": lambda p: [f"/db?query=sleep&ms={p['ms']}"],
     "db-rows": lambda p: [f"/db?query=rows&n={p['n']}"],
     "db-write": lambda p: ["/db?query=write"],
+    "te-plaintext": lambda p: ["/te/plaintext"],
+    "te-json": lambda p: ["/te/json"],
+    "te-db": lambda p: ["/te/db"],
+    "te-queries": lambda p: te_query_cases("/te/queries", p["queries"]),
+    "te-updates": lambda p: te_query_cases("/te/updates", p["queries"]),
+    "te-fortunes": lambda p: ["/te/fortunes"],
 }
+
+
+def te_query_cases(path: str, n: int) -> list[str]:
+    """The load's own ?queries=N and TechEmpower's verifier's cases (2, 0, foo, 501, empty,
+    missing), which verification checks for the clamped number of rows."""
+    cases = [f"{path}?queries={q}" for q in (n, 2, 0, "foo", 501, "")]
+    return [*dict.fromkeys(cases), path]
 
 
 def _fanout_total(p: dict[str, int]) -> str | None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from harness import verify_te
 from harness.procs import http_get
 from servers.dbwork import expected_rows
 from servers.work import STREAM_CONTENT_TYPE, cpu_work, stream_body
@@ -89,12 +90,20 @@ def _check_db(query: dict[str, Any], data: dict[str, Any]) -> str | None:
     return None if ok else "no id of an inserted row"
 
 
-def verify(base_url: str, paths: list[str], *, strict: bool = True) -> list[str]:
+def verify(
+    base_url: str, paths: list[str], *, strict: bool = True, db_url: str | None = None
+) -> list[str]:
     """Problems found, one short line each (empty when all is well). strict=False (a user's
     own server: a target or an app) checks the status only, and any 2xx is a success there
-    (the built-in servers answer exactly 200)."""
+    (the built-in servers answer exactly 200). TechEmpower's types (/te/...) are checked by
+    harness/verify_te.py, against the database at db_url when given."""
     problems = []
     for path in paths:
+        if strict and path.startswith("/te/"):
+            problem = verify_te.verify_path(base_url, path, db_url)
+            if problem:
+                problems.append(f"GET {path}: {problem}")
+            continue
         try:
             status, headers, body = http_get(base_url + path, timeout=30)
         except OSError as exc:

@@ -117,12 +117,17 @@ _STYLES: dict[type[DbHandler], Any] = {
 
 
 def add_db(app: web.Application, config: ServerConfig, handler: type[DbHandler]) -> web.Application:
-    """Route /db to a strategy's handler, with its connections opened now (when the server
-    has a --db-url). The connections are kept in app.settings["db"] for release()."""
+    """Route /db (and TechEmpower's /te/... types) to a strategy's handlers, with its
+    connections opened now (when the server has a --db-url). The connections are kept in
+    app.settings["db"] for release()."""
     db = _STYLES[handler](config) if config.db_url else None
     app.settings["db"] = db
     kw = {"config": config, "db": db, "executor": app.settings.get("executor")}
     app.wildcard_router.add_rules([(r"/db", handler, kw)])
+    from servers.techempower import te_routes  # builds on this module's handlers
+
+    # TechEmpower's test types (/te/...), their database ones on the same connections.
+    app.wildcard_router.add_rules(te_routes(config, handler, kw))
     return app
 
 

@@ -149,9 +149,15 @@ class BlockingConnection:
         return self.conn
 
     def run(self, query: str, ms: int, n: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(_run_blocking, query, ms, n)
+        return result
+
+    def call(self, work: Any, *args: Any) -> Any:
+        """work(connection, *args) on this process's connection; DbUnavailable when the
+        database cannot answer."""
         conn = self.conn if self.conn is not None and not self.conn.closed else self._connect()
         try:
-            return _run_blocking(conn, query, ms, n)
+            return work(conn, *args)
         except _driver_errors() as exc:
             if conn.broken or conn.closed:
                 self.conn = None
@@ -181,9 +187,14 @@ class ThreadPoolConnections:
         self.pool.open(wait=False)
 
     def run(self, query: str, ms: int, n: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(_run_blocking, query, ms, n)
+        return result
+
+    def call(self, work: Any, *args: Any) -> Any:
+        """work(connection, *args) on a pooled connection, in the calling (pool) thread."""
         try:
             with self.pool.connection() as conn:
-                return _run_blocking(conn, query, ms, n)
+                return work(conn, *args)
         except _driver_errors() as exc:
             raise _unavailable(exc) from None
 
@@ -222,11 +233,16 @@ class AsyncPool:
         return self._opening
 
     async def run(self, query: str, ms: int, n: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(_run_async, query, ms, n)
+        return result
+
+    async def call(self, work: Any, *args: Any) -> Any:
+        """await work(connection, *args) on a pooled async connection."""
         opening = self._opening if self._opening is not None else self._start()
         await asyncio.shield(opening)
         try:
             async with self.pool.connection() as conn:
-                return await _run_async(conn, query, ms, n)
+                return await work(conn, *args)
         except _driver_errors() as exc:
             raise _unavailable(exc) from None
 
@@ -237,3 +253,8 @@ class AsyncPool:
             self._loop.create_task(self.pool.close(timeout=1.0))
         else:
             self._loop.run_until_complete(self.pool.close(timeout=1.0))
+
+    async def aclose(self) -> None:
+        """close() from a coroutine on the pool's own loop (a server stopping in-process)."""
+        if self.pool is not None:
+            await self.pool.close(timeout=1.0)

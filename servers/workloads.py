@@ -66,6 +66,14 @@ WORKLOADS: dict[str, WorkloadFacts] = {
         # /db?query=rows is CPU in the server and is bound like /cpu.
         WorkloadFacts("db-rows", CPU, needs_db=True),
         WorkloadFacts("db-write", NONE, needs_db=True),
+        # TechEmpower's types are CPU in the server (bound like db-rows); te-updates, like
+        # db-write, has no bound the model can state (the database's writes).
+        WorkloadFacts("te-plaintext", CPU),
+        WorkloadFacts("te-json", CPU),
+        WorkloadFacts("te-db", CPU, needs_db=True),
+        WorkloadFacts("te-queries", CPU, needs_db=True),
+        WorkloadFacts("te-updates", NONE, needs_db=True),
+        WorkloadFacts("te-fortunes", CPU, needs_db=True),
     )
 }
 WORKLOAD_NAMES = tuple(WORKLOADS)

@@ -29,6 +29,12 @@ ENDPOINTS = {
     "mixed": {"/hello", "/json", "/sleep", "/cpu"},
     "enqueue": {"/enqueue"},
     "stream": {"/stream"},
+    "te-plaintext": {"/te/plaintext"},
+    "te-json": {"/te/json"},
+    "te-db": {"/te/db"},
+    "te-queries": {"/te/queries"},
+    "te-updates": {"/te/updates"},
+    "te-fortunes": {"/te/fortunes"},
 }
 
 
