@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import tornado.template
 
-from analysis import aggregate, table
+from analysis import aggregate, table, thresholds
 from analysis import readings_openloop as openloop_text
 from analysis import report_generator as generator
 from analysis.charts import Chart, Material, build_charts
@@ -27,6 +27,7 @@ from analysis.readings_stability import stability_items
 from analysis.table import Table, table_text
 from record import io
 from record.cells import Placement
+from record.thresholds import thresholds_of
 
 # Kept importable from here: callers and tests read these through the report module.
 __all__ = ["ReportResult", "build_report", "render_html", "table_text"]
@@ -157,6 +158,10 @@ def _sections(
         )
     if len(opened):
         sections.append(_sustained_section(summary, _slo_ms(run)))
+    verdicts = thresholds.judge(summary, thresholds_of(run.run.suite))
+    if verdicts:
+        items = [v.line for v in verdicts]
+        sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))
     sections.append(Section("Charts", figures=[Figure.of(chart) for chart in charts]))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.

@@ -20,7 +20,8 @@ from record.window import Window
 CELL_STATUSES = ("running", "ok", "failed", "interrupted")
 # A cell in one of these is finished and is not run again by --resume.
 DONE_STATUSES = ("ok", "failed")
-RUN_STATUSES = ("running", "complete", "interrupted")
+# aborted: a threshold with abort_on_fail failed; the cells done are kept.
+RUN_STATUSES = ("running", "complete", "interrupted", "aborted")
 # The servers' default upstream client (servers/config.py): left out of a cell's id.
 DEFAULT_HTTP_CLIENT = "simple"
 
