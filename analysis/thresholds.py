@@ -119,8 +119,9 @@ def judge(summary: pd.DataFrame, thresholds: tuple[Threshold, ...]) -> list[Thre
 def _not_judged(group: pd.DataFrame) -> str:
     row = group.iloc[-1]
     notes = str(row.get("notes", "") or row.get("reason", "") or "")
-    where = f": {notes}" if notes and notes != "nan" else ""
-    return f"no valid cell (status {row['status']}){where}"
+    if notes and notes != "nan":
+        return f"no valid cell: {notes}"
+    return f"no valid cell (status {row['status']})"
 
 
 def failed(verdicts: list[ThresholdVerdict]) -> list[ThresholdVerdict]:
