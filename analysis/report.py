@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import tornado.template
 
-from analysis import aggregate, table, thresholds
+from analysis import aggregate, hlog, table, thresholds
 from analysis import readings_openloop as openloop_text
 from analysis import report_generator as generator
 from analysis.charts import Chart, Material, build_charts
@@ -103,6 +103,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
     csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
     io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
+    hlog.write_run_hlogs(run)
     # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
     # rate they sustained, _sustained_section).
     ranking = aggregate.ranking(closed_cells(summary))
