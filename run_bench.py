@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.ci_options import add_output_options
+from analysis.history import cli as history_cli
 from harness import cli_load
 from harness.cli_types import existing_dir, positive_float, rate_list
 from record.errors import UserError
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_and_compare(sub)
     _add_tools(sub)
     cli_load.add_commands(sub, RESULTS_DIR)
+    history_cli.add_command(sub)
     return parser
 
 
