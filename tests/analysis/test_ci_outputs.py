@@ -4,6 +4,7 @@ $GITHUB_STEP_SUMMARY)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,6 +18,53 @@ from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write
 from tests.analysis.test_compare import SPEED, write_repeats
 
 SLOW = "sync-asyncio-sleep-ms20-u4-r1"
+# The Jenkins JUnit schema (xunit-plugin, junit-10.xsd): attributes each element may have,
+# those it must have, and its children.
+SCHEMA = {
+    "testsuites": ({"name", "time", "tests", "failures", "errors"}, set(), {"testsuite"}),
+    "testsuite": (
+        {
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "group",
+            "time",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "file",
+            "log",
+            "url",
+        },
+        {"name", "tests", "failures", "errors"},
+        {"testsuite", "properties", "testcase", "system-out", "system-err"},
+    ),
+    "properties": (set(), set(), {"property"}),
+    "property": ({"name", "value"}, {"name", "value"}, set()),
+    "testcase": (
+        {"name", "time", "classname", "group"},
+        {"name"},
+        {"skipped", "error", "failure", "system-out", "system-err"},
+    ),
+    "failure": ({"type", "message"}, set(), set()),
+    "error": ({"type", "message"}, set(), set()),
+    "skipped": ({"type", "message"}, set(), set()),
+    "system-out": (set(), set(), set()),
+}
+TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
+
+
+def assert_schema_shape(node: ET.Element) -> None:
+    allowed, required, children = SCHEMA[node.tag]
+    assert set(node.attrib) <= allowed and required <= set(node.attrib), node.tag
+    if "time" in node.attrib and node.tag != "testcase":
+        assert TIME.fullmatch(node.attrib["time"]), node.attrib["time"]
+    for child in node:
+        assert child.tag in children, (node.tag, child.tag)
+        assert_schema_shape(child)
 
 
 def _run(path: Path) -> None:
@@ -56,6 +104,7 @@ def test_report_junit_counts_and_reasons(tmp_path: Path, no_step_summary: None, 
     assert suite.get("errors") == "1"  # threadpool failed
     assert suite.get("skipped") == "2"  # both thresholds on threadpool: not judged
     assert root.get("tests") == "9" and root.get("failures") == "1"
+    assert_schema_shape(root)
     by_name = {c.get("name"): c for c in cases}
     failed = by_name[f"{SLOW.removesuffix('-r1')}".join(["p99_ms <= 50 :: ", ""])]
     failure = failed.find("failure")
@@ -82,7 +131,9 @@ def test_an_invalid_cell_is_a_failure_with_its_reason(tmp_path: Path, no_step_su
     assert "bound" in failure.get("message", "")
 
 
-def test_summary_md_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_summary_md_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     run_dir = tmp_path / "run"
     _run(run_dir)
     monkeypatch.delenv(job_summary.STEP_SUMMARY_VAR, raising=False)
@@ -113,6 +164,7 @@ def test_compare_junit_one_case_per_configuration(tmp_path: Path, no_step_summar
     assert suite is not None and suite.get("tests") == "1" and suite.get("failures") == "1"
     failure = suite.find("testcase/failure")
     assert failure is not None and "regression beyond 10%" in failure.get("message", "")
+    assert_schema_shape(ET.parse(xml).getroot())
     assert "slower (code)" in failure.get("message", "")
     assert "1 regression(s)" in md.read_text()
     assert run_bench.main([*args, "--fail-on-regression", "40"]) == 0
