@@ -7,15 +7,12 @@ and other metrics are a point (no interval of their own)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from analysis.compare_stats import is_cpu_bound
 from analysis.history.runs import HistoryRun
 from analysis.model import CPU_SCENARIOS, WAIT_SCENARIOS
-from analysis.precision import t_interval
 
 REPEAT_SUFFIX = r"-r\d+$"
 DEFAULT_METRICS = ("rps", "p99_ms", "server_cpu_ms_per_req")
@@ -55,62 +52,70 @@ def direction(metric: str) -> int:
     return DIRECTION.get(metric, -1)
 
 
-def run_points(run: HistoryRun, index: int, metrics: tuple[str, ...]) -> list[dict]:
+def run_points(run: HistoryRun, index: int, metrics: tuple[str, ...]) -> list[pd.DataFrame]:
+    """One run's points (a frame per metric), computed per column: a history reads
+    thousands of cells, so nothing here loops over configurations."""
+    from scipy import special  # scipy.stats would add seconds to every `history`
+
     s = run.summary
-    if s.empty:
-        return []
     valid = s[s["valid"].astype(str).str.lower().isin(["true", "1"])]
-    configs = valid["cell_id"].astype(str).str.replace(REPEAT_SUFFIX, "", regex=True)
+    if valid.empty:
+        return []
+    config = valid["cell_id"].astype(str).str.replace(REPEAT_SUFFIX, "", regex=True)
+    first = valid.assign(config=config.to_numpy()).drop_duplicates("config").set_index("config")
+    open_loop = pd.to_numeric(first["offered_rps"], errors="coerce").notna()
+    cpu_scenario = first["scenario"].astype(str).map(scenario_name).map(is_cpu_bound) & ~open_loop
     out = []
-    for config, group in valid.groupby(configs, sort=False):
-        first = group.iloc[0]
-        open_loop = pd.notna(first["offered_rps"])
-        cpu_scenario = is_cpu_bound(scenario_name(str(first["scenario"]))) and not open_loop
-        for metric in metrics:
-            values = pd.to_numeric(group[metric], errors="coerce").to_numpy(float)
-            values = values[np.isfinite(values)]
-            if not len(values):
-                continue
-            lo, hi = _interval(metric, values, group)
-            out.append(
+    for metric in metrics:
+        values = pd.to_numeric(valid[metric], errors="coerce").to_numpy(float)
+        frame = pd.DataFrame({"config": config.to_numpy(), "value": values}).dropna()
+        if frame.empty:
+            continue
+        g = frame.groupby("config", sort=False)["value"]
+        n, mean, sd, median = g.count(), g.mean(), g.std(ddof=1), g.median()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = special.stdtrit(np.maximum(n - 1, 1), 0.975) * sd / np.sqrt(n)
+        low = np.where(n >= 2, mean - half, median)
+        high = np.where(n >= 2, mean + half, median)
+        if metric == "rps":  # one repeat: the cell's own block-bootstrap interval
+            own_lo = pd.to_numeric(first["rps_ci_low"], errors="coerce").reindex(n.index)
+            own_hi = pd.to_numeric(first["rps_ci_high"], errors="coerce").reindex(n.index)
+            one = (n == 1).to_numpy() & own_lo.notna().to_numpy() & own_hi.notna().to_numpy()
+            low = np.where(one, own_lo.to_numpy(float), low)
+            high = np.where(one, own_hi.to_numpy(float), high)
+        cpu = cpu_scenario.reindex(n.index).to_numpy(bool) | (metric in CPU_COSTS)
+        out.append(
+            pd.DataFrame(
                 {
                     "machine": run.machine,
-                    "config": config,
+                    "config": n.index.to_numpy(),
                     "metric": metric,
                     "run_index": index,
                     "run_id": run.run_id,
                     "started": run.started,
                     "commit": run.commit,
                     "dirty": run.dirty,
-                    "value": float(np.median(values)),
-                    "low": lo,
-                    "high": hi,
-                    "repeats": len(values),
+                    "value": median.to_numpy(float),
+                    "low": low,
+                    "high": high,
+                    "repeats": n.to_numpy(int),
                     "speed_s": run.speed_s,
-                    "cpu_bound": cpu_scenario or metric in CPU_COSTS,
+                    "cpu_bound": cpu,
                 }
             )
+        )
     return out
-
-
-def _interval(metric: str, values: np.ndarray, group: pd.DataFrame) -> tuple[float, float]:
-    if len(values) >= 2:
-        return t_interval(values)
-    if metric == "rps":
-        lo = float(pd.to_numeric(group["rps_ci_low"], errors="coerce").iloc[0])
-        hi = float(pd.to_numeric(group["rps_ci_high"], errors="coerce").iloc[0])
-        if math.isfinite(lo) and math.isfinite(hi):
-            return lo, hi
-    return float(values[0]), float(values[0])
 
 
 def build_points(runs: list[HistoryRun], metrics: tuple[str, ...]) -> pd.DataFrame:
     """Every point of every series (POINT_COLUMNS); run_index counts a machine's runs in time
     order, so each machine's series has its own axis."""
-    rows: list[dict] = []
+    frames: list[pd.DataFrame] = []
     per_machine: dict[str, int] = {}
     for run in runs:
         index = per_machine.get(run.machine, 0)
         per_machine[run.machine] = index + 1
-        rows += run_points(run, index, metrics)
-    return pd.DataFrame(rows, columns=POINT_COLUMNS)
+        frames += run_points(run, index, metrics)
+    if not frames:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[POINT_COLUMNS]
