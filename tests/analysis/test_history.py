@@ -161,3 +161,19 @@ def test_makefile_installs_otava_without_its_dependencies() -> None:
     text = (ROOT / "Makefile").read_text()
     assert "--no-deps -r requirements-nodeps.txt" in text
     assert "apache-otava==0.8.0" in (ROOT / "requirements-nodeps.txt").read_text()
+
+
+def test_a_run_never_reported_is_summarised_from_its_raw_data(tmp_path: Path) -> None:
+    from tests.analysis.fixtures import cell, steady_requests, write_cell, write_run
+
+    for r in range(3):
+        run_dir = tmp_path / f"raw{r}"
+        c = cell("coroutine", users=10)
+        write_run(run_dir, [c])
+        write_cell(run_dir, c, requests=steady_requests(100 + r, 50.0))
+    found, skipped = runs.load_history([tmp_path])
+    assert skipped == [] and not (tmp_path / "raw0" / "summary.csv").exists()
+    points = series.build_points(found, ("rps", "p99_ms"))
+    rps = points[points["metric"] == "rps"].sort_values("run_id")
+    assert rps["value"].round().tolist() == [100.0, 101.0, 102.0]
+    assert set(rps["config"]) == {"coroutine-asyncio-sleep-ms50-u10"}
