@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from analysis.ci_options import add_output_options
+from analysis.history import cli as history_cli
 from harness import cli_load
 from harness.cli_types import existing_dir, positive_float, rate_list
 from harness.interrupts import install_stop_signals
@@ -25,6 +27,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EXAMPLE_DIR = Path(__file__).resolve().parent / "examples" / "own_service"
 EXAMPLE_FILES = ("app.py", "locustfile.py", "suite.toml")
 EXIT_OK, EXIT_USER, EXIT_FAILED_CELLS, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_THRESHOLD = 99  # a threshold failed: k6's code, so CI scripts written for k6 read it alike
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,6 +41,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from analysis.ci import abort_check
     from analysis.live import LiveJudge
     from analysis.precision import half_width_pct
     from harness.runner import load_run_suite, new_run_dir, run_suite, runs_user_code
@@ -74,6 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         run_dir = new_run_dir(args.out, suite)
     distribution = cli_load.distribution_from(args)
+    judge = LiveJudge()
     outcome = run_suite(
         suite,
         run_dir,
@@ -81,9 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         placement=args.placement,
         quiet=args.quiet,
         resumed=resumed,
-        judge=LiveJudge(),
+        judge=judge,
         precision=half_width_pct,
         db_url=db_url,
+        stop=abort_check(judge.summary, suite.thresholds),
     )
     if outcome.interrupted:
         print(
@@ -92,11 +98,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    return finish_report(run_dir, quiet=args.quiet, counts=outcome.counts)
+    if outcome.aborted:
+        print(f"stopped (abort_on_fail): {outcome.aborted}; cells done are kept", file=sys.stderr)
+    return finish_report(run_dir, args)
 
 
-def finish_report(run_dir: Path, *, quiet: bool, counts: dict[str, int] | None = None) -> int:
+def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
+    """Build the report, show the thresholds' verdicts, write what CI asked for, and give the
+    exit status: 99 when a threshold failed, else 2 when cells failed, else 0."""
+    from analysis import ci
     from analysis.report import build_report
+    from analysis.thresholds import failed as failed_thresholds
+    from analysis.thresholds import format_verdicts
+    from record.cells import RunRecord
+
+    quiet = args.quiet
 
     try:
         result = build_report(run_dir)
@@ -111,18 +127,29 @@ def finish_report(run_dir: Path, *, quiet: bool, counts: dict[str, int] | None =
     failed = int((result.summary["status"] == "failed").sum())
     if failed:
         print(f"{failed} cell(s) failed: the notes column says why", file=sys.stderr)
+    run = RunRecord.read(run_dir)
+    verdicts = ci.run_verdicts(run, result.summary)
+    if verdicts:
+        print(format_verdicts(verdicts))
+    ci.write_run_outputs(args, run, result.summary, result.ranking, verdicts)
+    breached = failed_thresholds(verdicts)
+    if breached:
+        print(f"{len(breached)} threshold verdict(s) failed", file=sys.stderr)
+        return EXIT_THRESHOLD
     return EXIT_FAILED_CELLS if failed else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    return finish_report(args.run_dir, quiet=args.quiet)
+    return finish_report(args.run_dir, args)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from analysis.compare import compare_runs, format_comparison
+    from analysis.ci import write_compare_outputs
+    from analysis.compare import compare_runs, format_comparison, machine_line
 
     comparison = compare_runs(args.base, args.new, force=args.force)
     print(format_comparison(comparison))
+    write_compare_outputs(args, comparison, machine_line(comparison))
     if args.fail_on_regression is not None:
         worse = comparison.regressions(args.fail_on_regression)
         if worse:
@@ -205,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "exit status: 0 suite ran (cells may be flagged invalid), 1 bad input, "
-            "2 some cells failed, 3 compare found a regression, 130 interrupted\n\n"
+            "2 some cells failed, 3 compare found a regression, 99 a threshold failed "
+            "(before 2), 130 interrupted\n\n"
             + cli_load.DISTRIBUTED_HELP
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -216,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_and_compare(sub)
     _add_tools(sub)
     cli_load.add_commands(sub, RESULTS_DIR)
+    history_cli.add_command(sub)
     return parser
 
 
@@ -271,6 +300,7 @@ def _add_run(sub: Any) -> None:
         "one per cell",
     )
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
+    add_output_options(run, "a testsuite with each cell's validity and each threshold's verdict")
     cli_load.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
@@ -281,6 +311,7 @@ def _add_report_and_compare(sub: Any) -> None:
     )
     report.add_argument("run_dir", type=existing_dir, metavar="RUN_DIR")
     report.add_argument("--quiet", action="store_true", help="print only the report path")
+    add_output_options(report, "each cell's validity and each threshold's verdict")
     report.set_defaults(func=cmd_report)
 
     compare = sub.add_parser(
@@ -305,6 +336,7 @@ def _add_report_and_compare(sub: Any) -> None:
         help="exit 3 if a cell's req/s dropped significantly, by more than PCT %%, and not "
         "because of the machine (cells with fewer than 3 valid repeats a side never fail)",
     )
+    add_output_options(compare, "a testcase per configuration, failing on a regression")
     compare.set_defaults(func=cmd_compare)
 
 

@@ -49,7 +49,7 @@ class LiveJudge:
                 lambda _cell_id: cell_slots(cell_dir),
             )
         )
-        summary = aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
+        summary = self.summary()
         row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
         if row["status"] in UNMEASURED_STATUSES:
             return Verdict(str(row["status"]), record.reason, math.nan)
@@ -64,6 +64,13 @@ class LiveJudge:
             line += f"  [{row['notes']}]"
         rps = float(row["rps"]) if row["valid"] else math.nan
         return Verdict(str(row["status"]), line, rps)
+
+
+    def summary(self) -> pd.DataFrame:
+        """The judged summary of the cells finished so far (what abort_on_fail looks at)."""
+        if not self._rows:
+            return pd.DataFrame()
+        return aggregate.judged(pd.concat(self._rows, ignore_index=True), "")
 
 
 def _num(value: float, width: int, digits: int) -> str:

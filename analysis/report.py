@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import tornado.template
 
-from analysis import aggregate, table, techempower
+from analysis import aggregate, hlog, table, techempower, thresholds
 from analysis import readings_openloop as openloop_text
 from analysis import report_generator as generator
 from analysis.charts import Chart, Material, build_charts
@@ -27,6 +27,7 @@ from analysis.readings_stability import stability_items
 from analysis.table import Table, table_text
 from record import io
 from record.cells import Placement
+from record.thresholds import thresholds_of
 
 # Kept importable from here: callers and tests read these through the report module.
 __all__ = ["ReportResult", "build_report", "render_html", "table_text"]
@@ -103,6 +104,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
     csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
     io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
+    hlog.write_run_hlogs(run)
     # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
     # rate they sustained, _sustained_section).
     ranking = aggregate.ranking(closed_cells(summary))
@@ -159,6 +161,10 @@ def _sections(
     if len(opened):
         sections.append(_sustained_section(summary, _slo_ms(run)))
     sections += _techempower_sections(summary, _slo_ms(run), charts)
+    verdicts = thresholds.judge(summary, thresholds_of(run.run.suite))
+    if verdicts:
+        items = [v.line for v in verdicts]
+        sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))
     shown = [Figure.of(chart) for chart in charts if chart.name != TE_CHART]
     sections.append(Section("Charts", figures=shown))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}

@@ -36,6 +36,13 @@ from record.verdict import Verdict
 # (that is the analysis's one rule); run_bench.py hands it the analysis's judge. Without one,
 # the cell's own status is shown.
 Judge = Callable[[CellRecord, Path], Verdict]
+# Asked after each judged cell: why the run must stop now (a threshold with abort_on_fail
+# breached, judged by the analysis), or None to go on.
+Stop = Callable[[], str | None]
+
+
+class ThresholdBreach(Exception):
+    """A threshold with abort_on_fail failed: the run stops, the cells done are kept."""
 
 
 @dataclass
@@ -43,6 +50,7 @@ class RunOutcome:
     run_dir: Path
     counts: dict[str, int]
     interrupted: bool = False
+    aborted: str = ""  # why abort_on_fail stopped the run ("" when it did not)
 
 
 def new_run_dir(out: Path, suite: Suite) -> Path:
@@ -166,6 +174,7 @@ class _Session:
     task: Any
     counts: dict[str, int]
     repeats: Repeats | None
+    stop: Stop | None = None
 
     def run(self, cells: list[CellSpec]) -> None:
         for cell in cells:
@@ -184,6 +193,9 @@ class _Session:
                 f"[{colour}]{word:8}[/] {cell.cell_id:48} {verdict.line}", soft_wrap=True
             )
             self.progress.advance(self.task)
+            why = self.stop() if self.stop is not None else None
+            if why:
+                raise ThresholdBreach(why)
 
     def adapt(self, suite: Suite, run: RunRecord) -> RunRecord:
         """Further rounds for the configurations whose interval is still too wide."""
@@ -223,6 +235,7 @@ def run_suite(
     judge: Judge = own_status,
     precision: Precision | None = None,
     db_url: str | None = None,
+    stop: Stop | None = None,
 ) -> RunOutcome:
     from rich.console import Console
 
@@ -245,11 +258,11 @@ def run_suite(
         f"about {total_s / 60:.1f} min → {run_dir}"
     )
     _announce(console, suite, dist)
-    interrupted, stopped = False, ""
+    interrupted, stopped, aborted = False, "", ""
     repeats = Repeats(suite, precision) if suite.adaptive and precision is not None else None
     with sigterm_as_interrupt(), _progress(console, quiet) as progress:
         task = progress.add_task("cells", total=len(todo))
-        session = _Session(run_dir, options, judge, progress, task, counts, repeats)
+        session = _Session(run_dir, options, judge, progress, task, counts, repeats, stop)
         try:
             _judge_done(session, [c for c in cells if c not in todo])
             session.run(todo)
@@ -259,9 +272,11 @@ def run_suite(
             interrupted = True
         except WorkersMissing as exc:
             interrupted, stopped = True, str(exc)
-    status = "interrupted" if interrupted else "complete"
+        except ThresholdBreach as exc:
+            aborted = str(exc)
+    status = "interrupted" if interrupted else "aborted" if aborted else "complete"
     speed = {**run.speed, "end_s": measure_speed()}
-    unmet = tuple(repeats.unmet()) if repeats is not None and not interrupted else ()
+    unmet = tuple(repeats.unmet()) if repeats is not None and status == "complete" else ()
     replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
     if dist.remote_workers and (stopped or not interrupted):
         farewell(dist)
@@ -270,7 +285,7 @@ def run_suite(
             f"{stopped}; the run stopped, its completed cells are kept: start the workers, then "
             f"`python run_bench.py run --resume {run_dir}` with the same worker options"
         )
-    return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted)
+    return RunOutcome(run_dir=run_dir, counts=counts, interrupted=interrupted, aborted=aborted)
 
 
 def _cell_options(

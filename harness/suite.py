@@ -16,8 +16,10 @@ from harness.placement import PLACEMENTS
 from harness.scenarios import SCENARIOS
 from harness.suite_checks import RANGES, Checker, check_target, pycurl_problem
 from harness.suite_scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
+from harness.suite_thresholds import parse_thresholds
 from record.cells import DEFAULT_HTTP_CLIENT, DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.errors import UserError
+from record.thresholds import Threshold
 from servers.config import DEFAULT_MAX_BACKLOG, DEFAULT_THREADS, HTTP_CLIENTS
 from servers.variants import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
@@ -45,6 +47,7 @@ TOP_KEYS = {
     "max_in_flight",
     "slo_ms",
     "apps",
+    "thresholds",
 }
 SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog"}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
@@ -94,6 +97,8 @@ class Suite:
     slo_ms: float | None = None
     # The user's own services, started per cell like a variant (harness/apps.py).
     apps: tuple[AppEntry, ...] = ()
+    # Objectives on summary columns, judged after the run (analysis/thresholds.py).
+    thresholds: tuple[Threshold, ...] = ()
 
     @property
     def adaptive(self) -> bool:
@@ -127,6 +132,7 @@ class Suite:
         data["http_client"] = tuple(data.get("http_client", (DEFAULT_HTTP_CLIENT,)))
         data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
         data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
+        data["thresholds"] = tuple(Threshold.from_dict(t) for t in data.get("thresholds", ()))
         return cls(**data)
 
     def cells(self) -> list[CellSpec]:
@@ -333,6 +339,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         path=source,
         **_parse_open_loop(c, data),
         apps=apps,
+        thresholds=parse_thresholds(c, data.get("thresholds", []), subjects, scenarios),
     )
 
 

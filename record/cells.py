@@ -26,7 +26,8 @@ DONE_STATUSES = ("ok", "failed")
 # (failed, interrupted) have no figures to show.
 MEASURED_STATUSES = ("ok", "invalid")
 UNMEASURED_STATUSES = ("failed", "interrupted")
-RUN_STATUSES = ("running", "complete", "interrupted")
+# aborted: a threshold with abort_on_fail failed; the cells done are kept.
+RUN_STATUSES = ("running", "complete", "interrupted", "aborted")
 # A cell whose requests failed more often than this is invalid, unless the suite says otherwise.
 DEFAULT_MAX_ERROR_RATE = 0.01
 # The servers' default upstream client (servers/config.py): left out of a cell's id.

@@ -1,0 +1,108 @@
+"""Every run under some folders, read for the history: run.json (when, which commit, which
+machine, how fast the machine was) and summary.csv (any schema version: columns an older run
+lacks are empty). A run without summary.csv has its summary built from its raw data."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from record.cells import RunRecord
+from record.errors import UserError
+from record.schema import SUMMARY_COLUMNS
+
+# What makes two runs the same machine: its hardware as run.json records it (the rule of
+# Conbench: only runs on the same hardware are compared). Not the hostname: CI runners get a
+# new one per job on the same hardware. Not package versions: an upgrade is a change to find.
+FINGERPRINT_KEYS = (
+    ("cpu", "model"),
+    ("cpu", "cores"),
+    ("cpu", "usable_cores"),
+    ("cpu", "machine"),
+    ("memory", "total_bytes"),
+)
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    run_id: str
+    path: Path
+    started: float
+    commit: str
+    dirty: bool | None
+    machine: str  # the fingerprint, readable: "Intel Xeon ... / 2 cores / 7.8 GB"
+    speed_s: float  # the machine-speed loop's mean seconds in this run (NaN: not measured)
+    summary: pd.DataFrame  # SUMMARY_COLUMNS, one row per cell
+
+
+def fingerprint(environment: dict) -> str:
+    parts = []
+    for table, key in FINGERPRINT_KEYS:
+        value = (environment.get(table) or {}).get(key)
+        if value is None:
+            continue
+        if key == "total_bytes":
+            value = f"{float(value) / 2**30:.1f} GB"
+        elif key.endswith("cores"):
+            value = f"{value} {key.replace('_', ' ')}"
+        parts.append(str(value))
+    return " / ".join(parts) or "unknown machine"
+
+
+def find_runs(folders: list[Path]) -> list[Path]:
+    """Every folder holding a run.json under the folders given (a folder may be a run)."""
+    found: list[Path] = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"history: {folder} is not a folder")
+        found += sorted(p.parent for p in folder.rglob("run.json"))
+    return list(dict.fromkeys(found))
+
+
+def read_summary(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "summary.csv"
+    if path.exists():
+        frame = pd.read_csv(path)
+    else:  # never reported: build it from the raw data, as `report` would
+        from analysis import aggregate
+        from analysis.load import load_run
+
+        run = load_run(run_dir)
+        frame = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
+    return frame.reindex(columns=list(SUMMARY_COLUMNS))
+
+
+def read_run(run_dir: Path) -> HistoryRun:
+    record = RunRecord.read(run_dir)
+    git = record.environment.get("git") or {}
+    speeds = np.array([v for v in record.speed.values() if v > 0], dtype=float)
+    return HistoryRun(
+        run_id=record.run_id,
+        path=run_dir,
+        started=record.started,
+        commit=str(git.get("commit") or ""),
+        dirty=git.get("dirty"),
+        machine=fingerprint(record.environment),
+        speed_s=float(speeds.mean()) if len(speeds) else math.nan,
+        summary=read_summary(run_dir),
+    )
+
+
+def load_history(folders: list[Path]) -> tuple[list[HistoryRun], list[str]]:
+    """The runs, oldest first, and one line per folder skipped (with why)."""
+    runs, skipped = [], []
+    for path in find_runs(folders):
+        try:
+            runs.append(read_run(path))
+        except (UserError, OSError, ValueError) as exc:
+            skipped.append(f"{path}: {exc}")
+    if not runs:
+        raise UserError(
+            "history: no results folder (with run.json) under " + ", ".join(map(str, folders))
+        )
+    runs.sort(key=lambda r: (r.started if math.isfinite(r.started) else 0.0, r.run_id))
+    return runs, skipped
