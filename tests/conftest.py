@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,39 @@ def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[s
         text=True,
         timeout=timeout,
     )
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a run_bench.py command did, in the shape of subprocess.CompletedProcess."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+    """run_bench.main(args) in this process (from the project root, as run_bench() runs it),
+    its output captured: for refusals, usage and listings, which start no process, so the
+    second of imports a child would pay is not paid again for each. main's signal handlers
+    are put back as they were."""
+    import run_bench as cli
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    cwd = Path.cwd()
+    capsys.readouterr()
+    try:
+        os.chdir(ROOT)
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:  # argparse's --help and its usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(cwd)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    out = capsys.readouterr()
+    return Ran(code, out.out, out.err)
 
 
 class Server:

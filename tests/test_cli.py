@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness import procs
 from tests.analysis.fixtures import noisy_run
-from tests.conftest import ROOT, run_bench
+from tests.conftest import ROOT, run_bench, run_main
 
 
 def test_serve_runs_one_variant_in_the_foreground() -> None:
@@ -45,27 +47,31 @@ def shifted_run(path: Path, rate: float) -> None:
     noisy_run(path, rate=rate, latency_ms=50.0, seconds=8, jitter=3, spread_ms=2.0, seed=7)
 
 
-def test_compare_with_one_repeat_a_side_never_fails_the_gate(tmp_path: Path) -> None:
+def test_compare_with_one_repeat_a_side_never_fails_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """One run per side cannot tell a change from the noise between runs (±15-30 % here):
     compare says so, and --fail-on-regression does not fail (tests/analysis/test_compare.py
     covers the gate with repeats)."""
     shifted_run(tmp_path / "base", 200)
     shifted_run(tmp_path / "new", 150)
-    plain = run_bench("compare", str(tmp_path / "base"), str(tmp_path / "new"))
+    plain = run_main(capsys, "compare", str(tmp_path / "base"), str(tmp_path / "new"))
     assert plain.returncode == 0, plain.stderr
     assert "not enough repeats to judge" in plain.stdout and "-24." in plain.stdout
-    gate = run_bench(
-        "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "10"
+    gate = run_main(
+        capsys, "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "10"
     )
     assert gate.returncode == 0, gate.stderr
 
 
-def test_report_on_a_folder_of_another_schema_is_one_line(tmp_path: Path) -> None:
+def test_report_on_a_folder_of_another_schema_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shifted_run(tmp_path / "run", 100)
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     meta["schema_version"] = 99
     (tmp_path / "run" / "run.json").write_text(json.dumps(meta))
-    result = run_bench("report", str(tmp_path / "run"))
+    result = run_main(capsys, "report", str(tmp_path / "run"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "schema_version 99 is not supported" in lines[0]

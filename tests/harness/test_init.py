@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from harness import procs
-from tests.conftest import run_bench
+from tests.conftest import run_bench, run_main
 
 
 def test_init_output_runs_as_written(tmp_path: Path) -> None:
@@ -38,9 +39,9 @@ def test_init_output_runs_as_written(tmp_path: Path) -> None:
         assert procs.live(set(info["pids"].values())) == set()
 
 
-def test_init_never_overwrites(tmp_path: Path) -> None:
+def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "suite.toml").write_text("# mine\n")
-    result = run_bench("init", str(tmp_path), timeout=60)
+    result = run_main(capsys, "init", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: init: {tmp_path / 'suite.toml'} exists; choose a new or empty folder"
@@ -49,5 +50,5 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert not (tmp_path / "app.py").exists()
     afile = tmp_path / "afile"
     afile.write_text("")
-    result = run_bench("init", str(afile), timeout=60)
+    result = run_main(capsys, "init", str(afile))
     assert result.returncode == 1 and "is a file, not a folder" in result.stderr

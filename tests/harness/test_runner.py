@@ -18,7 +18,8 @@ import psutil
 import pytest
 
 from harness import procs
-from record.schema import REQUEST_COLUMNS, SCHEMA_VERSION
+from record import io
+from record.schema import REQUEST_COLUMNS, REQUESTS_FILE, SCHEMA_VERSION
 from tests.conftest import ROOT, Server, run_bench, start_server
 
 SHORT = """
@@ -225,7 +226,9 @@ def test_server_killed_mid_cell_fails_only_that_cell(tmp_path: Path) -> None:
     try:
         first = wait_for_second_cell_load(out, watch)
         before = digest(first)
-        time.sleep(1.0)
+        # Mid-cell: the second cell's first batch of records has arrived.
+        cells = out.glob
+        wait_for(lambda: any(io.begun(c / REQUESTS_FILE) for c in cells("*/cells/coroutine-*")), 60)
         victim = server_child(watch)
         assert victim is not None
         victim.kill()
@@ -254,9 +257,8 @@ def test_ctrl_c_exits_130_cleans_up_and_resume_completes(tmp_path: Path) -> None
     popen, watch = start_run(suite, out)
     try:
         wait_for_second_cell_load(out, watch)
-        time.sleep(0.5)
-        watch.poll()
-        assert len(watch.seen) >= 2  # at least the server and Locust of the second cell
+        # at least the server and Locust of the second cell
+        wait_for(lambda: len(watch.seen) >= 2, 30, watch)
         popen.send_signal(signal.SIGINT)
         started = time.monotonic()
         _, stderr = popen.communicate(timeout=30)

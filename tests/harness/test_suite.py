@@ -9,7 +9,7 @@ import pytest
 
 from harness.suite import SUITE_DIR, load_suite, parse_suite, with_overrides
 from record.errors import UserError
-from tests.conftest import run_bench
+from tests.conftest import run_main
 
 GOOD = {
     "name": "t",
@@ -161,12 +161,12 @@ BAD_TOML = [
 
 @pytest.mark.parametrize(("text", "message"), BAD_TOML)
 def test_cli_bad_suite_exits_1_with_one_line_and_starts_nothing(
-    tmp_path: Path, text: str, message: str
+    tmp_path: Path, text: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite = tmp_path / "bad.toml"
     suite.write_text(text)
     out = tmp_path / "results"
-    result = run_bench("run", str(suite), "--out", str(out), timeout=60)
+    result = run_main(capsys, "run", str(suite), "--out", str(out))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
@@ -183,22 +183,24 @@ def test_cli_bad_suite_exits_1_with_one_line_and_starts_nothing(
         (["frobnicate"], "invalid choice"),
     ],
 )
-def test_cli_usage_errors_are_one_line(argv: list[str], message: str) -> None:
-    result = run_bench(*argv, timeout=60)
+def test_cli_usage_errors_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_main(capsys, *argv)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
-def test_help_explains_commands() -> None:
-    result = run_bench("--help", timeout=60)
+def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_main(capsys, "--help")
     assert result.returncode == 0
     for word in ("run", "report", "compare", "list", "serve", "exit status"):
         assert word in result.stdout
 
 
-def test_list_shows_suites_with_cell_counts() -> None:
-    result = run_bench("list", timeout=60)
+def test_list_shows_suites_with_cell_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_main(capsys, "list")
     assert result.returncode == 0
     assert "quick" in result.stdout and f"{len(load_suite('quick').cells())} cells" in result.stdout
     assert "gencoroutine" in result.stdout and "fanout" in result.stdout
@@ -255,12 +257,14 @@ def test_rates_make_open_loop_cells_beside_users() -> None:
     assert cells[1].rate == 50 and cells[1].users == 30 and cells[0].rate is None
 
 
-def test_cli_rates_turn_every_scenario_open_loop(tmp_path: Path) -> None:
+def test_cli_rates_turn_every_scenario_open_loop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     suite = with_overrides(load_suite("smoke"), rates=(25.0, 50.0))
     assert {c.rate for c in suite.cells()} == {25.0, 50.0}
     with pytest.raises(UserError, match=r"rates: 0\.0 is out of range"):
         with_overrides(load_suite("smoke"), rates=(0.0,))
-    result = run_bench("run", "smoke", "--rates", "ten", "--out", str(tmp_path))
+    result = run_main(capsys, "run", "smoke", "--rates", "ten", "--out", str(tmp_path))
     assert result.returncode == 1 and "is not a comma-separated list of numbers" in result.stderr
     assert result.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
 
