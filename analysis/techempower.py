@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis import precision, table
 from analysis import readings_openloop as openloop_text
-from analysis import table
 from analysis.table import DASH, Table, fmt
 
 # Scenario name → the type's name in TechEmpower's words, in TechEmpower's order.
@@ -29,7 +29,8 @@ NOTE = (
     "coordinated omission (open loop: from each request's intended send time), which "
     "TechEmpower never measured; server ms CPU/req by the utilization law; eff = req/s ÷ the "
     "model's bound where one exists (updates has none). Invalid and failed cells are listed, "
-    "never ranked."
+    "never ranked. Under each table: the best strategy, the others as a share of it, (≈) "
+    "where their intervals overlap the best's (the data cannot separate them)."
 )
 
 
@@ -126,11 +127,17 @@ def _type_frame(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _readings(best: pd.DataFrame) -> list[str]:
-    """'queries N=20: coroutine (uvloop) best, 812 req/s at 64 users; fanout 0.97×, ...'."""
+    """'queries N=20: coroutine (uvloop) best, 812 req/s at 64 users; fanout 0.97× (≈: the
+    intervals overlap), ...'."""
     out = []
     for label, group in best.groupby("te_type", sort=False):
         lead = group.iloc[0]
-        rest = "; ".join(f"{r.strategy} {r.vs_best:.2f}×" for r in group.iloc[1:].itertuples())
+        ci = (float(lead["rps_ci_low"]), float(lead["rps_ci_high"]))
+        rest = "; ".join(
+            f"{r.strategy} {r.vs_best:.2f}×"
+            + ("" if precision.separated(ci, (r.rps_ci_low, r.rps_ci_high)) else " (≈)")
+            for r in group.iloc[1:].itertuples()
+        )
         flag = lead.get("generator_limited")
         limited = " (generator-limited: a lower bound)" if pd.notna(flag) and bool(flag) else ""
         out.append(

@@ -36,6 +36,7 @@ DB_KINDS = ("db", "queries", "updates", "fortunes")
 
 
 def _sql_text(text: str) -> str:
+    """A string literal for the seed SQL (the rows are ours: only quotes need doubling)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -75,14 +76,17 @@ def clamp_queries(raw: str | None) -> int:
 
 
 def random_id() -> int:
+    """A World id, uniformly: TechEmpower's rows are read at random, never cached."""
     return random.randint(1, WORLD_ROWS)
 
 
 def random_number() -> int:
+    """An update's new randomNumber, in TechEmpower's range."""
     return random.randint(1, RANDOM_MAX)
 
 
 def world(row: Any) -> dict[str, int]:
+    """A (id, randomNumber) row as TechEmpower's JSON object."""
     return {"id": row[0], "randomNumber": row[1]}
 
 

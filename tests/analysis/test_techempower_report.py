@@ -71,7 +71,7 @@ def test_one_table_per_type_with_the_best_and_ratios(run_dir: Path) -> None:
     assert len(by_title["TechEmpower: queries"].table.rows) == 2 * 3 * 2
     items = by_title["TechEmpower: queries"].items
     assert items[0].startswith("queries N=1: coroutine (uvloop) best, 240.0 req/s at 64 users")
-    assert "coroutine (asyncio) 0.83×" in items[0] and "sync (asyncio) 0.42×" in items[0]
+    assert "coroutine (asyncio) 0.83×;" in items[0] and "sync (asyncio) 0.42×." in items[0]
     assert items[1].startswith("queries N=20: ")
 
 
