@@ -290,8 +290,9 @@ def _add_report_and_compare(sub: Any) -> None:
         "repeat is the sample, never a second or a request): req/s and p50/p99 latency as a "
         "ratio with a 95%% CI (Welch t on log values, noise measured between runs). "
         "faster/slower need at least 3 valid repeats a side; CPU-bound cells are corrected "
-        "for the machine's speed change, timed in every run, and a change it explains is "
-        "reported as (machine), not (code).",
+        "for the machine's speed change, timed in every run and next to every cell, and a "
+        "change it explains is reported as (machine), not (code); CPU-bound cells that move "
+        "together beyond it are inconclusive (machine?), never a regression.",
     )
     compare.add_argument("base", type=existing_dir, metavar="BASE")
     compare.add_argument("new", type=existing_dir, metavar="NEW")

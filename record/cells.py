@@ -191,6 +191,11 @@ class CellRecord:
     # offset_s (its clock minus the master's, measured when it joined), rtt_ms, cpu_pct (its
     # own mean CPU over the window), records, locust_requests.
     loadgen_workers: tuple[dict[str, Any], ...] = ()
+    # Seconds the machine-speed loop (harness/env.py: measure_speed) took on the server's
+    # cores just before the cell (before_s) and just after it (after_s), so that `compare`
+    # corrects a CPU-bound cell by the machine's speed at that cell, not at the run's ends.
+    # Empty in older records and for open-loop and waiting cells.
+    speed: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -246,6 +251,7 @@ class CellRecord:
             "records": self.records,
             "locust_requests": self.locust_requests,
             "loadgen_workers": [dict(w) for w in self.loadgen_workers],
+            "speed": dict(self.speed),
         }
 
     @classmethod
@@ -295,6 +301,7 @@ class CellRecord:
             records=_int_or_none(data.get("records")),
             locust_requests=_int_or_none(data.get("locust_requests")),
             loadgen_workers=tuple(dict(w) for w in data.get("loadgen_workers") or ()),
+            speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
         )
 
     def write(self, cell_dir: Path) -> None:
