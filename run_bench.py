@@ -95,6 +95,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return finish_report(run_dir, quiet=args.quiet, counts=outcome.counts)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from analysis.live import LiveJudge
+    from harness.calibrate import calibrate
+
+    judge = LiveJudge()
+    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
+
+
 def finish_report(run_dir: Path, *, quiet: bool, counts: dict[str, int] | None = None) -> int:
     from analysis.report import build_report
 
@@ -216,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_and_compare(sub)
     _add_tools(sub)
     cli_load.add_commands(sub, RESULTS_DIR)
+    # calibrate's cells are judged as a run's are (the analysis's own judge).
+    sub.choices["calibrate"].set_defaults(func=cmd_calibrate)
     return parser
 
 

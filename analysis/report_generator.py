@@ -34,6 +34,21 @@ def _count(value: Any) -> str:
     return f"{int(value):,}" if value is not None else "–"
 
 
+def _interval(calibration: Mapping[str, Any]) -> str:
+    """The ceiling's 95 % interval and repeats (calibrations since it was measured as cells;
+    older ones have a single figure: '')."""
+    ci = calibration.get("ceiling_ci")
+    if not isinstance(ci, list | tuple) or len(ci) != 2:
+        return ""
+    lo, hi = (_number(v) for v in ci)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    repeats = _number(calibration.get("repeats"))
+    steady = "" if calibration.get("converged", True) else ", not steady"
+    n = f", {repeats:.0f} repeats" if math.isfinite(repeats) else ""
+    return f" (95 % CI {lo:,.0f}–{hi:,.0f}{n}{steady})"
+
+
 def calibration_text(calibration: Mapping[str, Any]) -> str:
     """One line of the run's calibration figures; '' for a run without one."""
     ceiling = _number(calibration.get("ceiling_rps_per_worker"))
@@ -43,7 +58,7 @@ def calibration_text(calibration: Mapping[str, Any]) -> str:
     dated = (
         f" ({datetime.fromtimestamp(when, UTC):%Y-%m-%d %H:%M UTC})" if math.isfinite(when) else ""
     )
-    parts = [f"ceiling {ceiling:,.0f} req/s per Locust worker"]
+    parts = [f"ceiling {ceiling:,.0f} req/s per Locust worker" + _interval(calibration)]
     overhead = _number(calibration.get("listener_overhead_pct"))
     if math.isfinite(overhead):
         parts.append(f"recording overhead {overhead:.1f} %")

@@ -1,0 +1,149 @@
+"""calibrate: figures from repeated cells with their intervals, repeated until narrow, stored
+beside the older keys; one short real calibration end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from analysis.report_generator import calibration_text
+from harness import calibrate
+from harness.calibrate import Estimate, Rounds, result_of, summary_lines
+from record.cells import RunRecord
+
+
+def test_estimate_is_the_t_interval_of_the_mean() -> None:
+    values = (0.150, 0.153, 0.151, 0.149)
+    e = Estimate(values)
+    half = stats.t.ppf(0.975, 3) * statistics.stdev(values) / 2
+    assert e.mean == pytest.approx(statistics.fmean(values))
+    assert (e.low, e.high) == pytest.approx((e.mean - half, e.mean + half))
+    assert e.narrow(5.0) and not e.narrow(1.0)
+    assert not Estimate(values[:2]).narrow(50.0)  # fewer than 3 repeats: never narrow
+    assert Estimate(()).added(None).added(math.nan).n == 0
+    assert Estimate(()).added(0.1).values == (0.1,)
+
+
+def _rounds(costs: list[float], checks: list[float]) -> Rounds:
+    acc = Rounds()
+    for c, k in zip(costs, checks, strict=True):
+        acc.cost, acc.check = acc.cost.added(c), acc.check.added(k)
+        acc.rps, acc.cpu, acc.busy = acc.rps.added(2000), acc.cpu.added(30), acc.busy.added(31)
+        acc.wrk, acc.ratio = acc.wrk.added(2100), acc.ratio.added(2000 / 2100)
+    return acc
+
+
+def test_result_keeps_the_older_keys_and_adds_intervals() -> None:
+    acc = _rounds([0.15, 0.152, 0.149], [0.155, 0.158, 0.153])
+    pairs = Estimate((0.5, 1.0, 0.2))
+    result = result_of(acc, pairs, workers=1, rate=1200)
+    assert result["ceiling_rps_per_worker"] == pytest.approx(
+        900 / statistics.fmean([0.15, 0.152, 0.149])
+    )
+    lo, hi = result["ceiling_ci"]
+    assert lo < result["ceiling_rps_per_worker"] < hi
+    assert result["converged"] and result["repeats"] == 3
+    assert result["check_agrees"] and abs(result["check_gap_pct"]) < 10
+    assert result["harness_wrk_ratio"] == pytest.approx(2000 / 2100)
+    assert result["listener_overhead_pct"] == pytest.approx(statistics.fmean([0.5, 1.0, 0.2]))
+    text = "\n".join(summary_lines(result))
+    assert "interval within ±5% after 3 repeats" in text
+    assert "(agrees within 10%)" in text and "harness/wrk 0.95 [" in text
+    json.dumps(result)  # storable as it is
+
+
+def test_a_calibration_that_never_settles_says_so() -> None:
+    acc = _rounds([0.10, 0.20, 0.14, 0.25], [0.30, 0.31, 0.29, 0.30])
+    result = result_of(acc, Estimate((1.0,)), workers=1, rate=1000)
+    assert not result["converged"]
+    text = "\n".join(summary_lines(result))
+    assert "still wider than ±5% after 4 repeats" in text
+    assert "DISAGREES" in text  # 0.30 ms against about 0.17 ms
+    assert all(math.isnan(v) for v in result["listener_overhead_ci"])  # one pair: no interval
+    assert "ceiling" in calibration_text(result) and "not steady" in calibration_text(result)
+
+
+def test_the_report_reads_old_and_new_calibrations() -> None:
+    old = {"ceiling_rps_per_worker": 5000.0, "listener_overhead_pct": 0.3}
+    assert "ceiling 5,000 req/s per Locust worker;" in calibration_text(old)
+    new = result_of(_rounds([0.15, 0.152, 0.149], [0.15] * 3), Estimate((0.1, 0.2, 0.3)), 1, 10)
+    line = calibration_text(new)
+    assert "95 % CI" in line and "3 repeats" in line and "not steady" not in line
+    # run.json stores it as it is; an older run.json without the new keys loads too.
+    record = RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": new})
+    assert record.calibration["ceiling_ci"] == new["ceiling_ci"]
+    assert RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": old}).calibration == old
+
+
+def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steady figures stop after MIN_ROUNDS; scattered ones run to MAX_ROUNDS."""
+    for scatter, expected in ((0.001, calibrate.MIN_ROUNDS), (0.2, calibrate.MAX_ROUNDS)):
+        rounds: list[int] = []
+
+        def fake_round(self, r, acc, base, scatter=scatter, rounds=rounds):  # type: ignore[no-untyped-def]
+            rounds.append(r)
+            wobble = scatter * (1 if r % 2 else -1)
+            acc.cost = acc.cost.added(0.15 * (1 + wobble))
+            acc.check = acc.check.added(0.15 * (1 - wobble))
+            acc.rps = acc.rps.added(2000.0)
+            acc.ratio = acc.ratio.added(1.0)
+            return acc
+
+        monkeypatch.setattr(calibrate.Calibration, "round", fake_round)
+        monkeypatch.setattr(calibrate.Calibration, "server", lambda self: (_Stub(), "http://x"))
+        monkeypatch.setattr(calibrate.Calibration, "listener", lambda self, b, r: Estimate((1.0,)))
+        result = calibrate.measure(1, 1.0, quiet=True)
+        assert len(rounds) == expected
+        assert result["repeats"] == expected
+
+
+class _Stub:
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.timeout(600)
+def test_a_short_real_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rounds of real 1 s cells, one recorder pair: every figure has its interval, the
+    ceiling is the cells' own cost, and the temporary folder is gone afterwards."""
+    monkeypatch.setattr(calibrate, "MIN_ROUNDS", 2)
+    monkeypatch.setattr(calibrate, "MAX_ROUNDS", 2)
+    monkeypatch.setattr(calibrate, "MIN_PAIRS", 1)
+    monkeypatch.setattr(calibrate, "MAX_PAIRS", 1)
+    made: list[Path] = []
+    real = calibrate.tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):  # type: ignore[no-untyped-def]
+        path = real(*args, **kwargs)
+        made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(calibrate.tempfile, "mkdtemp", mkdtemp)
+    assert calibrate.calibrate(tmp_path, workers=1, duration_s=1.0) == 0
+    result = json.loads((tmp_path / "calibration.json").read_text())
+    assert result["repeats"] == 2 and len(result["cpu_ms_per_req_samples"]) == 2
+    assert result["ceiling_rps_per_worker"] == pytest.approx(900 / result["cpu_ms_per_req"])
+    lo, hi = result["cpu_ms_per_req_ci"]
+    assert lo <= result["cpu_ms_per_req"] <= hi
+    assert 0.01 < result["cpu_ms_per_req"] < 5 and 0.01 < result["check_cpu_ms_per_req"] < 5
+    assert result["listener_pairs"] == 1
+    if shutil.which("wrk") is None:
+        assert "wrk_rps" not in result
+    else:
+        assert result["wrk_rps"] > 0 and result["harness_wrk_ratio"] > 0
+    assert not made[0].exists()  # the calibration's own folder (cells, logs) is removed
+
+
+def test_the_fixed_part_of_the_generator_cpu_is_separated() -> None:
+    """CPU % = 8 + 0.01 % per req/s (0.1 ms per request): the fit finds both parts; cells
+    whose req/s hardly differ cannot tell them apart."""
+    points = [(r, 8.0 + 0.01 * r) for r in (600.0, 1000.0, 1800.0, 2500.0)]
+    fixed, marginal = calibrate.fixed_cost_fit(points)  # type: ignore[misc]
+    assert fixed == pytest.approx(8.0) and marginal == pytest.approx(0.1)
+    assert calibrate.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
