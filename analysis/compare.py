@@ -200,7 +200,8 @@ def header_lines(c: Comparison) -> list[str]:
         f"across cells; faster/slower need >= {MIN_REPEATS} valid repeats a side, a CI "
         f"excluding no change (alpha {ALPHA:g}) and a change of at least {MIN_EFFECT:.0%}",
         "(code): remains after removing the machine's change; (machine): the machine's speed "
-        "change explains it; inconclusive (machine?): moved with every CPU-bound cell",
+        "change explains it; inconclusive (machine?): moved with every CPU-bound cell, or a waiting cell moved the way "
+        "the speed read next to it did",
         "",
     ]
     return lines

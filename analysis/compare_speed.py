@@ -149,3 +149,27 @@ def inconclusive_cells(
             & (np.sign(rel) == np.sign(d_corr))
         )
     return cpu & corrected & ~stands_out
+
+
+def waiting_with_machine(
+    d_raw: np.ndarray,
+    shift_log: np.ndarray,
+    shift_var: np.ndarray,
+    cpu: np.ndarray,
+    corrected: np.ndarray,
+    sign: int,
+    min_effect: float,
+) -> np.ndarray:
+    """Waiting cells judged changed while the readings next to them (where both runs have
+    them: a run's two readings at its ends say little of one cell) say the machine itself
+    changed, significantly, the same way and by at least half as much. On a small shared
+    machine a waiting cell's server still needs CPU (its loop, its sockets), so a slower
+    machine slows it too, by an unknown share of what it does to a CPU-bound cell: no
+    correction can be made, and the change is not blamed on the code."""
+    effect = -sign * shift_log  # what the machine would do to a CPU-bound cell
+    with np.errstate(invalid="ignore"):
+        machine_moved = (np.abs(shift_log) > 1.96 * np.sqrt(shift_var)) & (
+            np.abs(np.expm1(shift_log)) >= min_effect
+        )
+        covers = (np.sign(effect) == np.sign(d_raw)) & (np.abs(effect) >= np.abs(d_raw) / 2)
+    return ~cpu & corrected & machine_moved & covers

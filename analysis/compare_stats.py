@@ -61,6 +61,7 @@ from analysis.compare_speed import (
     config_speeds,
     inconclusive_cells,
     per_config_machine,
+    waiting_with_machine,
 )
 from analysis.model import WAIT_SCENARIOS
 
@@ -302,6 +303,7 @@ class Shift:
     log_ratio: np.ndarray
     var: np.ndarray
     df: np.ndarray
+    own: np.ndarray  # read next to the configuration's own cells in both runs
 
 
 def compare_metric(
@@ -339,6 +341,9 @@ def compare_metric(
     t_one = float(np.median(t[cpu & judged])) if (cpu & judged).any() else math.nan
     moved = common_movement(d_corr, se, machine_var, cpu, judged, t_one, MIN_EFFECT)
     unsure = inconclusive_cells(moved, d_corr, se, t, cpu, corrected, MIN_EFFECT)
+    unsure |= shift.own & waiting_with_machine(
+        d_raw, shift.log_ratio, shift.var, cpu, corrected, sign, MIN_EFFECT
+    )
     way = np.where(unsure, INCONCLUSIVE, way)
     why = np.where(unsure, MACHINE_ASKED, why)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -409,7 +414,7 @@ def compare_tables(
         machine.var,
         machine_df(machine),
     )
-    shift = Shift(ratio, var, df)
+    shift = Shift(ratio, var, df, own)
     settings_b, settings_n = rb["settings"].to_numpy(str), rn["settings"].to_numpy(str)
     cause = np.where(settings_b != settings_n, "settings", "code")
     columns: dict[str, object] = {

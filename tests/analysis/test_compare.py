@@ -456,3 +456,30 @@ def test_readings_next_to_each_cell_are_read_from_cell_json(tmp_path: Path) -> N
 
     records = load_run(tmp_path / "new").records
     assert {tuple(r.speed) for r in records.values()} == {("before_s", "after_s")}
+
+
+def test_a_waiting_cell_that_moved_with_the_readings_next_to_it_is_inconclusive() -> None:
+    """The readings next to a waiting cell's repeats say the machine was 40 % slower there and
+    the cell lost 15 %: not the code's (a waiting server needs some CPU too). The same drop
+    with steady readings beside it is the code's; so is a threadpool halved (50 %) where the
+    machine was only 10 % slower."""
+    rng = np.random.default_rng(16)
+    target = "coroutine-asyncio-sleep-ms20-u10"
+    base, speed, _ = drifting_run(rng, SMALL, slowdown=0.0, noise=0.02)
+    new, _, _ = drifting_run(rng, SMALL, slowdown=0.0, noise=0.02, shift={target: 0.85})
+    ids = [str(c) for c in base["cell_id"]]
+    steady = {c: (LOOP_S, LOOP_S * 1.01) for c in ids}
+    slower = {c: (LOOP_S * 1.4, LOOP_S * 1.41) if c.startswith(target) else steady[c] for c in ids}
+    rows = compare_tables(base, new, speed, speed, steady, slower).rows.set_index("config")
+    assert rows.loc[target, "rps_verdict"] == "inconclusive (machine?)"
+    assert compare.Comparison("a", "b", rows.reset_index()).regressions(10) == []
+    rows = compare_tables(base, new, speed, speed, steady, steady).rows.set_index("config")
+    assert rows.loc[target, "rps_verdict"] == "slower (code)"
+    pool = "threadpool-asyncio-sleep-ms20-u10"
+    halved, _, _ = drifting_run(rng, SMALL, slowdown=0.0, noise=0.02, shift={pool: 0.5})
+    halved.loc[halved["cell_id"].str.startswith(pool), "threads"] = 4
+    bit_slower = {
+        c: (LOOP_S * 1.1, LOOP_S * 1.11) if c.startswith(pool) else steady[c] for c in ids
+    }
+    rows = compare_tables(base, halved, speed, speed, steady, bit_slower).rows.set_index("config")
+    assert rows.loc[pool, "rps_verdict"] == "slower (settings)"
