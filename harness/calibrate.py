@@ -23,6 +23,7 @@ ones are added beside them); later runs there store it in run.json.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -40,6 +41,7 @@ from typing import Any
 from harness import placement as placements
 from harness import procs
 from harness.cell import CellOptions, run_cell
+from harness.interrupts import sigterm_as_interrupt
 from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv
 from harness.suite import Suite, parse_suite
 from record import io
@@ -176,6 +178,11 @@ class Calibration:
         self.suite = calibration_suite(duration_s, len(self.place.server_cpus))
         self.options = CellOptions(suite=self.suite, placement=self.place, workers=1)
         self.cells = {c.variant: c for c in self.suite.round(1)}
+        self.children: list[procs.Child] = []  # the server of wrk and the recorder's pairs
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.stop()
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -233,6 +240,7 @@ class Calibration:
         argv = procs.server_argv("multiprocess", port, processes=len(self.place.server_cpus))
         log = self.tmp / "server.log"
         child = procs.start("server", argv, log_path=log, cpus=set(self.place.server_cpus))
+        self.children.append(child)
         base = f"http://127.0.0.1:{port}"
         procs.wait_ready(base + "/health", child)
         return child, base
@@ -392,9 +400,12 @@ def measure(
     workers: int, duration_s: float, judge: Judge = own_judge, quiet: bool = False
 ) -> dict[str, Any]:
     cal = Calibration(workers, duration_s, judge, quiet)
-    server: procs.Child | None = None
-    try:
-        server, base = cal.server()
+    # SIGTERM stops a calibration as Ctrl-C does: its servers and Locust stopped, its folder
+    # removed (without this, a terminated calibrate left its server and Locust running).
+    with sigterm_as_interrupt(), contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, cal.tmp, ignore_errors=True)
+        cleanup.callback(cal.stop)
+        _, base = cal.server()
         with_wrk = shutil.which("wrk") is not None
         acc = Rounds()
         for r in range(1, MAX_ROUNDS + 1):
@@ -406,10 +417,6 @@ def measure(
         rate = round(LISTENER_RATE_SHARE * acc.rps.mean)
         pairs = cal.listener(base, rate)
         return result_of(acc, pairs, workers, rate)
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(cal.tmp, ignore_errors=True)
 
 
 def _figure(value: float, ci: list[float], digits: int = 0, unit: str = "") -> str:

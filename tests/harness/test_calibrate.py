@@ -96,16 +96,11 @@ def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPat
             return acc
 
         monkeypatch.setattr(calibrate.Calibration, "round", fake_round)
-        monkeypatch.setattr(calibrate.Calibration, "server", lambda self: (_Stub(), "http://x"))
+        monkeypatch.setattr(calibrate.Calibration, "server", lambda self: (None, "http://x"))
         monkeypatch.setattr(calibrate.Calibration, "listener", lambda self, b, r: Estimate((1.0,)))
         result = calibrate.measure(1, 1.0, quiet=True)
         assert len(rounds) == expected
         assert result["repeats"] == expected
-
-
-class _Stub:
-    def stop(self) -> None:
-        pass
 
 
 @pytest.mark.timeout(600)
@@ -147,3 +142,42 @@ def test_the_fixed_part_of_the_generator_cpu_is_separated() -> None:
     fixed, marginal = calibrate.fixed_cost_fit(points)  # type: ignore[misc]
     assert fixed == pytest.approx(8.0) and marginal == pytest.approx(0.1)
     assert calibrate.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_a_calibration_and_everything_it_started(tmp_path: Path) -> None:
+    """SIGTERM mid-calibration: it exits, and neither its server nor its Locust is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import ROOT
+
+    cmd = [sys.executable, "run_bench.py", "calibrate", "--duration", "3", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: set[psutil.Process] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+            seen |= set(kids)
+            if any("locust" in " ".join(k.cmdline()) for k in kids if k.is_running()):
+                break
+            time.sleep(0.2)
+        assert seen, "calibrate started nothing within 60 s"
+        time.sleep(1.0)
+        seen |= set(psutil.Process(proc.pid).children(recursive=True))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    time.sleep(0.5)
+    left = [p.pid for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
+    assert proc.returncode == 130
+    assert not (tmp_path / "calibration.json").exists()
