@@ -155,6 +155,7 @@ class Rounds:
     cpu: Estimate = Estimate(())  # ceiling cells: every Locust process's CPU %
     busy: Estimate = Estimate(())  # ceiling cells: how busy the generator's cores were
     check: Estimate = Estimate(())  # ordinary cell: generator ms per request
+    check_rps: Estimate = Estimate(())  # ordinary cell: req/s
     wrk: Estimate = Estimate(())  # wrk req/s on the same server and connections
     ratio: Estimate = Estimate(())  # per round: ceiling cell's req/s ÷ wrk's
     at_n: Estimate = Estimate(())  # --workers N: req/s per worker
@@ -211,6 +212,7 @@ class Calibration:
         check_record, check_rps = self.cell(self.cells["coroutine"], r)
         check = cell_cost_ms(check_record, check_rps)
         acc.check = acc.check.added(check)
+        acc.check_rps = acc.check_rps.added(check_rps)
         for rec, r_rps in ((record, rps), (check_record, check_rps)):
             if r_rps > 0 and math.isfinite(rec.loadgen_cpu_total_pct):
                 acc.points.append((r_rps, rec.loadgen_cpu_total_pct))
@@ -245,16 +247,19 @@ class Calibration:
         procs.wait_ready(base + "/health", child)
         return child, base
 
-    def listener(self, base: str, rate: float) -> Estimate:
+    def listener(self, base: str, rate: float, acc: Rounds) -> Estimate:
         """The recorder's cost in % of the generator's CPU at one offered rate: pairs of
-        open-loop loads with and without it, each side's CPU over the same window."""
+        open-loop loads with and without it, each side's CPU over the same window. The
+        recorded loads, at a lower rate than the cells, are points of the fixed-cost fit."""
         pairs = Estimate(())
         for p in range(1, MAX_PAIRS + 1):
             cpu = {}
             for record in (True, False) if p % 2 else (False, True):
-                cpu[record] = open_loop_cpu(
+                cpu[record], rps = open_loop_cpu(
                     self.tmp, base, self.duration_s, self.place, record, rate
                 )
+                if record and rps > 0 and math.isfinite(cpu[record]):
+                    acc.points.append((rps, cpu[record]))
             if cpu[True] > 0 and cpu[False] > 0:
                 pairs = pairs.added((cpu[True] / cpu[False] - 1) * 100)
             self.say(
@@ -268,9 +273,10 @@ class Calibration:
 
 def open_loop_cpu(
     tmp: Path, base: str, duration_s: float, place: Any, record: bool, rate: float
-) -> float:
+) -> tuple[float, float]:
     """A Locust load at a fixed offered rate (the count of requests is then the same with and
-    without the recorder), its own CPU % over the measured window (loadgen/cpu.py)."""
+    without the recorder): its own CPU % over the measured window (loadgen/cpu.py), and the
+    window's req/s when it recorded (NaN without records)."""
     out = Path(tempfile.mkdtemp(dir=tmp))
     argv = locust_argv(
         scenario_file=SCENARIO_DIR / "hello.py",
@@ -293,7 +299,10 @@ def open_loop_cpu(
     finally:
         child.stop()
     summary = json.loads((out / "loadgen.json").read_text())
-    return statistics.fmean(float(w["cpu_pct"]) for w in summary["workers"])
+    cpu = statistics.fmean(float(w["cpu_pct"]) for w in summary["workers"])
+    window = float(summary["window"]["end"]) - float(summary["window"]["start"])
+    rps = int(summary["requests"]) / window if record and window > 0 else math.nan
+    return cpu, rps
 
 
 def run_wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | None:
@@ -340,16 +349,61 @@ def fixed_cost_fit(points: list[tuple[float, float]]) -> tuple[float, float] | N
     return intercept, slope * 10.0  # % per (req/s) → ms per request
 
 
+BOOTSTRAP = 2000  # resamples of the fit's points for the ceiling's interval
+
+
+def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, list[float]] | None:
+    """The req/s at which the generator's CPU reaches 90 % by the fixed-cost fit, with a
+    95 % bootstrap interval over the cells (percentiles of resampled fits)."""
+    fit = fixed_cost_fit(points)
+    if fit is None or not fit[1] > 0:
+        return None
+    import numpy as np
+
+    def ceiling(fixed: float, ms: float) -> float:
+        return (CEILING_BUSY * 100.0 - fixed) / (ms / 10.0) if ms > 0 else math.nan
+
+    rng = np.random.default_rng(0)  # the same points give the same interval
+    found = []
+    for _ in range(BOOTSTRAP):
+        pick = [points[i] for i in rng.integers(0, len(points), len(points))]
+        again = fixed_cost_fit(pick)
+        if again is not None:
+            found.append(ceiling(*again))
+    values = np.array([v for v in found if math.isfinite(v)])
+    if len(values) < BOOTSTRAP / 2:
+        return None
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return ceiling(*fit), [float(lo), float(hi)]
+
+
 def _ci(e: Estimate) -> list[float]:
     return [e.low, e.high] if e.n >= 2 else [math.nan, math.nan]
 
 
 def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[str, Any]:
     """calibration.json: the older keys (ceiling_rps_per_worker, cpu_ms_per_req, ...) with
-    the same meaning, each figure's interval and repeats beside it."""
-    ceiling = CEILING_BUSY * 1000.0 / acc.cost.mean
-    ceiling_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
-    check_ceiling = CEILING_BUSY * 1000.0 / acc.check.mean
+    the same meaning, each figure's interval and repeats beside it. The ceiling is the fixed-
+    cost fit's where the cells' req/s differed enough to make one (ceiling_method "fit"), else
+    90 % over the ceiling cells' cost per request ("per-request", which a slow server biases
+    low); the cross-check is then the fit's prediction of the ordinary cell's cost."""
+    simple = CEILING_BUSY * 1000.0 / acc.cost.mean
+    simple_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
+    fitted = fit_ceiling(acc.points)
+    fit = fixed_cost_fit(acc.points)
+    if fitted is not None and fit is not None:
+        (ceiling, ceiling_ci), how = fitted, "fit"
+        predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
+        check_ceiling = CEILING_BUSY * 1000.0 / predicted
+    else:
+        ceiling, ceiling_ci, how = simple, simple_ci, "per-request"
+        predicted = math.nan
+        check_ceiling = CEILING_BUSY * 1000.0 / acc.check.mean
+    gap = (
+        (acc.check.mean / predicted - 1) * 100
+        if how == "fit"
+        else (check_ceiling / ceiling - 1) * 100
+    )
     out: dict[str, Any] = {
         "measured_at": time.time(),
         "server": "multiprocess /hello",
@@ -364,15 +418,20 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
         "cpu_ms_per_req_samples": list(acc.cost.values),
         "ceiling_rps_per_worker": ceiling,
         "ceiling_ci": ceiling_ci,
+        "ceiling_method": how,
+        "ceiling_per_request_rps": simple,
+        "ceiling_per_request_ci": simple_ci,
         "repeats": acc.cost.n,
         "target_ci_pct": TARGET_CI_PCT,
         "converged": acc.cost.narrow(TARGET_CI_PCT),
         "check_cell": f"coroutine /hello {CHECK_USERS} users",
         "check_cpu_ms_per_req": acc.check.mean,
         "check_cpu_ms_per_req_ci": _ci(acc.check),
+        "check_rps": acc.check_rps.mean,
+        "check_predicted_ms_per_req": predicted,
         "check_ceiling_rps": check_ceiling,
-        "check_gap_pct": (check_ceiling / ceiling - 1) * 100,
-        "check_agrees": abs(check_ceiling / ceiling - 1) * 100 <= CHECK_PCT,
+        "check_gap_pct": gap,
+        "check_agrees": abs(gap) <= CHECK_PCT,
         "listener_rate": rate,
         "listener_overhead_pct": pairs.mean,
         "listener_overhead_ci": _ci(pairs),
@@ -415,7 +474,7 @@ def measure(
         if not acc.cost.n:
             raise RuntimeError("no ceiling cell was valid; see the lines above")
         rate = round(LISTENER_RATE_SHARE * acc.rps.mean)
-        pairs = cal.listener(base, rate)
+        pairs = cal.listener(base, rate, acc)
         return result_of(acc, pairs, workers, rate)
 
 
@@ -433,25 +492,41 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         if result["converged"]
         else f"interval still wider than ±{target:g}% after {n} repeats: the machine was not steady"
     )
+    fit = result.get("ceiling_method") == "fit"
+    how = (
+        f"fixed-cost fit: CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
+        f"{result['marginal_ms_per_req']:.3f} ms × req/s"
+        if fit
+        else "90% over the cost per request"
+    )
     lines = [
         f"ceiling: {_figure(result['ceiling_rps_per_worker'], result['ceiling_ci'])} req/s per "
-        f"Locust worker at 90% CPU (95% CI; {reached})",
+        f"Locust worker at 90% CPU (95% CI; {how})",
         f"  generator cost {_figure(result['cpu_ms_per_req'], result['cpu_ms_per_req_ci'], 3)} "
-        f"ms/req at {result['loadgen_core_pct']:.0f}% of its core",
-        f"cross-check: {result['check_cell']}: "
-        f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} ms/req,"
-        f" a ceiling of {result['check_ceiling_rps']:,.0f} req/s, "
-        f"{result['check_gap_pct']:+.0f}% from the calibrated one "
-        + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)"),
-        f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
-        f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)",
+        f"ms/req at {result['rps_per_worker']:,.0f} req/s, {result['loadgen_core_pct']:.0f}% of "
+        f"its core ({reached}); 90% over it alone: "
+        f"{_figure(result['ceiling_per_request_rps'], result['ceiling_per_request_ci'])} req/s",
     ]
-    if "fixed_cpu_pct" in result:
+    if fit:
         lines.append(
-            f"  generator CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
-            f"{result['marginal_ms_per_req']:.3f} ms × req/s over these cells: the fixed part "
-            "raises the per-request figure where a slow server keeps req/s low"
+            f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "
+            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
+            f"ms/req measured, {result['check_predicted_ms_per_req']:.3f} by the fit, "
+            f"{result['check_gap_pct']:+.0f}% "
+            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
         )
+    else:
+        lines.append(
+            f"cross-check: {result['check_cell']}: "
+            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
+            f"ms/req, a ceiling of {result['check_ceiling_rps']:,.0f} req/s, "
+            f"{result['check_gap_pct']:+.0f}% from the calibrated one "
+            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
+        )
+    lines.append(
+        f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
+        f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)"
+    )
     if "rps_per_worker_at_n" in result:
         lines.append(
             f"{result['workers']} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "

@@ -97,7 +97,9 @@ def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPat
 
         monkeypatch.setattr(calibrate.Calibration, "round", fake_round)
         monkeypatch.setattr(calibrate.Calibration, "server", lambda self: (None, "http://x"))
-        monkeypatch.setattr(calibrate.Calibration, "listener", lambda self, b, r: Estimate((1.0,)))
+        monkeypatch.setattr(
+            calibrate.Calibration, "listener", lambda self, b, r, a: Estimate((1.0,))
+        )
         result = calibrate.measure(1, 1.0, quiet=True)
         assert len(rounds) == expected
         assert result["repeats"] == expected
@@ -123,7 +125,11 @@ def test_a_short_real_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert calibrate.calibrate(tmp_path, workers=1, duration_s=1.0) == 0
     result = json.loads((tmp_path / "calibration.json").read_text())
     assert result["repeats"] == 2 and len(result["cpu_ms_per_req_samples"]) == 2
-    assert result["ceiling_rps_per_worker"] == pytest.approx(900 / result["cpu_ms_per_req"])
+    assert result["ceiling_per_request_rps"] == pytest.approx(900 / result["cpu_ms_per_req"])
+    if result["ceiling_method"] == "per-request":
+        assert result["ceiling_rps_per_worker"] == result["ceiling_per_request_rps"]
+    else:  # the fit: the recorder's slower loads joined the cells
+        assert result["ceiling_method"] == "fit" and result["marginal_ms_per_req"] > 0
     lo, hi = result["cpu_ms_per_req_ci"]
     assert lo <= result["cpu_ms_per_req"] <= hi
     assert 0.01 < result["cpu_ms_per_req"] < 5 and 0.01 < result["check_cpu_ms_per_req"] < 5
@@ -181,3 +187,28 @@ def test_sigterm_stops_a_calibration_and_everything_it_started(tmp_path: Path) -
     assert left == []
     assert proc.returncode == 130
     assert not (tmp_path / "calibration.json").exists()
+
+
+def test_the_ceiling_comes_from_the_fit_where_req_s_varied() -> None:
+    """Cells at 600-2,500 req/s of a generator whose CPU % is 7 + 0.012 × req/s (0.12 ms a
+    request beyond a fixed 7 % of its core): the ceiling is where that reaches 90 %, about
+    6,900 req/s, inside its interval; 90 % over the cost of a 600 req/s cell (0.237 ms) would
+    say 3,800. The ordinary cell's cost matches the fit's prediction at its own rate."""
+    acc = Rounds()
+    for rps in (600.0, 900.0, 1500.0, 2500.0, 700.0, 1200.0):
+        cpu = 7.0 + 0.012 * rps
+        acc.points.append((rps, cpu * (1.01 if rps > 1000 else 0.99)))
+    for rps in (600.0, 610.0, 590.0):
+        acc.cost = acc.cost.added((7.0 + 0.012 * rps) / rps * 10)
+        acc.rps, acc.cpu, acc.busy = acc.rps.added(rps), acc.cpu.added(14), acc.busy.added(14)
+        acc.check = acc.check.added((7.0 + 0.012 * 500) / 500 * 10)
+        acc.check_rps = acc.check_rps.added(500.0)
+    result = result_of(acc, Estimate((0.1, 0.2, 0.3)), workers=1, rate=360)
+    assert result["ceiling_method"] == "fit"
+    assert result["ceiling_rps_per_worker"] == pytest.approx(83 / 0.012, rel=0.05)
+    lo, hi = result["ceiling_ci"]
+    assert lo < result["ceiling_rps_per_worker"] < hi
+    assert result["ceiling_per_request_rps"] == pytest.approx(900 / 0.237, rel=0.02)
+    assert result["check_agrees"] and abs(result["check_gap_pct"]) < 5
+    text = "\n".join(summary_lines(result))
+    assert "fixed-cost fit: CPU ≈ 6." in text and "by the fit" in text
