@@ -103,6 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return finish_report(run_dir, args)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from analysis.live import LiveJudge
+    from harness.calibrate import calibrate
+
+    judge = LiveJudge()
+    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
+
+
 def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
     """Build the report, show the thresholds' verdicts, write what CI asked for, and give the
     exit status: 99 when a threshold failed, else 2 when cells failed, else 0."""
@@ -245,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tools(sub)
     cli_load.add_commands(sub, RESULTS_DIR)
     history_cli.add_command(sub)
+    # calibrate's cells are judged as a run's are (the analysis's own judge).
+    sub.choices["calibrate"].set_defaults(func=cmd_calibrate)
     return parser
 
 
@@ -321,8 +331,9 @@ def _add_report_and_compare(sub: Any) -> None:
         "repeat is the sample, never a second or a request): req/s and p50/p99 latency as a "
         "ratio with a 95%% CI (Welch t on log values, noise measured between runs). "
         "faster/slower need at least 3 valid repeats a side; CPU-bound cells are corrected "
-        "for the machine's speed change, timed in every run, and a change it explains is "
-        "reported as (machine), not (code).",
+        "for the machine's speed change, timed in every run and next to every cell, and a "
+        "change it explains is reported as (machine), not (code); CPU-bound cells that move "
+        "together beyond it are inconclusive (machine?), never a regression.",
     )
     compare.add_argument("base", type=existing_dir, metavar="BASE")
     compare.add_argument("new", type=existing_dir, metavar="NEW")

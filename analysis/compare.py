@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import aggregate, compare_stats
+from analysis.compare_speed import NO_COMMON, Common
 from analysis.compare_stats import (
     ALPHA,
     MIN_EFFECT,
@@ -58,6 +59,8 @@ class Comparison:
     only_base: int = 0
     only_new: int = 0
     speed_missing: tuple[str, ...] = ()  # "base", "new": runs without loop timings
+    cell_speed: int = 0  # CPU-bound configurations corrected by readings next to their cells
+    common: Common = NO_COMMON  # CPU-bound cells' req/s movement the correction left
 
     def regressions(self, pct: float) -> list[str]:
         """Configurations whose req/s dropped significantly, by more than pct %, for a reason
@@ -80,6 +83,8 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
         aggregate.build_summary(new.cells, new.cell_requests, new.run_id),
         base.run.speed,
         new.run.speed,
+        {cid: tuple(r.speed.values()) for cid, r in base.records.items() if r.speed},
+        {cid: tuple(r.speed.values()) for cid, r in new.records.items() if r.speed},
     )
     if result.rows.empty:
         raise UserError(f"{base_dir} and {new_dir} have no cell in common")
@@ -95,6 +100,8 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
         only_base=result.only_base,
         only_new=result.only_new,
         speed_missing=missing,
+        cell_speed=result.cell_speed,
+        common=result.common,
     )
 
 
@@ -134,8 +141,26 @@ def machine_line(c: Comparison) -> str:
     return f"{head}; no CPU-bound cell, so nothing to correct"
 
 
+def common_lines(c: Comparison) -> list[str]:
+    """Where the readings next to the cells were used, and a common movement they left."""
+    lines = []
+    if c.cell_speed:
+        lines.append(
+            f"  {c.cell_speed} CPU-bound cell(s) corrected by the speed read next to their own "
+            "repeats (before and after each cell, on the server's cores)"
+        )
+    if c.common.found:
+        lines.append(
+            f"  CPU-bound cells' req/s moved {math.expm1(c.common.log_change):+.0%} together "
+            f"(median of {c.common.cells}) beyond what the speed readings explain: the machine "
+            "or a change common to all of them; those not standing out from it say "
+            "inconclusive (machine?) and never fail --fail-on-regression"
+        )
+    return lines
+
+
 def header_lines(c: Comparison) -> list[str]:
-    lines = [f"base: {c.base}", f"new:  {c.new}", machine_line(c)]
+    lines = [f"base: {c.base}", f"new:  {c.new}", machine_line(c), *common_lines(c)]
     if c.machine.source == "speed" and c.drift_cells:
         lines.append(
             f"  cross-check: CPU-bound cells' req/s moved {math.expm1(c.drift):+.0%} together "
@@ -163,7 +188,8 @@ def header_lines(c: Comparison) -> list[str]:
         f"across cells; faster/slower need >= {MIN_REPEATS} valid repeats a side, a CI "
         f"excluding no change (alpha {ALPHA:g}) and a change of at least {MIN_EFFECT:.0%}",
         "(code): remains after removing the machine's change; (machine): the machine's speed "
-        "change explains it",
+        "change explains it; inconclusive (machine?): moved with every CPU-bound cell, or a waiting cell moved the way "
+        "the speed read next to it did",
         "",
     ]
     return lines

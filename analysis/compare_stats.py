@@ -26,6 +26,9 @@ Method, per metric (req/s, p50, p99), all on logarithms so a change is a ratio:
   and a measurement floor) added to their variance. Without a loop time on both sides the
   median change of the CPU-bound cells stands in for the machine (it then absorbs a change
   of the code common to all of them: the header says so).
+  Where both runs timed the loop next to each cell (cell.json `speed`), each CPU-bound
+  configuration is corrected by the readings next to its own repeats instead, and CPU-bound
+  cells that still move together are "inconclusive (machine?)" (analysis/compare_speed.py).
 - Verdict: "faster"/"slower" only with at least MIN_REPEATS valid repeats a side, a 95 %
   interval that excludes no change, and a change of at least MIN_EFFECT. The cause is
   "code" when the corrected change is significant ("settings" when the server's threads or
@@ -41,11 +44,24 @@ can pass 78 %: the noise, not the method, sets that limit).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from analysis.compare_speed import (
+    INCONCLUSIVE,
+    MACHINE_ASKED,
+    NO_COMMON,
+    SPEED_NOISE,
+    Common,
+    common_movement,
+    config_speeds,
+    inconclusive_cells,
+    per_config_machine,
+    waiting_with_machine,
+)
 from servers import workloads
 
 ALPHA = 0.05
@@ -60,8 +76,6 @@ STEADY_SPEED = 1.15
 MIN_DRIFT_CELLS = 3  # CPU-bound cells needed for the median drift to stand in for the loop
 # A log value is never more exact than 0.1 %: keeps identical repeats from dividing by zero.
 VAR_FLOOR = 0.001**2
-# One timing of the speed loop (best of 3 × ~0.1 s) is taken to be good to about 2 %.
-SPEED_NOISE = 0.02
 NOT_ENOUGH = "not enough repeats to judge"
 # metric column → (short name, +1 when a higher value is faster, -1 when it is slower)
 METRICS: dict[str, tuple[str, int]] = {
@@ -278,11 +292,24 @@ def machine_explains(
     return raw & ~corrected & covers
 
 
+@dataclass(frozen=True)
+class Shift:
+    """The machine's change per matched configuration (log ratio of loop time, > 0: slower),
+    its variance and degrees of freedom: from the cell's own readings where both runs have
+    them (compare_speed.py), else the run's."""
+
+    log_ratio: np.ndarray
+    var: np.ndarray
+    df: np.ndarray
+    own: np.ndarray  # read next to the configuration's own cells in both runs
+
+
 def compare_metric(
-    sb: pd.DataFrame, sn: pd.DataFrame, metric: str, machine: Machine, cause: np.ndarray
-) -> tuple[dict[str, object], tuple[float, int]]:
+    sb: pd.DataFrame, sn: pd.DataFrame, metric: str, shift: Shift, cause: np.ndarray
+) -> tuple[dict[str, object], tuple[float, int], Common]:
     """One metric of matched configurations (rows of sb and sn aligned): the change with its
-    95 % interval, p value and verdict; and the between-run noise (τ, cells) it used."""
+    95 % interval, p value and verdict; the between-run noise (τ, cells) it used; and the
+    CPU-bound cells' common movement left after the correction."""
     from scipy import special  # scipy.stats would add a second to every `compare`
 
     name, sign = METRICS[metric]
@@ -295,13 +322,13 @@ def compare_metric(
     d_raw = sn["mlog"].to_numpy(float) - sb["mlog"].to_numpy(float)
     # A machine slower by r moves req/s by 1/r and latency by r: the expected log change of
     # a CPU-bound cell is -sign·log r, which the corrected change removes.
-    effect = np.where(cpu, -sign * machine.log_ratio, 0.0)
+    effect = np.where(cpu, -sign * shift.log_ratio, 0.0)
     d_corr = d_raw - effect
     tau2, tau_df = between_run_var(d_corr, wb + wn, cpu)
     common = [(wb, db), (wn, dn), (np.full(len(nb), tau2), np.full(len(nb), tau_df))]
     se_raw, df_raw = welch(common)
-    correction = (np.where(cpu, machine.var, 0.0), np.full(len(nb), machine_df(machine)))
-    se, df = welch([*common, correction])
+    machine_var = np.where(cpu, shift.var, 0.0)
+    se, df = welch([*common, (machine_var, shift.df)])
     t, t_raw = special.stdtrit(df, 1 - ALPHA / 2), special.stdtrit(df_raw, 1 - ALPHA / 2)
     judged = (nb >= MIN_REPEATS) & (nn >= MIN_REPEATS) & np.isfinite(se) & np.isfinite(d_corr)
     raw = judged & significant(d_raw, se_raw, t_raw)
@@ -309,6 +336,14 @@ def compare_metric(
     machine_only = machine_explains(raw, corrected, d_raw, effect)
     way = directions(judged, corrected, machine_only, d_raw, d_corr, sign)
     why = np.where(corrected, cause, np.where(machine_only, "machine", ""))
+    t_one = float(np.median(t[cpu & judged])) if (cpu & judged).any() else math.nan
+    moved = common_movement(d_corr, se, machine_var, cpu, judged, t_one, MIN_EFFECT)
+    unsure = inconclusive_cells(moved, d_corr, se, t, cpu, corrected, MIN_EFFECT)
+    unsure |= shift.own & waiting_with_machine(
+        d_raw, shift.log_ratio, shift.var, cpu, corrected, sign, MIN_EFFECT
+    )
+    way = np.where(unsure, INCONCLUSIVE, way)
+    why = np.where(unsure, MACHINE_ASKED, why)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = 2 * special.stdtr(df, -np.abs(d_corr / se))
     out = {
@@ -324,7 +359,7 @@ def compare_metric(
         f"{name}_verdict": verdict_texts(way, why),
     }
     cells = int(np.isfinite(d_corr).sum()) if tau_df < math.inf else 0
-    return out, (math.sqrt(tau2), cells)
+    return out, (math.sqrt(tau2), cells), moved
 
 
 @dataclass(frozen=True)
@@ -338,6 +373,10 @@ class Result:
     noise: dict[str, tuple[float, int]]  # metric short name → (τ as a log sd, cells)
     only_base: int
     only_new: int
+    # Matched CPU-bound configurations corrected by the readings next to their own cells.
+    cell_speed: int = 0
+    # The CPU-bound cells' req/s movement left after the correction (compare_speed.py).
+    common: Common = NO_COMMON
 
 
 def compare_tables(
@@ -345,10 +384,13 @@ def compare_tables(
     new: pd.DataFrame,
     base_speed: dict[str, float],
     new_speed: dict[str, float],
+    base_cells: Mapping[str, Sequence[float]] | None = None,
+    new_cells: Mapping[str, Sequence[float]] | None = None,
 ) -> Result:
     """Compare two summaries (aggregate.build_summary frames; only cell_id, scenario_name,
     valid, threads, processes and the METRICS columns are read) configuration by
-    configuration, given each run's loop timings (RunRecord.speed)."""
+    configuration, given each run's loop timings (RunRecord.speed) and, where the runs have
+    them, the readings next to each cell (cell id → CellRecord.speed's values)."""
     if base.empty or new.empty:  # a run without cells has nothing to compare
         empty = pd.DataFrame({"config": pd.Series(dtype=str)})
         return Result(empty, NO_MACHINE, math.nan, 0, {}, len(base), len(new))
@@ -362,6 +404,15 @@ def compare_tables(
     d_cpu = (rn["mlog"] - rb["mlog"]).to_numpy(float)[cpu]
     d_cpu = d_cpu[np.isfinite(d_cpu)]
     machine = speed_machine(base_speed, new_speed) or drift_machine(d_cpu)
+    ratio, var, df, own = per_config_machine(
+        common,
+        config_speeds(base_cells or {}),
+        config_speeds(new_cells or {}),
+        machine.log_ratio,
+        machine.var,
+        machine_df(machine),
+    )
+    shift = Shift(ratio, var, df, own)
     settings_b, settings_n = rb["settings"].to_numpy(str), rn["settings"].to_numpy(str)
     cause = np.where(settings_b != settings_n, "settings", "code")
     columns: dict[str, object] = {
@@ -375,13 +426,23 @@ def compare_tables(
         "new_total": rn["total"].to_numpy(int),
         "valid": rb["all_valid"].to_numpy(bool) & rn["all_valid"].to_numpy(bool),
     }
-    noise = {}
+    noise, moved = {}, {}
     for metric, (b, n) in sides.items():
-        part, noise[METRICS[metric][0]] = compare_metric(
-            b.iloc[at_b], n.iloc[at_n], metric, machine, cause
+        part, noise[METRICS[metric][0]], moved[metric] = compare_metric(
+            b.iloc[at_b], n.iloc[at_n], metric, shift, cause
         )
         columns.update(part)
     rows = pd.DataFrame(columns)
     drift = float(np.median(d_cpu)) if len(d_cpu) else math.nan
     only_base, only_new = len(sb) - len(common), len(sn) - len(common)
-    return Result(rows, machine, drift, len(d_cpu), noise, only_base, only_new)
+    return Result(
+        rows,
+        machine,
+        drift,
+        len(d_cpu),
+        noise,
+        only_base,
+        only_new,
+        cell_speed=int((own & cpu).sum()),
+        common=moved["rps"],
+    )

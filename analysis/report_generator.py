@@ -35,6 +35,18 @@ def _count(value: Any) -> str:
     return f"{int(value):,}" if value is not None else "–"
 
 
+def _interval(calibration: Calibration) -> str:
+    """The ceiling's 95 % interval and repeats (calibrations since it was measured as cells;
+    older ones have a single figure: '')."""
+    lo, hi = calibration.ceiling_ci_low, calibration.ceiling_ci_high
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    steady = "" if calibration.converged else ", not steady"
+    repeats = calibration.repeats
+    n = f", {repeats:.0f} repeats" if math.isfinite(repeats) else ""
+    return f" (95 % CI {lo:,.0f}–{hi:,.0f}{n}{steady})"
+
+
 def calibration_text(calibration: Calibration) -> str:
     """One line of the run's calibration figures; '' for a run without one."""
     ceiling = calibration.ceiling_rps_per_worker
@@ -44,7 +56,7 @@ def calibration_text(calibration: Calibration) -> str:
     dated = (
         f" ({datetime.fromtimestamp(when, UTC):%Y-%m-%d %H:%M UTC})" if math.isfinite(when) else ""
     )
-    parts = [f"ceiling {ceiling:,.0f} req/s per Locust worker"]
+    parts = [f"ceiling {ceiling:,.0f} req/s per Locust worker" + _interval(calibration)]
     overhead = calibration.listener_overhead_pct
     if math.isfinite(overhead):
         parts.append(f"recording overhead {overhead:.1f} %")

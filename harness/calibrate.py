@@ -1,20 +1,29 @@
-"""`run_bench.py calibrate`: how much load this machine's generator can make, measured.
+"""`run_bench.py calibrate`: how much load this machine's generator can make, measured as a
+cell measures it, with an interval.
 
-- The ceiling: the fastest server here (`multiprocess` `/hello` on the server's cores) loaded by
-  the Locust workers on the generator's cores; the req/s one worker makes per 90 % of a core,
-  from its own req/s and CPU (the utilization law: rate = busy fraction / cost per request, so
-  the ceiling is 0.9 / measured CPU seconds per request). A cell above 80 % of it measures the
-  generator as much as the server (analysis/validity.py reads the figure from run.json).
-- The recorder's cost: the same offered rate (an open loop) with and without the raw-record
-  listener, alternated (A B A B) in one calibration, as Locust CPU time per request.
-- wrk, when installed: its req/s and latency on the same server, connections and duration, and
-  the harness/wrk ratio.
+- The ceiling: a short suite of ordinary cells (harness/cell.py, judged by the analysis's own
+  judge when run_bench.py hands it one), `multiprocess` `/hello` at 32 users with the
+  generator on its own cores. Each cell's generator cost per request is the figure a run's
+  summary shows (loadgen_cpu_ms_per_req: every Locust process's CPU over the measured
+  window ÷ the window's req/s; analysis/aggregate.py cost_per_request), and the ceiling is
+  the utilization law's 90 % of a core over that cost. The cells are repeated until the
+  cost's 95 % interval is within TARGET_CI_PCT of its mean (MIN_ROUNDS .. MAX_ROUNDS); the
+  interval is printed and stored, and so is whether it ever got that narrow.
+- Cross-checks in the same rounds, interleaved so that each round sees the same machine:
+  an ordinary `coroutine` `/hello` cell at 10 users, whose own cost must imply a ceiling
+  within CHECK_PCT of the calibrated one; wrk (when installed) on a server like the ceiling
+  cell's, with the same connections, its req/s beside the cell's own (harness/wrk ratio).
+- The recorder's cost: the same offered rate (an open loop at 60 % of the ceiling cells'
+  req/s) with and without the raw-record listener, alternated in pairs, each side's CPU over
+  the same measured window; repeated until the pairs' interval is within a few points.
 
-Writes calibration.json in the results folder; later runs there store it in run.json.
+Writes calibration.json in the results folder (the older keys keep their meaning; the new
+ones are added beside them); later runs there store it in run.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -23,78 +32,288 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import logs, procs
 from harness import placement as placements
-from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv, worker_argv
+from harness import procs
+from harness.cell import CellOptions, run_cell
+from harness.interrupts import sigterm_as_interrupt
+from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv
+from harness.suite import Suite, parse_suite
 from record import io
-from record.loadgen_summary import LoadgenSummary, read_summary
+from record.cells import CellRecord, CellSpec
+from record.errors import UserError
+from record.loadgen_summary import read_summary
+from record.schema import LOADGEN_FILE
+from record.verdict import Verdict
 
 CALIBRATION_FILE = "calibration.json"
-USERS = 32
+USERS = 32  # the ceiling cells' users (and wrk's connections)
+CHECK_USERS = 10  # the ordinary cell of the cross-check
 CEILING_BUSY = 0.9
+TARGET_CI_PCT = 5.0  # a figure is published once its 95 % interval is this narrow (± % of it)
+MIN_ROUNDS, MAX_ROUNDS = 3, 8  # 3: the fewest that estimate their own spread
+CHECK_PCT = 10.0  # the ordinary cell's implied ceiling must agree this closely
+LISTENER_TARGET_PTS = 2.0  # the recorder's cost: ± percentage points
+MIN_PAIRS, MAX_PAIRS = 3, 6
+LISTENER_RATE_SHARE = 0.6  # the recorder's open loop: this share of the ceiling cells' req/s
+WARMUP_S = 1.0
+
+# The verdict on a finished cell (status word, one line, req/s or NaN when not valid): the
+# runner's Judge (harness/runner.py); run_bench.py hands over the analysis's own.
+Judge = Callable[[CellRecord, Path], Verdict]
 
 
-def _locust(
-    tmp: Path,
-    base: str,
-    duration_s: float,
-    workers: int,
-    cpus: set[int],
-    record: bool,
-    rate: float | None = None,
-) -> LoadgenSummary:
-    """Run one load (closed loop, or open at `rate`) and return its loadgen.json summary."""
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its 95 % t interval from repeated measurements."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values) if self.values else math.nan
+
+    @property
+    def half_width(self) -> float:
+        if self.n < 2:
+            return math.inf
+        from scipy import stats
+
+        sd = statistics.stdev(self.values)
+        return float(stats.t.ppf(0.975, self.n - 1)) * sd / math.sqrt(self.n)
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half_width
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half_width
+
+    @property
+    def half_width_pct(self) -> float:
+        return self.half_width / abs(self.mean) * 100 if self.mean else math.inf
+
+    def narrow(self, target_pct: float, least: int = MIN_ROUNDS) -> bool:
+        return self.n >= least and self.half_width_pct <= target_pct
+
+    def added(self, value: float | None) -> Estimate:
+        ok = value is not None and math.isfinite(value)
+        return Estimate((*self.values, float(value))) if ok else self  # type: ignore[arg-type]
+
+
+def own_judge(record: CellRecord, cell_dir: Path) -> Verdict:
+    """Without the analysis's judge (harness-only use): the window's requests from the Locust
+    side's own summary over the window, the count the summary's req/s is made of."""
+    summary = read_summary(cell_dir)
+    if record.status != "ok" or summary is None or record.window is None:
+        return Verdict(record.status, record.reason, math.nan)
+    rps = summary.requests / record.window.duration_s
+    return Verdict("ok", f"{rps:.0f} req/s", rps)
+
+
+def cell_cost_ms(record: CellRecord, rps: float) -> float:
+    """The generator's CPU ms per request, as a run's summary computes it (every Locust
+    process's CPU over the window ÷ the window's req/s)."""
+    cpu = record.loadgen_cpu_total_pct
+    if not (rps > 0 and math.isfinite(cpu)):
+        return math.nan
+    return cpu / 100.0 / rps * 1000.0
+
+
+def calibration_suite(duration_s: float, server_cores: int) -> Suite:
+    """The cells calibrate runs: the ceiling cell and the ordinary one, both on /hello."""
+    data = {
+        "name": "calibrate",
+        "description": "generator ceiling and its cross-check",
+        "duration_s": duration_s,
+        "warmup_s": WARMUP_S,
+        "repeats": 1,
+        "variants": ["multiprocess", "coroutine"],
+        "placement": "split",
+        "server": {"processes": max(1, server_cores)},
+        "scenarios": [
+            {"name": "hello", "variants": ["multiprocess"], "users": [USERS]},
+            {"name": "hello", "variants": ["coroutine"], "users": [CHECK_USERS]},
+        ],
+    }
+    return parse_suite(data, "calibrate")
+
+
+@dataclass
+class Rounds:
+    """What the rounds measured so far, per figure."""
+
+    cost: Estimate = Estimate(())  # ceiling cells: generator ms per request
+    rps: Estimate = Estimate(())  # ceiling cells: req/s
+    cpu: Estimate = Estimate(())  # ceiling cells: every Locust process's CPU %
+    busy: Estimate = Estimate(())  # ceiling cells: how busy the generator's cores were
+    check: Estimate = Estimate(())  # ordinary cell: generator ms per request
+    check_rps: Estimate = Estimate(())  # ordinary cell: req/s
+    wrk: Estimate = Estimate(())  # wrk req/s on the same server and connections
+    ratio: Estimate = Estimate(())  # per round: ceiling cell's req/s ÷ wrk's
+    at_n: Estimate = Estimate(())  # --workers N: req/s per worker
+    at_n_cpu: Estimate = Estimate(())
+    skipped: list[str] = field(default_factory=list)
+    # (req/s, every Locust process's CPU %) of each valid cell, for the fixed-cost fit.
+    points: list[tuple[float, float]] = field(default_factory=list)
+
+    def converged(self, with_wrk: bool) -> bool:
+        figures = [self.cost, self.check] + ([self.ratio] if with_wrk else [])
+        return all(f.narrow(TARGET_CI_PCT) for f in figures)
+
+
+class Calibration:
+    """The cells, wrk and the recorder's pairs of one calibration, in a temporary folder."""
+
+    def __init__(self, workers: int, duration_s: float, judge: Judge, quiet: bool) -> None:
+        self.place = placements.choose("split")
+        self.workers, self.duration_s, self.judge, self.quiet = workers, duration_s, judge, quiet
+        self.tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
+        self.suite = calibration_suite(duration_s, len(self.place.server_cpus))
+        self.options = CellOptions(suite=self.suite, placement=self.place, workers=1)
+        self.cells = {c.variant: c for c in self.suite.round(1)}
+        self.children: list[procs.Child] = []  # the server of wrk and the recorder's pairs
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.stop()
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def cell(self, spec: CellSpec, round_no: int, workers: int = 1) -> tuple[CellRecord, float]:
+        """One cell exactly as a run runs it; its record and the judge's req/s (NaN: not
+        valid, with the reason printed)."""
+        from dataclasses import replace
+
+        options = self.options if workers == 1 else replace(self.options, workers=workers)
+        cell = replace(spec, repeat=round_no)
+        cell_dir = self.tmp / "cells" / f"{cell.cell_id}-w{workers}"
+        record = run_cell(cell, cell_dir, options)
+        verdict = self.judge(record, cell_dir)
+        rps = verdict.rps
+        if not math.isfinite(rps):
+            self.say(
+                f"  {cell.cell_id}: {verdict.status}, not counted: {verdict.line or record.reason}"
+            )
+        return record, rps
+
+    def round(self, r: int, acc: Rounds, wrk_base: str | None) -> Rounds:
+        record, rps = self.cell(self.cells["multiprocess"], r)
+        cost = cell_cost_ms(record, rps)
+        acc.cost, acc.rps = acc.cost.added(cost), acc.rps.added(rps)
+        acc.cpu = acc.cpu.added(record.loadgen_cpu_total_pct if rps > 0 else None)
+        acc.busy = acc.busy.added(record.loadgen_core_pct if rps > 0 else None)
+        check_record, check_rps = self.cell(self.cells["coroutine"], r)
+        check = cell_cost_ms(check_record, check_rps)
+        acc.check = acc.check.added(check)
+        acc.check_rps = acc.check_rps.added(check_rps)
+        for rec, r_rps in ((record, rps), (check_record, check_rps)):
+            if r_rps > 0 and math.isfinite(rec.loadgen_cpu_total_pct):
+                acc.points.append((r_rps, rec.loadgen_cpu_total_pct))
+        line = (
+            f"  round {r}: {USERS} users {rps:7.0f} req/s, generator {cost:.3f} ms/req at "
+            f"{record.loadgen_core_pct:3.0f}% of its core; check ({CHECK_USERS} users) "
+            f"{check:.3f} ms/req"
+        )
+        if wrk_base is not None:
+            wrk = run_wrk(wrk_base, self.duration_s, set(self.place.loadgen_cpus))
+            wrk_rps = wrk["wrk_rps"] if wrk else None
+            acc.wrk = acc.wrk.added(wrk_rps)
+            acc.ratio = acc.ratio.added(rps / wrk_rps if wrk_rps and rps > 0 else None)
+            line += f"; wrk {wrk_rps or math.nan:7.0f} req/s"
+        if self.workers > 1:
+            n_record, n_rps = self.cell(self.cells["multiprocess"], r, self.workers)
+            acc.at_n = acc.at_n.added(n_rps / self.workers if n_rps > 0 else None)
+            acc.at_n_cpu = acc.at_n_cpu.added(
+                n_record.loadgen_cpu_total_pct / self.workers if n_rps > 0 else None
+            )
+        self.say(line)
+        return acc
+
+    def server(self) -> tuple[procs.Child, str]:
+        """A server like the ceiling cell's, for wrk and the recorder's pairs."""
+        port = procs.free_port()
+        argv = procs.server_argv("multiprocess", port, processes=len(self.place.server_cpus))
+        log = self.tmp / "server.log"
+        child = procs.start("server", argv, log_path=log, cpus=set(self.place.server_cpus))
+        self.children.append(child)
+        base = f"http://127.0.0.1:{port}"
+        procs.wait_ready(base + "/health", child)
+        return child, base
+
+    def listener(self, base: str, rate: float, acc: Rounds) -> Estimate:
+        """The recorder's cost in % of the generator's CPU at one offered rate: pairs of
+        open-loop loads with and without it, each side's CPU over the same window. The
+        recorded loads, at a lower rate than the cells, are points of the fixed-cost fit."""
+        pairs = Estimate(())
+        for p in range(1, MAX_PAIRS + 1):
+            cpu = {}
+            for record in (True, False) if p % 2 else (False, True):
+                cpu[record], rps = open_loop_cpu(
+                    self.tmp, base, self.duration_s, self.place, record, rate
+                )
+                if record and rps > 0 and math.isfinite(cpu[record]):
+                    acc.points.append((rps, cpu[record]))
+            if cpu[True] > 0 and cpu[False] > 0:
+                pairs = pairs.added((cpu[True] / cpu[False] - 1) * 100)
+            self.say(
+                f"  recorder pair {p}: {rate:.0f} req/s offered, CPU {cpu[True]:.1f}% with, "
+                f"{cpu[False]:.1f}% without"
+            )
+            if pairs.n >= MIN_PAIRS and pairs.half_width <= LISTENER_TARGET_PTS:
+                break
+        return pairs
+
+
+def open_loop_cpu(
+    tmp: Path, base: str, duration_s: float, place: Any, record: bool, rate: float
+) -> tuple[float, float]:
+    """A Locust load at a fixed offered rate (the count of requests is then the same with and
+    without the recorder): its own CPU % over the measured window (loadgen/cpu.py), and the
+    window's req/s when it recorded (NaN without records)."""
     out = Path(tempfile.mkdtemp(dir=tmp))
-    dist = Distribution(local_workers=workers)
-    if dist.distributed:
-        dist = Distribution(local_workers=workers, master_port=procs.free_port(), token="calibrate")
     argv = locust_argv(
         scenario_file=SCENARIO_DIR / "hello.py",
         base_url=base,
         cell_dir=out,
         users=USERS,
         params={},
-        warmup_s=1.0,
+        warmup_s=WARMUP_S,
         duration_s=duration_s,
         rate=rate,
-        distribution=dist,
+        distribution=Distribution(local_workers=1),
     )
     if not record:
         argv.append("--bench-no-record")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "BENCH_TOKEN": dist.token}
-    children = [procs.start("locust", argv, log_path=out / "locust.log", env=env, cpus=cpus)]
-    if dist.distributed:
-        for i in range(workers):
-            w_argv = worker_argv(SCENARIO_DIR / "hello.py", "127.0.0.1", dist.master_port)
-            w_env = {**env, "BENCH_LOCAL_WORKER": "1"}
-            children.append(procs.start(f"w{i}", w_argv, env=w_env, cpus=cpus))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    cpus = set(place.loadgen_cpus)
+    child = procs.start("locust", argv, log_path=out / "locust.log", env=env, cpus=cpus)
     try:
-        children[0].popen.wait(timeout=duration_s + 60)
+        child.popen.wait(timeout=duration_s + 60)
     finally:
-        for child in children:
-            child.stop()
+        child.stop()
     summary = read_summary(out)
     if summary is None:
-        raise io.UserError(f"calibration: Locust wrote no summary ({logs.tail(out / 'locust.log')})")
-    return summary
+        raise UserError(f"calibrate: Locust wrote no {LOADGEN_FILE} (see {out / 'locust.log'})")
+    cpu = statistics.fmean(w.cpu for w in summary.workers)
+    window = summary.window.duration_s
+    rps = summary.requests / window if record and window > 0 else math.nan
+    return cpu, rps
 
 
-def _per_request_ms(summary: LoadgenSummary) -> tuple[float, float, float]:
-    """(req/s per worker, CPU % per worker, CPU ms per request) over the window."""
-    workers = summary.workers
-    seconds = summary.window.duration_s
-    cpu = statistics.mean(w.cpu for w in workers)
-    count = summary.requests if summary.records else (summary.locust_requests or 0)
-    if not summary.records:  # without records: Locust's count over the whole load
-        seconds = summary.load_s
-    rps = count / seconds / len(workers)
-    return rps, cpu, cpu * 10.0 / rps if rps > 0 else math.nan
-
-
-def _wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | None:
+def run_wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | None:
+    """wrk's req/s and latency with USERS connections on one thread, on the given cores."""
     if shutil.which("wrk") is None:
         return None
     cmd = ["wrk", "-t1", f"-c{USERS}", f"-d{max(1, round(duration_s))}s", "--latency"]
@@ -106,9 +325,10 @@ def _wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | Non
         return None
 
     def ms(text: str | None) -> float:
-        if not text:
+        found = re.match(r"([\d.]+)(\w+)", text or "")
+        if not found:
             return math.nan
-        value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+        value, unit = found.groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}.get(unit, math.nan)
 
     return {
@@ -118,76 +338,232 @@ def _wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | Non
     }
 
 
-def measure(workers: int, duration_s: float, quiet: bool = False) -> dict[str, Any]:
-    place = placements.choose("split")
-    tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
-    port = procs.free_port()
-    argv = procs.server_argv("multiprocess", port, processes=len(place.server_cpus))
-    server = procs.start("server", argv, log_path=tmp / "server.log", cpus=set(place.server_cpus))
-    base = f"http://127.0.0.1:{port}"
-    loadgen = set(place.loadgen_cpus)
-    try:
-        procs.wait_ready(base + "/health", server)
-        # The ceiling: closed loop, as many users as it takes to fill the worker's core.
-        full = _per_request_ms(_locust(tmp, base, duration_s, 1, loadgen, True))
-        if not quiet:
-            print(f"  1 worker: {full[0]:7.0f} req/s at {full[1]:5.1f}% CPU", flush=True)
-        # The recorder's cost: the same offered rate (an open loop at 60 % of that), with and
-        # without it, alternated; the CPU each spent per request is then comparable.
-        rate = round(0.6 * full[0])
-        cpu: dict[bool, list[float]] = {True: [], False: []}
-        for record in (True, False, True, False):
-            rps, pct, ms = _per_request_ms(_locust(tmp, base, duration_s, 1, loadgen, record, rate))
-            cpu[record].append(ms)
-            if not quiet:
-                print(
-                    f"  {rate} req/s offered, recorder {'on ' if record else 'off'}: "
-                    f"{rps:7.0f} req/s at {pct:5.1f}% CPU",
-                    flush=True,
-                )
-        many = _per_request_ms(_locust(tmp, base, duration_s, workers, loadgen, True))
-        result: dict[str, Any] = {
-            "measured_at": time.time(),
-            "server": "multiprocess /hello",
-            "users": USERS,
-            "workers": workers,
-            "rps_per_worker": full[0],
-            "cpu_pct_per_worker": full[1],
-            "cpu_ms_per_req": full[2],
-            "ceiling_rps_per_worker": CEILING_BUSY * 1000.0 / full[2],
-            "listener_rate": rate,
-            "listener_overhead_pct": (statistics.mean(cpu[True]) / statistics.mean(cpu[False]) - 1)
-            * 100,
-            "rps_per_worker_at_n": many[0],
-            "cpu_pct_per_worker_at_n": many[1],
-        }
-        wrk = _wrk(base, duration_s, loadgen)
-        if wrk is not None:
-            result |= wrk
-            result["harness_rps"] = result["rps_per_worker"]
-            result["harness_wrk_ratio"] = result["rps_per_worker"] / wrk["wrk_rps"]
-        return result
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+# The fit needs req/s that differ this much (max/min) between cells to separate the parts.
+FIT_SPREAD = 1.3
 
 
-def calibrate(out: str | Path, *, workers: int, duration_s: float) -> int:
-    folder = Path(out)
-    print(f"calibrating the load generator ({duration_s:g} s per measurement)...", flush=True)
-    result = measure(workers, duration_s)
-    io.write_json(folder / CALIBRATION_FILE, result)
-    print(f"ceiling: {result['ceiling_rps_per_worker']:.0f} req/s per Locust worker at 90% CPU")
-    print(f"recorder cost: {result['listener_overhead_pct']:+.1f}% CPU per request")
+def fixed_cost_fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least squares of the generator's CPU % on req/s over the calibration's cells: (the
+    CPU % it spends whatever the rate, ms per extra request). A fixed part makes the
+    per-request figure (CPU ÷ req/s) rise as req/s falls, so a ceiling from a cell whose
+    server was slow (a busy machine) comes out low; None when the req/s did not vary enough."""
+    if len(points) < 3:
+        return None
+    rps = [p[0] for p in points]
+    if max(rps) / min(rps) < FIT_SPREAD:
+        return None
+    slope, intercept = statistics.linear_regression(rps, [p[1] for p in points])
+    return intercept, slope * 10.0  # % per (req/s) → ms per request
+
+
+BOOTSTRAP = 2000  # resamples of the fit's points for the ceiling's interval
+
+
+def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, list[float]] | None:
+    """The req/s at which the generator's CPU reaches 90 % by the fixed-cost fit, with a
+    95 % bootstrap interval over the cells (percentiles of resampled fits)."""
+    fit = fixed_cost_fit(points)
+    if fit is None or not fit[1] > 0:
+        return None
+    import numpy as np
+
+    def ceiling(fixed: float, ms: float) -> float:
+        return (CEILING_BUSY * 100.0 - fixed) / (ms / 10.0) if ms > 0 else math.nan
+
+    rng = np.random.default_rng(0)  # the same points give the same interval
+    found = []
+    for _ in range(BOOTSTRAP):
+        pick = [points[i] for i in rng.integers(0, len(points), len(points))]
+        again = fixed_cost_fit(pick)
+        if again is not None:
+            found.append(ceiling(*again))
+    values = np.array([v for v in found if math.isfinite(v)])
+    if len(values) < BOOTSTRAP / 2:
+        return None
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return ceiling(*fit), [float(lo), float(hi)]
+
+
+def _ci(e: Estimate) -> list[float]:
+    return [e.low, e.high] if e.n >= 2 else [math.nan, math.nan]
+
+
+def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[str, Any]:
+    """calibration.json: the older keys (ceiling_rps_per_worker, cpu_ms_per_req, ...) with
+    the same meaning, each figure's interval and repeats beside it. The ceiling is the fixed-
+    cost fit's where the cells' req/s differed enough to make one (ceiling_method "fit"), else
+    90 % over the ceiling cells' cost per request ("per-request", which a slow server biases
+    low); the cross-check is then the fit's prediction of the ordinary cell's cost."""
+    simple = CEILING_BUSY * 1000.0 / acc.cost.mean
+    simple_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
+    fitted = fit_ceiling(acc.points)
+    fit = fixed_cost_fit(acc.points)
+    if fitted is not None and fit is not None:
+        (ceiling, ceiling_ci), how = fitted, "fit"
+        predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
+        check_ceiling = CEILING_BUSY * 1000.0 / predicted
+    else:
+        ceiling, ceiling_ci, how = simple, simple_ci, "per-request"
+        predicted = math.nan
+        check_ceiling = CEILING_BUSY * 1000.0 / acc.check.mean
+    gap = (
+        (acc.check.mean / predicted - 1) * 100
+        if how == "fit"
+        else (check_ceiling / ceiling - 1) * 100
+    )
+    out: dict[str, Any] = {
+        "measured_at": time.time(),
+        "server": "multiprocess /hello",
+        "method": "cells",
+        "users": USERS,
+        "workers": workers,
+        "rps_per_worker": acc.rps.mean,
+        "cpu_pct_per_worker": acc.cpu.mean,
+        "loadgen_core_pct": acc.busy.mean,
+        "cpu_ms_per_req": acc.cost.mean,
+        "cpu_ms_per_req_ci": _ci(acc.cost),
+        "cpu_ms_per_req_samples": list(acc.cost.values),
+        "ceiling_rps_per_worker": ceiling,
+        "ceiling_ci": ceiling_ci,
+        "ceiling_method": how,
+        "ceiling_per_request_rps": simple,
+        "ceiling_per_request_ci": simple_ci,
+        "repeats": acc.cost.n,
+        "target_ci_pct": TARGET_CI_PCT,
+        "converged": acc.cost.narrow(TARGET_CI_PCT),
+        "check_cell": f"coroutine /hello {CHECK_USERS} users",
+        "check_cpu_ms_per_req": acc.check.mean,
+        "check_cpu_ms_per_req_ci": _ci(acc.check),
+        "check_rps": acc.check_rps.mean,
+        "check_predicted_ms_per_req": predicted,
+        "check_ceiling_rps": check_ceiling,
+        "check_gap_pct": gap,
+        "check_agrees": abs(gap) <= CHECK_PCT,
+        "listener_rate": rate,
+        "listener_overhead_pct": pairs.mean,
+        "listener_overhead_ci": _ci(pairs),
+        "listener_pairs": pairs.n,
+        "skipped": list(acc.skipped),
+    }
+    fit = fixed_cost_fit(acc.points)
+    if fit is not None:
+        out["fixed_cpu_pct"], out["marginal_ms_per_req"] = fit
     if workers > 1:
-        print(
-            f"{workers} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "
+        out["rps_per_worker_at_n"] = acc.at_n.mean
+        out["cpu_pct_per_worker_at_n"] = acc.at_n_cpu.mean
+    if acc.wrk.n:
+        out |= {
+            "wrk_rps": acc.wrk.mean,
+            "wrk_ci": _ci(acc.wrk),
+            "harness_rps": acc.rps.mean,
+            "harness_wrk_ratio": acc.ratio.mean,
+            "harness_wrk_ratio_ci": _ci(acc.ratio),
+        }
+    return out
+
+
+def measure(
+    workers: int, duration_s: float, judge: Judge = own_judge, quiet: bool = False
+) -> dict[str, Any]:
+    cal = Calibration(workers, duration_s, judge, quiet)
+    # SIGTERM stops a calibration as Ctrl-C does: its servers and Locust stopped, its folder
+    # removed (without this, a terminated calibrate left its server and Locust running).
+    with sigterm_as_interrupt(), contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, cal.tmp, ignore_errors=True)
+        cleanup.callback(cal.stop)
+        _, base = cal.server()
+        with_wrk = shutil.which("wrk") is not None
+        acc = Rounds()
+        for r in range(1, MAX_ROUNDS + 1):
+            acc = cal.round(r, acc, base if with_wrk else None)
+            if acc.converged(with_wrk):
+                break
+        if not acc.cost.n:
+            raise RuntimeError("no ceiling cell was valid; see the lines above")
+        rate = round(LISTENER_RATE_SHARE * acc.rps.mean)
+        pairs = cal.listener(base, rate, acc)
+        return result_of(acc, pairs, workers, rate)
+
+
+def _figure(value: float, ci: list[float], digits: int = 0, unit: str = "") -> str:
+    lo, hi = ci
+    inner = f" [{lo:,.{digits}f}, {hi:,.{digits}f}]" if math.isfinite(lo) else ""
+    return f"{value:,.{digits}f}{unit}{inner}"
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """What calibrate prints: each figure with its 95 % interval and how many repeats."""
+    n, target = result["repeats"], result["target_ci_pct"]
+    reached = (
+        f"interval within ±{target:g}% after {n} repeats"
+        if result["converged"]
+        else f"interval still wider than ±{target:g}% after {n} repeats: the machine was not steady"
+    )
+    fit = result.get("ceiling_method") == "fit"
+    how = (
+        f"fixed-cost fit: CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
+        f"{result['marginal_ms_per_req']:.3f} ms × req/s"
+        if fit
+        else "90% over the cost per request"
+    )
+    lines = [
+        f"ceiling: {_figure(result['ceiling_rps_per_worker'], result['ceiling_ci'])} req/s per "
+        f"Locust worker at 90% CPU (95% CI; {how})",
+        f"  generator cost {_figure(result['cpu_ms_per_req'], result['cpu_ms_per_req_ci'], 3)} "
+        f"ms/req at {result['rps_per_worker']:,.0f} req/s, {result['loadgen_core_pct']:.0f}% of "
+        f"its core ({reached}); 90% over it alone: "
+        f"{_figure(result['ceiling_per_request_rps'], result['ceiling_per_request_ci'])} req/s",
+    ]
+    if fit:
+        lines.append(
+            f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "
+            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
+            f"ms/req measured, {result['check_predicted_ms_per_req']:.3f} by the fit, "
+            f"{result['check_gap_pct']:+.0f}% "
+            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
+        )
+    else:
+        lines.append(
+            f"cross-check: {result['check_cell']}: "
+            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
+            f"ms/req, a ceiling of {result['check_ceiling_rps']:,.0f} req/s, "
+            f"{result['check_gap_pct']:+.0f}% from the calibrated one "
+            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
+        )
+    lines.append(
+        f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
+        f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)"
+    )
+    if "rps_per_worker_at_n" in result:
+        lines.append(
+            f"{result['workers']} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "
             f"{result['cpu_pct_per_worker_at_n']:.0f}% CPU"
         )
     if "wrk_rps" in result:
-        print(f"wrk: {result['wrk_rps']:.0f} req/s; harness/wrk {result['harness_wrk_ratio']:.2f}")
+        lines.append(
+            f"wrk: {_figure(result['wrk_rps'], result['wrk_ci'])} req/s; harness/wrk "
+            f"{_figure(result['harness_wrk_ratio'], result['harness_wrk_ratio_ci'], 2)} "
+            f"(the ceiling cells' own req/s, {result['users']} connections each)"
+        )
     else:
-        print("wrk: not installed (apt-get install wrk), no comparison")
+        lines.append("wrk: not installed (apt-get install wrk), no comparison")
+    return lines
+
+
+def calibrate(out: str | Path, *, workers: int, duration_s: float, judge: Judge = own_judge) -> int:
+    folder = Path(out)
+    print(
+        f"calibrating the load generator (cells of {duration_s:g} s, {MIN_ROUNDS}-{MAX_ROUNDS} "
+        f"rounds until each interval is within ±{TARGET_CI_PCT:g}%)...",
+        flush=True,
+    )
+    try:
+        result = measure(workers, duration_s, judge)
+    except RuntimeError as exc:
+        raise io.UserError(f"calibrate: {exc}") from None
+    io.write_json(folder / CALIBRATION_FILE, result)
+    for line in summary_lines(result):
+        print(line)
     print(f"calibration: {folder / CALIBRATION_FILE}")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,23 @@ def measure_speed() -> float:
             x = (x * 1103515245 + 12345) & 0x7FFFFFFF
         best = min(best, time.perf_counter() - started)
     return best
+
+
+@contextlib.contextmanager
+def pinned(cpus: Iterable[int]) -> Iterator[None]:
+    """This thread on the given cores for the duration (the speed loop next to a cell runs
+    where the server under test runs, so it meets what slows the server); the cores it was
+    allowed before are restored. Cores this process may not use are dropped; none left:
+    unpinned."""
+    before = os.sched_getaffinity(0)
+    wanted = set(cpus) & before
+    if wanted:
+        os.sched_setaffinity(0, wanted)
+    try:
+        yield
+    finally:
+        if wanted:
+            os.sched_setaffinity(0, before)
 
 
 def collect_environment() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from harness import calibrate, procs
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
-from harness.env import collect_environment, measure_speed
+from harness.env import collect_environment, measure_speed, pinned
 from harness.generator import WORKERS_MISSING
 from harness.interrupts import sigterm_as_interrupt
 from harness.locust_cmd import PROJECT_ROOT, Distribution
@@ -175,12 +175,24 @@ class _Session:
     counts: dict[str, int]
     repeats: Repeats | None
     stop: Stop | None = None
+    speed_at: float | None = None  # the last speed reading, taken after the previous cell
+
+    def speed(self) -> float:
+        """The speed loop on the server's cores, between cells (never during a load)."""
+        with pinned(self.options.placement.server_cpus):
+            return measure_speed()
 
     def run(self, cells: list[CellSpec]) -> None:
         for cell in cells:
             self.progress.update(self.task, description=cell.cell_id)
             cell_dir = self.run_dir / "cells" / cell.cell_id
+            before = self.speed() if self.speed_at is None else self.speed_at
             record = run_cell(cell, cell_dir, self.options)
+            # A reading next to each cell (the one after it is the next cell's before): the
+            # machine's speed drifts within a run, and two readings at its ends miss it.
+            self.speed_at = self.speed()
+            record = replace(record, speed={"before_s": before, "after_s": self.speed_at})
+            record.write(cell_dir)
             if self.options.dist.remote_workers and record.reason.startswith(WORKERS_MISSING):
                 raise WorkersMissing(record.reason)
             verdict = self.judge(record, cell_dir)

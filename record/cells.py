@@ -198,6 +198,11 @@ class CellRecord:
     locust_requests: int | None = None
     # One per Locust process that generated load (record/loadgen_summary.py).
     loadgen_workers: tuple[WorkerRecord, ...] = ()
+    # Seconds the machine-speed loop (harness/env.py: measure_speed) took on the server's
+    # cores just before the cell (before_s) and just after it (after_s), so that `compare`
+    # corrects a CPU-bound cell by the machine's speed at that cell, not at the run's ends.
+    # Empty in older records and for open-loop and waiting cells.
+    speed: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -259,6 +264,7 @@ class CellRecord:
             "records": self.records,
             "locust_requests": self.locust_requests,
             "loadgen_workers": [w.to_dict() for w in self.loadgen_workers],
+            "speed": dict(self.speed),
         }
 
     @classmethod
@@ -310,6 +316,7 @@ class CellRecord:
             loadgen_workers=tuple(
                 WorkerRecord.from_dict(w) for w in data.get("loadgen_workers") or ()
             ),
+            speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
         )
 
     def write(self, cell_dir: Path) -> None:

@@ -122,6 +122,12 @@ class Calibration:
     harness_rps: float = math.nan
     wrk_rps: float = math.nan
     harness_wrk_ratio: float = math.nan
+    # Since calibrate measures cells in rounds: the ceiling's 95 % interval, the rounds it
+    # took, and whether the interval got as narrow as calibrate asks (older files: NaN, True).
+    ceiling_ci_low: float = math.nan
+    ceiling_ci_high: float = math.nan
+    repeats: float = math.nan
+    converged: bool = True
 
     def __post_init__(self) -> None:
         if self.ceiling_rps_per_worker <= 0:
@@ -141,4 +147,16 @@ class Calibration:
             "wrk_rps",
             "harness_wrk_ratio",
         )
-        return cls(**{name: _number(data.get(name), name) for name in names})
+        ci = data.get("ceiling_ci")
+        low, high = (
+            (_number(ci[0], "ceiling_ci"), _number(ci[1], "ceiling_ci"))
+            if isinstance(ci, list | tuple) and len(ci) == 2
+            else (math.nan, math.nan)
+        )
+        return cls(
+            **{name: _number(data.get(name), name) for name in names},
+            ceiling_ci_low=low,
+            ceiling_ci_high=high,
+            repeats=_number(data.get("repeats"), "repeats"),
+            converged=bool(data.get("converged", True)),
+        )

@@ -97,6 +97,9 @@ def test_adaptive_repeats_stop_at_the_right_count(
     ]
     run = RunRecord.read(tmp_path)
     assert list(run.cells) == ran  # run.json lists every cell the run added
+    # Each cell carries the speed readings taken next to it, before and after.
+    speeds = [CellRecord.read(tmp_path / "cells" / cid).speed for cid in ran]
+    assert speeds == [{"before_s": 0.1, "after_s": 0.1}] * len(ran)
 
 
 def test_noise_that_never_settles_stops_at_max_repeats(

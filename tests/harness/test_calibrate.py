@@ -1,0 +1,216 @@
+"""calibrate: figures from repeated cells with their intervals, repeated until narrow, stored
+beside the older keys; one short real calibration end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from analysis.report_generator import calibration_text
+from harness import calibrate
+from harness.calibrate import Estimate, Rounds, result_of, summary_lines
+from record.cells import RunRecord
+from record.run_meta import Calibration
+
+
+def test_estimate_is_the_t_interval_of_the_mean() -> None:
+    values = (0.150, 0.153, 0.151, 0.149)
+    e = Estimate(values)
+    half = stats.t.ppf(0.975, 3) * statistics.stdev(values) / 2
+    assert e.mean == pytest.approx(statistics.fmean(values))
+    assert (e.low, e.high) == pytest.approx((e.mean - half, e.mean + half))
+    assert e.narrow(5.0) and not e.narrow(1.0)
+    assert not Estimate(values[:2]).narrow(50.0)  # fewer than 3 repeats: never narrow
+    assert Estimate(()).added(None).added(math.nan).n == 0
+    assert Estimate(()).added(0.1).values == (0.1,)
+
+
+def _rounds(costs: list[float], checks: list[float]) -> Rounds:
+    acc = Rounds()
+    for c, k in zip(costs, checks, strict=True):
+        acc.cost, acc.check = acc.cost.added(c), acc.check.added(k)
+        acc.rps, acc.cpu, acc.busy = acc.rps.added(2000), acc.cpu.added(30), acc.busy.added(31)
+        acc.wrk, acc.ratio = acc.wrk.added(2100), acc.ratio.added(2000 / 2100)
+    return acc
+
+
+def test_result_keeps_the_older_keys_and_adds_intervals() -> None:
+    acc = _rounds([0.15, 0.152, 0.149], [0.155, 0.158, 0.153])
+    pairs = Estimate((0.5, 1.0, 0.2))
+    result = result_of(acc, pairs, workers=1, rate=1200)
+    assert result["ceiling_rps_per_worker"] == pytest.approx(
+        900 / statistics.fmean([0.15, 0.152, 0.149])
+    )
+    lo, hi = result["ceiling_ci"]
+    assert lo < result["ceiling_rps_per_worker"] < hi
+    assert result["converged"] and result["repeats"] == 3
+    assert result["check_agrees"] and abs(result["check_gap_pct"]) < 10
+    assert result["harness_wrk_ratio"] == pytest.approx(2000 / 2100)
+    assert result["listener_overhead_pct"] == pytest.approx(statistics.fmean([0.5, 1.0, 0.2]))
+    text = "\n".join(summary_lines(result))
+    assert "interval within ±5% after 3 repeats" in text
+    assert "(agrees within 10%)" in text and "harness/wrk 0.95 [" in text
+    json.dumps(result)  # storable as it is
+
+
+def test_a_calibration_that_never_settles_says_so() -> None:
+    acc = _rounds([0.10, 0.20, 0.14, 0.25], [0.30, 0.31, 0.29, 0.30])
+    result = result_of(acc, Estimate((1.0,)), workers=1, rate=1000)
+    assert not result["converged"]
+    text = "\n".join(summary_lines(result))
+    assert "still wider than ±5% after 4 repeats" in text
+    assert "DISAGREES" in text  # 0.30 ms against about 0.17 ms
+    assert all(math.isnan(v) for v in result["listener_overhead_ci"])  # one pair: no interval
+    line = calibration_text(Calibration.from_dict(result))
+    assert "ceiling" in line and "not steady" in line
+
+
+def test_the_report_reads_old_and_new_calibrations() -> None:
+    old = {"ceiling_rps_per_worker": 5000.0, "listener_overhead_pct": 0.3}
+    assert "ceiling 5,000 req/s per Locust worker;" in calibration_text(Calibration.from_dict(old))
+    new = result_of(_rounds([0.15, 0.152, 0.149], [0.15] * 3), Estimate((0.1, 0.2, 0.3)), 1, 10)
+    line = calibration_text(Calibration.from_dict(new))
+    assert "95 % CI" in line and "3 repeats" in line and "not steady" not in line
+    # run.json stores it as it is; an older run.json without the new keys loads too.
+    record = RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": new})
+    assert record.calibration["ceiling_ci"] == new["ceiling_ci"]
+    assert RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": old}).calibration == old
+
+
+def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steady figures stop after MIN_ROUNDS; scattered ones run to MAX_ROUNDS."""
+    for scatter, expected in ((0.001, calibrate.MIN_ROUNDS), (0.2, calibrate.MAX_ROUNDS)):
+        rounds: list[int] = []
+
+        def fake_round(self, r, acc, base, scatter=scatter, rounds=rounds):  # type: ignore[no-untyped-def]
+            rounds.append(r)
+            wobble = scatter * (1 if r % 2 else -1)
+            acc.cost = acc.cost.added(0.15 * (1 + wobble))
+            acc.check = acc.check.added(0.15 * (1 - wobble))
+            acc.rps = acc.rps.added(2000.0)
+            acc.ratio = acc.ratio.added(1.0)
+            return acc
+
+        monkeypatch.setattr(calibrate.Calibration, "round", fake_round)
+        monkeypatch.setattr(calibrate.Calibration, "server", lambda self: (None, "http://x"))
+        monkeypatch.setattr(
+            calibrate.Calibration, "listener", lambda self, b, r, a: Estimate((1.0,))
+        )
+        result = calibrate.measure(1, 1.0, quiet=True)
+        assert len(rounds) == expected
+        assert result["repeats"] == expected
+
+
+@pytest.mark.timeout(600)
+def test_a_short_real_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rounds of real 1 s cells, one recorder pair: every figure has its interval, the
+    ceiling is the cells' own cost, and the temporary folder is gone afterwards."""
+    monkeypatch.setattr(calibrate, "MIN_ROUNDS", 2)
+    monkeypatch.setattr(calibrate, "MAX_ROUNDS", 2)
+    monkeypatch.setattr(calibrate, "MIN_PAIRS", 1)
+    monkeypatch.setattr(calibrate, "MAX_PAIRS", 1)
+    made: list[Path] = []
+    real = calibrate.tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):  # type: ignore[no-untyped-def]
+        path = real(*args, **kwargs)
+        made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(calibrate.tempfile, "mkdtemp", mkdtemp)
+    assert calibrate.calibrate(tmp_path, workers=1, duration_s=1.0) == 0
+    result = json.loads((tmp_path / "calibration.json").read_text())
+    assert result["repeats"] == 2 and len(result["cpu_ms_per_req_samples"]) == 2
+    assert result["ceiling_per_request_rps"] == pytest.approx(900 / result["cpu_ms_per_req"])
+    if result["ceiling_method"] == "per-request":
+        assert result["ceiling_rps_per_worker"] == result["ceiling_per_request_rps"]
+    else:  # the fit: the recorder's slower loads joined the cells
+        assert result["ceiling_method"] == "fit" and result["marginal_ms_per_req"] > 0
+    lo, hi = result["cpu_ms_per_req_ci"]
+    assert lo <= result["cpu_ms_per_req"] <= hi
+    assert 0.01 < result["cpu_ms_per_req"] < 5 and 0.01 < result["check_cpu_ms_per_req"] < 5
+    assert result["listener_pairs"] == 1
+    if shutil.which("wrk") is None:
+        assert "wrk_rps" not in result
+    else:
+        assert result["wrk_rps"] > 0 and result["harness_wrk_ratio"] > 0
+    assert not made[0].exists()  # the calibration's own folder (cells, logs) is removed
+
+
+def test_the_fixed_part_of_the_generator_cpu_is_separated() -> None:
+    """CPU % = 8 + 0.01 % per req/s (0.1 ms per request): the fit finds both parts; cells
+    whose req/s hardly differ cannot tell them apart."""
+    points = [(r, 8.0 + 0.01 * r) for r in (600.0, 1000.0, 1800.0, 2500.0)]
+    fixed, marginal = calibrate.fixed_cost_fit(points)  # type: ignore[misc]
+    assert fixed == pytest.approx(8.0) and marginal == pytest.approx(0.1)
+    assert calibrate.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_a_calibration_and_everything_it_started(tmp_path: Path) -> None:
+    """SIGTERM mid-calibration: it exits, and neither its server nor its Locust is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import ROOT
+
+    cmd = [sys.executable, "run_bench.py", "calibrate", "--duration", "3", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: set[psutil.Process] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+            seen |= set(kids)
+            if any("locust" in " ".join(k.cmdline()) for k in kids if k.is_running()):
+                break
+            time.sleep(0.2)
+        assert seen, "calibrate started nothing within 60 s"
+        time.sleep(1.0)
+        seen |= set(psutil.Process(proc.pid).children(recursive=True))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    time.sleep(0.5)
+    left = [p.pid for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
+    assert proc.returncode == 130
+    assert not (tmp_path / "calibration.json").exists()
+
+
+def test_the_ceiling_comes_from_the_fit_where_req_s_varied() -> None:
+    """Cells at 600-2,500 req/s of a generator whose CPU % is 7 + 0.012 × req/s (0.12 ms a
+    request beyond a fixed 7 % of its core): the ceiling is where that reaches 90 %, about
+    6,900 req/s, inside its interval; 90 % over the cost of a 600 req/s cell (0.237 ms) would
+    say 3,800. The ordinary cell's cost matches the fit's prediction at its own rate."""
+    acc = Rounds()
+    for rps in (600.0, 900.0, 1500.0, 2500.0, 700.0, 1200.0):
+        cpu = 7.0 + 0.012 * rps
+        acc.points.append((rps, cpu * (1.01 if rps > 1000 else 0.99)))
+    for rps in (600.0, 610.0, 590.0):
+        acc.cost = acc.cost.added((7.0 + 0.012 * rps) / rps * 10)
+        acc.rps, acc.cpu, acc.busy = acc.rps.added(rps), acc.cpu.added(14), acc.busy.added(14)
+        acc.check = acc.check.added((7.0 + 0.012 * 500) / 500 * 10)
+        acc.check_rps = acc.check_rps.added(500.0)
+    result = result_of(acc, Estimate((0.1, 0.2, 0.3)), workers=1, rate=360)
+    assert result["ceiling_method"] == "fit"
+    assert result["ceiling_rps_per_worker"] == pytest.approx(83 / 0.012, rel=0.05)
+    lo, hi = result["ceiling_ci"]
+    assert lo < result["ceiling_rps_per_worker"] < hi
+    assert result["ceiling_per_request_rps"] == pytest.approx(900 / 0.237, rel=0.02)
+    assert result["check_agrees"] and abs(result["check_gap_pct"]) < 5
+    text = "\n".join(summary_lines(result))
+    assert "fixed-cost fit: CPU ≈ 6." in text and "by the fit" in text
