@@ -71,12 +71,67 @@ def expected_rps(
                 / service_s,
             )
         return bound
+    if scenario in LIVE_SCENARIOS:
+        return live_bound(
+            variant,
+            scenario,
+            params,
+            users=users,
+            threads=threads,
+            processes=processes,
+            cores=cores,
+            service_s=service_s,
+        )
     if scenario in CPU_SCENARIOS:
         if service_s is None or not service_s > 0:
             return math.nan
         parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
         return min(users, parallel) / service_s
     return math.nan
+
+
+# Long-lived connections (one per user): messages or answers per second, not requests.
+LIVE_SCENARIOS = ("ws-feed", "ws-echo", "poll")
+
+
+def live_bound(
+    variant: str,
+    scenario: str,
+    params: dict[str, int],
+    *,
+    users: int,
+    threads: int,
+    processes: int,
+    cores: int,
+    service_s: float | None,
+) -> float:
+    """Messages (feed, echo) or answers (poll) per second at most, for N = users connections:
+
+    - ws-feed: each connection gets one message per interval I: X <= N / I, and a broadcast
+      to N subscribers costs N x the per-message CPU S, so X <= C / S (utilization law, C the
+      processes that can burn CPU at once): delivery latency grows with N once N / I nears C / S;
+    - ws-echo: each connection sends one message per I plus the echo's work D, and the work
+      holds one of the strategy's wait slots (sync 1 per process, threadpool T, awaiting N):
+      X <= min(N / (I + D), slots / D), capped by C / S;
+    - poll: a waiting poll holds a wait slot until the next event (at most I) or its timeout
+      T, and each slot answers at most once per min(I, T): X <= min(N, slots) / min(I, T),
+      capped by C / S.
+    """
+    interval = params["interval_ms"] / 1000.0
+    slots = variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
+    if scenario == "ws-feed":
+        bound = users / interval
+    elif scenario == "ws-echo":
+        work = params["ms"] / 1000.0
+        bound = users / (interval + work)
+        if work > 0:
+            bound = min(bound, slots / work)
+    else:
+        bound = min(users, slots) / min(interval, params["timeout_ms"] / 1000.0)
+    if service_s is not None and service_s > 0:
+        parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+        bound = min(bound, parallel / service_s)
+    return bound
 
 
 def cpu_capacity_rps(*, variant: str, processes: int, cores: int, service_s: float) -> float:

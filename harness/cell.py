@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness import backlog, collect, generator, logs, postgres, procs
 from harness.apps import AppEntry
+from harness.connections import live_warmup
 from harness.interrupts import signals_deferred
 from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.sampler import SAMPLE_COLUMNS, Sampler
@@ -213,7 +214,7 @@ class CellRun:
             "base_url": subjects.base_url,
             "users": cell.users,
             "params": cell.params,
-            "warmup_s": suite.warmup_s,
+            "warmup_s": live_warmup(cell, suite.warmup_s),
             "duration_s": suite.duration_s,
             "rate": cell.rate,
             "arrivals": suite.arrivals,

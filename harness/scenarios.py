@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers import config as limits
+from servers import livework
 from servers.config import (
     CPU_N_MAX,
     DB_POOL_MAX,
@@ -36,6 +37,9 @@ class ScenarioSpec:
     needs_backend: bool = False
     # A PostgreSQL database: a throwaway one per cell (harness/postgres.py), or --db-url.
     needs_db: bool = False
+    # A long-lived connection per user: `connections` is the cell's user count, opened at
+    # `spawn_rate` per second, and the window starts after that ramp (harness/connections.py).
+    live: bool = False
     # Locust puts the file's folder first on sys.path, so a file must not share a name with
     # a standard module (json.py would shadow json).
     module: str = ""
@@ -54,6 +58,14 @@ class ScenarioSpec:
 
 
 MS = Param(0, MS_MAX, 50)
+# Long-lived scenarios: how many connections a cell holds (each a Locust user; the harness
+# refuses more than the open-file and port limits allow) and how many open per second (the
+# default opens 10,000 in about 10 s).
+CONNECTIONS = Param(1, 100_000, 200)
+SPAWN_RATE = Param(1, 10_000, 1000)
+INTERVAL = Param(livework.INTERVAL_MS_MIN, livework.INTERVAL_MS_MAX, livework.DEFAULT_INTERVAL_MS)
+FEED_BYTES = Param(livework.FEED_BYTES_MIN, livework.FEED_BYTES_MAX, livework.DEFAULT_FEED_BYTES)
+TIMEOUT = Param(livework.TIMEOUT_MS_MIN, livework.TIMEOUT_MS_MAX, livework.DEFAULT_TIMEOUT_MS)
 DB_POOL = Param(1, DB_POOL_MAX, DEFAULT_DB_POOL)
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -117,6 +129,44 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             needs_db=True,
             module="db_write",
         ),
+        # Long-lived connections (servers/live.py). interval_ms, bytes and timeout_ms reach
+        # Locust as options of their own, declared by the scenario files.
+        ScenarioSpec(
+            "ws-echo",
+            "WebSocket /ws/echo?ms: a message of `bytes` every interval_ms per connection",
+            {
+                "connections": CONNECTIONS,
+                "spawn_rate": SPAWN_RATE,
+                "interval_ms": INTERVAL,
+                "bytes": FEED_BYTES,
+                "ms": Param(0, MS_MAX, 0),
+            },
+            live=True,
+            module="ws_echo",
+        ),
+        ScenarioSpec(
+            "ws-feed",
+            "WebSocket /ws/feed?interval_ms&bytes: a broadcast to every subscriber",
+            {
+                "connections": CONNECTIONS,
+                "spawn_rate": SPAWN_RATE,
+                "interval_ms": INTERVAL,
+                "bytes": FEED_BYTES,
+            },
+            live=True,
+            module="ws_feed",
+        ),
+        ScenarioSpec(
+            "poll",
+            "GET /poll?timeout_ms&interval_ms: long-poll for the next event",
+            {
+                "connections": CONNECTIONS,
+                "spawn_rate": SPAWN_RATE,
+                "timeout_ms": TIMEOUT,
+                "interval_ms": INTERVAL,
+            },
+            live=True,
+        ),
     )
 }
 
@@ -133,6 +183,10 @@ _PATHS = {
     "db-sleep": lambda p: [f"/db?query=sleep&ms={p['ms']}"],
     "db-rows": lambda p: [f"/db?query=rows&n={p['n']}"],
     "db-write": lambda p: ["/db?query=write"],
+    "ws-echo": lambda p: [f"/ws/echo?ms={p['ms']}"],
+    "ws-feed": lambda p: [f"/ws/feed?interval_ms={p['interval_ms']}&bytes={p['bytes']}"],
+    # Verification waits for one event, so it polls the fastest schedule with the same timeout.
+    "poll": lambda p: [f"/poll?timeout_ms={p['timeout_ms']}&interval_ms=1"],
 }
 
 

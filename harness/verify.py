@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.procs import http_get
+from harness.verify_live import check_socket
 from servers.dbwork import expected_rows
 from servers.work import STREAM_CONTENT_TYPE, cpu_work, stream_body
 
@@ -69,6 +70,9 @@ def _check_body(path: str, content_type: str, body: bytes) -> str | None:
         return None if ok else "ids do not list every upstream call"
     if endpoint == "/db":
         return _check_db(query, data)
+    if endpoint == "/poll":
+        ok = isinstance(data.get("seq"), int) and isinstance(data.get("sent"), float)
+        return None if ok else "no event (seq, sent) in the body"
     return None
 
 
@@ -95,6 +99,11 @@ def verify(base_url: str, paths: list[str], *, strict: bool = True) -> list[str]
     (the built-in servers answer exactly 200)."""
     problems = []
     for path in paths:
+        if path.startswith("/ws/"):
+            problem = check_socket(base_url, path)
+            if problem:
+                problems.append(f"WebSocket {path}: {problem}")
+            continue
         try:
             status, headers, body = http_get(base_url + path, timeout=30)
         except OSError as exc:

@@ -24,6 +24,7 @@ from loadgen.master import Master
 from loadgen.options import add_bench_options
 from loadgen.pacing import OpenLoop, pace
 from loadgen.worker import Worker
+from servers.fdlimit import raise_nofile
 from servers.lifeline import die_with_parent
 
 
@@ -50,6 +51,7 @@ def _open_loop(environment: Environment, opts: Any) -> OpenLoop | None:
 @events.init.add_listener
 def _install(environment: Environment, **_: Any) -> None:
     runner, opts = environment.runner, environment.parsed_options
+    raise_nofile()  # each user of a long-lived scenario holds a socket
     if isinstance(runner, WorkerRunner):
         if opts.processes:
             # A worker forked by its master (--processes) dies with it, even when the master

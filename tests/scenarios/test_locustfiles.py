@@ -29,6 +29,10 @@ ENDPOINTS = {
     "mixed": {"/hello", "/json", "/sleep", "/cpu"},
     "enqueue": {"/enqueue"},
     "stream": {"/stream"},
+    # One connection per user: run for real in tests/scenarios/test_live_cells.py.
+    "ws-echo": {"/ws/echo"},
+    "ws-feed": {"/ws/feed"},
+    "poll": {"/poll"},
 }
 
 
@@ -53,7 +57,7 @@ def test_every_scenario_is_covered_here() -> None:
     assert set(ENDPOINTS) == set(SCENARIOS)
 
 
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize("scenario", sorted(s for s in SCENARIOS if not SCENARIOS[s].live))
 def test_scenario_runs_and_records_every_request(tmp_path: Path, scenario: str) -> None:
     suite = tiny_suite(scenario)
     (cell,) = suite.cells()
