@@ -18,8 +18,17 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import aggregate, plot, plot_bars, plot_openloop, readings, readings_cost
+from analysis import (
+    aggregate,
+    plot,
+    plot_bars,
+    plot_connections,
+    plot_openloop,
+    readings,
+    readings_cost,
+)
 from analysis import readings_backlog as backlog_text
+from analysis import readings_connections as connections_text
 from analysis import readings_openloop as openloop_text
 from analysis.curves import Curves, shown_curves, spectra_of
 from analysis.load import RunData
@@ -192,6 +201,20 @@ CHARTS: tuple[ChartSpec, ...] = (
         backlog_over_time,
         lambda m: backlog_text.backlog_of(m.summary, m.run.backlog),
         lambda m: backlog_text.read_backlog(backlog_text.backlog_of(m.summary, m.run.backlog)[0]),
+    ),
+    ChartSpec(
+        "connections-memory",
+        "Long-lived connections: server memory per connection",
+        plot_connections.memory_per_connection,
+        lambda m: (connections_text.live_cells(m.summary),),
+        lambda m: connections_text.read_memory(m.summary),
+    ),
+    ChartSpec(
+        "connections-latency",
+        "Long-lived connections: p99 latency vs connections held",
+        plot_connections.p99_vs_connections,
+        lambda m: (connections_text.live_cells(m.summary),),
+        lambda m: connections_text.read_latency(m.summary),
     ),
     ChartSpec(
         "strategies",

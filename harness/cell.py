@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import backlog, collect, generator, logs, postgres, procs
+from harness import backlog, collect, connections, generator, logs, postgres, procs
 from harness.apps import AppEntry
 from harness.connections import live_warmup
 from harness.interrupts import signals_deferred
@@ -84,6 +84,7 @@ class CellRun:
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
     command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
+    readings: list[connections.Reading] = field(default_factory=list)  # long-lived: /health
 
     def _start_http(
         self,
@@ -237,9 +238,17 @@ class CellRun:
         if backlog.wanted(cell.scenario, bool(entry.file), builtin):
             poller = backlog.BacklogPoller(subjects.base_url + "/health")
             poller.start()
+        # A long-lived cell on a built-in server: its connections counted through /health.
+        live = None
+        if builtin and connections.is_live(cell, bool(entry.file)):
+            live = connections.HealthPoller(subjects.base_url + "/health")
+            live.start()
         try:
             self._watch(started[0], subjects.server)
         finally:
+            if live is not None:
+                self.readings = live.stop()
+                connections.write_readings(self.cell_dir, self.readings)
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
             collect.write_samples(self.cell_dir, samples)
             if poller is not None:
@@ -299,6 +308,10 @@ class CellRun:
         cores = len(placement.loadgen_cpus)
         cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
         problems = outcome.problems + collect.problems(samples, window)
+        if connections.is_live(self.cell, bool(self.options.suite.entry(self.cell).file)):
+            connections.figures(self.cell, self.cell_dir, window, self.readings, samples).write(
+                self.cell_dir
+            )
         return Measurement(
             verification, load_started, load_ended, exit_code, window, cpu, outcome, problems
         )

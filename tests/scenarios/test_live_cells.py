@@ -15,6 +15,7 @@ from harness import connections, placement
 from harness.cell import CellOptions, run_cell
 from harness.scenarios import SCENARIOS
 from harness.suite import Suite, parse_suite
+from record.connections import ConnectionFigures
 from record.errors import UserError
 
 CONNECTIONS = 200
@@ -92,6 +93,19 @@ def test_a_cell_of_200_connections(tmp_path: Path, scenario: str) -> None:
         assert set(reqs["status"]) <= {200, 204}
         assert reqs["latency_ms"].max() < 2000 + 1000
     assert open_to(_port_of(tmp_path)) == []  # no server or client socket left
+    figures = ConnectionFigures.read(tmp_path)
+    assert figures is not None and figures.target == CONNECTIONS
+    # Counted by the server itself (/health), at the window's start and end.
+    assert figures.held_start == figures.held_end == CONNECTIONS
+    assert figures.health_readings >= 3
+    assert figures.connects == (0 if connect is None else CONNECTIONS)
+    assert figures.connect_failures == 0
+    if scenario == "poll":
+        assert figures.polls_waiting_max == CONNECTIONS  # coroutine: every poll waits at once
+    else:
+        assert 0 < figures.connect_p99_ms < 10_000
+    assert 0 < figures.server_rss_before_mb < figures.server_rss_mb
+    assert (tmp_path / "connections.csv").read_text().startswith("t,pid,websockets,")
 
 
 def _port_of(cell_dir: Path) -> int:
