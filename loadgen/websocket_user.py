@@ -8,8 +8,10 @@ handshake that fails is a failed connect record; the user tries again a second l
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
 import websocket
@@ -53,7 +55,10 @@ class WebSocketUser(User):
         start_time, started = time.time(), time.perf_counter()
         try:
             self.ws = websocket.create_connection(
-                self.url(), timeout=CONNECT_TIMEOUT_S, enable_multithread=False
+                self.url(),
+                timeout=CONNECT_TIMEOUT_S,
+                socket=self.tcp(),
+                enable_multithread=False,
             )
         except (OSError, websocket.WebSocketException) as exc:
             self.ws = None
@@ -65,6 +70,21 @@ class WebSocketUser(User):
         elapsed = (time.perf_counter() - started) * 1000
         self.fire(f"{self.endpoint}:connect", elapsed, 0, None, start_time)
         return True
+
+    def tcp(self) -> socket.socket:
+        """The connection's TCP socket, connected to the server's address as given. The client
+        would resolve the address with getaddrinfo, which gevent hands to a thread pool: under
+        load that costs milliseconds per handshake, even for a numeric address."""
+        parts = urlsplit(self.host or "")
+        sock = socket.socket(socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET)
+        try:
+            sock.settimeout(CONNECT_TIMEOUT_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def connected(self) -> websocket.WebSocket | None:
         """The open socket, opening it first if need be (None when that failed)."""
