@@ -88,8 +88,9 @@ def live_warmup(cell: CellSpec, warmup: float) -> float:
 # --- what a cell held: the servers' /health counts, memory, the handshakes -------------------
 
 POLL_INTERVAL_S = 0.5
-# A /health that takes longer is skipped: a blocking strategy may hold it behind a long-poll.
-POLL_TIMEOUT_S = 1.0
+# A /health that takes longer is skipped: a blocking strategy may hold it behind a long-poll,
+# and a server writing to 10,000 sockets on a busy machine answers in seconds, not ms.
+POLL_TIMEOUT_S = 3.0
 LIVE_FILE = "connections.csv"
 LIVE_COLUMNS = ("t", "pid", "websockets", "polls_waiting", "polls_waiting_max", "messages_sent")
 Reading = tuple[float, int, int, int, int, int]
