@@ -26,6 +26,7 @@ FIGURE_COLUMNS = (
     "polls_waiting_max",
 )
 FEED = "ws-feed"
+POLL = "poll"
 KB = 1024.0
 
 
@@ -72,17 +73,20 @@ def join_figures(cells: pd.DataFrame, root: Path) -> pd.DataFrame:
 
 def add_derived(summary: pd.DataFrame) -> pd.DataFrame:
     """kb_per_connection (server and Locust: resident memory with the connections held minus
-    before the first, per connection held) and a feed's delivery percentiles (its records'
+    before the first, per connection held; for poll per connection open) and a feed's delivery percentiles (its records'
     latency is the delivery latency: received minus the server's send time)."""
     out = summary.copy()
     for col in FIGURE_COLUMNS:
         if col not in out:
             out[col] = math.nan
     held = out["connections_held"].where(out["connections_held"] > 0)
-    # For poll the server holds the waiting requests, not sockets of its own: per waiter.
-    out["kb_per_connection"] = (out["server_rss_mb"] - out["server_rss_before_mb"]) * KB / held
-    # Each Locust user holds its own socket whatever the server does: per target connection.
     target = out["connections_target"].where(out["connections_target"] > 0)
+    # For poll, connections_held counts the polls waiting at once, while every user keeps its
+    # HTTP connection open (waiting, queued or between polls): per target connection.
+    poll = out.get("scenario_name", pd.Series("", index=out.index)) == POLL
+    per = held.where(~poll, target)
+    out["kb_per_connection"] = (out["server_rss_mb"] - out["server_rss_before_mb"]) * KB / per
+    # Each Locust user holds its own socket whatever the server does: per target connection.
     out["locust_kb_per_connection"] = (
         (out["locust_rss_mb"] - out["locust_rss_before_mb"]) * KB / target
     )

@@ -114,8 +114,9 @@ def live_bound(
       holds one of the strategy's wait slots (sync 1 per process, threadpool T, awaiting N):
       X <= min(N / (I + D), slots / D), capped by C / S;
     - poll: a waiting poll holds a wait slot until the next event (at most I) or its timeout
-      T, and each slot answers at most once per min(I, T): X <= min(N, slots) / min(I, T),
-      capped by C / S.
+      T, and each slot answers at most once per min(I, T): X <= min(N, slots) / min(I, T);
+      a thread pool also answers the polls that expired in its queue, one per user per T at
+      most: + (N - slots) / T. Capped by C / S.
     """
     interval = params["interval_ms"] / 1000.0
     slots = variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
@@ -127,7 +128,13 @@ def live_bound(
         if work > 0:
             bound = min(bound, slots / work)
     else:
-        bound = min(users, slots) / min(interval, params["timeout_ms"] / 1000.0)
+        timeout = params["timeout_ms"] / 1000.0
+        bound = min(users, slots) / min(interval, timeout)
+        facts = variants.facts(variant)
+        if facts is not None and facts.waits == variants.POOL and users > slots:
+            # Polls queued behind busy threads keep their deadline and, once it has passed,
+            # are answered 204 as soon as a thread takes them: at most one per user per T.
+            bound += (users - slots) / timeout
     if service_s is not None and service_s > 0:
         parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
         bound = min(bound, parallel / service_s)

@@ -78,3 +78,10 @@ def test_held_note() -> None:
     assert connections.held_note(200.0, 190.0) == ""
     assert connections.held_note(200.0, 189.0) == "held 189 of 200 connections"
     assert connections.held_note(200.0, math.nan) == ""
+
+
+def test_poll_memory_is_per_open_connection() -> None:
+    row = connections.figure_row(figures(held_start=8.0))
+    summary = pd.DataFrame({"scenario_name": ["poll"], **{k: [v] for k, v in row.items()}})
+    out = connections.add_derived(summary)
+    assert out.loc[0, "kb_per_connection"] == pytest.approx(10 * 1024 / 1000)
