@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import model, openloop, precision, validity
+from analysis import connections, model, openloop, precision, validity
 from analysis.cellstats import (  # noqa: F401  (kept importable from here)
     PERCENTILES,
     REQUEST_STATS,
@@ -237,7 +237,7 @@ def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """The model's bound, efficiency, the one validity rule, precision and cost per request
     over cells with their stats."""
     out = validity.apply(add_ceiling(openloop.add_open_loop(add_model(merged))))
-    out = cost_per_request(precision.across_repeats(out))
+    out = connections.add_derived(cost_per_request(precision.across_repeats(out)))
     out.insert(0, "run_id", run_id)
     return out
 

@@ -22,6 +22,7 @@ from analysis import (
     aggregate,
     plot,
     plot_bars,
+    plot_connections,
     plot_openloop,
     plot_te,
     readings,
@@ -29,6 +30,7 @@ from analysis import (
     techempower,
 )
 from analysis import readings_backlog as backlog_text
+from analysis import readings_connections as connections_text
 from analysis import readings_openloop as openloop_text
 from analysis.curves import Curves, shown_curves, spectra_of
 from analysis.load import RunData
@@ -207,6 +209,20 @@ CHARTS: tuple[ChartSpec, ...] = (
         plot_te.te_bars,
         lambda m: techempower.chart_args(m.summary),
         lambda m: techempower.read_chart(m.summary),
+    ),
+    ChartSpec(
+        "connections-memory",
+        "Long-lived connections: server memory per connection",
+        plot_connections.memory_per_connection,
+        lambda m: (connections_text.live_cells(m.summary),),
+        lambda m: connections_text.read_memory(m.summary),
+    ),
+    ChartSpec(
+        "connections-latency",
+        "Long-lived connections: p99 latency vs connections held",
+        plot_connections.p99_vs_connections,
+        lambda m: (connections_text.live_cells(m.summary),),
+        lambda m: connections_text.read_latency(m.summary),
     ),
     ChartSpec(
         "strategies",

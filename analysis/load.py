@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis import connections
 from record.cells import CellRecord, RunRecord
 from record.errors import UserError
 from record.run_meta import Calibration
@@ -224,4 +225,5 @@ def load_run(path: str | Path) -> RunData:
         cells = cells.reset_index(drop=True)
         for col in ("records", "locust_requests"):  # None (not counted) stays empty in the csv
             cells[col] = cells[col].astype("Int64")
+        cells = connections.join_figures(cells, root)
     return RunData(path=root, run=run, records=records, cells=cells)

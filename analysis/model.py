@@ -68,12 +68,71 @@ def expected_rps(
                 / service_s,
             )
         return bound
+    live = workloads.live(scenario)
+    if live:
+        return live_bound(
+            variant,
+            live,
+            params,
+            users=users,
+            threads=threads,
+            processes=processes,
+            cores=cores,
+            service_s=service_s,
+        )
     if work == workloads.CPU:
         if service_s is None or not service_s > 0:
             return math.nan
         parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
         return min(users, parallel) / service_s
     return math.nan
+
+
+def live_bound(
+    variant: str,
+    live: str,
+    params: dict[str, int],
+    *,
+    users: int,
+    threads: int,
+    processes: int,
+    cores: int,
+    service_s: float | None,
+) -> float:
+    """Messages (feed, echo) or answers (poll) per second at most, for N = users connections:
+
+    - ws-feed: each connection gets one message per interval I: X <= N / I, and a broadcast
+      to N subscribers costs N x the per-message CPU S, so X <= C / S (utilization law, C the
+      processes that can burn CPU at once): delivery latency grows with N once N / I nears C / S;
+    - ws-echo: each connection sends one message per I plus the echo's work D, and the work
+      holds one of the strategy's wait slots (sync 1 per process, threadpool T, awaiting N):
+      X <= min(N / (I + D), slots / D), capped by C / S;
+    - poll: a waiting poll holds a wait slot until the next event (at most I) or its timeout
+      T, and each slot answers at most once per min(I, T): X <= min(N, slots) / min(I, T);
+      a thread pool also answers the polls that expired in its queue, one per user per T at
+      most: + (N - slots) / T. Capped by C / S.
+    """
+    interval = params["interval_ms"] / 1000.0
+    slots = variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
+    if live == workloads.LIVE_FEED:
+        bound = users / interval
+    elif live == workloads.LIVE_ECHO:
+        work = params["ms"] / 1000.0
+        bound = users / (interval + work)
+        if work > 0:
+            bound = min(bound, slots / work)
+    else:
+        timeout = params["timeout_ms"] / 1000.0
+        bound = min(users, slots) / min(interval, timeout)
+        facts = variants.facts(variant)
+        if facts is not None and facts.waits == variants.POOL and users > slots:
+            # Polls queued behind busy threads keep their deadline and, once it has passed,
+            # are answered 204 as soon as a thread takes them: at most one per user per T.
+            bound += (users - slots) / timeout
+    if service_s is not None and service_s > 0:
+        parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+        bound = min(bound, parallel / service_s)
+    return bound
 
 
 def cpu_capacity_rps(*, variant: str, processes: int, cores: int, service_s: float) -> float:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness import backlog, collect, generator, logs, postgres, procs
+from harness import backlog, collect, connections, generator, logs, postgres, procs
 from harness.apps import AppEntry
+from harness.connections import live_warmup
 from harness.interrupts import signals_deferred
 from harness.locust_cmd import PROJECT_ROOT, Distribution
 from harness.sampler import SAMPLE_COLUMNS, Sampler
@@ -86,6 +87,7 @@ class CellRun:
     children: list[procs.Child] = field(default_factory=list)
     command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
     db_url: str | None = None  # a db scenario's database, for verification's own reads
+    readings: list[connections.Reading] = field(default_factory=list)  # long-lived: /health
 
     def _start_http(
         self,
@@ -217,7 +219,7 @@ class CellRun:
             "base_url": subjects.base_url,
             "users": cell.users,
             "params": cell.params,
-            "warmup_s": suite.warmup_s,
+            "warmup_s": live_warmup(cell, suite.warmup_s),
             "duration_s": suite.duration_s,
             "rate": cell.rate,
             "arrivals": suite.arrivals,
@@ -241,9 +243,17 @@ class CellRun:
         if backlog.wanted(cell.scenario, bool(entry.file), builtin):
             poller = backlog.BacklogPoller(subjects.base_url + "/health")
             poller.start()
+        # A long-lived cell on a built-in server: its connections counted through /health.
+        live = None
+        if builtin and connections.is_live(cell, bool(entry.file)):
+            live = connections.HealthPoller(subjects.base_url + "/health")
+            live.start()
         try:
             self._watch(started[0], subjects.server)
         finally:
+            if live is not None:
+                self.readings = live.stop()
+                connections.write_readings(self.cell_dir, self.readings)
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
             collect.write_samples(self.cell_dir, samples)
             if poller is not None:
@@ -303,6 +313,10 @@ class CellRun:
         cores = len(placement.loadgen_cpus)
         cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
         problems = outcome.problems + collect.problems(samples, window)
+        if connections.is_live(self.cell, bool(self.options.suite.entry(self.cell).file)):
+            connections.figures(self.cell, self.cell_dir, window, self.readings, samples).write(
+                self.cell_dir
+            )
         return Measurement(
             verification, load_started, load_ended, exit_code, window, cpu, outcome, problems
         )

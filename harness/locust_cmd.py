@@ -21,6 +21,8 @@ PLUGIN = PROJECT_ROOT / "loadgen" / "locust_plugin.py"
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 # The plugin stops Locust on time; --run-time (whole seconds) only backs it up.
 BACKSTOP_S = 5
+# Scenario parameters that shape the load (Locust's users and spawn rate), not the requests.
+LOAD_SHAPE = ("connections", "spawn_rate")
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,10 @@ def locust_argv(
         "--headless",
         "--users",
         str(users),
-        # Every user starts at once: the warm-up, not a ramp, separates start-up from the window.
+        # Every user starts at once: the warm-up, not a ramp, separates start-up from the window
+        # (a long-lived scenario's connections open at its own spawn_rate).
         "--spawn-rate",
-        str(max(users * 10, 1)),
+        str(params.get("spawn_rate", max(users * 10, 1))),
         "--run-time",
         f"{backstop}s",
         "--host",
@@ -95,7 +98,8 @@ def locust_argv(
         str(TAIL_S),
     ]
     for key, value in params.items():
-        args += [f"--{key}", str(value)]
+        if key not in LOAD_SHAPE:
+            args += [f"--{key}", str(value)]
     if rate is not None:
         args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", arrivals]
     if dist.distributed:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import calibrate, procs
+from harness import calibrate, connections, procs
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
@@ -256,6 +256,7 @@ def run_suite(
     except OSError as exc:
         raise UserError(f"{run_dir}: cannot create the results folder ({exc.strerror})") from None
     dist = fixed_master(distribution or Distribution(local_workers=workers))
+    connections.prepare()  # servers and Locust inherit the raised open-file limit
     options = _cell_options(suite, dist, placement, db_url)
     run = _open_run(suite, run_dir, options, resumed)
     cells = _planned(suite, run)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers import config as limits
-from servers import tework, workloads
+from servers import livework, tework, workloads
 from servers.config import (
     CPU_N_MAX,
     DB_POOL_MAX,
@@ -48,6 +48,12 @@ class ScenarioSpec:
         return workloads.needs_db(self.name)
 
     @property
+    def live(self) -> bool:
+        """A long-lived connection per user: `connections` is the cell's user count, opened at
+        `spawn_rate` per second, and the window starts after that ramp (harness/connections.py)."""
+        return bool(workloads.live(self.name))
+
+    @property
     def locustfile(self) -> Path:
         return SCENARIO_DIR / f"{self.module or self.name}.py"
 
@@ -74,6 +80,14 @@ class ScenarioSpec:
 
 
 MS = Param(0, MS_MAX, 50)
+# Long-lived scenarios: how many connections a cell holds (each a Locust user; the harness
+# refuses more than the open-file and port limits allow) and how many open per second (the
+# default opens 10,000 in about 10 s).
+CONNECTIONS = Param(1, 100_000, 200)
+SPAWN_RATE = Param(1, 10_000, 1000)
+INTERVAL = Param(livework.INTERVAL_MS_MIN, livework.INTERVAL_MS_MAX, livework.DEFAULT_INTERVAL_MS)
+FEED_BYTES = Param(livework.FEED_BYTES_MIN, livework.FEED_BYTES_MAX, livework.DEFAULT_FEED_BYTES)
+TIMEOUT = Param(livework.TIMEOUT_MS_MIN, livework.TIMEOUT_MS_MAX, livework.DEFAULT_TIMEOUT_MS)
 DB_POOL = Param(1, DB_POOL_MAX, workloads.DEFAULT_DB_POOL)
 TE_QUERIES = Param(tework.QUERIES_MIN, tework.QUERIES_MAX, 20)  # TechEmpower's 1..500
 
@@ -164,6 +178,41 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             {"pool": DB_POOL},
             module="te_fortunes",
         ),
+        # Long-lived connections (servers/live.py). interval_ms, bytes and timeout_ms reach
+        # Locust as options of their own, declared by the scenario files.
+        ScenarioSpec(
+            "ws-echo",
+            "WebSocket /ws/echo?ms: a message of `bytes` every interval_ms per connection",
+            {
+                "connections": CONNECTIONS,
+                "spawn_rate": SPAWN_RATE,
+                "interval_ms": INTERVAL,
+                "bytes": FEED_BYTES,
+                "ms": Param(0, MS_MAX, 0),
+            },
+            module="ws_echo",
+        ),
+        ScenarioSpec(
+            "ws-feed",
+            "WebSocket /ws/feed?interval_ms&bytes: a broadcast to every subscriber",
+            {
+                "connections": CONNECTIONS,
+                "spawn_rate": SPAWN_RATE,
+                "interval_ms": INTERVAL,
+                "bytes": FEED_BYTES,
+            },
+            module="ws_feed",
+        ),
+        ScenarioSpec(
+            "poll",
+            "GET /poll?timeout_ms&interval_ms: long-poll for the next event",
+            {
+                "connections": CONNECTIONS,
+                "spawn_rate": SPAWN_RATE,
+                "timeout_ms": TIMEOUT,
+                "interval_ms": INTERVAL,
+            },
+        ),
     )
 }
 
@@ -186,6 +235,10 @@ _PATHS = {
     "te-queries": lambda p: te_query_cases("/te/queries", p["queries"]),
     "te-updates": lambda p: te_query_cases("/te/updates", p["queries"]),
     "te-fortunes": lambda p: ["/te/fortunes"],
+    "ws-echo": lambda p: [f"/ws/echo?ms={p['ms']}"],
+    "ws-feed": lambda p: [f"/ws/feed?interval_ms={p['interval_ms']}&bytes={p['bytes']}"],
+    # Verification waits for one event, so it polls the fastest schedule with the same timeout.
+    "poll": lambda p: [f"/poll?timeout_ms={p['timeout_ms']}&interval_ms=1"],
 }
 
 

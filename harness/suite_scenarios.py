@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import connections
 from harness.scenarios import SCENARIOS, cross_check
 from harness.suite_checks import Checker
 from harness.userfile import check_locustfile, check_params, check_verify
@@ -138,8 +139,11 @@ def _parse_scenario(
         sname, params, file, verify = _user_file(c, raw, where, base)
     else:
         sname, params = _builtin(c, raw, where)
-    users = c.users(raw["users"], f"{where}.users", empty=True) if "users" in raw else defaults[0]
-    rates = c.rates(raw["rates"], f"{where}.rates") if "rates" in raw else defaults[1]
+    if not file and SCENARIOS[sname].live:
+        users, rates = _live_load(c, raw, where, params)
+    else:
+        users = c.users(raw["users"], f"{where}.users", empty=True) if "users" in raw else defaults[0]
+        rates = c.rates(raw["rates"], f"{where}.rates") if "rates" in raw else defaults[1]
     if not users and not rates:
         raise c.fail(where, "has no load: give users (closed loop) and/or rates (open loop)")
     if subjects.target is not None and ("variants" in raw or "loops" in raw):
@@ -156,6 +160,19 @@ def _parse_scenario(
             "list the built-in variants it runs on in variants = [...]",
         )
     return entry
+
+
+def _live_load(
+    c: Checker, raw: dict[str, Any], where: str, params: dict[str, int]
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """A long-lived scenario's load is its connections (one user each), within the limits."""
+    for key in ("users", "rates"):
+        if key in raw:
+            raise c.fail(f"{where}.{key}", "a long-lived scenario's load is params.connections")
+    problem = connections.limit_problem(params["connections"])
+    if problem:
+        raise c.fail(f"{where}.params.connections", problem)
+    return (params["connections"],), ()
 
 
 def parse_scenarios(

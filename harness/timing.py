@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from harness.connections import live_warmup  # a long-lived cell's warm-up covers its ramp
 from record.cells import CellSpec
 from servers.variants import forks
 
@@ -25,7 +26,7 @@ def planned_load_s(warmup_s: float, duration_s: float) -> float:
 
 def estimate_cell_s(warmup_s: float, duration_s: float, cell: CellSpec) -> float:
     extra = FORK_OVERHEAD_S if forks(cell.variant) else 0.0
-    return planned_load_s(warmup_s, duration_s) + CELL_OVERHEAD_S + extra
+    return planned_load_s(live_warmup(cell, warmup_s), duration_s) + CELL_OVERHEAD_S + extra
 
 
 def estimate_s(warmup_s: float, duration_s: float, cells: Iterable[CellSpec]) -> float:

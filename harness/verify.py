@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from harness import verify_te
 from harness.procs import http_get
+from harness.verify_live import check_socket
 from servers.dbwork import expected_rows
 from servers.work import STREAM_CONTENT_TYPE, cpu_work, stream_body
 
@@ -70,6 +71,9 @@ def _check_body(path: str, content_type: str, body: bytes) -> str | None:
         return None if ok else "ids do not list every upstream call"
     if endpoint == "/db":
         return _check_db(query, data)
+    if endpoint == "/poll":
+        ok = isinstance(data.get("seq"), int) and isinstance(data.get("sent"), float)
+        return None if ok else "no event (seq, sent) in the body"
     return None
 
 
@@ -103,6 +107,11 @@ def verify(
             problem = verify_te.verify_path(base_url, path, db_url)
             if problem:
                 problems.append(f"GET {path}: {problem}")
+            continue
+        if path.startswith("/ws/"):
+            problem = check_socket(base_url, path)
+            if problem:
+                problems.append(f"WebSocket {path}: {problem}")
             continue
         try:
             status, headers, body = http_get(base_url + path, timeout=30)

@@ -24,6 +24,7 @@ from loadgen.master import Master
 from loadgen.options import add_bench_options
 from loadgen.pacing import OpenLoop, pace
 from loadgen.worker import Worker
+from servers.fdlimit import raise_nofile
 from servers.lifeline import die_with_parent
 
 
@@ -51,6 +52,7 @@ def _open_loop(environment: Environment, opts: Any) -> OpenLoop | None:
 def _install(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     opts: Any = environment.parsed_options  # set by the init event, our --bench-* among them
+    raise_nofile()  # each user of a long-lived scenario holds a socket
     if isinstance(runner, WorkerRunner):
         if opts.processes:
             # A worker forked by its master (--processes) dies with it, even when the master

@@ -16,8 +16,10 @@ from typing import Any
 # completion batches, not sorted; request rows gained ttfb_ms; cell.json gained records,
 # locust_requests, loadgen_workers and notes; run.json calibration; summary.csv gained
 # ttfb_p50_ms .. ceiling_pct.
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+# 5: long-lived connections: a cell may have connections.json and connections.csv;
+# summary.csv gained connections_target .. polls_waiting_max.
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
 # request was sent, `latency_ms` the time to its last byte; `intended_start` (schema 3) is the
@@ -101,6 +103,22 @@ SUMMARY_COLUMNS = (
     "loadgen_workers",
     "worker_cpu_max_pct",
     "ceiling_pct",
+    # schema 5: long-lived connections (empty for other cells): the target and what the
+    # servers' /health counted at the window's start and end, the handshakes, resident memory
+    # before the first connection and with them held, per connection (server and Locust),
+    # a feed's delivery latency, and the most long-polls waiting at once
+    "connections_target",
+    "connections_held",
+    "connections_held_end",
+    "connect_failures",
+    "connect_p99_ms",
+    "server_rss_before_mb",
+    "server_rss_mb",
+    "kb_per_connection",
+    "locust_kb_per_connection",
+    "delivery_p50_ms",
+    "delivery_p99_ms",
+    "polls_waiting_max",
 )
 
 

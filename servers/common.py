@@ -212,8 +212,14 @@ class HealthHandler(BenchHandler):
                 "http_client": self.config.http_client,
                 # /enqueue jobs of this process (each forked process keeps its own).
                 "background": self.background(),
+                # Long-lived connections of this process (servers/live.py).
+                "live": self.live(),
             }
         )
+
+    def live(self) -> dict[str, int] | None:
+        hub = self.application.settings.get("live")
+        return hub.snapshot() if hub is not None else None
 
     def background(self) -> dict[str, int] | None:
         backlog = self.application.settings.get("backlog")

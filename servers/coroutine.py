@@ -18,6 +18,7 @@ from servers.common import (
 )
 from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
+from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
 from servers.work import Backlog, Job, cpu_work
 
@@ -88,6 +89,7 @@ class StreamHandler(BenchHandler):
             return  # the client left in the middle: nothing left to do
 
 
+@with_live(AWAITING)
 @with_db(AsyncDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

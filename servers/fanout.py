@@ -15,6 +15,7 @@ from servers.common import (
 )
 from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
+from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
 from servers.work import UpstreamError
 
@@ -38,6 +39,7 @@ class ConcurrentFanoutHandler(BenchHandler):
         self.write_fanout(n, ms, form, "concurrent", results)
 
 
+@with_live(AWAITING)
 @with_db(AsyncDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

@@ -20,6 +20,7 @@ from servers.common import (
 )
 from servers.config import ServerConfig
 from servers.db import GenDbHandler, with_db
+from servers.live import GENERATOR, with_live
 from servers.sync import CpuHandler
 from servers.work import Backlog, Job, UpstreamError, cpu_work, parse_backend_body
 
@@ -109,6 +110,7 @@ class StreamHandler(BenchHandler):
             return  # the client left in the middle: nothing left to do
 
 
+@with_live(GENERATOR)
 @with_db(GenDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

@@ -39,6 +39,7 @@ from servers.config import (
     ServerConfig,
     pycurl_importable,
 )
+from servers.fdlimit import raise_nofile
 from servers.lifeline import die_with_parent
 from servers.registry import BACKEND, VARIANTS, get_variant
 from servers.variants import LOOPS
@@ -212,6 +213,7 @@ def _reserve_port(host: str, port: int) -> socket.socket:
 
 def serve(config: ServerConfig) -> int:
     variant = get_variant(config.variant)
+    raise_nofile()  # a long-lived connection is a descriptor: take all the kernel allows
     # With reuse_port, the parent only reserves the port; each forked process binds its own
     # SO_REUSEPORT socket after the fork.
     reuse = config.reuse_port and variant.forks

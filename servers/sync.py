@@ -10,6 +10,7 @@ from tornado import web
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import BlockingDbHandler, with_db
+from servers.live import BLOCKING, with_live
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -80,6 +81,7 @@ class FanoutHandler(UpstreamHandler):
         self.write_fanout(n, ms, form, "sequential", self.upstream.fanout(n, ms))
 
 
+@with_live(BLOCKING)
 @with_db(BlockingDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

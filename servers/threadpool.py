@@ -14,6 +14,7 @@ from tornado.iostream import StreamClosedError
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ThreadpoolDbHandler, with_db
+from servers.live import POOL, with_live
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -105,6 +106,7 @@ class StreamHandler(OffloadHandler):
             return  # the client left in the middle: nothing left to do
 
 
+@with_live(POOL)
 @with_db(ThreadpoolDbHandler)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(

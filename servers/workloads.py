@@ -19,6 +19,15 @@ POOL_BOUND = "pool-bound"
 NONE = "none"  # no bound the model can state (a mix, a write, background work, a stream)
 KINDS = (CPU, WAIT, POOL_BOUND, NONE)
 
+# Long-lived connections, one per user (servers/live.py): what a message is. A feed's server
+# broadcasts one to every subscriber per interval; an echo answers each message a connection
+# sends; a long-poll answers each waiting request at the next event or its timeout. Their
+# bound is in messages (or answers) per second (analysis/model.py: live_bound).
+LIVE_FEED = "feed"
+LIVE_ECHO = "echo"
+LIVE_POLL = "long-poll"
+LIVES = (LIVE_FEED, LIVE_ECHO, LIVE_POLL)
+
 # Connections in the awaiting strategies' database pool when a suite does not say (the
 # server's --db-pool); the other strategies hold one per thread or process.
 DEFAULT_DB_POOL = 10
@@ -35,10 +44,14 @@ class WorkloadFacts:
     polls_backlog: bool = False
     # The parameter holding how many upstream calls one request makes ("" when it makes one).
     fanout_param: str = ""
+    # A long-lived workload: one of LIVES ("" for request → response).
+    live: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"workload {self.name}: kind {self.kind!r} is not one of {KINDS}")
+        if self.live and self.live not in LIVES:
+            raise ValueError(f"workload {self.name}: live {self.live!r} is not one of {LIVES}")
 
     @property
     def waits(self) -> bool:
@@ -74,6 +87,10 @@ WORKLOADS: dict[str, WorkloadFacts] = {
         WorkloadFacts("te-queries", CPU, needs_db=True),
         WorkloadFacts("te-updates", NONE, needs_db=True),
         WorkloadFacts("te-fortunes", CPU, needs_db=True),
+        # Long-lived connections: bound in messages per second by live_bound, not by kind.
+        WorkloadFacts("ws-echo", NONE, live=LIVE_ECHO),
+        WorkloadFacts("ws-feed", NONE, live=LIVE_FEED),
+        WorkloadFacts("poll", NONE, live=LIVE_POLL),
     )
 }
 WORKLOAD_NAMES = tuple(WORKLOADS)
@@ -111,6 +128,12 @@ def polls_backlog(name: str) -> bool:
 def needs_backend(name: str) -> bool:
     w = facts(name)
     return w is not None and w.needs_backend
+
+
+def live(name: str) -> str:
+    """What a long-lived workload's messages are (one of LIVES); "" for any other."""
+    w = facts(name)
+    return w.live if w is not None else ""
 
 
 def needs_db(name: str) -> bool:

@@ -340,3 +340,20 @@ def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
                 service_s=0.001,
             )
             assert math.isnan(bound) == (name in model_free), (variant, name)
+
+
+def test_long_lived_bounds() -> None:
+    """A feed delivers N/I; a poll waits in at most `slots` at a time, one answer per slot per
+    event, and a pool also answers its queue's expired polls (one per user per timeout)."""
+    feed = {"connections": 1000, "spawn_rate": 1000, "interval_ms": 2000, "bytes": 64}
+    poll = {"connections": 1000, "spawn_rate": 1000, "interval_ms": 2000, "timeout_ms": 5000}
+    common = {"users": 1000, "threads": 8, "processes": 2, "cores": 2}
+    assert model.expected_rps(variant="sync", scenario="ws-feed", params=feed, **common) == 500
+    assert model.expected_rps(variant="sync", scenario="poll", params=poll, **common) == 0.5
+    pool = model.expected_rps(variant="threadpool", scenario="poll", params=poll, **common)
+    assert pool == pytest.approx(8 / 2 + 992 / 5)
+    assert model.expected_rps(variant="coroutine", scenario="poll", params=poll, **common) == 500
+    capped = model.expected_rps(
+        variant="coroutine", scenario="ws-feed", params=feed, service_s=0.004, **common
+    )
+    assert capped == pytest.approx(250)  # one process: 1 / S

@@ -1,0 +1,247 @@
+"""Cells of the long-lived scenarios (ws-echo, ws-feed, poll): each user holds one connection,
+so the cell's user count is its `connections`; they open at `spawn_rate` per second and the
+measured window starts after that ramp. A suite asking for more connections than this
+machine's limits allow is refused when it is read, with the numbers and the fix."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness import procs
+from harness.scenarios import SCENARIOS
+from record import io
+from record.cells import CellSpec
+from record.connections import ConnectionFigures
+from record.window import Window
+from servers import workloads
+from servers.fdlimit import nofile_hard, raise_nofile
+
+# The window starts this long after the ramp's last connection was due: the handshakes
+# queued at the end of the ramp finish, and the first deliveries reach every connection.
+RAMP_SLACK_S = 2.0
+# Descriptors a process needs beside its connections (logs, pipes, sockets of its own).
+FD_SLACK = 256
+PORT_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ramp_s(params: dict[str, int]) -> float:
+    """How long the cell's connections take to open at its spawn rate."""
+    return params["connections"] / params["spawn_rate"]
+
+
+def warmup_s(params: dict[str, int], warmup: float) -> float:
+    """The warm-up of a long-lived cell: the suite's, or the ramp and its slack if longer."""
+    return max(warmup, math.ceil((ramp_s(params) + RAMP_SLACK_S) * 10) / 10)
+
+
+def ephemeral_ports(path: Path = PORT_RANGE) -> int:
+    """Local ports the kernel hands out for outgoing connections (one per connection from one
+    source address to one server address)."""
+    try:
+        lo, hi = (int(x) for x in path.read_text().split())
+    except (OSError, ValueError):
+        return 28232  # Linux's default range, 32768..60999
+    return hi - lo + 1
+
+
+def limit_problem(connections: int, nofile: int | None = None, ports: int | None = None) -> str:
+    """Why `connections` cannot be held here (one line with the numbers and the fix), or "".
+    The server and the generator are separate processes and each holds every connection
+    in the worst case (one server process, one Locust process)."""
+    nofile = nofile_hard() if nofile is None else nofile
+    ports = ephemeral_ports() if ports is None else ports
+    if connections + FD_SLACK > nofile:
+        return (
+            f"{connections} connections need {connections + FD_SLACK} open files per process, "
+            f"the hard limit here is {nofile}: raise it (ulimit -Hn, or nofile in "
+            "/etc/security/limits.conf) or ask for fewer connections"
+        )
+    if connections > ports:
+        return (
+            f"{connections} connections from one address need as many local ports, the "
+            f"ephemeral range here has {ports}: widen net.ipv4.ip_local_port_range or ask for "
+            "fewer connections"
+        )
+    return ""
+
+
+def prepare() -> int:
+    """Raise the harness's own open-file limit (servers and Locust inherit it); the limit."""
+    return raise_nofile()
+
+
+def live_warmup(cell: CellSpec, warmup: float) -> float:
+    """The warm-up a cell runs with: a long-lived scenario's covers its ramp."""
+    spec = SCENARIOS.get(cell.scenario)
+    if spec is None or not spec.live:
+        return warmup
+    return warmup_s(cell.params, warmup)
+
+
+# --- what a cell held: the servers' /health counts, memory, the handshakes -------------------
+
+POLL_INTERVAL_S = 0.5
+# A /health that takes longer is skipped: a blocking strategy may hold it behind a long-poll,
+# and a server writing to 10,000 sockets on a busy machine answers in seconds, not ms.
+POLL_TIMEOUT_S = 3.0
+LIVE_FILE = "connections.csv"
+LIVE_COLUMNS = ("t", "pid", "websockets", "polls_waiting", "polls_waiting_max", "messages_sent")
+Reading = tuple[float, int, int, int, int, int]
+MB = 1024 * 1024
+
+
+def reading(body: bytes, at: float) -> Reading | None:
+    """A row of LIVE_COLUMNS from a /health body; None when it carries no live counts."""
+    try:
+        health = json.loads(body)
+        live = health["live"]
+        return (
+            at,
+            int(health["pid"]),
+            int(live["websockets"]),
+            int(live["polls_waiting"]),
+            int(live["polls_waiting_max"]),
+            int(live["messages_sent"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass
+class HealthPoller:
+    """GET health_url every interval_s on a thread while a long-lived cell loads. A forking
+    server answers from one process at a time (each with its own counts and pid), so the
+    server's count at a moment is the sum of each process's latest reading."""
+
+    health_url: str
+    interval_s: float = POLL_INTERVAL_S
+    rows: list[Reading] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="connections", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> list[Reading]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=POLL_TIMEOUT_S + 5)
+        return list(self.rows)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sent = time.time()
+            try:
+                status, _, body = procs.http_get(self.health_url, timeout=POLL_TIMEOUT_S)
+            except (OSError, http.client.HTTPException):
+                status, body = 0, b""
+            got = reading(body, (sent + time.time()) / 2) if status == 200 else None
+            if got is not None:
+                self.rows.append(got)
+            self._stop.wait(max(0.0, sent + self.interval_s - time.time()))
+
+
+def _state(rows: list[Reading], until: float, column: int) -> float:
+    """The server's count at `until`: each process's latest reading at or before it, summed."""
+    latest: dict[int, Reading] = {}
+    for row in rows:
+        if row[0] <= until:
+            latest[row[1]] = row
+    return float(sum(r[column] for r in latest.values())) if latest else math.nan
+
+
+def held(rows: list[Reading], window: Window, scenario: str) -> tuple[float, float, float]:
+    """(at the window's start, at its end, polls waiting at most) from the readings. For poll
+    the first two are the most polls the server held waiting at once by its own high-water
+    mark (a reading's instant count swings with every event: all are answered, then return)."""
+    inside = [r for r in rows if window.start <= r[0] <= window.end]
+    wait_max = max((_state(rows, r[0], 4) for r in rows), default=math.nan)
+    if workloads.live(scenario) == workloads.LIVE_POLL:
+        return wait_max, wait_max, wait_max
+    start = _state(rows, inside[0][0], 2) if inside else math.nan
+    end = _state(rows, inside[-1][0], 2) if inside else math.nan
+    return start, end, wait_max
+
+
+def tree_rss_mb(
+    samples: pd.DataFrame, role: str, window: Window, before: float
+) -> tuple[float, float]:
+    """(resident MB of a role's processes at the last sample before `before`, the first
+    connection: started and idle; their median over the window), summed over the processes
+    of each sample. NaN where no sample fell there."""
+    mine = samples[samples["role"] == role]
+    if mine.empty:
+        return math.nan, math.nan
+    per_t = mine.groupby("t")["rss_bytes"].sum().sort_index()
+    idle = per_t[per_t.index < before]
+    start = float(idle.iloc[-1]) / MB if len(idle) else math.nan
+    during = per_t[(per_t.index >= window.start) & (per_t.index <= window.end)]
+    return start, float(during.median()) / MB if len(during) else math.nan
+
+
+def handshakes(cell_dir: Path) -> pd.DataFrame:
+    """Every connect record of the cell, in the window or outside it."""
+    frames = []
+    for name in ("requests.parquet", "outside.parquet"):
+        path = cell_dir / name
+        if path.exists():
+            frames.append(pd.read_parquet(path, columns=["start", "endpoint", "latency_ms", "ok"]))
+    if not frames:
+        return pd.DataFrame(columns=["start", "endpoint", "latency_ms", "ok"])
+    both = pd.concat(frames, ignore_index=True)
+    return both[both["endpoint"].astype(str).str.endswith(":connect")]
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def figures(
+    cell: CellSpec, cell_dir: Path, window: Window, rows: list[Reading], samples: pd.DataFrame
+) -> ConnectionFigures:
+    """What a long-lived cell held, what it cost in memory, and how its handshakes went."""
+    shakes = handshakes(cell_dir)
+    first_connect = float(shakes["start"].min()) if len(shakes) else window.start
+    ok = shakes[shakes["ok"].astype(bool)]
+    start, end, wait_max = held(rows, window, cell.scenario)
+    server_before, server_held = tree_rss_mb(samples, "server", window, first_connect)
+    locust_before, locust_held = tree_rss_mb(samples, "locust", window, first_connect)
+    return ConnectionFigures(
+        target=cell.params["connections"],
+        held_start=start,
+        held_end=end,
+        polls_waiting_max=wait_max,
+        connects=len(shakes),
+        connect_failures=int(len(shakes) - len(ok)),
+        connect_p99_ms=nearest_rank([float(x) for x in ok["latency_ms"]], 0.99),
+        server_rss_before_mb=server_before,
+        server_rss_mb=server_held,
+        locust_rss_before_mb=locust_before,
+        locust_rss_mb=locust_held,
+        health_readings=len(rows),
+    )
+
+
+def write_readings(cell_dir: Path, rows: list[Reading]) -> None:
+    """connections.csv: every /health reading of the cell, in the order read."""
+    lines = [",".join(LIVE_COLUMNS)] + [
+        ",".join(f"{v:.3f}" if i == 0 else str(v) for i, v in enumerate(r)) for r in rows
+    ]
+    io.write_text(cell_dir / LIVE_FILE, "\n".join(lines) + "\n")
+
+
+def is_live(cell: CellSpec, user_file: bool) -> bool:
+    spec = SCENARIOS.get(cell.scenario)
+    return spec is not None and spec.live and not user_file

@@ -1,0 +1,65 @@
+"""What a long-lived cell held, from its /health readings and resource samples
+(harness/connections.py): a forking server's processes each report their own counts."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from harness import connections
+from record.window import Window
+
+WINDOW = Window(10.0, 14.0)
+
+
+def test_counts_are_summed_over_each_process_latest_reading() -> None:
+    rows = [  # (t, pid, websockets, polls_waiting, polls_waiting_max, messages_sent)
+        (9.0, 1, 400, 0, 0, 0),
+        (9.5, 2, 450, 0, 0, 0),
+        (10.2, 1, 500, 0, 0, 0),  # the first reading inside the window: 500 + 450
+        (13.5, 2, 480, 0, 0, 0),  # the last: 500 + 480
+        (14.5, 1, 10, 0, 0, 0),  # after the window: the load stopping
+    ]
+    assert connections.held(rows, WINDOW, "ws-feed")[:2] == (950.0, 980.0)
+    assert all(math.isnan(v) for v in connections.held([], WINDOW, "ws-feed"))
+
+
+def test_poll_held_is_the_servers_high_water_mark() -> None:
+    rows = [(10.5, 1, 0, 3, 8, 0), (11.0, 2, 0, 0, 8, 0), (12.0, 1, 0, 8, 8, 0)]
+    assert connections.held(rows, WINDOW, "poll") == (16.0, 16.0, 16.0)
+
+
+def test_memory_before_the_first_connection_and_while_held() -> None:
+    mb = connections.MB
+    samples = pd.DataFrame(
+        {
+            "t": [8.0, 8.0, 9.0, 11.0, 12.0, 13.0],
+            "role": ["server", "locust", "server", "server", "server", "server"],
+            "pid": [1, 9, 1, 1, 1, 1],
+            "cpu_pct": [0.0] * 6,
+            "rss_bytes": [20 * mb, 5 * mb, 30 * mb, 40 * mb, 42 * mb, 41 * mb],
+        }
+    )
+    assert connections.tree_rss_mb(samples, "server", WINDOW, before=9.5) == (30.0, 41.0)
+    before, held = connections.tree_rss_mb(samples, "server", WINDOW, before=7.0)
+    assert math.isnan(before) and held == 41.0
+    assert connections.tree_rss_mb(samples, "locust", WINDOW, before=9.5)[0] == 5.0
+
+
+def test_reading_ignores_a_health_without_live_counts() -> None:
+    assert connections.reading(b'{"pid": 3}', 1.0) is None
+    body = (
+        b'{"pid": 3, "live": {"websockets": 2, "polls_waiting": 1, "polls_waiting_max": 4,'
+        b' "messages_sent": 9}}'
+    )
+    assert connections.reading(body, 1.0) == (1.0, 3, 2, 1, 4, 9)
+
+
+def test_nearest_rank() -> None:
+    assert connections.nearest_rank([5.0, 1.0, 3.0], 0.99) == 5.0
+    assert connections.nearest_rank([5.0, 1.0, 3.0], 0.5) == 3.0
+    assert math.isnan(connections.nearest_rank([], 0.5))
+    assert connections.ephemeral_ports(connections.PORT_RANGE) > 0
+    assert connections.ramp_s({"connections": 500, "spawn_rate": 1000}) == pytest.approx(0.5)
