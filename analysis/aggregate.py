@@ -28,6 +28,7 @@ from analysis.cellstats import (  # noqa: F401  (kept importable from here)
     window_series,
 )
 from record import schema
+from servers import variants
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
@@ -89,6 +90,24 @@ def wait_demands(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     return out
 
 
+def ipc_costs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """A process pool's round trip per request (s): on each CPU scenario per loop, its own
+    CPU demand (smallest over its cells) above the scenario's S (service_times, the smallest
+    any strategy showed). Pickling the call and its result and crossing the pipe both ways
+    is CPU the other strategies do not spend; on /cpu?n=1 it is almost all there is."""
+    services = service_times(summary)
+    out: dict[tuple[str, str, str], float] = {}
+    measured = summary["status"].isin(["ok", "invalid"]) & (summary["rps"] > 0)
+    pooled = summary["variant"].map(variants.process_pool).astype(bool)
+    ok = summary[measured & pooled & summary["scenario_name"].isin(model.CPU_SCENARIOS)]
+    for (variant, label, loop), group in ok.groupby(["variant", "scenario", "loop"]):
+        own = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0).min()
+        service = services.get((label, loop))
+        if pd.notna(own) and service is not None:
+            out[(variant, label, loop)] = max(0.0, float(own) - service)
+    return out
+
+
 def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     """expected_rps from the model and efficiency = rps / expected_rps for every cell.
     Needs columns variant, loop, scenario (label), scenario_name, params, users, threads,
@@ -96,12 +115,17 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.copy()
     services = service_times(out)
     waits = wait_demands(out)
+    ipc = ipc_costs(out)
     expected = []
     for row in out.itertuples(index=False):
         if row.scenario_name in model.WAIT_SCENARIOS:
             service = waits.get((row.variant, row.scenario, row.loop))
         else:
             service = services.get((row.scenario, row.loop))
+            # A process pool's S: the work plus its measured round trip per request.
+            extra = ipc.get((row.variant, row.scenario, row.loop))
+            if service is not None and extra is not None:
+                service += extra
         expected.append(
             model.expected_rps(
                 variant=row.variant,

@@ -159,6 +159,7 @@ class CellRun:
                     reuse_port=cell.reuse_port,
                     http_client=cell.http_client,
                     max_backlog=suite.max_backlog,
+                    pool_processes=cell.processes if variant and variant.process_pool else None,
                 )
                 + db_args
             ),

@@ -168,6 +168,7 @@ def server_argv(
     reuse_port: bool = False,
     http_client: str | None = None,
     max_backlog: int | None = None,
+    pool_processes: int | None = None,
 ) -> list[str]:
     argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
     argv += ["--loop", loop]
@@ -183,6 +184,8 @@ def server_argv(
         argv += ["--http-client", http_client]
     if max_backlog is not None:
         argv += ["--max-backlog", str(max_backlog)]
+    if pool_processes is not None:
+        argv += ["--pool-processes", str(pool_processes)]
     return argv
 
 

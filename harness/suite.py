@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness import placement as placements
 from harness.apps import AppEntry, parse_apps
 from harness.placement import PLACEMENTS
 from harness.scenarios import SCENARIOS
@@ -46,7 +47,7 @@ TOP_KEYS = {
     "slo_ms",
     "apps",
 }
-SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog"}
+SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog", "pool_processes"}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
@@ -73,6 +74,8 @@ class Suite:
     http_client: tuple[str, ...] = (DEFAULT_HTTP_CLIENT,)
     # /enqueue: background jobs pending (per server process) past which a new one is a 503.
     max_backlog: int = DEFAULT_MAX_BACKLOG
+    # processpool's worker processes; 0: one per core the placement gives the server.
+    pool_processes: int = 0
     target: str | None = None
     placement: str = "split"
     path: str = ""
@@ -142,7 +145,7 @@ class Suite:
                 # [server] is the built-in variants' configuration; an app's processes are
                 # the cores the model may assume it uses (its processes_hint).
                 threads=1 if app else self.threads,
-                processes=app.processes_hint if app else _processes(variant, self.processes),
+                processes=app.processes_hint if app else self._processes(variant),
                 rate=rate,
                 reuse_port=reuse,
                 http_client=client,
@@ -159,6 +162,15 @@ class Suite:
             + [(self.max_in_flight, r) for r in scenario.rates]
         ]
 
+    def _processes(self, variant: str) -> int:
+        """A built-in variant's `processes` in its cells (servers/variants.py
+        cell_processes): a process pool's default size is the server's cores here."""
+        v = facts(variant)
+        if v is None:
+            return 1
+        pool = self.pool_processes or len(placements.choose(self.placement).server_cpus)
+        return v.cell_processes(configured=self.processes, pool=pool)
+
 
 # One measurement: a variant on a loop under one scenario at one load level (results format).
 Cell = CellSpec
@@ -172,11 +184,6 @@ def uses_http_client(scenario: ScenarioEntry, variant: str) -> bool:
     if v is None or v.waits != AWAITS:
         return False
     return bool(scenario.file) or SCENARIOS[scenario.name].needs_backend
-
-
-def _processes(variant: str, configured: int) -> int:
-    v = facts(variant)
-    return v.processes(configured) if v is not None else 1
 
 
 def _parse_subjects(
@@ -321,6 +328,9 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         ),
         max_backlog=c.number(
             server.get("max_backlog", DEFAULT_MAX_BACKLOG), "server.max_backlog", "max_backlog"
+        ),
+        pool_processes=c.number(
+            server.get("pool_processes", 0), "server.pool_processes", "pool_processes"
         ),
         target=subjects.target,
         placement=placement,

@@ -43,6 +43,8 @@ PYCURL_HINT = "pip install pycurl==7.49.0 (a source build needs libcurl4-openssl
 DB_URL_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_DB_POOL = 10
 DB_POOL_MAX = 64
+# processpool: worker processes at most; each is a whole interpreter (some 20 MB of memory).
+POOL_PROCESSES_MAX = 64
 
 # Upstream calls: a per-call deadline of the requested delay plus this slack, so a slow or
 # dead backend turns into a 504/502 quickly instead of a hung request.
@@ -82,6 +84,9 @@ class ServerConfig:
     # Upstream client of the awaiting strategies (the blocking ones keep their own
     # http.client connection per thread whatever this says).
     http_client: str = "simple"
+    # processpool only: worker processes of its ProcessPoolExecutor; 0 means one per core
+    # the server may run on.
+    pool_processes: int = 0
 
     def __post_init__(self) -> None:
         if self.loop not in LOOPS:
@@ -92,6 +97,10 @@ class ServerConfig:
             raise ValueError("threads must be in 1..256")
         if not 0 <= self.processes <= 64:
             raise ValueError("processes must be in 0..64 (0 = one per CPU)")
+        if not 0 <= self.pool_processes <= POOL_PROCESSES_MAX:
+            raise ValueError(
+                f"pool-processes must be in 0..{POOL_PROCESSES_MAX} (0 = one per core)"
+            )
         if not 1 <= self.db_pool <= DB_POOL_MAX:
             raise ValueError(f"db-pool must be in 1..{DB_POOL_MAX}")
         if self.db_url is not None and not self.db_url.startswith(DB_URL_SCHEMES):

@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=DEFAULT_THREADS, help="threadpool: executor size"
     )
     parser.add_argument(
+        "--pool-processes",
+        type=int,
+        default=0,
+        help="processpool: worker processes of its ProcessPoolExecutor (0 = one per core the "
+        "server may run on)",
+    )
+    parser.add_argument(
         "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
     )
     parser.add_argument(
@@ -252,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop=args.loop,
             processes=args.processes,
             threads=args.threads,
+            pool_processes=args.pool_processes,
             backend_url=args.backend_url,
             reuse_port=args.reuse_port,
             db_url=args.db_url,

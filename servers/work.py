@@ -141,6 +141,10 @@ class UpstreamError(Exception):
         self.status = status
         self.message = message
 
+    def __reduce__(self) -> tuple[type[UpstreamError], tuple[int, str]]:
+        # Raised in a process pool's worker, it is pickled back to the server whole.
+        return UpstreamError, (self.status, self.message)
+
 
 def delay_path(ms: int, call_id: int) -> str:
     return f"/delay?ms={ms}&id={call_id}"
