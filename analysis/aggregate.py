@@ -248,10 +248,30 @@ def add_ceiling(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# Scenarios whose requests carry a body the server may hold: upload_kb_in_flight is theirs.
+UPLOAD_SCENARIOS = ("upload",)
+
+
+def add_upload_memory(summary: pd.DataFrame) -> pd.DataFrame:
+    """upload_kb_in_flight: the server's peak RSS in the window above its idle RSS, in KiB
+    per upload in flight (a closed loop keeps one per user; an open loop at most its
+    max_in_flight, its `users`). Buffered bodies grow it with the body size; streamed ones
+    keep it near a chunk. NaN for other scenarios and where RSS was not sampled."""
+    out = summary.copy()
+    if "server_rss_peak_bytes" not in out:
+        out["upload_kb_in_flight"] = math.nan
+        return out
+    above = (out["server_rss_peak_bytes"] - out["server_rss_idle_bytes"]).clip(lower=0)
+    per = above / 1024.0 / out["users"].where(out["users"] > 0)
+    out["upload_kb_in_flight"] = per.where(out["scenario_name"].isin(UPLOAD_SCENARIOS))
+    return out
+
+
 def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """The model's bound, efficiency, the one validity rule, precision and cost per request
     over cells with their stats."""
     out = validity.apply(add_ceiling(openloop.add_open_loop(add_model(merged))))
+    out = add_upload_memory(out)
     out = cost_per_request(precision.across_repeats(out))
     out.insert(0, "run_id", run_id)
     return out

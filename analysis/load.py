@@ -154,6 +154,8 @@ def cell_row(record: CellRecord, calibration: dict[str, Any] | None = None) -> d
         "cell_notes": "; ".join(record.notes),
         "records": record.records,
         "locust_requests": record.locust_requests,
+        "server_rss_idle_bytes": record.server_rss_idle_bytes,
+        "server_rss_peak_bytes": record.server_rss_peak_bytes,
         **_workers_figures(record, calibration or {}),
     }
 

@@ -5,6 +5,7 @@ stopped here, and cell.json is written whatever happened (DESIGN.md, "Results la
 from __future__ import annotations
 
 import contextlib
+import math
 import subprocess
 import sys
 import time
@@ -74,6 +75,9 @@ class Measurement:
     cpu: collect.CpuFigures
     outcome: collect.Outcome
     problems: tuple[str, ...] = ()  # seen by the harness; each makes the cell invalid
+    # The server's RSS (all its processes) before the load and at its peak in the window.
+    server_rss_idle_bytes: float = math.nan
+    server_rss_peak_bytes: float = math.nan
 
 
 @dataclass
@@ -82,6 +86,7 @@ class CellRun:
     cell_dir: Path
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
+    idle_rss: dict[str, int] = field(default_factory=dict)  # the sampler's, before the load
     command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
 
     def _start_http(
@@ -160,6 +165,9 @@ class CellRun:
                     http_client=cell.http_client,
                     max_backlog=suite.max_backlog,
                     pool_processes=cell.processes if variant and variant.process_pool else None,
+                    # An upload cell: how bodies are read, and the scenario's size the limit.
+                    upload=cell.upload,
+                    max_upload_bytes=cell.params["bytes"] if cell.upload else None,
                 )
                 + db_args
             ),
@@ -241,6 +249,7 @@ class CellRun:
             self._watch(started[0], subjects.server)
         finally:
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
+            self.idle_rss = dict(sampler.idle_rss)
             collect.write_samples(self.cell_dir, samples)
             if poller is not None:
                 backlog.write_backlog(self.cell_dir, poller.stop())
@@ -300,7 +309,16 @@ class CellRun:
         cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
         problems = outcome.problems + collect.problems(samples, window)
         return Measurement(
-            verification, load_started, load_ended, exit_code, window, cpu, outcome, problems
+            verification,
+            load_started,
+            load_ended,
+            exit_code,
+            window,
+            cpu,
+            outcome,
+            problems,
+            server_rss_idle_bytes=float(self.idle_rss.get("server", math.nan)),
+            server_rss_peak_bytes=collect.peak_rss(samples, window),
         )
 
     def stop_all(self) -> tuple[int, ...]:
@@ -381,6 +399,8 @@ def _record(
             "records": measured.outcome.records,
             "locust_requests": measured.outcome.locust_requests,
             "loadgen_workers": measured.outcome.workers,
+            "server_rss_idle_bytes": measured.server_rss_idle_bytes,
+            "server_rss_peak_bytes": measured.server_rss_peak_bytes,
         }
     entry = suite.entry(cell)
     return CellRecord(

@@ -169,6 +169,8 @@ def server_argv(
     http_client: str | None = None,
     max_backlog: int | None = None,
     pool_processes: int | None = None,
+    upload: str | None = None,
+    max_upload_bytes: int | None = None,
 ) -> list[str]:
     argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
     argv += ["--loop", loop]
@@ -186,6 +188,10 @@ def server_argv(
         argv += ["--max-backlog", str(max_backlog)]
     if pool_processes is not None:
         argv += ["--pool-processes", str(pool_processes)]
+    if upload is not None:
+        argv += ["--upload", upload]
+    if max_upload_bytes is not None:
+        argv += ["--max-upload-bytes", str(max_upload_bytes)]
     return argv
 
 

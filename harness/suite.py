@@ -19,7 +19,7 @@ from harness.suite_checks import RANGES, Checker, check_target, pycurl_problem
 from harness.suite_scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
 from record.cells import DEFAULT_HTTP_CLIENT, CellSpec
 from record.errors import UserError
-from servers.config import DEFAULT_MAX_BACKLOG, HTTP_CLIENTS
+from servers.config import DEFAULT_MAX_BACKLOG, HTTP_CLIENTS, UPLOAD_MODES
 from servers.variants import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -47,8 +47,18 @@ TOP_KEYS = {
     "slo_ms",
     "apps",
 }
-SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog", "pool_processes"}
+SERVER_KEYS = {
+    "threads",
+    "processes",
+    "reuse_port",
+    "http_client",
+    "max_backlog",
+    "pool_processes",
+    "upload",
+}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
+# The scenario whose cells [server] upload multiplies (harness/scenarios.py).
+UPLOAD_SCENARIO = "upload"
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
 DEFAULT_MAX_IN_FLIGHT = 200
@@ -76,6 +86,9 @@ class Suite:
     max_backlog: int = DEFAULT_MAX_BACKLOG
     # processpool's worker processes; 0: one per core the placement gives the server.
     pool_processes: int = 0
+    # Upload scenarios: the server reads bodies buffered, streamed, or both to compare (cell
+    # id `sync+streamed-...`).
+    upload: tuple[str, ...] = ("buffered",)
     target: str | None = None
     placement: str = "split"
     path: str = ""
@@ -122,6 +135,7 @@ class Suite:
         data["loops"] = tuple(data["loops"])
         data["reuse_port"] = tuple(data.get("reuse_port", (False,)))
         data["http_client"] = tuple(data.get("http_client", (DEFAULT_HTTP_CLIENT,)))
+        data["upload"] = tuple(data.get("upload", ("buffered",)))
         data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
         data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
         return cls(**data)
@@ -149,6 +163,7 @@ class Suite:
                 rate=rate,
                 reuse_port=reuse,
                 http_client=client,
+                upload=upload,
             )
             for scenario in self.scenarios
             for variant in subjects.of(scenario)
@@ -157,6 +172,7 @@ class Suite:
             for client in (
                 self.http_client if uses_http_client(scenario, variant) else (DEFAULT_HTTP_CLIENT,)
             )
+            for upload in (self.upload if uploads(scenario) else (None,))
             for loop in subjects.loops_of(scenario, variant)
             for users, rate in [(u, None) for u in scenario.users]
             + [(self.max_in_flight, r) for r in scenario.rates]
@@ -184,6 +200,22 @@ def uses_http_client(scenario: ScenarioEntry, variant: str) -> bool:
     if v is None or v.waits != AWAITS:
         return False
     return bool(scenario.file) or SCENARIOS[scenario.name].needs_backend
+
+
+def uploads(scenario: ScenarioEntry) -> bool:
+    """Whether [server] upload makes a difference: a built-in upload scenario."""
+    return not scenario.file and scenario.name == UPLOAD_SCENARIO
+
+
+def _parse_upload(c: Checker, value: Any, scenarios: tuple[ScenarioEntry, ...]) -> tuple[str, ...]:
+    """buffered, streamed, or ["buffered", "streamed"] to compare; upload scenarios only."""
+    values = value if isinstance(value, list) else [value]
+    allowed = ", ".join(UPLOAD_MODES)
+    if not values or any(v not in UPLOAD_MODES for v in values) or len(set(values)) != len(values):
+        raise c.fail("server.upload", f"must be one of: {allowed}, or a list of them")
+    if values != ["buffered"] and not any(uploads(s) for s in scenarios):
+        raise c.fail("server.upload", "applies to upload scenarios; the suite runs none of them")
+    return tuple(values)
 
 
 def _parse_subjects(
@@ -332,6 +364,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         pool_processes=c.number(
             server.get("pool_processes", 0), "server.pool_processes", "pool_processes"
         ),
+        upload=_parse_upload(c, server.get("upload", "buffered"), scenarios),
         target=subjects.target,
         placement=placement,
         path=source,

@@ -23,6 +23,8 @@ DONE_STATUSES = ("ok", "failed")
 RUN_STATUSES = ("running", "complete", "interrupted")
 # The servers' default upstream client (servers/config.py): left out of a cell's id.
 DEFAULT_HTTP_CLIENT = "simple"
+# How an upload cell's server reads request bodies (servers/config.py UPLOAD_MODES).
+UPLOAD_MODES = ("buffered", "streamed")
 
 
 def _float(value: Any) -> float:
@@ -53,8 +55,13 @@ class CellSpec:
     # The awaiting strategies' upstream client (servers/config.py HTTP_CLIENTS); named in the
     # cell id only when it is not the default, so the ids of older cells are unchanged.
     http_client: str = DEFAULT_HTTP_CLIENT
+    # An upload cell's server reads request bodies "buffered" or "streamed" (servers/config.py
+    # UPLOAD_MODES), named in its id; None for every other cell.
+    upload: str | None = None
 
     def __post_init__(self) -> None:
+        if self.upload is not None and self.upload not in UPLOAD_MODES:
+            raise ValueError(f"cell {self.variant}: upload must be one of {UPLOAD_MODES}")
         if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
             raise ValueError(f"cell {self.variant}/{self.scenario}: counts must be at least 1")
         if self.rate is not None and not self.rate > 0:
@@ -80,6 +87,8 @@ class CellSpec:
         options = ["reuseport"] if self.reuse_port else []
         if self.http_client != DEFAULT_HTTP_CLIENT:
             options.append(self.http_client)
+        if self.upload is not None:
+            options.append(self.upload)
         return "+".join([self.variant, *options])
 
     @property
@@ -109,6 +118,7 @@ class CellSpec:
             reuse_port=bool(data.get("reuse_port", False)),
             # Older cell.json has no http_client: those servers used the default.
             http_client=str(data.get("http_client") or DEFAULT_HTTP_CLIENT),
+            upload=None if data.get("upload") is None else str(data["upload"]),
         )
 
 
@@ -191,6 +201,10 @@ class CellRecord:
     # offset_s (its clock minus the master's, measured when it joined), rtt_ms, cpu_pct (its
     # own mean CPU over the window), records, locust_requests.
     loadgen_workers: tuple[dict[str, Any], ...] = ()
+    # Schema 5. The server's RSS, all its processes together, before the load (idle) and at
+    # its highest sample in the window (peak); NaN in older records.
+    server_rss_idle_bytes: float = math.nan
+    server_rss_peak_bytes: float = math.nan
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -246,6 +260,8 @@ class CellRecord:
             "records": self.records,
             "locust_requests": self.locust_requests,
             "loadgen_workers": [dict(w) for w in self.loadgen_workers],
+            "server_rss_idle_bytes": self.server_rss_idle_bytes,
+            "server_rss_peak_bytes": self.server_rss_peak_bytes,
         }
 
     @classmethod
@@ -295,6 +311,8 @@ class CellRecord:
             records=_int_or_none(data.get("records")),
             locust_requests=_int_or_none(data.get("locust_requests")),
             loadgen_workers=tuple(dict(w) for w in data.get("loadgen_workers") or ()),
+            server_rss_idle_bytes=_float(data.get("server_rss_idle_bytes")),
+            server_rss_peak_bytes=_float(data.get("server_rss_peak_bytes")),
         )
 
     def write(self, cell_dir: Path) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 # completion batches, not sorted; request rows gained ttfb_ms; cell.json gained records,
 # locust_requests, loadgen_workers and notes; run.json calibration; summary.csv gained
 # ttfb_p50_ms .. ceiling_pct.
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+# 5: cell.json gained server_rss_idle_bytes and server_rss_peak_bytes; summary.csv gained
+# upload_kb_in_flight.
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
 # request was sent, `latency_ms` the time to its last byte; `intended_start` (schema 3) is the
@@ -86,6 +88,8 @@ SUMMARY_COLUMNS = (
     "loadgen_workers",
     "worker_cpu_max_pct",
     "ceiling_pct",
+    # schema 5: upload cells' peak server RSS above idle, KiB per upload in flight
+    "upload_kb_in_flight",
 )
 
 

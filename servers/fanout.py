@@ -16,6 +16,7 @@ from servers.common import (
 from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
 from servers.sync import CpuHandler
+from servers.upload import AWAIT, with_upload
 from servers.work import UpstreamError
 
 
@@ -39,6 +40,7 @@ class ConcurrentFanoutHandler(BenchHandler):
 
 
 @with_db(AsyncDbHandler)
+@with_upload(AWAIT)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

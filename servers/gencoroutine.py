@@ -21,6 +21,7 @@ from servers.common import (
 from servers.config import ServerConfig
 from servers.db import GenDbHandler, with_db
 from servers.sync import CpuHandler
+from servers.upload import GEN, with_upload
 from servers.work import Backlog, Job, UpstreamError, cpu_work, parse_backend_body
 
 
@@ -110,6 +111,7 @@ class StreamHandler(BenchHandler):
 
 
 @with_db(GenDbHandler)
+@with_upload(GEN)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

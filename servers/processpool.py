@@ -26,6 +26,7 @@ from servers import poolwork
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ProcessPoolDbHandler, with_db
+from servers.upload import INLINE, with_upload
 
 # The header naming the worker process that did a request's work (the pid in the body, as
 # on every strategy, is the process that served the request).
@@ -133,6 +134,7 @@ def start_pool(config: ServerConfig) -> ProcessPoolExecutor:
 
 
 @with_db(ProcessPoolDbHandler)
+@with_upload(INLINE)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

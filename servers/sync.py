@@ -10,6 +10,7 @@ from tornado import web
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import BlockingDbHandler, with_db
+from servers.upload import INLINE, with_upload
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -78,6 +79,7 @@ class FanoutHandler(UpstreamHandler):
 
 
 @with_db(BlockingDbHandler)
+@with_upload(INLINE)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

@@ -14,6 +14,7 @@ from tornado.iostream import StreamClosedError
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ThreadpoolDbHandler, with_db
+from servers.upload import OFFLOAD, with_upload
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -105,6 +106,7 @@ class StreamHandler(OffloadHandler):
 
 
 @with_db(ThreadpoolDbHandler)
+@with_upload(OFFLOAD)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

@@ -29,6 +29,7 @@ ENDPOINTS = {
     "mixed": {"/hello", "/json", "/sleep", "/cpu"},
     "enqueue": {"/enqueue"},
     "stream": {"/stream"},
+    "upload": {"/upload"},
 }
 
 
