@@ -25,6 +25,7 @@ from analysis.readings import read_ranking
 from analysis.readings_ipc import ipc_items
 from analysis.readings_openloop import closed_cells, open_cells
 from analysis.readings_stability import stability_items
+from analysis.readings_upload import UPLOAD_NOTE, upload_items
 from analysis.table import Table, table_text
 from record import io
 from record.cells import Placement
@@ -169,6 +170,9 @@ def _sections(
     round_trips = ipc_items(closed)
     if round_trips:
         sections.append(Section("Process pool round trip", note=IPC_NOTE, items=round_trips))
+    uploads = upload_items(summary)
+    if uploads:
+        sections.append(Section("Upload memory", note=UPLOAD_NOTE, items=uploads))
     sections.append(Section("Charts", figures=[Figure.of(chart) for chart in charts]))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.

@@ -48,3 +48,21 @@ def test_older_records_load_without_upload_or_rss() -> None:
     assert math.isnan(record.server_rss_idle_bytes) and math.isnan(record.server_rss_peak_bytes)
     with pytest.raises(ValueError, match="upload"):
         CellSpec("sync", "asyncio", "upload", {}, 1, 1, 8, 1, upload="mmap")
+
+
+def test_report_reads_memory_per_upload_by_strategy_and_load() -> None:
+    from analysis.readings_upload import upload_items
+
+    summary = pd.DataFrame(
+        {
+            "scenario": ["upload-x"] * 3 + ["hello"],
+            "variant": ["sync+buffered", "sync+buffered", "sync+streamed", "sync"],
+            "users": [16, 1, 16, 16],
+            "upload_kb_in_flight": [16500.0, 17000.0, 90.0, math.nan],
+        }
+    )
+    assert upload_items(summary) == [
+        "sync+buffered on upload-x: 17,000 KiB at 1, 16,500 KiB at 16 uploads in flight",
+        "sync+streamed on upload-x: 90 KiB at 16 uploads in flight",
+    ]
+    assert upload_items(summary.iloc[3:]) == []
