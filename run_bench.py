@@ -222,6 +222,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     argv = [args.variant, "--port", str(args.port), "--host", args.host, "--loop", args.loop]
     argv += ["--threads", str(args.threads), "--processes", str(args.processes)]
+    argv += ["--pool-processes", str(args.pool_processes)]
     if args.backend_url:
         argv += ["--backend-url", args.backend_url]
     return serve_main(argv)
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run_bench.py",
         description=(
             "Benchmark Tornado concurrency strategies (sync, coroutine, threadpool, fanout, "
-            "multiprocess, gencoroutine) with Locust, and report which fits which work. "
+            "multiprocess, gencoroutine, processpool) with Locust, and report which fits which work. "
             "With no command: run suites/quick.toml, then print its summary and report path."
         ),
         epilog=(
@@ -375,6 +376,9 @@ def _add_tools(sub: Any) -> None:
     serve.add_argument("--loop", choices=LOOPS, default="asyncio")
     serve.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     serve.add_argument("--processes", type=int, default=0, help="0 = one per CPU")
+    serve.add_argument(
+        "--pool-processes", type=int, default=0, help="processpool's workers (0 = one per CPU)"
+    )
     serve.add_argument("--backend-url")
     serve.set_defaults(func=cmd_serve)
 

@@ -31,7 +31,7 @@ from analysis.cellstats import (  # noqa: F401  (kept importable from here)
 from record import schema
 from record.cells import MEASURED_STATUSES
 from record.window import Window
-from servers import workloads
+from servers import variants, workloads
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
@@ -98,6 +98,25 @@ def wait_demands(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     return out
 
 
+def ipc_costs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """A process pool's round trip per request (s): on each CPU scenario per loop, its own
+    CPU demand (smallest over its cells) above the scenario's S (service_times, the smallest
+    any strategy showed). Pickling the call and its result and crossing the pipe both ways
+    is CPU the other strategies do not spend; on /cpu?n=1 it is almost all there is."""
+    services = service_times(summary)
+    out: dict[tuple[str, str, str], float] = {}
+    measured = summary["status"].isin(MEASURED_STATUSES) & (summary["rps"] > 0)
+    pooled = summary["variant"].map(variants.process_pool).astype(bool)
+    cpu = summary["scenario_name"].map(workloads.is_cpu).astype(bool)
+    ok = summary[measured & pooled & cpu]
+    for (variant, label, loop), group in ok.groupby(["variant", "scenario", "loop"]):
+        own = (group["server_cpu_pct"] / 100.0 / group["rps"]).where(lambda d: d > 0).min()
+        service = services.get((label, loop))
+        if pd.notna(own) and service is not None:
+            out[(variant, label, loop)] = max(0.0, float(own) - service)
+    return out
+
+
 def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     """expected_rps from the model and efficiency = rps / expected_rps for every cell.
     Needs columns variant, loop, scenario (label), scenario_name, params, users, threads,
@@ -105,12 +124,17 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.copy()
     services = service_times(out)
     waits = wait_demands(out)
+    ipc = ipc_costs(out)
     expected = []
     for row in out.itertuples(index=False):
         if workloads.is_wait(row.scenario_name):
             service = waits.get((row.variant, row.scenario, row.loop))
         else:
             service = services.get((row.scenario, row.loop))
+            # A process pool's S: the work plus its measured round trip per request.
+            extra = ipc.get((row.variant, row.scenario, row.loop))
+            if service is not None and extra is not None:
+                service += extra
         expected.append(
             model.expected_rps(
                 variant=row.variant,
@@ -233,10 +257,28 @@ def add_ceiling(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def add_upload_memory(summary: pd.DataFrame) -> pd.DataFrame:
+    """upload_kb_in_flight: the server's peak RSS in the window above its idle RSS, in KiB
+    per upload in flight (a closed loop keeps one per user; an open loop at most its
+    max_in_flight, its `users`). Buffered bodies grow it with the body size; streamed ones
+    keep it near a chunk. NaN for other scenarios and where RSS was not sampled."""
+    out = summary.copy()
+    if "server_rss_peak_bytes" not in out:
+        out["upload_kb_in_flight"] = math.nan
+        return out
+    above = (out["server_rss_peak_bytes"] - out["server_rss_idle_bytes"]).clip(lower=0)
+    per = above / 1024.0 / out["users"].where(out["users"] > 0)
+    # Scenarios whose requests carry a body the server may hold: the column is theirs.
+    body = out["scenario_name"].map(lambda s: workloads.uploads(str(s))).astype(bool)
+    out["upload_kb_in_flight"] = per.where(body)
+    return out
+
+
 def judged(merged: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """The model's bound, efficiency, the one validity rule, precision and cost per request
     over cells with their stats."""
     out = validity.apply(add_ceiling(openloop.add_open_loop(add_model(merged))))
+    out = add_upload_memory(out)
     out = connections.add_derived(cost_per_request(precision.across_repeats(out)))
     out.insert(0, "run_id", run_id)
     return out

@@ -160,6 +160,8 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "cell_notes": "; ".join(record.notes),
         "records": record.records,
         "locust_requests": record.locust_requests,
+        "server_rss_idle_bytes": record.server_rss_idle_bytes,
+        "server_rss_peak_bytes": record.server_rss_peak_bytes,
         **_workers_figures(record, calibration or Calibration()),
         # The configuration as columns, so that nothing parses it back out of cell_id.
         "strategy": cell.variant,  # without options: multiprocess

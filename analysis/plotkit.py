@@ -38,6 +38,7 @@ COLOURS = {
     "fanout": "#009E73",
     "multiprocess": "#CC79A7",
     "gencoroutine": "#56B4E9",
+    "processpool": "#7F4F24",  # brown: outside Okabe-Ito's seven, unlike any of them
     TARGET: "#000000",
 }
 # For a name we know nothing of (a user's own app): chosen by a hash of the name, so the same

@@ -22,8 +22,10 @@ from analysis import report_generator as generator
 from analysis.charts import Chart, Material, build_charts
 from analysis.load import RunData, load_run
 from analysis.readings import read_ranking
+from analysis.readings_ipc import ipc_items
 from analysis.readings_openloop import closed_cells, open_cells
 from analysis.readings_stability import stability_items
+from analysis.readings_upload import UPLOAD_NOTE, upload_items
 from analysis.table import Table, table_text
 from record import io
 from record.cells import Placement
@@ -55,6 +57,11 @@ NO_SLO_NOTE = (
     "strategies by the highest offered rate each sustains with corrected p99 under it; until "
     "then, the highest rate each kept up with (valid, at least 95% of it achieved), whatever "
     "its latency."
+)
+IPC_NOTE = (
+    "A process pool sends each call and its result through a pipe, pickled both ways: CPU "
+    "the other strategies do not spend. The model adds it to the pool's S, so its /cpu bound "
+    "is min(users, workers, cores) / (S + round trip)."
 )
 OPEN_RANKED = "Open-loop workloads are ranked by the rate each strategy sustained: see below."
 
@@ -151,6 +158,9 @@ def _sections(
     closed, opened = closed_cells(summary), open_cells(summary)
     if len(closed) or opened.empty:  # a run all open-loop has no req/s ranking to show
         text = read_ranking(ranking) + (f" {OPEN_RANKED}" if len(opened) else "")
+        # Every figure of a run had one placement: the reader must know whether the server
+        # had cores of its own (split) or shared them with the load generator (shared).
+        text += f" Measured with placement {_placement_text(run.run.placement)}."
         sections.append(
             Section(
                 "Which strategy for which work",
@@ -165,6 +175,12 @@ def _sections(
     if verdicts:
         items = [v.line for v in verdicts]
         sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))
+    round_trips = ipc_items(closed)
+    if round_trips:
+        sections.append(Section("Process pool round trip", note=IPC_NOTE, items=round_trips))
+    uploads = upload_items(summary)
+    if uploads:
+        sections.append(Section("Upload memory", note=UPLOAD_NOTE, items=uploads))
     shown = [Figure.of(chart) for chart in charts if chart.name != TE_CHART]
     sections.append(Section("Charts", figures=shown))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}

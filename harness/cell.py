@@ -5,6 +5,7 @@ stopped here, and cell.json is written whatever happened (DESIGN.md, "Results la
 from __future__ import annotations
 
 import contextlib
+import math
 import subprocess
 import sys
 import time
@@ -77,6 +78,9 @@ class Measurement:
     cpu: collect.CpuFigures
     outcome: collect.Outcome
     problems: tuple[str, ...] = ()  # seen by the harness; each makes the cell invalid
+    # The server's RSS (all its processes) before the load and at its peak in the window.
+    server_rss_idle_bytes: float = math.nan
+    server_rss_peak_bytes: float = math.nan
 
 
 @dataclass
@@ -85,6 +89,7 @@ class CellRun:
     cell_dir: Path
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
+    idle_rss: dict[str, int] = field(default_factory=dict)  # the sampler's, before the load
     command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
     db_url: str | None = None  # a db scenario's database, for verification's own reads
     readings: list[connections.Reading] = field(default_factory=list)  # long-lived: /health
@@ -164,6 +169,10 @@ class CellRun:
                     reuse_port=cell.reuse_port,
                     http_client=cell.http_client,
                     max_backlog=suite.max_backlog,
+                    pool_processes=cell.processes if variant and variant.process_pool else None,
+                    # An upload cell: how bodies are read, and the scenario's size the limit.
+                    upload=cell.upload,
+                    max_upload_bytes=cell.params["bytes"] if cell.upload else None,
                 )
                 + db_args
             ),
@@ -255,6 +264,7 @@ class CellRun:
                 self.readings = live.stop()
                 connections.write_readings(self.cell_dir, self.readings)
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
+            self.idle_rss = dict(sampler.idle_rss)
             collect.write_samples(self.cell_dir, samples)
             if poller is not None:
                 backlog.write_backlog(self.cell_dir, poller.stop())
@@ -318,7 +328,16 @@ class CellRun:
                 self.cell_dir
             )
         return Measurement(
-            verification, load_started, load_ended, exit_code, window, cpu, outcome, problems
+            verification,
+            load_started,
+            load_ended,
+            exit_code,
+            window,
+            cpu,
+            outcome,
+            problems,
+            server_rss_idle_bytes=float(self.idle_rss.get("server", math.nan)),
+            server_rss_peak_bytes=collect.peak_rss(samples, window),
         )
 
     def stop_all(self) -> tuple[int, ...]:
@@ -399,6 +418,8 @@ def _record(
             "records": measured.outcome.records,
             "locust_requests": measured.outcome.locust_requests,
             "loadgen_workers": measured.outcome.workers,
+            "server_rss_idle_bytes": measured.server_rss_idle_bytes,
+            "server_rss_peak_bytes": measured.server_rss_peak_bytes,
         }
     entry = suite.entry(cell)
     return CellRecord(

@@ -124,6 +124,17 @@ def cpu_figures(
     )
 
 
+def peak_rss(samples: pd.DataFrame, window: Window, role: str = "server") -> float:
+    """The largest RSS (bytes) of a role's processes together at one sample in the window;
+    NaN without samples."""
+    inside = samples[
+        (samples["t"] >= window.start) & (samples["t"] <= window.end) & (samples["role"] == role)
+    ]
+    if inside.empty:
+        return math.nan
+    return float(inside.groupby("t")["rss_bytes"].sum().max())
+
+
 # A process missing from this many consecutive samples before the window ends had died.
 MISSED_SAMPLES = 2
 

@@ -183,6 +183,9 @@ def server_argv(
     reuse_port: bool = False,
     http_client: str | None = None,
     max_backlog: int | None = None,
+    pool_processes: int | None = None,
+    upload: str | None = None,
+    max_upload_bytes: int | None = None,
 ) -> list[str]:
     argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
     argv += ["--loop", loop]
@@ -198,6 +201,12 @@ def server_argv(
         argv += ["--http-client", http_client]
     if max_backlog is not None:
         argv += ["--max-backlog", str(max_backlog)]
+    if pool_processes is not None:
+        argv += ["--pool-processes", str(pool_processes)]
+    if upload is not None:
+        argv += ["--upload", upload]
+    if max_upload_bytes is not None:
+        argv += ["--max-upload-bytes", str(max_upload_bytes)]
     return argv
 
 

@@ -25,6 +25,9 @@ class Sampler:
     # psutil's first cpu_percent of a process is a meaningless 0.0 (it measures since the
     # previous call): a process seen for the first time is primed, not recorded.
     _primed: set[int] = field(default_factory=set)
+    # Each role's RSS summed over its processes at the priming sample, taken before the load
+    # begins (Locust is still starting): the idle memory the peak is compared with.
+    idle_rss: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -68,5 +71,7 @@ class Sampler:
                     continue
                 first = proc.pid not in self._primed
                 self._primed.add(proc.pid)
+                if not record:
+                    self.idle_rss[role] = self.idle_rss.get(role, 0) + rss
                 if record and not first:
                     self.rows.append((now, role, proc.pid, cpu, rss))

@@ -127,6 +127,16 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 "ms": Param(0, MS_MAX, 20),
             },
         ),
+        # POST /upload: a body of `bytes` sent in pieces of `chunk` (chunked transfer), whose
+        # length and SHA-256 the server answers; [server] upload says how it reads it.
+        ScenarioSpec(
+            "upload",
+            "POST /upload: a streamed request body, read buffered or streamed by the server",
+            {
+                "bytes": Param(0, limits.UPLOAD_BYTES_MAX, 1024 * 1024),
+                "chunk": Param(1, limits.UPLOAD_BYTES_MAX, 64 * 1024),
+            },
+        ),
         # /db?query=...: one scenario per query, so that a suite names what it measures
         # (db-rows with n = 100) and a cell id carries only the parameters its query uses.
         # `pool` is the awaiting strategies' connection pool (the server's --db-pool).
@@ -226,6 +236,9 @@ _PATHS = {
     "mixed": lambda p: ["/hello", "/json", f"/sleep?ms={p['ms']}", f"/cpu?n={p['n']}"],
     "enqueue": lambda p: [f"/enqueue?n={p['n']}" if p["n"] > 0 else f"/enqueue?ms={p['ms']}"],
     "stream": lambda p: [f"/stream?chunks={p['chunks']}&bytes={p['bytes']}&ms={p['ms']}"],
+    # The query is the verifier's (harness/verify.py POSTs a body of that size); the server
+    # ignores it.
+    "upload": lambda p: [f"/upload?bytes={p['bytes']}&chunk={p['chunk']}"],
     "db-sleep": lambda p: [f"/db?query=sleep&ms={p['ms']}"],
     "db-rows": lambda p: [f"/db?query=rows&n={p['n']}"],
     "db-write": lambda p: ["/db?query=write"],

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness import placement as placements
 from harness.apps import AppEntry, parse_apps
 from harness.placement import PLACEMENTS
 from harness.scenarios import SCENARIOS
@@ -20,7 +21,8 @@ from harness.suite_thresholds import parse_thresholds
 from record.cells import DEFAULT_HTTP_CLIENT, DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.errors import UserError
 from record.thresholds import Threshold
-from servers.config import DEFAULT_MAX_BACKLOG, DEFAULT_THREADS, HTTP_CLIENTS
+from servers import workloads
+from servers.config import DEFAULT_MAX_BACKLOG, DEFAULT_THREADS, HTTP_CLIENTS, UPLOAD_MODES
 from servers.variants import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -49,7 +51,15 @@ TOP_KEYS = {
     "apps",
     "thresholds",
 }
-SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog"}
+SERVER_KEYS = {
+    "threads",
+    "processes",
+    "reuse_port",
+    "http_client",
+    "max_backlog",
+    "pool_processes",
+    "upload",
+}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
@@ -82,6 +92,11 @@ class Suite:
     http_client: tuple[str, ...] = (DEFAULT_HTTP_CLIENT,)
     # /enqueue: background jobs pending (per server process) past which a new one is a 503.
     max_backlog: int = DEFAULT_MAX_BACKLOG
+    # processpool's worker processes; 0: one per core the placement gives the server.
+    pool_processes: int = 0
+    # Upload scenarios: the server reads bodies buffered, streamed, or both to compare (cell
+    # id `sync+streamed-...`).
+    upload: tuple[str, ...] = ("buffered",)
     target: str | None = None
     placement: str = DEFAULT_PLACEMENT
     path: str = ""
@@ -130,6 +145,7 @@ class Suite:
         data["loops"] = tuple(data["loops"])
         data["reuse_port"] = tuple(data.get("reuse_port", (False,)))
         data["http_client"] = tuple(data.get("http_client", (DEFAULT_HTTP_CLIENT,)))
+        data["upload"] = tuple(data.get("upload", ("buffered",)))
         data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
         data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
         data["thresholds"] = tuple(Threshold.from_dict(t) for t in data.get("thresholds", ()))
@@ -154,10 +170,11 @@ class Suite:
                 # [server] is the built-in variants' configuration; an app's processes are
                 # the cores the model may assume it uses (its processes_hint).
                 threads=1 if app else self.threads,
-                processes=app.processes_hint if app else _processes(variant, self.processes),
+                processes=app.processes_hint if app else self._processes(variant),
                 rate=rate,
                 reuse_port=reuse,
                 http_client=client,
+                upload=upload,
             )
             for scenario in self.scenarios
             for variant in subjects.of(scenario)
@@ -166,10 +183,20 @@ class Suite:
             for client in (
                 self.http_client if uses_http_client(scenario, variant) else (DEFAULT_HTTP_CLIENT,)
             )
+            for upload in (self.upload if uploads(scenario) else (None,))
             for loop in subjects.loops_of(scenario, variant)
             for users, rate in [(u, None) for u in scenario.users]
             + [(self.max_in_flight, r) for r in scenario.rates]
         ]
+
+    def _processes(self, variant: str) -> int:
+        """A built-in variant's `processes` in its cells (servers/variants.py
+        cell_processes): a process pool's default size is the server's cores here."""
+        v = facts(variant)
+        if v is None:
+            return 1
+        pool = self.pool_processes or len(placements.choose(self.placement).server_cpus)
+        return v.cell_processes(configured=self.processes, pool=pool)
 
 
 # One measurement: a variant on a loop under one scenario at one load level (results format).
@@ -186,9 +213,20 @@ def uses_http_client(scenario: ScenarioEntry, variant: str) -> bool:
     return bool(scenario.file) or SCENARIOS[scenario.name].needs_backend
 
 
-def _processes(variant: str, configured: int) -> int:
-    v = facts(variant)
-    return v.processes(configured) if v is not None else 1
+def uploads(scenario: ScenarioEntry) -> bool:
+    """Whether [server] upload makes a difference: a built-in upload scenario."""
+    return not scenario.file and workloads.uploads(scenario.name)
+
+
+def _parse_upload(c: Checker, value: Any, scenarios: tuple[ScenarioEntry, ...]) -> tuple[str, ...]:
+    """buffered, streamed, or ["buffered", "streamed"] to compare; upload scenarios only."""
+    values = value if isinstance(value, list) else [value]
+    allowed = ", ".join(UPLOAD_MODES)
+    if not values or any(v not in UPLOAD_MODES for v in values) or len(set(values)) != len(values):
+        raise c.fail("server.upload", f"must be one of: {allowed}, or a list of them")
+    if values != ["buffered"] and not any(uploads(s) for s in scenarios):
+        raise c.fail("server.upload", "applies to upload scenarios; the suite runs none of them")
+    return tuple(values)
 
 
 def _parse_subjects(
@@ -334,6 +372,10 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         max_backlog=c.number(
             server.get("max_backlog", DEFAULT_MAX_BACKLOG), "server.max_backlog", "max_backlog"
         ),
+        pool_processes=c.number(
+            server.get("pool_processes", 0), "server.pool_processes", "pool_processes"
+        ),
+        upload=_parse_upload(c, server.get("upload", "buffered"), scenarios),
         target=subjects.target,
         placement=placement,
         path=source,

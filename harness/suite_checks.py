@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from record.errors import UserError
-from servers.config import MAX_BACKLOG_MAX, PYCURL_HINT, pycurl_importable
+from servers.config import MAX_BACKLOG_MAX, POOL_PROCESSES_MAX, PYCURL_HINT, pycurl_importable
 
 # Ranges for suite values: wide enough for real use, narrow enough to catch typos
 # (a 36000-second cell is almost always a mistake for 3600).
@@ -27,6 +27,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "slo_ms": (0, 600_000),
     # /enqueue: background jobs pending per server process past which a new one is a 503.
     "max_backlog": (1, MAX_BACKLOG_MAX),
+    # processpool's worker processes (0: one per core the server is given).
+    "pool_processes": (0, POOL_PROCESSES_MAX),
 }
 # Ranges whose lower end is excluded: zero is no rate and no SLO.
 POSITIVE = {"rates", "slo_ms"}

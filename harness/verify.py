@@ -3,15 +3,22 @@ type and body before a single load request is sent (a fast wrong answer is not a
 
 from __future__ import annotations
 
+import http.client
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness import verify_te
-from harness.procs import http_get
+from harness.procs import HTTP_TIMEOUT_S, http_get
 from harness.verify_live import check_socket
 from servers.dbwork import expected_rows
-from servers.work import STREAM_CONTENT_TYPE, cpu_work, stream_body
+from servers.work import (
+    STREAM_CONTENT_TYPE,
+    cpu_work,
+    stream_body,
+    upload_digest,
+    upload_pieces,
+)
 
 
 def _json(body: bytes) -> Any:
@@ -92,6 +99,52 @@ def _check_db(query: dict[str, Any], data: dict[str, Any]) -> str | None:
     new_id = data.get("id")
     ok = isinstance(new_id, int) and not isinstance(new_id, bool) and new_id > 0
     return None if ok else "no id of an inserted row"
+
+
+# A server that refuses a body on its declared length answers as soon as it has the headers.
+REFUSAL_WAIT_S = 2.0
+
+
+def _post(base_url: str, path: str, total: int, pieces: Any) -> tuple[int, str, bytes]:
+    """POST a body of `total` bytes (Content-Length) sent piece by piece; `pieces` None sends
+    the headers alone and waits REFUSAL_WAIT_S for an answer (TimeoutError without one)."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=HTTP_TIMEOUT_S)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Length", str(total))
+        conn.endheaders()
+        for piece in pieces or ():
+            conn.send(piece)
+        if pieces is None and conn.sock is not None:
+            conn.sock.settimeout(REFUSAL_WAIT_S)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type", ""), resp.read()
+    finally:
+        conn.close()
+
+
+def _verify_upload(base_url: str, path: str, strict: bool) -> str | None:
+    """/upload?bytes=B&chunk=C (the query is the verifier's): a body of B bytes answered
+    with its length and SHA-256, and (a built-in server, strict) one byte more refused with
+    413 before it is sent. A user's own server: the status only."""
+    query = {k: int(v[0]) for k, v in parse_qs(urlsplit(path).query).items()}
+    total, chunk = query["bytes"], query["chunk"]
+    status, ctype, body = _post(base_url, "/upload", total, upload_pieces(total, chunk))
+    if status != 200 and (strict or not 200 <= status < 300):
+        return f"status {status}"
+    if not strict:
+        return None
+    data = _json(body) if ctype.startswith("application/json") else None
+    if not isinstance(data, dict) or data.get("bytes") != total:
+        return "the answer does not count the bytes sent"
+    if data.get("sha256") != upload_digest(total, chunk):
+        return "wrong SHA-256"
+    try:
+        status, _, _ = _post(base_url, "/upload", total + 1, None)
+    except TimeoutError:
+        return "a body over the limit was not refused on its length (expected 413)"
+    return None if status == 413 else f"a body over the limit got {status}, expected 413"
 
 
 def verify(

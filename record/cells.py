@@ -32,6 +32,8 @@ RUN_STATUSES = ("running", "complete", "interrupted", "aborted")
 DEFAULT_MAX_ERROR_RATE = 0.01
 # The servers' default upstream client (servers/config.py): left out of a cell's id.
 DEFAULT_HTTP_CLIENT = "simple"
+# How an upload cell's server reads request bodies (servers/config.py UPLOAD_MODES).
+UPLOAD_MODES = ("buffered", "streamed")
 
 
 def _float(value: Any) -> float:
@@ -62,8 +64,13 @@ class CellSpec:
     # The awaiting strategies' upstream client (servers/config.py HTTP_CLIENTS); named in the
     # cell id only when it is not the default, so the ids of older cells are unchanged.
     http_client: str = DEFAULT_HTTP_CLIENT
+    # An upload cell's server reads request bodies "buffered" or "streamed" (servers/config.py
+    # UPLOAD_MODES), named in its id; None for every other cell.
+    upload: str | None = None
 
     def __post_init__(self) -> None:
+        if self.upload is not None and self.upload not in UPLOAD_MODES:
+            raise ValueError(f"cell {self.variant}: upload must be one of {UPLOAD_MODES}")
         if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
             raise ValueError(f"cell {self.variant}/{self.scenario}: counts must be at least 1")
         if self.rate is not None and not self.rate > 0:
@@ -89,6 +96,8 @@ class CellSpec:
         options = ["reuseport"] if self.reuse_port else []
         if self.http_client != DEFAULT_HTTP_CLIENT:
             options.append(self.http_client)
+        if self.upload is not None:
+            options.append(self.upload)
         return "+".join([self.variant, *options])
 
     @property
@@ -118,6 +127,7 @@ class CellSpec:
             reuse_port=bool(data.get("reuse_port", False)),
             # Older cell.json has no http_client: those servers used the default.
             http_client=str(data.get("http_client") or DEFAULT_HTTP_CLIENT),
+            upload=None if data.get("upload") is None else str(data["upload"]),
         )
 
 
@@ -203,6 +213,10 @@ class CellRecord:
     # corrects a CPU-bound cell by the machine's speed at that cell, not at the run's ends.
     # Empty in older records and for open-loop and waiting cells.
     speed: dict[str, float] = field(default_factory=dict)
+    # Schema 6. The server's RSS, all its processes together, before the load (idle) and at
+    # its highest sample in the window (peak); NaN in older records.
+    server_rss_idle_bytes: float = math.nan
+    server_rss_peak_bytes: float = math.nan
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -265,6 +279,8 @@ class CellRecord:
             "locust_requests": self.locust_requests,
             "loadgen_workers": [w.to_dict() for w in self.loadgen_workers],
             "speed": dict(self.speed),
+            "server_rss_idle_bytes": self.server_rss_idle_bytes,
+            "server_rss_peak_bytes": self.server_rss_peak_bytes,
         }
 
     @classmethod
@@ -317,6 +333,8 @@ class CellRecord:
                 WorkerRecord.from_dict(w) for w in data.get("loadgen_workers") or ()
             ),
             speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
+            server_rss_idle_bytes=_float(data.get("server_rss_idle_bytes")),
+            server_rss_peak_bytes=_float(data.get("server_rss_peak_bytes")),
         )
 
     def write(self, cell_dir: Path) -> None:

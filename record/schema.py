@@ -18,8 +18,10 @@ from typing import Any
 # ttfb_p50_ms .. ceiling_pct.
 # 5: long-lived connections: a cell may have connections.json and connections.csv;
 # summary.csv gained connections_target .. polls_waiting_max.
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+# 6: cell.json gained server_rss_idle_bytes and server_rss_peak_bytes; summary.csv gained
+# upload_kb_in_flight.
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
 # request was sent, `latency_ms` the time to its last byte; `intended_start` (schema 3) is the
@@ -119,6 +121,8 @@ SUMMARY_COLUMNS = (
     "delivery_p50_ms",
     "delivery_p99_ms",
     "polls_waiting_max",
+    # schema 6: upload cells' peak server RSS above idle, KiB per upload in flight
+    "upload_kb_in_flight",
 )
 
 

@@ -2,4 +2,6 @@ import sys
 
 from servers.launch import main
 
-sys.exit(main())
+# Guarded: a processpool worker started with "spawn" imports this module as __mp_main__.
+if __name__ == "__main__":
+    sys.exit(main())

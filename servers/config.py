@@ -52,6 +52,8 @@ def pycurl_importable() -> bool:
 # connections of the awaiting strategies' pool (the others: one per process or per thread).
 DB_URL_SCHEMES = ("postgresql://", "postgres://")
 DB_POOL_MAX = 64
+# processpool: worker processes at most; each is a whole interpreter (some 20 MB of memory).
+POOL_PROCESSES_MAX = 64
 
 # Upstream calls: a per-call deadline of the requested delay plus this slack, so a slow or
 # dead backend turns into a 504/502 quickly instead of a hung request.
@@ -65,6 +67,13 @@ ASYNC_MAX_CLIENTS = 1000
 IDLE_CONNECTION_TIMEOUT_S = 30.0
 BODY_TIMEOUT_S = 10.0
 MAX_BODY_SIZE = 64 * 1024
+
+# POST /upload (servers/upload.py): the body read whole by Tornado before the handler runs
+# (buffered, self.request.body) or handed to the handler chunk by chunk as it arrives
+# (streamed, @stream_request_body). A server takes bodies up to --max-upload-bytes (413
+# above), at most UPLOAD_BYTES_MAX: 64 concurrent buffered uploads of that size are 4 GiB.
+UPLOAD_MODES = ("buffered", "streamed")
+UPLOAD_BYTES_MAX = 64 * 1024 * 1024
 MAX_HEADER_SIZE = 16 * 1024
 
 
@@ -91,6 +100,12 @@ class ServerConfig:
     # Upstream client of the awaiting strategies (the blocking ones keep their own
     # http.client connection per thread whatever this says).
     http_client: str = "simple"
+    # processpool only: worker processes of its ProcessPoolExecutor; 0 means one per core
+    # the server may run on.
+    pool_processes: int = 0
+    # /upload: how the body reaches the handler, and the largest body taken (413 above).
+    upload: str = "buffered"
+    upload_max_bytes: int = MAX_BODY_SIZE
 
     def __post_init__(self) -> None:
         if self.loop not in LOOPS:
@@ -101,6 +116,14 @@ class ServerConfig:
             raise ValueError("threads must be in 1..256")
         if not 0 <= self.processes <= 64:
             raise ValueError("processes must be in 0..64 (0 = one per CPU)")
+        if not 0 <= self.pool_processes <= POOL_PROCESSES_MAX:
+            raise ValueError(
+                f"pool-processes must be in 0..{POOL_PROCESSES_MAX} (0 = one per core)"
+            )
+        if self.upload not in UPLOAD_MODES:
+            raise ValueError(f"upload must be one of {', '.join(UPLOAD_MODES)}")
+        if not 0 <= self.upload_max_bytes <= UPLOAD_BYTES_MAX:
+            raise ValueError(f"max-upload-bytes must be in 0..{UPLOAD_BYTES_MAX}")
         if not 1 <= self.db_pool <= DB_POOL_MAX:
             raise ValueError(f"db-pool must be in 1..{DB_POOL_MAX}")
         if self.db_url is not None and not self.db_url.startswith(DB_URL_SCHEMES):

@@ -20,6 +20,7 @@ from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
 from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
+from servers.upload import AWAIT, with_upload
 from servers.work import Backlog, Job, cpu_work
 
 
@@ -91,6 +92,7 @@ class StreamHandler(BenchHandler):
 
 @with_live(AWAITING)
 @with_db(AsyncDbHandler)
+@with_upload(AWAIT)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

@@ -90,6 +90,28 @@ class ThreadpoolDbHandler(DbHandler):
         self.write_json(result)
 
 
+class ProcessPoolDbHandler(DbHandler):
+    """processpool: the blocking query runs in a pool worker, on that worker's own
+    connection (servers/poolwork.py opens one per worker process at start)."""
+
+    async def get(self) -> None:
+        from servers import poolwork
+
+        query, ms, n = self.db_params()
+        result = await IOLoop.current().run_in_executor(self.executor, poolwork.db, query, ms, n)
+        self.write_json(result)
+
+
+class InPoolWorkers:
+    """processpool's connections: they live in the pool's workers, not in this process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def close(self) -> None:
+        """Nothing here to close: each worker's connection ends with the worker."""
+
+
 class AsyncDbHandler(DbHandler):
     """coroutine, fanout: ``async def``, the query awaited on the event loop."""
 
@@ -111,6 +133,7 @@ class GenDbHandler(DbHandler):
 _STYLES: dict[type[DbHandler], Any] = {
     BlockingDbHandler: lambda c: BlockingConnection(c.db_url),
     ThreadpoolDbHandler: lambda c: ThreadPoolConnections(c.db_url, c.threads),
+    ProcessPoolDbHandler: lambda c: InPoolWorkers(c.db_url),
     AsyncDbHandler: lambda c: AsyncPool(c.db_url, c.db_pool),
     GenDbHandler: lambda c: AsyncPool(c.db_url, c.db_pool),
 }

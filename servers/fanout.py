@@ -17,6 +17,7 @@ from servers.config import ServerConfig
 from servers.db import AsyncDbHandler, with_db
 from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
+from servers.upload import AWAIT, with_upload
 from servers.work import UpstreamError
 
 
@@ -41,6 +42,7 @@ class ConcurrentFanoutHandler(BenchHandler):
 
 @with_live(AWAITING)
 @with_db(AsyncDbHandler)
+@with_upload(AWAIT)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

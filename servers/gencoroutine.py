@@ -22,6 +22,7 @@ from servers.config import ServerConfig
 from servers.db import GenDbHandler, with_db
 from servers.live import GENERATOR, with_live
 from servers.sync import CpuHandler
+from servers.upload import GEN, with_upload
 from servers.work import Backlog, Job, UpstreamError, cpu_work, parse_backend_body
 
 
@@ -112,6 +113,7 @@ class StreamHandler(BenchHandler):
 
 @with_live(GENERATOR)
 @with_db(GenDbHandler)
+@with_upload(GEN)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

@@ -36,12 +36,15 @@ from servers.config import (
     MAX_BODY_SIZE,
     MAX_HEADER_SIZE,
     PYCURL_HINT,
+    UPLOAD_BYTES_MAX,
+    UPLOAD_MODES,
     ServerConfig,
     pycurl_importable,
 )
 from servers.fdlimit import raise_nofile
 from servers.lifeline import die_with_parent
 from servers.registry import BACKEND, VARIANTS, get_variant
+from servers.upload import server_body_limit
 from servers.variants import LOOPS
 
 # After SIGTERM a process gets this long to finish in-flight requests; a handler blocked in
@@ -71,6 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help="threadpool: executor size"
+    )
+    parser.add_argument(
+        "--pool-processes",
+        type=int,
+        default=0,
+        help="processpool: worker processes of its ProcessPoolExecutor (0 = one per core the "
+        "server may run on)",
+    )
+    parser.add_argument(
+        "--upload",
+        choices=UPLOAD_MODES,
+        default="buffered",
+        help="POST /upload: buffered (Tornado reads the whole body, then the handler runs) or "
+        "streamed (@stream_request_body: the handler hashes each chunk as it arrives)",
+    )
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=MAX_BODY_SIZE,
+        help="POST /upload: the largest body taken, a 413 above (default %(default)s, at most "
+        f"{UPLOAD_BYTES_MAX})",
     )
     parser.add_argument(
         "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
@@ -130,7 +154,7 @@ async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
         app,
         idle_connection_timeout=IDLE_CONNECTION_TIMEOUT_S,
         body_timeout=BODY_TIMEOUT_S,
-        max_body_size=MAX_BODY_SIZE,
+        max_body_size=server_body_limit(config),
         max_header_size=MAX_HEADER_SIZE,
     )
     server.add_sockets(sockets)
@@ -253,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop=args.loop,
             processes=args.processes,
             threads=args.threads,
+            pool_processes=args.pool_processes,
+            upload=args.upload,
+            upload_max_bytes=args.max_upload_bytes,
             backend_url=args.backend_url,
             reuse_port=args.reuse_port,
             db_url=args.db_url,

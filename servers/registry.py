@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 from tornado import web
 
-from servers import backend, coroutine, fanout, gencoroutine, multiprocess, sync, threadpool
+from servers import (
+    backend,
+    coroutine,
+    fanout,
+    gencoroutine,
+    multiprocess,
+    processpool,
+    sync,
+    threadpool,
+)
 from servers import variants as facts_of
 from servers.config import ServerConfig
 from servers.variants import AWAITS, VariantFacts
@@ -49,6 +58,7 @@ _APPS: dict[str, MakeApp] = {
     "fanout": fanout.make_app,
     "multiprocess": multiprocess.make_app,
     "gencoroutine": gencoroutine.make_app,
+    "processpool": processpool.make_app,
 }
 
 # An application without facts fails here; facts without an application fail the registry test.

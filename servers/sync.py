@@ -11,6 +11,7 @@ from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import BlockingDbHandler, with_db
 from servers.live import BLOCKING, with_live
+from servers.upload import INLINE, with_upload
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -83,6 +84,7 @@ class FanoutHandler(UpstreamHandler):
 
 @with_live(BLOCKING)
 @with_db(BlockingDbHandler)
+@with_upload(INLINE)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

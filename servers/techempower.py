@@ -30,6 +30,7 @@ from servers.db import (
     BlockingDbHandler,
     DbHandler,
     GenDbHandler,
+    ProcessPoolDbHandler,
     ThreadpoolDbHandler,
 )
 from servers.tework import DB_KINDS, async_work, blocking_work, clamp_queries
@@ -100,6 +101,16 @@ class ThreadpoolTeHandler(TeDbHandler):
         self.answer(result)
 
 
+class ProcessPoolTeHandler(TeDbHandler):
+    """processpool: the blocking work in a pool worker, on that worker's own connection."""
+
+    async def get(self) -> None:
+        from servers import poolwork
+
+        args = self.work_args()
+        self.answer(await IOLoop.current().run_in_executor(self.executor, poolwork.te, *args))
+
+
 class AsyncTeHandler(TeDbHandler):
     """coroutine, fanout: ``async def``, each query awaited on the event loop."""
 
@@ -119,6 +130,7 @@ class GenTeHandler(TeDbHandler):
 _STYLES: dict[type[DbHandler], type[TeDbHandler]] = {
     BlockingDbHandler: BlockingTeHandler,
     ThreadpoolDbHandler: ThreadpoolTeHandler,
+    ProcessPoolDbHandler: ProcessPoolTeHandler,
     AsyncDbHandler: AsyncTeHandler,
     GenDbHandler: GenTeHandler,
 }

@@ -15,6 +15,7 @@ from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ThreadpoolDbHandler, with_db
 from servers.live import POOL, with_live
+from servers.upload import OFFLOAD, with_upload
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
@@ -108,6 +109,7 @@ class StreamHandler(OffloadHandler):
 
 @with_live(POOL)
 @with_db(ThreadpoolDbHandler)
+@with_upload(OFFLOAD)
 def make_app(config: ServerConfig) -> web.Application:
     return strategy_app(
         config,

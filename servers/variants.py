@@ -27,17 +27,22 @@ class VariantFacts:
     waits: str  # BLOCKS, POOL or AWAITS
     forks: bool = False  # several processes share one listening socket
     concurrent_fanout: bool = False  # /fanout awaits its independent calls together
+    # CPU work and waits run in a pool of worker processes: a cell's `processes` is the pool's
+    # size, and each worker has its own GIL.
+    process_pool: bool = False
 
     def wait_concurrency(self, *, users: int, threads: int, processes: int) -> int:
         """How many requests can be waiting at once (the C of the wait bound U/R vs C/R)."""
         if self.waits == AWAITS:
             return users
+        if self.process_pool:
+            return min(users, processes)  # one wait per worker process
         per_process = threads if self.waits == POOL else 1
         return min(users, per_process * (processes if self.forks else 1))
 
     def cpu_parallelism(self, *, users: int, processes: int, cores: int) -> int:
         """Requests that can burn CPU at once: the GIL allows one per process."""
-        if self.forks:
+        if self.forks or self.process_pool:
             return min(users, processes, max(cores, 1))
         return 1
 
@@ -46,8 +51,14 @@ class VariantFacts:
         return 1 if self.concurrent_fanout else n
 
     def processes(self, configured: int) -> int:
-        """Processes this strategy runs when the suite configures `configured`."""
+        """Processes that serve requests when the suite configures `configured` (a process
+        pool's workers do not: the one server process does)."""
         return configured if self.forks else 1
+
+    def cell_processes(self, *, configured: int, pool: int) -> int:
+        """A cell's `processes`: the processes serving (forking strategies), or the workers
+        doing the work (a process pool, `pool` of them); the model reads it as such."""
+        return pool if self.process_pool else self.processes(configured)
 
 
 VARIANTS: dict[str, VariantFacts] = {
@@ -80,6 +91,13 @@ VARIANTS: dict[str, VariantFacts] = {
             AWAITS,
             concurrent_fanout=True,
         ),
+        VariantFacts(
+            "processpool",
+            "CPU work and blocking calls in a ProcessPoolExecutor of P workers "
+            "(--pool-processes), awaited with run_in_executor",
+            POOL,
+            process_pool=True,
+        ),
     )
 }
 VARIANT_NAMES = tuple(VARIANTS)
@@ -99,6 +117,11 @@ def facts(name: str) -> VariantFacts | None:
 def forks(name: str) -> bool:
     v = facts(name)
     return v is not None and v.forks
+
+
+def process_pool(name: str) -> bool:
+    v = facts(name)
+    return v is not None and v.process_pool
 
 
 def concurrent_fanout(name: str) -> bool:

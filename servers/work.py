@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import json
@@ -9,6 +10,7 @@ import math
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +44,31 @@ def stream_chunk(index: int, size: int) -> bytes:
 def stream_body(chunks: int, size: int) -> bytes:
     """The whole body of /stream?chunks=K&bytes=B."""
     return b"".join(stream_chunk(i, size) for i in range(chunks))
+
+
+def upload_block(chunk: int) -> bytes:
+    """The block an upload client sends over and over (bytes 0..255 repeating): the body of
+    an upload of B bytes in chunks of C is B // C blocks and the first B % C bytes of one."""
+    return (bytes(range(256)) * (chunk // 256 + 1))[:chunk]
+
+
+def upload_pieces(total: int, chunk: int, block: bytes | None = None) -> Iterator[memoryview]:
+    """The body of an upload, piece by piece, as views of one block: a client holds one
+    chunk however large the body."""
+    view = memoryview(block if block is not None else upload_block(chunk))
+    sent = 0
+    while sent < total:
+        piece = view[: min(chunk, total - sent)]
+        sent += len(piece)
+        yield piece
+
+
+def upload_digest(total: int, chunk: int) -> str:
+    """The SHA-256 (hex) an /upload of that body must answer."""
+    h = hashlib.sha256()
+    for piece in upload_pieces(total, chunk):
+        h.update(piece)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -140,6 +167,10 @@ class UpstreamError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+    def __reduce__(self) -> tuple[type[UpstreamError], tuple[int, str]]:
+        # Raised in a process pool's worker, it is pickled back to the server whole.
+        return UpstreamError, (self.status, self.message)
 
 
 def delay_path(ms: int, call_id: int) -> str:

@@ -46,6 +46,9 @@ class WorkloadFacts:
     fanout_param: str = ""
     # A long-lived workload: one of LIVES ("" for request → response).
     live: str = ""
+    # Requests carry a body the server reads buffered or streamed ([server] upload), and the
+    # server's memory per request in flight is the figure (upload_kb_in_flight).
+    uploads: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -87,6 +90,8 @@ WORKLOADS: dict[str, WorkloadFacts] = {
         WorkloadFacts("te-queries", CPU, needs_db=True),
         WorkloadFacts("te-updates", NONE, needs_db=True),
         WorkloadFacts("te-fortunes", CPU, needs_db=True),
+        # POST /upload: the body's transfer and hashing; no bound the model states.
+        WorkloadFacts("upload", NONE, uploads=True),
         # Long-lived connections: bound in messages per second by live_bound, not by kind.
         WorkloadFacts("ws-echo", NONE, live=LIVE_ECHO),
         WorkloadFacts("ws-feed", NONE, live=LIVE_FEED),
@@ -134,6 +139,11 @@ def live(name: str) -> str:
     """What a long-lived workload's messages are (one of LIVES); "" for any other."""
     w = facts(name)
     return w.live if w is not None else ""
+
+
+def uploads(name: str) -> bool:
+    w = facts(name)
+    return w is not None and w.uploads
 
 
 def needs_db(name: str) -> bool:

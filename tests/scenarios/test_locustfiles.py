@@ -39,6 +39,7 @@ ENDPOINTS = {
     "ws-echo": {"/ws/echo"},
     "ws-feed": {"/ws/feed"},
     "poll": {"/poll"},
+    "upload": {"/upload"},
 }
 
 

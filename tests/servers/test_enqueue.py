@@ -122,8 +122,9 @@ def test_pool_jobs_and_requests_share_the_threads() -> None:
 @pytest.mark.parametrize("variant", BACKGROUND)
 def test_many_jobs_wait_at_once(variant: str) -> None:
     """Eight 1.2 s jobs accepted together: the awaiting strategies (and a pool of eight
-    threads) run them side by side, so they are all done in about one job's time."""
-    with served(variant, threads=8) as base:
+    threads or worker processes) run them side by side, so they are all done in about one
+    job's time."""
+    with served(variant, threads=8, pool_processes=8) as base:
         started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: timed_get(base, f"/enqueue?ms={JOB_MS}"), range(8)))

@@ -59,7 +59,9 @@ def test_awaiting_variants_overlap_sleeps(
 def test_threadpool_runs_as_many_sleeps_as_threads(
     serve: Callable[..., AppUnderTest], variant: str
 ) -> None:
-    elapsed, _ = concurrent_gets(serve(variant, threads=4), "/sleep?ms=200", 8)
+    # A pool of four: threads, or worker processes for a process pool.
+    srv = serve(variant, threads=4, pool_processes=4)
+    elapsed, _ = concurrent_gets(srv, "/sleep?ms=200", 8)
     assert 0.38 <= elapsed < 0.75  # two rounds of four
 
 
