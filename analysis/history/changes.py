@@ -8,10 +8,9 @@ package's own code (installed without its CLI's dependencies: see the Makefile).
 A change point is reported only when the run-level intervals separate too: the segment
 before and the segment after, each as the median of its runs' interval ends, do not overlap
 (a split the runs' own precision cannot see is noise). A run's interval is its own (repeats,
-or req/s's block bootstrap), never narrower than the between-run noise the series shows
-(the sd of its run-to-run steps, the steps at change points left out): a single run's p99
-has no interval of its own, and a window's bootstrap knows nothing of how much runs differ
-from each other. Its size is the ratio of the segments'
+or req/s's block bootstrap); a run with none (one repeat of p99 or of CPU per request) gets
+the between-run noise the series shows (the sd of its run-to-run steps, the steps at change
+points left out). Its size is the ratio of the segments'
 medians with a Welch 95 % interval on log values. A CPU-bound series (cpu, hello, json ...)
 whose change disappears once the machine-speed reading of each run is taken out (req/s ×
 loop seconds, latency and CPU per request ÷ loop seconds) is marked "(machine)", as
@@ -118,11 +117,14 @@ def between_run_sd(values: np.ndarray, breaks: list[int]) -> float:
 
 
 def widened(points: pd.DataFrame, breaks: list[int]) -> pd.DataFrame:
-    """Each run's interval, at least value × exp(±z·sd between runs)."""
+    """A run without an interval of its own (one repeat of a column other than req/s: a
+    point) gets value × exp(±z·sd between runs); a run's own interval is kept."""
     values = points["value"].to_numpy(float)
     spread = math.exp(Z95 * between_run_sd(values, breaks))
-    low = np.fmin(points["low"].to_numpy(float), values / spread)
-    high = np.fmax(points["high"].to_numpy(float), values * spread)
+    low, high = points["low"].to_numpy(float), points["high"].to_numpy(float)
+    point = ~(high > low)
+    low = np.where(point, values / spread, low)
+    high = np.where(point, values * spread, high)
     return points.assign(low=low, high=high)
 
 

@@ -31,7 +31,7 @@ def add_command(sub: Any) -> None:
         description="Read every run under the folders (any schema version), group cells by "
         "configuration and machine (runs on different hardware are separate series), order "
         "runs by time, find change points in each series of per-run medians (E-Divisive means, "
-        "Apache Otava's variant; reported only where the runs' 95%% intervals separate too; "
+        "Apache Otava's variant; reported only where the runs' 95% intervals separate too; "
         "CPU-bound changes the machine-speed reading explains are marked (machine)), and write "
         "index.html with a trend chart per configuration and a table of the changes, beside "
         "points.csv and changes.csv.",
