@@ -93,7 +93,10 @@ def _check_stored_scenarios(suite: Suite, source: Path) -> None:
         for key, value in s.params.items():
             problem = spec.param_problem(key, value)
             if problem:
-                raise UserError(f"{source}: scenario {s.name}: parameter {key}: {problem}")
+                raise UserError(
+                    f"{source}: scenario {s.name}: parameter {key!r} is not its own ({problem});"
+                    " start a new run"
+                )
 
 
 def runs_user_code(suite: Suite) -> bool:
