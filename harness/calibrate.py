@@ -249,17 +249,16 @@ class Calibration:
 
     def listener(self, base: str, rate: float, acc: Rounds) -> Estimate:
         """The recorder's cost in % of the generator's CPU at one offered rate: pairs of
-        open-loop loads with and without it, each side's CPU over the same window. The
-        recorded loads, at a lower rate than the cells, are points of the fixed-cost fit."""
+        open-loop loads with and without it, each side's CPU over the same window. (Not
+        points of the fixed-cost fit: an open loop's pacing costs CPU of its own, about
+        twice a closed loop's per request at these rates.)"""
         pairs = Estimate(())
         for p in range(1, MAX_PAIRS + 1):
             cpu = {}
             for record in (True, False) if p % 2 else (False, True):
-                cpu[record], rps = open_loop_cpu(
+                cpu[record], _ = open_loop_cpu(
                     self.tmp, base, self.duration_s, self.place, record, rate
                 )
-                if record and rps > 0 and math.isfinite(cpu[record]):
-                    acc.points.append((rps, cpu[record]))
             if cpu[True] > 0 and cpu[False] > 0:
                 pairs = pairs.added((cpu[True] / cpu[False] - 1) * 100)
             self.say(
@@ -350,6 +349,10 @@ def fixed_cost_fit(points: list[tuple[float, float]]) -> tuple[float, float] | N
 
 
 BOOTSTRAP = 2000  # resamples of the fit's points for the ceiling's interval
+# The fit's ceiling is used only when its interval is this narrow (± % of it): within one
+# calibration the cells' req/s often vary too little (a server-bound 445-878 req/s on a busy
+# machine here gave fits of 20,000-50,000 req/s, intervals 10× wide).
+FIT_CI_PCT = 25.0
 
 
 def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, list[float]] | None:
@@ -391,7 +394,10 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
     simple_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
     fitted = fit_ceiling(acc.points)
     fit = fixed_cost_fit(acc.points)
-    if fitted is not None and fit is not None:
+    usable = (
+        fitted is not None and (fitted[1][1] - fitted[1][0]) / 2 <= FIT_CI_PCT / 100 * fitted[0]
+    )
+    if usable and fitted is not None and fit is not None:
         (ceiling, ceiling_ci), how = fitted, "fit"
         predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
         check_ceiling = CEILING_BUSY * 1000.0 / predicted
@@ -441,6 +447,8 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
     fit = fixed_cost_fit(acc.points)
     if fit is not None:
         out["fixed_cpu_pct"], out["marginal_ms_per_req"] = fit
+    if fitted is not None:
+        out["ceiling_fit_rps"], out["ceiling_fit_ci"] = fitted
     if workers > 1:
         out["rps_per_worker_at_n"] = acc.at_n.mean
         out["cpu_pct_per_worker_at_n"] = acc.at_n_cpu.mean
@@ -527,6 +535,13 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
         f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)"
     )
+    if not fit and "ceiling_fit_rps" in result:
+        lines.append(
+            f"  (fixed-cost fit over these cells: CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
+            f"{result['marginal_ms_per_req']:.3f} ms × req/s, a ceiling of "
+            f"{_figure(result['ceiling_fit_rps'], result['ceiling_fit_ci'])}: too uncertain to "
+            "use, their req/s varied too little)"
+        )
     if "rps_per_worker_at_n" in result:
         lines.append(
             f"{result['workers']} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "
