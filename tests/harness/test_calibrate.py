@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 from analysis.report_generator import calibration_text
-from harness import calibrate
-from harness.calibrate import Estimate, Rounds, result_of, summary_lines
+from harness import calibrate, calibration_figures
+from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
 from record.cells import RunRecord
 
 
@@ -145,9 +145,11 @@ def test_the_fixed_part_of_the_generator_cpu_is_separated() -> None:
     """CPU % = 8 + 0.01 % per req/s (0.1 ms per request): the fit finds both parts; cells
     whose req/s hardly differ cannot tell them apart."""
     points = [(r, 8.0 + 0.01 * r) for r in (600.0, 1000.0, 1800.0, 2500.0)]
-    fixed, marginal = calibrate.fixed_cost_fit(points)  # type: ignore[misc]
+    fixed, marginal = calibration_figures.fixed_cost_fit(points)  # type: ignore[misc]
     assert fixed == pytest.approx(8.0) and marginal == pytest.approx(0.1)
-    assert calibrate.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
+    assert (
+        calibration_figures.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
+    )
 
 
 @pytest.mark.timeout(120)
