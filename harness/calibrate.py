@@ -31,14 +31,22 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import placement as placements
 from harness import procs
+from harness.calibration_figures import (
+    CHECK_USERS,
+    MIN_ROUNDS,
+    TARGET_CI_PCT,
+    USERS,
+    Estimate,
+    Rounds,
+    result_of,
+    summary_lines,
+)
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import sigterm_as_interrupt
 from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv
@@ -51,12 +59,7 @@ from record.schema import LOADGEN_FILE
 from record.verdict import Verdict
 
 CALIBRATION_FILE = "calibration.json"
-USERS = 32  # the ceiling cells' users (and wrk's connections)
-CHECK_USERS = 10  # the ordinary cell of the cross-check
-CEILING_BUSY = 0.9
-TARGET_CI_PCT = 5.0  # a figure is published once its 95 % interval is this narrow (± % of it)
-MIN_ROUNDS, MAX_ROUNDS = 3, 8  # 3: the fewest that estimate their own spread
-CHECK_PCT = 10.0  # the ordinary cell's implied ceiling must agree this closely
+MAX_ROUNDS = 8  # a machine not steady by then will not be within a calibration
 LISTENER_TARGET_PTS = 2.0  # the recorder's cost: ± percentage points
 MIN_PAIRS, MAX_PAIRS = 3, 6
 LISTENER_RATE_SHARE = 0.6  # the recorder's open loop: this share of the ceiling cells' req/s
@@ -65,49 +68,6 @@ WARMUP_S = 1.0
 # The verdict on a finished cell (status word, one line, req/s or NaN when not valid): the
 # runner's Judge (harness/runner.py); run_bench.py hands over the analysis's own.
 Judge = Callable[[CellRecord, Path], Verdict]
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A mean with its 95 % t interval from repeated measurements."""
-
-    values: tuple[float, ...]
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.values) if self.values else math.nan
-
-    @property
-    def half_width(self) -> float:
-        if self.n < 2:
-            return math.inf
-        from scipy import stats
-
-        sd = statistics.stdev(self.values)
-        return float(stats.t.ppf(0.975, self.n - 1)) * sd / math.sqrt(self.n)
-
-    @property
-    def low(self) -> float:
-        return self.mean - self.half_width
-
-    @property
-    def high(self) -> float:
-        return self.mean + self.half_width
-
-    @property
-    def half_width_pct(self) -> float:
-        return self.half_width / abs(self.mean) * 100 if self.mean else math.inf
-
-    def narrow(self, target_pct: float, least: int = MIN_ROUNDS) -> bool:
-        return self.n >= least and self.half_width_pct <= target_pct
-
-    def added(self, value: float | None) -> Estimate:
-        ok = value is not None and math.isfinite(value)
-        return Estimate((*self.values, float(value))) if ok else self  # type: ignore[arg-type]
 
 
 def own_judge(record: CellRecord, cell_dir: Path) -> Verdict:
@@ -146,29 +106,6 @@ def calibration_suite(duration_s: float, server_cores: int) -> Suite:
         ],
     }
     return parse_suite(data, "calibrate")
-
-
-@dataclass
-class Rounds:
-    """What the rounds measured so far, per figure."""
-
-    cost: Estimate = Estimate(())  # ceiling cells: generator ms per request
-    rps: Estimate = Estimate(())  # ceiling cells: req/s
-    cpu: Estimate = Estimate(())  # ceiling cells: every Locust process's CPU %
-    busy: Estimate = Estimate(())  # ceiling cells: how busy the generator's cores were
-    check: Estimate = Estimate(())  # ordinary cell: generator ms per request
-    check_rps: Estimate = Estimate(())  # ordinary cell: req/s
-    wrk: Estimate = Estimate(())  # wrk req/s on the same server and connections
-    ratio: Estimate = Estimate(())  # per round: ceiling cell's req/s ÷ wrk's
-    at_n: Estimate = Estimate(())  # --workers N: req/s per worker
-    at_n_cpu: Estimate = Estimate(())
-    skipped: list[str] = field(default_factory=list)
-    # (req/s, every Locust process's CPU %) of each valid cell, for the fixed-cost fit.
-    points: list[tuple[float, float]] = field(default_factory=list)
-
-    def converged(self, with_wrk: bool) -> bool:
-        figures = [self.cost, self.check] + ([self.ratio] if with_wrk else [])
-        return all(f.narrow(TARGET_CI_PCT) for f in figures)
 
 
 class Calibration:
@@ -254,17 +191,16 @@ class Calibration:
 
     def listener(self, base: str, rate: float, acc: Rounds) -> Estimate:
         """The recorder's cost in % of the generator's CPU at one offered rate: pairs of
-        open-loop loads with and without it, each side's CPU over the same window. The
-        recorded loads, at a lower rate than the cells, are points of the fixed-cost fit."""
+        open-loop loads with and without it, each side's CPU over the same window. (Not
+        points of the fixed-cost fit: an open loop's pacing costs CPU of its own, about
+        twice a closed loop's per request at these rates.)"""
         pairs = Estimate(())
         for p in range(1, MAX_PAIRS + 1):
             cpu = {}
             for record in (True, False) if p % 2 else (False, True):
-                cpu[record], rps = open_loop_cpu(
+                cpu[record], _ = open_loop_cpu(
                     self.tmp, base, self.duration_s, self.place, record, rate
                 )
-                if record and rps > 0 and math.isfinite(cpu[record]):
-                    acc.points.append((rps, cpu[record]))
             if cpu[True] > 0 and cpu[False] > 0:
                 pairs = pairs.added((cpu[True] / cpu[False] - 1) * 100)
             self.say(
@@ -338,130 +274,6 @@ def run_wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | 
     }
 
 
-# The fit needs req/s that differ this much (max/min) between cells to separate the parts.
-FIT_SPREAD = 1.3
-
-
-def fixed_cost_fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least squares of the generator's CPU % on req/s over the calibration's cells: (the
-    CPU % it spends whatever the rate, ms per extra request). A fixed part makes the
-    per-request figure (CPU ÷ req/s) rise as req/s falls, so a ceiling from a cell whose
-    server was slow (a busy machine) comes out low; None when the req/s did not vary enough."""
-    if len(points) < 3:
-        return None
-    rps = [p[0] for p in points]
-    if max(rps) / min(rps) < FIT_SPREAD:
-        return None
-    slope, intercept = statistics.linear_regression(rps, [p[1] for p in points])
-    return intercept, slope * 10.0  # % per (req/s) → ms per request
-
-
-BOOTSTRAP = 2000  # resamples of the fit's points for the ceiling's interval
-
-
-def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, list[float]] | None:
-    """The req/s at which the generator's CPU reaches 90 % by the fixed-cost fit, with a
-    95 % bootstrap interval over the cells (percentiles of resampled fits)."""
-    fit = fixed_cost_fit(points)
-    if fit is None or not fit[1] > 0:
-        return None
-    import numpy as np
-
-    def ceiling(fixed: float, ms: float) -> float:
-        return (CEILING_BUSY * 100.0 - fixed) / (ms / 10.0) if ms > 0 else math.nan
-
-    rng = np.random.default_rng(0)  # the same points give the same interval
-    found = []
-    for _ in range(BOOTSTRAP):
-        pick = [points[i] for i in rng.integers(0, len(points), len(points))]
-        again = fixed_cost_fit(pick)
-        if again is not None:
-            found.append(ceiling(*again))
-    values = np.array([v for v in found if math.isfinite(v)])
-    if len(values) < BOOTSTRAP / 2:
-        return None
-    lo, hi = np.percentile(values, [2.5, 97.5])
-    return ceiling(*fit), [float(lo), float(hi)]
-
-
-def _ci(e: Estimate) -> list[float]:
-    return [e.low, e.high] if e.n >= 2 else [math.nan, math.nan]
-
-
-def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[str, Any]:
-    """calibration.json: the older keys (ceiling_rps_per_worker, cpu_ms_per_req, ...) with
-    the same meaning, each figure's interval and repeats beside it. The ceiling is the fixed-
-    cost fit's where the cells' req/s differed enough to make one (ceiling_method "fit"), else
-    90 % over the ceiling cells' cost per request ("per-request", which a slow server biases
-    low); the cross-check is then the fit's prediction of the ordinary cell's cost."""
-    simple = CEILING_BUSY * 1000.0 / acc.cost.mean
-    simple_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
-    fitted = fit_ceiling(acc.points)
-    fit = fixed_cost_fit(acc.points)
-    if fitted is not None and fit is not None:
-        (ceiling, ceiling_ci), how = fitted, "fit"
-        predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
-        check_ceiling = CEILING_BUSY * 1000.0 / predicted
-    else:
-        ceiling, ceiling_ci, how = simple, simple_ci, "per-request"
-        predicted = math.nan
-        check_ceiling = CEILING_BUSY * 1000.0 / acc.check.mean
-    gap = (
-        (acc.check.mean / predicted - 1) * 100
-        if how == "fit"
-        else (check_ceiling / ceiling - 1) * 100
-    )
-    out: dict[str, Any] = {
-        "measured_at": time.time(),
-        "server": "multiprocess /hello",
-        "method": "cells",
-        "users": USERS,
-        "workers": workers,
-        "rps_per_worker": acc.rps.mean,
-        "cpu_pct_per_worker": acc.cpu.mean,
-        "loadgen_core_pct": acc.busy.mean,
-        "cpu_ms_per_req": acc.cost.mean,
-        "cpu_ms_per_req_ci": _ci(acc.cost),
-        "cpu_ms_per_req_samples": list(acc.cost.values),
-        "ceiling_rps_per_worker": ceiling,
-        "ceiling_ci": ceiling_ci,
-        "ceiling_method": how,
-        "ceiling_per_request_rps": simple,
-        "ceiling_per_request_ci": simple_ci,
-        "repeats": acc.cost.n,
-        "target_ci_pct": TARGET_CI_PCT,
-        "converged": acc.cost.narrow(TARGET_CI_PCT),
-        "check_cell": f"coroutine /hello {CHECK_USERS} users",
-        "check_cpu_ms_per_req": acc.check.mean,
-        "check_cpu_ms_per_req_ci": _ci(acc.check),
-        "check_rps": acc.check_rps.mean,
-        "check_predicted_ms_per_req": predicted,
-        "check_ceiling_rps": check_ceiling,
-        "check_gap_pct": gap,
-        "check_agrees": abs(gap) <= CHECK_PCT,
-        "listener_rate": rate,
-        "listener_overhead_pct": pairs.mean,
-        "listener_overhead_ci": _ci(pairs),
-        "listener_pairs": pairs.n,
-        "skipped": list(acc.skipped),
-    }
-    fit = fixed_cost_fit(acc.points)
-    if fit is not None:
-        out["fixed_cpu_pct"], out["marginal_ms_per_req"] = fit
-    if workers > 1:
-        out["rps_per_worker_at_n"] = acc.at_n.mean
-        out["cpu_pct_per_worker_at_n"] = acc.at_n_cpu.mean
-    if acc.wrk.n:
-        out |= {
-            "wrk_rps": acc.wrk.mean,
-            "wrk_ci": _ci(acc.wrk),
-            "harness_rps": acc.rps.mean,
-            "harness_wrk_ratio": acc.ratio.mean,
-            "harness_wrk_ratio_ci": _ci(acc.ratio),
-        }
-    return out
-
-
 def measure(
     workers: int, duration_s: float, judge: Judge = own_judge, quiet: bool = False
 ) -> dict[str, Any]:
@@ -483,71 +295,6 @@ def measure(
         rate = round(LISTENER_RATE_SHARE * acc.rps.mean)
         pairs = cal.listener(base, rate, acc)
         return result_of(acc, pairs, workers, rate)
-
-
-def _figure(value: float, ci: list[float], digits: int = 0, unit: str = "") -> str:
-    lo, hi = ci
-    inner = f" [{lo:,.{digits}f}, {hi:,.{digits}f}]" if math.isfinite(lo) else ""
-    return f"{value:,.{digits}f}{unit}{inner}"
-
-
-def summary_lines(result: dict[str, Any]) -> list[str]:
-    """What calibrate prints: each figure with its 95 % interval and how many repeats."""
-    n, target = result["repeats"], result["target_ci_pct"]
-    reached = (
-        f"interval within ±{target:g}% after {n} repeats"
-        if result["converged"]
-        else f"interval still wider than ±{target:g}% after {n} repeats: the machine was not steady"
-    )
-    fit = result.get("ceiling_method") == "fit"
-    how = (
-        f"fixed-cost fit: CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
-        f"{result['marginal_ms_per_req']:.3f} ms × req/s"
-        if fit
-        else "90% over the cost per request"
-    )
-    lines = [
-        f"ceiling: {_figure(result['ceiling_rps_per_worker'], result['ceiling_ci'])} req/s per "
-        f"Locust worker at 90% CPU (95% CI; {how})",
-        f"  generator cost {_figure(result['cpu_ms_per_req'], result['cpu_ms_per_req_ci'], 3)} "
-        f"ms/req at {result['rps_per_worker']:,.0f} req/s, {result['loadgen_core_pct']:.0f}% of "
-        f"its core ({reached}); 90% over it alone: "
-        f"{_figure(result['ceiling_per_request_rps'], result['ceiling_per_request_ci'])} req/s",
-    ]
-    if fit:
-        lines.append(
-            f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "
-            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
-            f"ms/req measured, {result['check_predicted_ms_per_req']:.3f} by the fit, "
-            f"{result['check_gap_pct']:+.0f}% "
-            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
-        )
-    else:
-        lines.append(
-            f"cross-check: {result['check_cell']}: "
-            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
-            f"ms/req, a ceiling of {result['check_ceiling_rps']:,.0f} req/s, "
-            f"{result['check_gap_pct']:+.0f}% from the calibrated one "
-            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
-        )
-    lines.append(
-        f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
-        f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)"
-    )
-    if "rps_per_worker_at_n" in result:
-        lines.append(
-            f"{result['workers']} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "
-            f"{result['cpu_pct_per_worker_at_n']:.0f}% CPU"
-        )
-    if "wrk_rps" in result:
-        lines.append(
-            f"wrk: {_figure(result['wrk_rps'], result['wrk_ci'])} req/s; harness/wrk "
-            f"{_figure(result['harness_wrk_ratio'], result['harness_wrk_ratio_ci'], 2)} "
-            f"(the ceiling cells' own req/s, {result['users']} connections each)"
-        )
-    else:
-        lines.append("wrk: not installed (apt-get install wrk), no comparison")
-    return lines
 
 
 def calibrate(out: str | Path, *, workers: int, duration_s: float, judge: Judge = own_judge) -> int:

@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 from analysis.report_generator import calibration_text
-from harness import calibrate
-from harness.calibrate import Estimate, Rounds, result_of, summary_lines
+from harness import calibrate, calibration_figures
+from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
 from record.cells import RunRecord
 from record.run_meta import Calibration
 
@@ -147,9 +147,11 @@ def test_the_fixed_part_of_the_generator_cpu_is_separated() -> None:
     """CPU % = 8 + 0.01 % per req/s (0.1 ms per request): the fit finds both parts; cells
     whose req/s hardly differ cannot tell them apart."""
     points = [(r, 8.0 + 0.01 * r) for r in (600.0, 1000.0, 1800.0, 2500.0)]
-    fixed, marginal = calibrate.fixed_cost_fit(points)  # type: ignore[misc]
+    fixed, marginal = calibration_figures.fixed_cost_fit(points)  # type: ignore[misc]
     assert fixed == pytest.approx(8.0) and marginal == pytest.approx(0.1)
-    assert calibrate.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
+    assert (
+        calibration_figures.fixed_cost_fit([(1000.0, 18.0), (1050.0, 18.5), (1100.0, 19.0)]) is None
+    )
 
 
 @pytest.mark.timeout(120)
@@ -214,3 +216,22 @@ def test_the_ceiling_comes_from_the_fit_where_req_s_varied() -> None:
     assert result["check_agrees"] and abs(result["check_gap_pct"]) < 5
     text = "\n".join(summary_lines(result))
     assert "fixed-cost fit: CPU ≈ 6." in text and "by the fit" in text
+
+
+def test_a_fit_too_uncertain_to_use_falls_back_to_the_cost_per_request() -> None:
+    """Cells at 600-900 req/s with a few % of noise in their CPU: the fit's ceiling is far too
+    uncertain, so the ceiling is 90 % over the cost per request, the fit kept beside it."""
+    acc = Rounds()
+    for rps, wobble in ((600, 1.1), (900, 0.9), (700, 1.05), (800, 0.93), (650, 0.97)):
+        cpu = (7.0 + 0.012 * rps) * wobble
+        acc.points.append((float(rps), cpu))
+        acc.cost = acc.cost.added(cpu / rps * 10)
+        acc.rps, acc.cpu, acc.busy = acc.rps.added(rps), acc.cpu.added(cpu), acc.busy.added(cpu)
+        acc.check = acc.check.added(cpu / rps * 10)
+        acc.check_rps = acc.check_rps.added(float(rps))
+    result = result_of(acc, Estimate((0.1, 0.2, 0.3)), workers=1, rate=400)
+    assert result["ceiling_method"] == "per-request"
+    assert result["ceiling_rps_per_worker"] == result["ceiling_per_request_rps"]
+    lo, hi = result["ceiling_fit_ci"]
+    assert (hi - lo) / 2 > 0.25 * result["ceiling_fit_rps"]
+    assert "too uncertain to use" in "\n".join(summary_lines(result))
