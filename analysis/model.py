@@ -114,6 +114,8 @@ def live_bound(
     """
     interval = params["interval_ms"] / 1000.0
     slots = variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
+    if variants.process_pool(variant):
+        slots = users  # its long-lived endpoints wait on the IOLoop (servers/processpool.py)
     if live == workloads.LIVE_FEED:
         bound = users / interval
     elif live == workloads.LIVE_ECHO:

@@ -166,6 +166,14 @@ def verify(
             if problem:
                 problems.append(f"WebSocket {path}: {problem}")
             continue
+        if urlsplit(path).path == "/upload":
+            try:
+                problem = _verify_upload(base_url, path, strict)
+            except OSError as exc:
+                problem = f"no answer ({type(exc).__name__})"
+            if problem:
+                problems.append(f"POST {path}: {problem}")
+            continue
         try:
             status, headers, body = http_get(base_url + path, timeout=30)
         except OSError as exc:

@@ -26,6 +26,7 @@ from servers import poolwork
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ProcessPoolDbHandler, with_db
+from servers.live import AWAITING, with_live
 from servers.upload import INLINE, with_upload
 
 # The header naming the worker process that did a request's work (the pid in the body, as
@@ -136,6 +137,10 @@ def start_pool(config: ServerConfig) -> ProcessPoolExecutor:
     return executor
 
 
+# The long-lived endpoints wait on the IOLoop (a Condition, as the coroutine styles do): a
+# waiting socket or poll is no blocking work to hand a worker process, and their state (the
+# socket, the schedule) cannot cross into one.
+@with_live(AWAITING)
 @with_db(ProcessPoolDbHandler)
 @with_upload(INLINE)
 def make_app(config: ServerConfig) -> web.Application:

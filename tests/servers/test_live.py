@@ -153,7 +153,8 @@ def test_polls_waiting_at_once(serve: Serve, variant: str) -> None:
     assert all(r.code == 204 for r in responses)
     held = health_live(app)["polls_waiting_max"]
     waits = VARIANTS[variant].facts.waits
-    if waits == AWAITS:
+    if waits == AWAITS or VARIANTS[variant].facts.process_pool:
+        # processpool's long-lived endpoints wait on the IOLoop (servers/processpool.py)
         assert held == 6 and took < 0.9
     elif waits == POOL:
         assert held == 3
