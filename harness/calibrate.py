@@ -119,9 +119,15 @@ def _wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | Non
 def measure(workers: int, duration_s: float, quiet: bool = False) -> dict[str, Any]:
     place = placements.choose("split")
     tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
-    port = procs.free_port()
-    argv = procs.server_argv("multiprocess", port, processes=len(place.server_cpus))
-    server = procs.start("server", argv, log_path=tmp / "server.log", cpus=set(place.server_cpus))
+    server, port = procs.start_listening(
+        "server",
+        lambda port_file: procs.server_argv(
+            "multiprocess", 0, processes=len(place.server_cpus), port_file=port_file
+        ),
+        log_path=tmp / "server.log",
+        cpus=set(place.server_cpus),
+        contain=True,
+    )
     base = f"http://127.0.0.1:{port}"
     loadgen = set(place.loadgen_cpus)
     try:

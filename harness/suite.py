@@ -45,6 +45,7 @@ TOP_KEYS = {
     "max_in_flight",
     "slo_ms",
     "apps",
+    "verify_grace_s",
 }
 SERVER_KEYS = {"threads", "processes", "reuse_port", "http_client", "max_backlog"}
 ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
@@ -88,6 +89,9 @@ class Suite:
     slo_ms: float | None = None
     # The user's own services, started per cell like a variant (harness/apps.py).
     apps: tuple[AppEntry, ...] = ()
+    # Verification is retried for this long before the cell fails (0: once); for an app whose
+    # health path answers before it can serve (its processes still opening their pools).
+    verify_grace_s: float = 0.0
 
     @property
     def adaptive(self) -> bool:
@@ -327,6 +331,9 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         path=source,
         **_parse_open_loop(c, data),
         apps=apps,
+        verify_grace_s=float(
+            c.number(data.get("verify_grace_s", 0), "verify_grace_s", "verify_grace_s", False)
+        ),
     )
 
 

@@ -27,6 +27,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "slo_ms": (0, 600_000),
     # /enqueue: background jobs pending per server process past which a new one is a 503.
     "max_backlog": (1, MAX_BACKLOG_MAX),
+    # Verification retried this long: an app that answers health before it can serve.
+    "verify_grace_s": (0, 60),
 }
 # Ranges whose lower end is excluded: zero is no rate and no SLO.
 POSITIVE = {"rates", "slo_ms"}
