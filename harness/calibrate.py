@@ -180,10 +180,15 @@ class Calibration:
 
     def server(self) -> tuple[procs.Child, str]:
         """A server like the ceiling cell's, for wrk and the recorder's pairs."""
-        port = procs.free_port()
-        argv = procs.server_argv("multiprocess", port, processes=len(self.place.server_cpus))
-        log = self.tmp / "server.log"
-        child = procs.start("server", argv, log_path=log, cpus=set(self.place.server_cpus))
+        child, port = procs.start_listening(
+            "server",
+            lambda port_file: procs.server_argv(
+                "multiprocess", 0, processes=len(self.place.server_cpus), port_file=port_file
+            ),
+            log_path=self.tmp / "server.log",
+            cpus=set(self.place.server_cpus),
+            contain=True,
+        )
         self.children.append(child)
         base = f"http://127.0.0.1:{port}"
         procs.wait_ready(base + "/health", child)

@@ -35,9 +35,10 @@ from servers.workloads import DEFAULT_DB_POOL
 
 # A cell that runs this much longer than planned is stopped and recorded as failed.
 WATCHDOG_SLACK_S = 60.0
-PORT_ATTEMPTS = 3
 # How often the harness checks that the server still runs while Locust loads it.
 POLL_S = 0.1
+# Between two verifications within the suite's verify_grace_s.
+VERIFY_RETRY_S = 0.25
 
 
 class CellFailed(Exception):
@@ -102,40 +103,47 @@ class CellRun:
         app: AppEntry | None = None,
         host: str = "127.0.0.1",
     ) -> tuple[procs.Child, str]:
-        """Start a server (a built-in one, or the user's app) on a free port of `host`,
-        retrying if the port was taken meanwhile, and wait until it answers."""
-        last = ""
+        """Start a server (a built-in one, or the user's app) in a PID namespace of its own
+        and wait until it answers. A built-in one binds port 0 and reports the port it got;
+        an app is given a free port, and another if that one was taken meanwhile."""
         log = self.cell_dir / f"{name}.log"
-        for _ in range(PORT_ATTEMPTS):
-            port = procs.free_port(host)
-            argv = argv_for_port(port)
-            child = procs.start(
-                name,
-                argv,
-                log_path=log,
-                env=app.environment(port) if app else None,
-                cwd=Path(app.cwd) if app else PROJECT_ROOT,
-                cpus=set(cpus),
-            )
+        common: dict[str, Any] = {"log_path": log, "cpus": set(cpus), "contain": True}
+        try:
+            if app is None:
+                child, port = procs.start_listening(
+                    name,
+                    lambda f: [*argv_for_port(0), "--port-file", str(f)],
+                    cwd=PROJECT_ROOT,
+                    **common,
+                )
+                self.children.append(child)
+                procs.wait_ready(f"http://{host}:{port}/health", child)
+            else:
+                child, port = self._start_app(app, log, host, common)
+        except RuntimeError as exc:
+            if app is not None:  # the user needs the app's own words: its last log lines
+                raise CellFailed(
+                    f"app {app.name} did not start: {exc}; {log.name}: {logs.tail(log, 5)}"
+                ) from None
+            raise CellFailed(f"{name} did not start: {exc}; {logs.tail(log)}") from None
+        return child, f"http://{host}:{port}"
+
+    def _start_app(
+        self, app: AppEntry, log: Path, host: str, common: dict
+    ) -> tuple[procs.Child, int]:
+        """A user's app is told its port ({port}): a free one, another if it says "in use"."""
+
+        def start_at(port: int) -> procs.Child:
+            self.command = tuple(app.argv(port))
+            env, cwd = app.environment(port), Path(app.cwd)
+            child = procs.start("server", self.command, env=env, cwd=cwd, **common)
             self.children.append(child)
-            base = f"http://{host}:{port}"
-            try:
-                if app is None:
-                    procs.wait_ready(base + "/health", child)
-                else:
-                    self.command = tuple(argv)
-                    procs.wait_answering(base + app.health, child)
-                return child, base
-            except RuntimeError as exc:
-                last = str(exc)
-                child.stop()
-                if "in use" not in logs.tail(log):
-                    break
-        if app is not None:  # the user needs the app's own words: its last log lines
-            raise CellFailed(
-                f"app {app.name} did not start: {last}; {log.name}: {logs.tail(log, 5)}"
-            )
-        raise CellFailed(f"{name} did not start: {last}; {logs.tail(log)}")
+            return child
+
+        def ready(child: procs.Child, port: int) -> None:
+            procs.wait_answering(f"http://{host}:{port}{app.health}", child)
+
+        return procs.start_on_free_port(start_at, ready, procs.log_says_in_use(log), host=host)
 
     def start_subjects(self) -> Subjects:
         suite, cell, placement = self.options.suite, self.cell, self.options.placement
@@ -215,10 +223,28 @@ class CellRun:
         else:
             paths = SCENARIOS[cell.scenario].paths(cell.params)
             strict = suite.target is None and suite.app(cell.variant) is None
+        deadline = time.monotonic() + suite.verify_grace_s
         problems = verify(subjects.base_url, paths, strict=strict, db_url=self.db_url)
+        while problems and time.monotonic() < deadline:
+            time.sleep(VERIFY_RETRY_S)
+            problems = verify(subjects.base_url, paths, strict=strict, db_url=self.db_url)
         if problems:
-            raise CellFailed("verification failed: " + "; ".join(problems))
+            raise CellFailed("verification failed: " + "; ".join(problems) + self._why())
         return ("ok",)
+
+    def _why(self) -> str:
+        """For an app: its health path said it was ready, yet the paths did not serve; say
+        so, and what retries verification while it finishes starting."""
+        app = self.options.suite.app(self.cell.variant)
+        if app is None:
+            return ""
+        grace = self.options.suite.verify_grace_s
+        if grace > 0:
+            return f" (still failing {grace:g} s after {app.health} answered: verify_grace_s)"
+        return (
+            f" ({app.health} answered before these paths could serve; if {app.name} is still "
+            "starting then, set verify_grace_s = 5 in the suite to retry for 5 s)"
+        )
 
     def run_load(self, subjects: Subjects) -> tuple[int | None, pd.DataFrame]:
         """Run Locust to its end while sampling every process; its exit code and the samples."""
@@ -240,7 +266,7 @@ class CellRun:
         self.children += started
         # The sampler counts every Locust process, master and workers, as the generator.
         roles = [
-            (procs.LOCUST if c.role == procs.LOCUST_WORKER else c.role, c.pid)
+            (procs.LOCUST if c.role == procs.LOCUST_WORKER else c.role, c.program_pid)
             for c in self.children
             if c.role in procs.ROLES
         ]

@@ -38,7 +38,7 @@ def start(
         started.append(
             procs.start(
                 f"locust-w{i}",
-                worker_argv(scenario_file, "127.0.0.1", dist.master_port),
+                worker_argv(scenario_file, _local_master_host(dist), dist.master_port),
                 log_path=cell_dir / f"locust-w{i}.log",
                 env={**env, "BENCH_LOCAL_WORKER": "1"},
                 cwd=PROJECT_ROOT,
@@ -48,6 +48,13 @@ def start(
             )
         )
     return started
+
+
+def _local_master_host(dist: Distribution) -> str:
+    """Where a local worker finds its master: the address the master binds (it binds that
+    one only: with --master-bind 192.0.2.10 nothing listens on 127.0.0.1), loopback when it
+    binds every address."""
+    return "127.0.0.1" if dist.master_bind in ("0.0.0.0", "::", "") else dist.master_bind
 
 
 def failure(cell_dir: Path, dist: Distribution, exit_code: int | None) -> str:

@@ -1,8 +1,8 @@
 """The database of the db scenarios: a throwaway PostgreSQL per cell, or the user's own.
 
 A throwaway one is `initdb` into a fresh temp folder, then `postgres` on a free loopback port
-(and a unix socket inside that folder), started like every other child of the harness: in a
-session of its own, dying with the harness (PR_SET_PDEATHSIG), stopped by group. Its tables
+(and a unix socket inside that folder), started like every other child of the harness (harness/procs.py): in a
+session and a PID namespace of its own, dying with the harness, stopped by group. Its tables
 are seeded before the server starts. Stopping it (a normal end, Ctrl-C, a failed cell: the
 cell's teardown stops every child) also deletes its folder. A folder left by a harness that
 was SIGKILLed (its processes die with it; a folder cannot) is deleted by the next start.
@@ -14,6 +14,7 @@ when the system has one, else `nobody`), which owns the temp folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import os
 import pwd
@@ -28,11 +29,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness import procs
+from harness import logs, procs
 from harness.suite_checks import is_loopback
-from record.errors import UserError
+from record.errors import UserError, first_line
 from servers.config import DB_URL_SCHEMES
-from servers.lifeline import die_with_parent
 
 # Where Debian-like systems install the binaries (initdb is not on PATH there).
 SEARCH_DIRS = ("/usr/lib/postgresql/*/bin",)
@@ -49,7 +49,6 @@ READY_TIMEOUT_S = 20.0
 INITDB_TIMEOUT_S = 60.0
 SHUTDOWN_S = 5.0  # a fast shutdown (SIGINT) takes well under a second
 CONNECT_TIMEOUT_S = 3
-PORT_ATTEMPTS = 3
 UNPRIVILEGED = ("postgres", "nobody")
 
 
@@ -94,38 +93,27 @@ def run_as() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root, and no unprivileged user (postgres, nobody) to run as")
 
 
-def _popen(argv: list[str], *, log: Any, cwd: str, cpus: set[int] | None) -> subprocess.Popen:
-    """Start argv in its own session, as the unprivileged user when root; it dies with the
-    harness. The parent-death signal is set after the user change (a change of credentials
-    clears it), so it holds for the process that runs PostgreSQL."""
-    harness_pid = os.getpid()
-    user = run_as()
-
-    def preexec() -> None:
-        die_with_parent(harness_pid)
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=cwd,
-        env={**os.environ, "LC_ALL": "C", "TZ": "UTC"},
-        preexec_fn=preexec,
-        user=user.pw_uid if user else None,
-        group=user.pw_gid if user else None,
-        extra_groups=[] if user else None,
+def _start(
+    name: str, argv: list[str], log_path: Path | None, cwd: Path, cpus: set[int] | None
+) -> procs.Child:
+    """Start argv as the harness starts every child, as the unprivileged user when root."""
+    env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
+    return procs.start(
+        name, argv, log_path=log_path, env=env, cwd=cwd, cpus=cpus, run_as=run_as(), contain=True
     )
 
 
+@dataclass
 class Database(procs.Child):
     """A throwaway PostgreSQL: stopping it stops the server and deletes its folder."""
 
-    folder: Path
-    url: str
+    folder: Path = Path()
+    url: str = ""
+
+    @classmethod
+    def adopt(cls, child: procs.Child, folder: Path, url: str) -> Database:
+        fields = {f.name: getattr(child, f.name) for f in dataclasses.fields(procs.Child)}
+        return cls(**fields, folder=folder, url=url)
 
     def stop(self, grace_s: float = procs.TERM_GRACE_S) -> int | None:
         # SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for clients to leave).
@@ -179,16 +167,6 @@ def remove_stale_folders() -> list[Path]:
     return removed
 
 
-def _log_tail(path: Path | None, lines: int = 3) -> str:
-    if path is None:
-        return ""
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text[-lines:])[-400:]
-
-
 def connect(url: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
     import psycopg
 
@@ -207,43 +185,42 @@ def seed(url: str) -> None:
 
 
 def _wait_ready(url: str, child: procs.Child, log_path: Path | None) -> None:
+    """Until postgres accepts a connection; RuntimeError with its log's last words if not."""
     import psycopg
 
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise RuntimeError(
-                f"postgres exited with code {child.popen.returncode}: {_log_tail(log_path)}"
-            )
+    def accepts() -> None:
         try:
             with connect(url, timeout=1):
                 return
         except psycopg.OperationalError as exc:
-            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "refused"
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"postgres did not accept connections within {READY_TIMEOUT_S:.0f} s ({last})"
-    )
+            raise procs.NotYet(first_line(exc, "refused")) from None
+
+    try:
+        procs.poll_until(accepts, child, READY_TIMEOUT_S, "postgres did not accept connections")
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}: {_tail(log_path)}") from None
 
 
-def _initdb(
-    binaries: Any, data: Path, log: Any, log_path: Path | None, cpus: set[int] | None
-) -> None:
+def _tail(log_path: Path | None) -> str:
+    return logs.tail(log_path) if log_path is not None else ""
+
+
+def _initdb(binaries: Binaries, data: Path, log_path: Path | None, cpus: set[int] | None) -> None:
     """A new cluster in `data`; RuntimeError with initdb's last words when it fails."""
-    initdb = _popen(
+    initdb = _start(
+        "initdb",
         [binaries.initdb, "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
          "--no-locale", "--no-sync"],
-        log=log, cwd=str(data.parent), cpus=cpus,
+        log_path, data.parent, cpus,
     )  # fmt: skip
     try:
-        code = initdb.wait(timeout=INITDB_TIMEOUT_S)
+        code = initdb.popen.wait(timeout=INITDB_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        code = None
     finally:
-        if initdb.poll() is None:
-            initdb.kill()
-            initdb.wait()
+        initdb.stop()
     if code != 0:
-        raise RuntimeError(f"initdb exited with code {code}: {_log_tail(log_path)}")
+        raise RuntimeError(f"initdb exited with code {code}: {_tail(log_path)}")
 
 
 def start_throwaway(
@@ -257,45 +234,40 @@ def start_throwaway(
     remove_stale_folders()
     user = run_as()
     folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
-    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     db: Database | None = None
     try:
         (folder / OWNER_FILE).write_text(str(os.getpid()))
         if user is not None:
             os.chown(folder, user.pw_uid, user.pw_gid)
         data = folder / "data"
-        _initdb(binaries, data, log, log_path, cpus)
-        for _ in range(PORT_ATTEMPTS):
-            port = procs.free_port()
-            popen = _popen(
+        _initdb(binaries, data, log_path, cpus)
+
+        def start_at(port: int) -> procs.Child:
+            return _start(
+                name,
                 [binaries.postgres, "-D", str(data), "-p", str(port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}",
                  "-c", "max_connections=200", "-c", "log_min_messages=warning"],
-                log=log, cwd=str(folder), cpus=cpus,
+                log_path, folder, cpus,
             )  # fmt: skip
-            db = Database(name=name, popen=popen, log=log if not isinstance(log, int) else None)
-            db.folder = folder
-            db.url = f"postgresql://{USER}@127.0.0.1:{port}/{DBNAME}"
-            try:
-                _wait_ready(db.url, db, log_path)
-                break
-            except RuntimeError:
-                if "already in use" not in _log_tail(log_path, 10):
-                    raise
-                procs.Child.stop(db)  # keeps the folder for the next port
-                log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
-                db = None
-        if db is None:
-            raise RuntimeError("postgres found no free port")
+
+        def ready(child: procs.Child, port: int) -> None:
+            _wait_ready(_url(port), child, log_path)
+
+        in_use = procs.log_says_in_use(log_path, "already in use") if log_path else lambda _: False
+        child, port = procs.start_on_free_port(start_at, ready, in_use)
+        db = Database.adopt(child, folder, _url(port))
         seed(db.url)
         return db
     except BaseException:
         if db is not None:
             db.stop()
-        elif log_path is not None and hasattr(log, "close"):
-            log.close()
         remove_folder(folder)
         raise
+
+
+def _url(port: int) -> str:
+    return f"postgresql://{USER}@127.0.0.1:{port}/{DBNAME}"
 
 
 def check_db_url(url: str, *, allow_remote: bool = False) -> str:
@@ -316,8 +288,7 @@ def check_db_url(url: str, *, allow_remote: bool = False) -> str:
     try:
         seed(url)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{where}: cannot use the database at {host}: {first}") from None
+        raise UserError(f"{where}: cannot use the database at {host}: {first_line(exc)}") from None
     return url
 
 

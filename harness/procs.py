@@ -1,24 +1,35 @@
-"""Child processes the harness owns: each in its own session (so its whole process group can
-be signalled), stopped by group, always reaped. Nothing here is ever found by name."""
+"""The child-process toolkit: every process the harness starts is started, made ready and
+stopped here. Each child runs in its own session (so its whole process group can be
+signalled), dies with the harness (PR_SET_PDEATHSIG), optionally on given cores, as an
+unprivileged user, and in a PID namespace of its own (harness/containment.py: what it forks
+dies with it too). Readiness is polled (`poll_until`), a server's port is the one it reports
+(`start_listening`) or a free one retried (`start_on_free_port`). Stopped by group, always
+reaped. Nothing here is ever found by name."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
+from harness import containment, logs
+from servers.announce import read_port
 from servers.lifeline import die_with_parent
+
+T = TypeVar("T")
 
 # How long a stopped group gets between SIGTERM and SIGKILL; servers stop within ~2 s.
 TERM_GRACE_S = 5.0
@@ -26,6 +37,8 @@ TERM_GRACE_S = 5.0
 READY_TIMEOUT_S = 20.0
 READY_POLL_S = 0.05
 HTTP_TIMEOUT_S = 5.0
+# A port found free may be taken before the child binds it: this many tries (each rare).
+PORT_ATTEMPTS = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,12 +66,26 @@ class Child:
     role: str = ""
     index: int | None = None  # a local Locust worker's index
 
+    # In a PID namespace of its own, under nsinit (harness/containment.py).
+    contained: bool = False
+
     def __post_init__(self) -> None:
         self.role = self.role or self.name
 
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    @property
+    def program_pid(self) -> int:
+        """The pid of the program itself, the root of the tree its resources are sampled
+        over: under nsinit, nsinit's child (nsinit and the namespace's init are not the
+        program's, and cost a few MB of memory of their own)."""
+        if self.contained:
+            found = containment.app_pid(self.pid)
+            if found is not None:
+                return found
+        return self.pid
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -75,15 +102,17 @@ class Child:
         self._signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace_s)
-        if self.log is not None:
-            self.log.close()
+        self._release()
         return self.popen.returncode
 
     def kill(self) -> None:
         self._signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=TERM_GRACE_S)
-        if self.log is not None:
+        self._release()
+
+    def _release(self) -> None:
+        if self.log is not None and not self.log.closed:
             self.log.close()
 
     def _signal_group(self, sig: int) -> None:
@@ -139,32 +168,130 @@ def start(
     cpus: set[int] | None = None,
     role: str = "",
     index: int | None = None,
+    run_as: pwd.struct_passwd | None = None,
+    contain: bool = False,
 ) -> Child:
     """Start argv in a new session; stdout and stderr go to log_path (or are discarded).
-    `role` (default: the name) and `index` say what it is to a cell (Child.role)."""
+    `role` (default: the name) and `index` say what it is to a cell (Child.role). run_as:
+    the unprivileged user it runs as (the harness being root). contain: in a PID namespace
+    of its own, where one can be made (harness/containment.py)."""
     log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
     out: Any = log if log is not None else subprocess.DEVNULL
-
-    harness_pid = os.getpid()
+    contained = contain and containment.wanted()
+    harness_pid, uid, gid = os.getpid(), os.getuid(), os.getgid()
+    user = (run_as.pw_uid, run_as.pw_gid) if run_as is not None else None
 
     def preexec() -> None:
-        # Runs in the child between fork and exec: the child is SIGKILLed the moment the
-        # harness exits, however it exits (DESIGN.md: no stray process, SIGKILL included).
+        # Runs in the child between fork and exec. The namespace is made while the child
+        # still has the privilege to; the user changes next; the parent-death signal comes
+        # after both (a change of credentials clears it): the child is SIGKILLed the moment
+        # the harness exits, however it exits (DESIGN.md: no stray process, SIGKILL included).
+        if contained:
+            containment.unshare_pid(uid, gid)
+        if run_as is not None and not contained:  # contained: nsinit changes the user
+            os.setgroups([])
+            os.setgid(run_as.pw_gid)
+            os.setuid(run_as.pw_uid)
         die_with_parent(harness_pid)
         if cpus:
             os.sched_setaffinity(0, cpus)
 
-    popen = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
-        start_new_session=True,
-        env=env,
-        cwd=cwd,
-        preexec_fn=preexec,
-    )
-    return Child(name=name, popen=popen, log=log, role=role, index=index)
+    try:
+        popen = subprocess.Popen(
+            containment.wrap(list(argv), user) if contained else list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            cwd=cwd,
+            preexec_fn=preexec,
+        )
+    except BaseException:
+        if log is not None:
+            log.close()
+        raise
+    return Child(name=name, popen=popen, log=log, role=role, index=index, contained=contained)
+
+
+class NotYet(Exception):
+    """A readiness probe's answer when the child is not ready yet: the message says why (the
+    last one is in the timeout's reason)."""
+
+
+def poll_until(probe: Callable[[], T], child: Child | None, timeout_s: float, what: str) -> T:
+    """Call probe every READY_POLL_S until it returns instead of raising NotYet; its value.
+    RuntimeError when the child exits first or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while True:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited with code {child.popen.returncode}")
+        try:
+            return probe()
+        except NotYet as exc:
+            last = str(exc)
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{what} within {timeout_s:.0f} s ({last})")
+        time.sleep(READY_POLL_S)
+
+
+def start_on_free_port(
+    start_at: Callable[[int], Child],
+    ready: Callable[[Child, int], None],
+    in_use: Callable[[Child], bool],
+    *,
+    host: str = "127.0.0.1",
+    attempts: int = PORT_ATTEMPTS,
+) -> tuple[Child, int]:
+    """For a program that must be told its port: start it on a port found free, wait until
+    it is ready, and try another port when it failed because that one was taken meanwhile
+    (in_use, which reads the child's own words). The ready child and its port; RuntimeError
+    (the last failure) otherwise, with every failed attempt stopped."""
+    for attempt in range(attempts):
+        port = free_port(host)
+        child = start_at(port)
+        try:
+            ready(child, port)
+            return child, port
+        except RuntimeError:
+            child.stop()
+            if attempt + 1 == attempts or not in_use(child):
+                raise
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+def log_says_in_use(log_path: Path, words: str = "in use") -> Callable[[Child], bool]:
+    """start_on_free_port's in_use for a child that says so in its log."""
+    return lambda _child: words in logs.read(log_path)[-2000:]
+
+
+def start_listening(
+    name: str,
+    argv_for: Callable[[Path], list[str]],
+    *,
+    timeout_s: float | None = None,
+    **kwargs: Any,
+) -> tuple[Child, int]:
+    """For the project's own launcher (`python -m servers ... --port 0 --port-file F`): the
+    kernel picks the port at the bind, and the launcher reports the one it got
+    (servers/announce.py), so no port can be taken meanwhile. The child and its port."""
+    with tempfile.TemporaryDirectory(prefix="tornado-bench-port-") as folder:
+        port_file = Path(folder) / "port.json"
+        child = start(name, argv_for(port_file), **kwargs)
+
+        def announced() -> int:
+            port = read_port(port_file)
+            if port is None:
+                raise NotYet("no port reported yet")
+            return port
+
+        try:
+            timeout = READY_TIMEOUT_S if timeout_s is None else timeout_s
+            return child, poll_until(announced, child, timeout, f"{name} reported no port")
+        except BaseException:
+            child.stop()
+            raise
 
 
 def python_argv(*args: str) -> list[str]:
@@ -186,6 +313,7 @@ def server_argv(
     pool_processes: int | None = None,
     upload: str | None = None,
     max_upload_bytes: int | None = None,
+    port_file: Path | None = None,
 ) -> list[str]:
     argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
     argv += ["--loop", loop]
@@ -207,6 +335,8 @@ def server_argv(
         argv += ["--upload", upload]
     if max_upload_bytes is not None:
         argv += ["--max-upload-bytes", str(max_upload_bytes)]
+    if port_file is not None:
+        argv += ["--port-file", str(port_file)]
     return argv
 
 
@@ -223,20 +353,17 @@ def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict[str, 
 def _poll_200(url: str, child: Child | None, timeout_s: float, parse: bool) -> Any:
     """Poll url until it answers 200 (with a JSON body when parse); the parsed body (or None).
     Raise RuntimeError when the child exits first or the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if child is not None and not child.alive():
-            raise RuntimeError(f"{child.name} exited with code {child.popen.returncode}")
+
+    def answered() -> Any:
         try:
             status, _, body = http_get(url, timeout=1.0)
-            if status == 200:
-                return json.loads(body) if parse else None
-            last = f"status {status}"
+            if status != 200:
+                raise NotYet(f"status {status}")
+            return json.loads(body) if parse else None
         except (OSError, ValueError) as exc:
-            last = type(exc).__name__
-        time.sleep(READY_POLL_S)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s ({last})")
+            raise NotYet(type(exc).__name__) from None
+
+    return poll_until(answered, child, timeout_s, f"{url} did not answer 200")
 
 
 def wait_ready(url: str, child: Child | None = None, timeout_s: float = READY_TIMEOUT_S) -> dict:

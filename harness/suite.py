@@ -50,6 +50,7 @@ TOP_KEYS = {
     "slo_ms",
     "apps",
     "thresholds",
+    "verify_grace_s",
 }
 SERVER_KEYS = {
     "threads",
@@ -114,6 +115,9 @@ class Suite:
     apps: tuple[AppEntry, ...] = ()
     # Objectives on summary columns, judged after the run (analysis/thresholds.py).
     thresholds: tuple[Threshold, ...] = ()
+    # Verification is retried for this long before the cell fails (0: once); for an app whose
+    # health path answers before it can serve (its processes still opening their pools).
+    verify_grace_s: float = 0.0
 
     @property
     def adaptive(self) -> bool:
@@ -382,6 +386,9 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         **_parse_open_loop(c, data),
         apps=apps,
         thresholds=parse_thresholds(c, data.get("thresholds", []), subjects, scenarios),
+        verify_grace_s=float(
+            c.number(data.get("verify_grace_s", 0), "verify_grace_s", "verify_grace_s", False)
+        ),
     )
 
 

@@ -29,6 +29,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "max_backlog": (1, MAX_BACKLOG_MAX),
     # processpool's worker processes (0: one per core the server is given).
     "pool_processes": (0, POOL_PROCESSES_MAX),
+    # Verification retried this long: an app that answers health before it can serve.
+    "verify_grace_s": (0, 60),
 }
 # Ranges whose lower end is excluded: zero is no rate and no SLO.
 POSITIVE = {"rates", "slo_ms"}

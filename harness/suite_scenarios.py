@@ -126,7 +126,7 @@ def _parse_scenario(
     c: Checker,
     raw: Any,
     where: str,
-    defaults: tuple[tuple[int, ...], tuple[float, ...]],
+    defaults: tuple[tuple[int, ...], tuple[float, ...], bool],  # users, rates, users given
     subjects: SubjectSet,
     base: Path,
 ) -> ScenarioEntry:
@@ -142,7 +142,10 @@ def _parse_scenario(
     if not file and SCENARIOS[sname].live:
         users, rates = _live_load(c, raw, where, params)
     else:
-        users = c.users(raw["users"], f"{where}.users", empty=True) if "users" in raw else defaults[0]
+        # A scenario that gives only rates means open loop: it inherits users only when the
+        # suite set them itself, never the closed-loop default of a suite that set none.
+        inherited = defaults[0] if defaults[2] or "rates" not in raw else ()
+        users = c.users(raw["users"], f"{where}.users", empty=True) if "users" in raw else inherited
         rates = c.rates(raw["rates"], f"{where}.rates") if "rates" in raw else defaults[1]
     if not users and not rates:
         raise c.fail(where, "has no load: give users (closed loop) and/or rates (open loop)")
@@ -186,7 +189,8 @@ def parse_scenarios(
         raise c.fail("scenarios", "at least one [[scenarios]] table is required")
     scenarios: list[ScenarioEntry] = []
     for i, raw in enumerate(raw_scenarios):
-        entry = _parse_scenario(c, raw, f"scenarios[{i}]", (users, rates), subjects, base)
+        defaults = (users, rates, "users" in data)
+        entry = _parse_scenario(c, raw, f"scenarios[{i}]", defaults, subjects, base)
         if not subjects.of(entry):
             raise c.fail(f"scenarios[{i}]", "runs on nothing: the suite has no variants or apps")
         if any(

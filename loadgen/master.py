@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import gevent
 from locust.env import Environment
+from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 
 from loadgen import identity
@@ -30,6 +31,12 @@ log = logging.getLogger("tornado-bench")
 # After the stop, how long the master waits for every worker's last batch.
 DONE_WAIT_S = 10.0
 WATCH_S = 0.25
+# After the quit messages are queued, the moment they get to leave before the master exits
+# (Locust's own quit waits 0.5 s for final stats; every last batch is already in here).
+QUIT_FLUSH_S = 0.05
+# How often the master looks whether every expected worker is admitted and ready (Locust's
+# headless master looks once a second: up to a second after the last one arrived).
+READY_POLL_S = 0.02
 
 
 class AdmittedNodes(WorkerNodes):
@@ -72,6 +79,22 @@ class Master:
         ):
             self.runner.register_message(kind, handler)
         environment.events.test_start.add_listener(self.on_start)
+        gevent.spawn(self.start_when_ready)
+
+    def start_when_ready(self) -> None:
+        """Start the load the moment every expected worker is admitted and ready, instead of
+        at Locust's next once-a-second look; Locust's own start, which follows, is then
+        skipped. Where the workers never come, Locust gives up (--expect-workers-max-wait)
+        and the process exits, this greenlet with it."""
+        runner, opts = self.runner, self.opts
+        while len(runner.clients.ready) < opts.expect_workers:
+            gevent.sleep(READY_POLL_S)
+        # Locust's loop, at its next look, then finds none missing (its workers are running,
+        # no longer ready) and calls a start that does nothing: the load started here.
+        opts.expect_workers = 0
+        start = runner.start
+        runner.start = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
+        start(opts.num_users, opts.spawn_rate)
 
     def _guard_late_joiners(self) -> None:
         """Locust adds a worker that connects while the load runs to the running dispatch;
@@ -167,7 +190,17 @@ class Master:
             if client not in self.done and client not in self.lost:
                 self.lost[client] = f"worker {self.admitted[client]} sent no end of records"
         self.close()
-        runner.quit()
+        self.quit()
+
+    def quit(self) -> None:
+        """Locust's MasterRunner.quit without its 0.5 s wait for final stats (each worker's
+        last batch has arrived, or the worker is recorded lost): tell every worker to quit,
+        let the messages leave, end the runner."""
+        runner = self.runner
+        for client in runner.clients.all:
+            runner.server.send_to_client(Message("quit", None, client.id))
+        gevent.sleep(QUIT_FLUSH_S)
+        runner.greenlet.kill(block=True)
 
     def close(self) -> None:
         assert self.writer is not None

@@ -9,6 +9,7 @@ import contextlib
 import os
 from typing import Any
 
+from record.errors import first_line
 from servers.config import MS_MAX
 
 QUERIES = ("sleep", "rows", "write")
@@ -78,8 +79,7 @@ class DbUnavailable(Exception):
 
 def _unavailable(exc: BaseException) -> DbUnavailable:
     # The first line of the driver's message (never a traceback) tells what went wrong.
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DbUnavailable(f"database unavailable: {text[:200]}")
+    return DbUnavailable(f"database unavailable: {first_line(exc)[:200]}")
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:

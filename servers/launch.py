@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from tornado.httpclient import AsyncHTTPClient
@@ -23,6 +24,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.process import fork_processes
 
+from servers import announce
 from servers.common import release
 from servers.config import (
     ASYNC_MAX_CLIENTS,
@@ -65,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("variant", choices=[*VARIANTS, BACKEND.name], help="strategy to serve")
     parser.add_argument("--port", type=int, default=8888, help="TCP port (0 = any free port)")
+    parser.add_argument(
+        "--port-file",
+        type=Path,
+        default=None,
+        help="once bound, write the port (and pid) here as JSON: with --port 0, how the "
+        "starter learns the port the kernel picked (servers/announce.py)",
+    )
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)"
     )
@@ -235,7 +244,7 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: ServerConfig) -> int:
+def serve(config: ServerConfig, port_file: Path | None = None) -> int:
     variant = get_variant(config.variant)
     raise_nofile()  # a long-lived connection is a descriptor: take all the kernel allows
     # With reuse_port, the parent only reserves the port; each forked process binds its own
@@ -252,6 +261,8 @@ def serve(config: ServerConfig) -> int:
         print(f"error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
         return 1
     port = sockets[0].getsockname()[1]
+    if port_file is not None:
+        announce.write(port_file, announce.Announcement(port=port, pid=os.getpid()))
     print(
         f"{config.variant} listening on http://{config.host}:{port} loop={config.loop} "
         f"processes={config.process_count}{' reuse_port=yes' if reuse else ''} "
@@ -295,4 +306,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return serve(config)
+    return serve(config, args.port_file)

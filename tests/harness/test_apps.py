@@ -3,11 +3,13 @@ real apps written here, outside the project tree, run by the real harness."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from analysis.model import cpu_capacity_rps
@@ -19,8 +21,8 @@ from tests.conftest import run_bench
 
 # The example service: one endpoint that waits `ms` like a database call, blocking the IOLoop
 # (--mode blocking) or awaiting (--mode async). It forks a helper that stays in its process
-# group and starts one that leaves it (setsid, as a daemonizing app would), and writes every
-# pid to --pids, so the test can prove the harness stops them all. The port comes from
+# group and starts one that leaves it (setsid, as a daemonizing app would), and writes a line
+# per process to --pids (the test then proves none runs in its folder afterwards). The port comes from
 # --port or from $PORT (the suite passes {port} both ways).
 APP = """
 import argparse, asyncio, os, signal, subprocess, sys, time
@@ -123,9 +125,15 @@ def write_project(tmp: Path, suite: str = SUITE) -> Path:
     return path
 
 
-def pids_written(tmp: Path) -> set[int]:
-    path = tmp / "service" / "pids"
-    return {int(line) for line in path.read_text().split()} if path.exists() else set()
+def running_in(folder: Path) -> set[int]:
+    """The processes whose working folder is `folder` (the app and every helper it started
+    run there), zombies aside."""
+    found = set()
+    for proc in psutil.process_iter(["cwd"]):
+        with contextlib.suppress(psutil.Error):
+            if proc.info["cwd"] == str(folder) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.add(proc.pid)
+    return found
 
 
 def test_two_modes_of_an_app_under_a_user_locustfile(tmp_path: Path) -> None:
@@ -153,9 +161,9 @@ def test_two_modes_of_an_app_under_a_user_locustfile(tmp_path: Path) -> None:
     ratio = summary.loc["async", "rps"] / summary.loc["blocking", "rps"]
     assert ratio > USERS / 2, summary[["rps", "p99_ms"]]
     assert "CPU capacity" in result.stdout  # the terminal table shows it for app cells
-    pids = pids_written(tmp_path)
-    assert len(pids) == 6  # per cell: the app, its forked helper, its escaped helper
-    assert procs.live(pids) == set()
+    lines = (tmp_path / "service" / "pids").read_text().split()
+    assert len(lines) == 6  # per cell: the app, its forked helper, its escaped helper
+    assert running_in(tmp_path / "service") == set()
 
 
 def test_an_app_that_crashes_at_start_fails_its_cell_with_its_log(tmp_path: Path) -> None:
@@ -182,7 +190,7 @@ def test_an_app_that_crashes_at_start_fails_its_cell_with_its_log(tmp_path: Path
     assert not (cells / f"crash-na-visits-wait{WAIT_MS}-u{USERS}-r1/locust.log").exists()
     summary = pd.read_csv(run_dir / "summary.csv")
     assert list(summary["status"]) == ["failed", "ok", "ok"]  # the suite went on
-    assert procs.live(pids_written(tmp_path)) == set()
+    assert running_in(tmp_path / "service") == set()
 
 
 def test_an_app_that_never_answers_health_fails_at_the_deadline_and_is_stopped(

@@ -257,6 +257,21 @@ def test_rates_make_open_loop_cells_beside_users() -> None:
     assert cells[1].rate == 50 and cells[1].users == 30 and cells[0].rate is None
 
 
+def test_a_scenario_giving_only_rates_is_open_loop_unless_the_suite_sets_users() -> None:
+    only_rates = [{"name": "sleep", "params": {"ms": 10}, "rates": [10]}]
+    suite = parse_suite(with_(users=None, scenarios=only_rates), "t")
+    assert [c.cell_id for c in suite.cells()] == ["sync-asyncio-sleep-ms10-r10-r1"]
+    # Users the suite sets itself are inherited beside the scenario's rates, as before.
+    suite = parse_suite(with_(users=[4], scenarios=only_rates), "t")
+    assert [c.cell_id for c in suite.cells()] == [
+        "sync-asyncio-sleep-ms10-u4-r1",
+        "sync-asyncio-sleep-ms10-r10-r1",
+    ]
+    # A scenario without rates keeps the closed-loop default of 10 users.
+    suite = parse_suite(with_(users=None), "t")
+    assert [c.cell_id for c in suite.cells()] == ["sync-asyncio-sleep-ms10-u10-r1"]
+
+
 def test_cli_rates_turn_every_scenario_open_loop(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
