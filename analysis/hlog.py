@@ -150,4 +150,5 @@ def write_run_hlogs(run: RunData) -> list[Path]:
         window = (record.window.start, record.window.end)
         cell_dir = run.cell_dir(cell_id)
         written.append(write_cell_hlog(cell_dir, window, requests, run.cell_slots(cell_id)))
+        del requests  # let this cell's rows go before the next cell's are read
     return written
