@@ -14,3 +14,14 @@ def expect(response: Any, *, contains: bytes | None = None, status: int = 200) -
         response.failure("unexpected body")
     else:
         response.success()
+
+
+def add_option(parser: Any, flag: str, **kwargs: Any) -> None:
+    """Declare a scenario's Locust option unless another scenario file loaded in the same
+    process already has. A remote worker (run_bench.py worker) loads every scenario file at
+    once, and several share an option (--bytes: stream, upload and the WebSocket users;
+    --interval_ms: the long-lived ones); argparse refuses a second declaration. The harness
+    passes every parameter of a cell on Locust's command line, so the default that stands
+    is only ever used when a file runs on its own."""
+    if flag not in parser._option_string_actions:
+        parser.add_argument(flag, **kwargs)

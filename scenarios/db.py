@@ -4,14 +4,14 @@ alone; this file holds what they share and is never handed to Locust itself."""
 
 from locust import FastHttpUser, constant, events, task
 
-from loadgen.checks import expect
+from loadgen.checks import add_option, expect
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
     # The awaiting strategies' connection pool: the server is started with it; the Locust
     # side only accepts it (every scenario parameter reaches Locust's command line).
-    parser.add_argument("--pool", type=int, default=10, help="db: the server's pool size")
+    add_option(parser, "--pool", type=int, default=10, help="db: the server's pool size")
 
 
 class DbUser(FastHttpUser):

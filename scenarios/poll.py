@@ -9,13 +9,14 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from loadgen.checks import add_option
 from servers import livework
 
 
 @events.init_command_line_parser.add_listener
 def add_poll_options(parser: Any) -> None:
-    parser.add_argument("--timeout_ms", type=int, default=livework.DEFAULT_TIMEOUT_MS)
-    parser.add_argument("--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
+    add_option(parser, "--timeout_ms", type=int, default=livework.DEFAULT_TIMEOUT_MS)
+    add_option(parser, "--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
 
 
 class PollUser(FastHttpUser):

@@ -12,6 +12,7 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from loadgen.checks import add_option
 from servers.work import stream_body
 
 READ_SIZE = 64 * 1024
@@ -19,8 +20,8 @@ READ_SIZE = 64 * 1024
 
 @events.init_command_line_parser.add_listener
 def add_stream_options(parser: Any) -> None:
-    parser.add_argument("--chunks", type=int, default=8, help="/stream: chunks per answer")
-    parser.add_argument("--bytes", type=int, default=4096, help="/stream: bytes per chunk")
+    add_option(parser, "--chunks", type=int, default=8, help="/stream: chunks per answer")
+    add_option(parser, "--bytes", type=int, default=4096, help="/stream: bytes per chunk")
 
 
 @lru_cache(maxsize=4)

@@ -6,13 +6,13 @@ TechEmpower's verifier run once before the load (harness/verify_te.py)."""
 
 from locust import FastHttpUser, constant, events, task
 
+from loadgen.checks import add_option
 from scenarios import db  # noqa: F401  (declares --pool, the server's pool size)
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
-    parser.add_argument(
-        "--queries", type=int, default=20, help="te-queries, te-updates: rows per request"
+    add_option(parser, "--queries", type=int, default=20, help="te-queries, te-updates: rows per request"
     )
 
 

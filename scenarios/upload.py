@@ -8,13 +8,14 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from loadgen.checks import add_option
 from servers.work import upload_block, upload_digest, upload_pieces
 
 
 @events.init_command_line_parser.add_listener
 def add_upload_options(parser: Any) -> None:
-    parser.add_argument("--bytes", type=int, default=1024 * 1024, help="/upload: body bytes")
-    parser.add_argument("--chunk", type=int, default=64 * 1024, help="/upload: bytes per piece")
+    add_option(parser, "--bytes", type=int, default=1024 * 1024, help="/upload: body bytes")
+    add_option(parser, "--chunk", type=int, default=64 * 1024, help="/upload: bytes per piece")
 
 
 @lru_cache(maxsize=4)

@@ -11,14 +11,15 @@ from typing import Any
 import websocket
 from locust import constant, events, task
 
+from loadgen.checks import add_option
 from loadgen.websocket_user import WebSocketUser
 from servers import livework
 
 
 @events.init_command_line_parser.add_listener
 def add_feed_options(parser: Any) -> None:
-    parser.add_argument("--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
-    parser.add_argument("--bytes", type=int, default=livework.DEFAULT_FEED_BYTES)
+    add_option(parser, "--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
+    add_option(parser, "--bytes", type=int, default=livework.DEFAULT_FEED_BYTES)
 
 
 class FeedUser(WebSocketUser):
