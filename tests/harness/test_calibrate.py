@@ -107,6 +107,8 @@ def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPat
         assert result["repeats"] == expected
 
 
+# A real calibration is rounds of real cells (about 20 s): in the slow series.
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_short_real_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two rounds of real 1 s cells, one recorder pair: every figure has its interval, the

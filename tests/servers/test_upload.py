@@ -118,7 +118,12 @@ def stall(srv: Server) -> tuple[float, int, int, int]:
     return dropped_s, idle, held, tree_rss(srv.child.pid)
 
 
-@pytest.mark.parametrize("variant", ["sync", "threadpool", "coroutine"])
+# Each waits out the 10 s body timeout: the blocking style in `make test`, the pool and the
+# awaiting styles in the slow series (make test-reliability).
+@pytest.mark.parametrize(
+    "variant",
+    ["sync", pytest.param("threadpool", marks=pytest.mark.slow), pytest.param("coroutine", marks=pytest.mark.slow)],
+)
 def test_a_stalled_upload_is_dropped_after_the_body_timeout_without_leaking(
     server_factory: Callable[..., Server], variant: str
 ) -> None:
