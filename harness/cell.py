@@ -350,9 +350,10 @@ class CellRun:
         cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
         problems = outcome.problems + collect.problems(samples, window)
         if connections.is_live(self.cell, bool(self.options.suite.entry(self.cell).file)):
-            connections.figures(self.cell, self.cell_dir, window, self.readings, samples).write(
-                self.cell_dir
+            figures = connections.figures(
+                self.cell, self.cell_dir, window, self.readings, samples, self.idle_rss
             )
+            figures.write(self.cell_dir)
         return Measurement(
             verification,
             load_started,

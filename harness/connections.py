@@ -209,15 +209,28 @@ def nearest_rank(values: list[float], q: float) -> float:
 
 
 def figures(
-    cell: CellSpec, cell_dir: Path, window: Window, rows: list[Reading], samples: pd.DataFrame
+    cell: CellSpec,
+    cell_dir: Path,
+    window: Window,
+    rows: list[Reading],
+    samples: pd.DataFrame,
+    idle_rss: dict[str, int] | None = None,
 ) -> ConnectionFigures:
-    """What a long-lived cell held, what it cost in memory, and how its handshakes went."""
+    """What a long-lived cell held, what it cost in memory, and how its handshakes went.
+    idle_rss: the sampler's first look at each role (harness/sampler.py), taken as Locust
+    starts and before it connects; it stands in for "before the first connection" when no
+    recorded sample fell between that look and the first handshake."""
     shakes = handshakes(cell_dir)
     first_connect = float(shakes["start"].min()) if len(shakes) else window.start
     ok = shakes[shakes["ok"].astype(bool)]
     start, end, wait_max = held(rows, window, cell.scenario)
     server_before, server_held = tree_rss_mb(samples, "server", window, first_connect)
     locust_before, locust_held = tree_rss_mb(samples, "locust", window, first_connect)
+    idle = idle_rss or {}
+    if math.isnan(server_before) and "server" in idle:
+        server_before = idle["server"] / MB
+    if math.isnan(locust_before) and "locust" in idle:
+        locust_before = idle["locust"] / MB
     return ConnectionFigures(
         target=cell.params["connections"],
         held_start=start,
