@@ -38,7 +38,7 @@ def _users_panels(
     panels = []
     for ax, (scenario, loop) in zip(axes, families, strict=True):
         fam = aggregate.family(summary, scenario, loop)
-        ax.set_title(kit.label(scenario, loop, loops))
+        ax.set_title(kit.title(kit.label(scenario, loop, loops)))
         ax.set_xlabel("concurrent users")
         ax.set_xscale("log")
         kit.user_ticks(ax, fam["users"])
@@ -180,7 +180,7 @@ def latency_spectrum(
         ax.xaxis.set_minor_locator(FixedLocator([]))
         kit.scale_y(ax, np.concatenate(spans), span=5.0)
         users = int(cells["users"].iloc[0])
-        ax.set_title(f"{kit.label(scenario, loop, loops)}, {users} users")
+        ax.set_title(kit.title(f"{kit.label(scenario, loop, loops)}, {users} users"))
         ax.set_xlabel("percentile")
         ax.set_ylabel("latency (ms)")
     faded = Line2D([], [], color="grey", lw=2, alpha=INVALID_ALPHA)
@@ -250,7 +250,7 @@ def time_series(
     for (top, bottom), ((scenario, loop), cells) in zip(pairs, chosen.items(), strict=False):
         _series_pair(top, bottom, cells, series, warmups, ends or {})
         users = int(cells["users"].iloc[0])
-        top.set_title(f"{kit.label(scenario, loop, loops)}, {users} users")
+        top.set_title(kit.title(f"{kit.label(scenario, loop, loops)}, {users} users"))
     kit.legend(fig, list(axes.flat), [(Patch(color="grey", alpha=0.15), "warm-up (excluded)")])
     return kit.finish(fig, "Over time: throughput and p95 each second (shaded warm-up is excluded)")
 

@@ -50,7 +50,7 @@ def backlog_over_time(table: pd.DataFrame, curves: dict[str, pd.DataFrame]) -> F
     loops = table["loop"].nunique()
     fig, axes = kit.panels(len(families), height=4.0)
     for ax, ((scenario, loop), group) in zip(axes, families.items(), strict=True):
-        ax.set_title(kit.label(scenario, loop, loops))
+        ax.set_title(kit.title(kit.label(scenario, loop, loops)))
         _panel(ax, group, curves)
     window = Patch(color=WINDOW_COLOUR, alpha=WINDOW_ALPHA * 2, lw=0)
     kit.legend(fig, axes, [(window, "measured window (the reading's slopes)")])

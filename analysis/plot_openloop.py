@@ -165,7 +165,7 @@ def openloop_latency(summary: pd.DataFrame, slo_ms: float | None = None) -> Figu
     fig, axes = kit.panels(len(families), height=4.4)
     invalid = False
     for ax, ((scenario, loop), fam) in zip(axes, families.items(), strict=True):
-        ax.set_title(kit.label(scenario, loop, loops))
+        ax.set_title(kit.title(kit.label(scenario, loop, loops)))
         invalid |= _panel(ax, fam, slo)
     kit.legend(fig, axes, _legend_extra(slo, invalid))
     return kit.finish(

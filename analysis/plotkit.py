@@ -10,6 +10,7 @@ wider than the figure. Nothing depends on bbox_inches="tight", so PNG and SVG sh
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 import zlib
 from dataclasses import dataclass
@@ -170,6 +171,21 @@ def panels(n: int, width: float = 5.2, height: float = 3.8) -> tuple[Figure, lis
 
 def label(scenario: str, loop: str, loops: int) -> str:
     return f"{scenario} ({loop})" if loops > 1 else scenario
+
+
+# A panel is about 5 inches wide: a title longer than this ran into its neighbours' (a
+# long-lived scenario's label carries five parameters), so it is broken between them.
+TITLE_CHARS = 40
+
+
+def title(text: str) -> str:
+    """A panel's title on as many lines as it needs, broken after a label's dashes."""
+    lines = [""]
+    for part in re.split(r"(?<=-)", text):
+        if lines[-1] and len(lines[-1]) + len(part) > TITLE_CHARS:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 def legend(fig: Figure, axes: list, extra: list | None = None) -> None:
