@@ -23,12 +23,13 @@ is a 1009 close. /health reports each process's counts (``LiveHub.snapshot``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import threading
 import time
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Generator, Iterator
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
@@ -349,6 +350,19 @@ class PollHandler(BenchHandler):
         )
         return timeout_ms, self.hub.ticker(interval_ms)
 
+    @contextlib.contextmanager
+    def waiting_on_loop(self, ticker: Ticker) -> Iterator[None]:
+        """A poll waiting on the IOLoop (the awaiting and yielding styles): counted as waiting
+        on its ticker and in /health while it waits, and the ticker let go after."""
+        ticker.waiters += 1
+        self.hub.poll_waits(1)
+        try:
+            yield
+        finally:
+            ticker.waiters -= 1
+            self.hub.poll_waits(-1)
+            self.hub.release(ticker)
+
     def answer(self, event: tuple[int, float] | None, arrived: float) -> None:
         self.hub.poll_done(event is not None)
         if event is None:
@@ -409,14 +423,8 @@ class AwaitPoll(PollHandler):
     async def get(self) -> None:
         arrived = time.monotonic()
         timeout_ms, ticker = self.poll_params()
-        ticker.waiters += 1
-        self.hub.poll_waits(1)
-        try:
+        with self.waiting_on_loop(ticker):
             woken = await ticker.condition.wait(timeout=timedelta(milliseconds=timeout_ms))
-        finally:
-            ticker.waiters -= 1
-            self.hub.poll_waits(-1)
-            self.hub.release(ticker)
         self.answer((ticker.seq, ticker.sent) if woken else None, arrived)
 
 
@@ -427,14 +435,8 @@ class GenPoll(PollHandler):
     def get(self) -> Generator[Any, Any, None]:
         arrived = time.monotonic()
         timeout_ms, ticker = self.poll_params()
-        ticker.waiters += 1
-        self.hub.poll_waits(1)
-        try:
+        with self.waiting_on_loop(ticker):
             woken = yield ticker.condition.wait(timeout=timedelta(milliseconds=timeout_ms))
-        finally:
-            ticker.waiters -= 1
-            self.hub.poll_waits(-1)
-            self.hub.release(ticker)
         self.answer((ticker.seq, ticker.sent) if woken else None, arrived)
 
 
