@@ -74,6 +74,11 @@ MAX_BODY_SIZE = 64 * 1024
 # above), at most UPLOAD_BYTES_MAX: 64 concurrent buffered uploads of that size are 4 GiB.
 UPLOAD_MODES = ("buffered", "streamed")
 UPLOAD_BYTES_MAX = 64 * 1024 * 1024
+# Tornado's body_timeout bounds the whole body, not the gap between reads, so a server taking
+# uploads adds the time the largest admitted body needs at this rate: slower on average than
+# 2 MiB/s is a stalled client. 64 concurrent 16 MiB bodies then need 128 MiB/s in all,
+# well within loopback on two cores; a fixed 10 s dropped every one of them on a busy machine.
+UPLOAD_MIN_BYTES_PER_S = 2 * 1024 * 1024
 MAX_HEADER_SIZE = 16 * 1024
 
 

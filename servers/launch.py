@@ -28,7 +28,6 @@ from servers import announce
 from servers.common import release
 from servers.config import (
     ASYNC_MAX_CLIENTS,
-    BODY_TIMEOUT_S,
     DEFAULT_DB_POOL,
     DEFAULT_HOST,
     DEFAULT_MAX_BACKLOG,
@@ -46,7 +45,7 @@ from servers.config import (
 from servers.fdlimit import raise_nofile
 from servers.lifeline import die_with_parent
 from servers.registry import BACKEND, VARIANTS, get_variant
-from servers.upload import server_body_limit
+from servers.upload import server_body_limit, server_body_timeout
 from servers.variants import LOOPS
 
 # After SIGTERM a process gets this long to finish in-flight requests; a handler blocked in
@@ -162,7 +161,7 @@ async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
     server = HTTPServer(
         app,
         idle_connection_timeout=IDLE_CONNECTION_TIMEOUT_S,
-        body_timeout=BODY_TIMEOUT_S,
+        body_timeout=server_body_timeout(config),
         max_body_size=server_body_limit(config),
         max_header_size=MAX_HEADER_SIZE,
     )

@@ -33,7 +33,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from servers.common import BenchHandler
-from servers.config import MAX_BODY_SIZE, ServerConfig
+from servers.config import BODY_TIMEOUT_S, MAX_BODY_SIZE, UPLOAD_MIN_BYTES_PER_S, ServerConfig
 
 INLINE = "inline"  # hashed on the IOLoop, plain methods
 AWAIT = "await"  # hashed on the IOLoop, ``async def`` methods
@@ -53,6 +53,13 @@ def server_body_limit(config: ServerConfig) -> int:
     if config.upload == "buffered":
         return max(MAX_BODY_SIZE, config.upload_max_bytes)
     return MAX_BODY_SIZE
+
+
+def server_body_timeout(config: ServerConfig) -> float:
+    """The HTTPServer's body_timeout, which Tornado applies to the whole body: the fixed
+    hardening timeout plus the time the largest admitted body (64 KiB unless the server
+    takes uploads) needs at the slowest rate still counted as sending."""
+    return BODY_TIMEOUT_S + config.upload_max_bytes / UPLOAD_MIN_BYTES_PER_S
 
 
 class UploadHandler(BenchHandler):

@@ -1,6 +1,7 @@
 """POST /upload on every variant, buffered and streamed: the right length and SHA-256 for
 empty, one-byte, 1 MiB and limit-sized bodies, a 413 above the limit before the body is
-sent, and a client that stops mid-body dropped after the body timeout, its memory freed."""
+sent, and a client that stops mid-body dropped after the body timeout (which grows with the
+limit), its memory freed."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from harness.placement import choose
 from harness.suite import parse_suite
 from harness.verify import verify
 from record.errors import UserError
-from servers.config import BODY_TIMEOUT_S, UPLOAD_MODES
+from servers.config import BODY_TIMEOUT_S, UPLOAD_MIN_BYTES_PER_S, UPLOAD_MODES
 from servers.registry import VARIANTS
 from servers.work import upload_digest, upload_pieces
 from tests.conftest import Server
@@ -90,7 +91,10 @@ def tree_rss(pid: int) -> int:
     return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
 
 
-STALLED_SENT = 12 * MIB  # sent before the client stops, of a 32 MiB body
+STALLED_LIMIT = 8 * MIB  # the server's limit and the declared body
+STALLED_SENT = 4 * MIB  # sent before the client stops
+# The body timeout grows with the server's limit (servers/upload.server_body_timeout).
+STALLED_TIMEOUT_S = BODY_TIMEOUT_S + STALLED_LIMIT / UPLOAD_MIN_BYTES_PER_S
 
 
 def stall(srv: Server) -> tuple[float, int, int, int]:
@@ -99,13 +103,13 @@ def stall(srv: Server) -> tuple[float, int, int, int]:
     idle = tree_rss(srv.child.pid)
     sock = socket.create_connection(("127.0.0.1", srv.port))
     try:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (32 * MIB))
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % STALLED_LIMIT)
         for piece in upload_pieces(STALLED_SENT, CHUNK):
             sock.sendall(piece)
         stalled_at = time.monotonic()
         time.sleep(1.0)
         held = tree_rss(srv.child.pid)
-        sock.settimeout(BODY_TIMEOUT_S + 10)
+        sock.settimeout(STALLED_TIMEOUT_S + 10)
         try:
             while sock.recv(4096):
                 pass  # a 400 or nothing: the server closes either way
@@ -118,7 +122,7 @@ def stall(srv: Server) -> tuple[float, int, int, int]:
     return dropped_s, idle, held, tree_rss(srv.child.pid)
 
 
-# Each waits out the 10 s body timeout: the blocking style in `make test`, the pool and the
+# Each waits out the 14 s body timeout: the blocking style in `make test`, the pool and the
 # awaiting styles in the slow series (make test-reliability).
 @pytest.mark.parametrize(
     "variant",
@@ -128,13 +132,13 @@ def test_a_stalled_upload_is_dropped_after_the_body_timeout_without_leaking(
     server_factory: Callable[..., Server], variant: str
 ) -> None:
     servers = {
-        mode: server_factory(variant, upload=mode, max_upload_bytes=64 * MIB)
+        mode: server_factory(variant, upload=mode, max_upload_bytes=STALLED_LIMIT)
         for mode in UPLOAD_MODES
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = dict(zip(servers, pool.map(stall, servers.values()), strict=True))
     for mode, (dropped_s, idle, held, after) in results.items():
-        assert BODY_TIMEOUT_S - 1 <= dropped_s <= BODY_TIMEOUT_S + 6, (mode, dropped_s)
+        assert STALLED_TIMEOUT_S - 1 <= dropped_s <= STALLED_TIMEOUT_S + 6, (mode, dropped_s)
         if mode == "buffered":  # Tornado held what had arrived
             assert held - idle > STALLED_SENT // 2, (mode, idle, held)
         else:  # a streamed upload holds about a chunk
