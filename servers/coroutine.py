@@ -17,10 +17,11 @@ from servers.common import (
     strategy_app,
 )
 from servers.config import ServerConfig
-from servers.db import AsyncDbHandler, with_db
+from servers.db import AsyncDbHandler
 from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
 from servers.upload import AWAIT, with_upload
+from servers.withdb import with_db
 from servers.work import Backlog, Job, cpu_work
 
 

@@ -18,7 +18,6 @@ makes a 503 with a message, never a 500 traceback. The queries:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Generator
 from typing import Any
 
@@ -30,10 +29,7 @@ from servers.config import ServerConfig
 from servers.dbwork import (
     DB_ROWS,
     QUERIES,
-    AsyncPool,
-    BlockingConnection,
     DbUnavailable,
-    ThreadPoolConnections,
 )
 
 # --- the handlers ----------------------------------------------------------------------
@@ -128,40 +124,3 @@ class GenDbHandler(DbHandler):
         query, ms, n = self.db_params()
         result = yield self.db.run(query, ms, n)
         self.write_json(result)
-
-
-_STYLES: dict[type[DbHandler], Any] = {
-    BlockingDbHandler: lambda c: BlockingConnection(c.db_url),
-    ThreadpoolDbHandler: lambda c: ThreadPoolConnections(c.db_url, c.threads),
-    ProcessPoolDbHandler: lambda c: InPoolWorkers(c.db_url),
-    AsyncDbHandler: lambda c: AsyncPool(c.db_url, c.db_pool),
-    GenDbHandler: lambda c: AsyncPool(c.db_url, c.db_pool),
-}
-
-
-def add_db(app: web.Application, config: ServerConfig, handler: type[DbHandler]) -> web.Application:
-    """Route /db (and TechEmpower's /te/... types) to a strategy's handlers, with its
-    connections opened now (when the server has a --db-url). The connections are kept in
-    app.settings["db"] for release()."""
-    db = _STYLES[handler](config) if config.db_url else None
-    app.settings["db"] = db
-    kw = {"config": config, "db": db, "executor": app.settings.get("executor")}
-    app.wildcard_router.add_rules([(r"/db", handler, kw)])
-    from servers.techempower import te_routes  # builds on this module's handlers
-
-    # TechEmpower's test types (/te/...), their database ones on the same connections.
-    app.wildcard_router.add_rules(te_routes(config, handler, kw))
-    return app
-
-
-def with_db(handler: type[DbHandler]) -> Any:
-    """Decorates a strategy's make_app: its application also serves /db with `handler`."""
-
-    def wrap(make_app: Any) -> Any:
-        @functools.wraps(make_app)
-        def make(config: ServerConfig) -> web.Application:
-            return add_db(make_app(config), config, handler)
-
-        return make
-
-    return wrap

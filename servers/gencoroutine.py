@@ -19,10 +19,11 @@ from servers.common import (
     upstream_error,
 )
 from servers.config import ServerConfig
-from servers.db import GenDbHandler, with_db
+from servers.db import GenDbHandler
 from servers.live import GENERATOR, with_live
 from servers.sync import CpuHandler
 from servers.upload import GEN, with_upload
+from servers.withdb import with_db
 from servers.work import Backlog, Job, UpstreamError, cpu_work, parse_backend_body
 
 

@@ -25,9 +25,10 @@ from tornado.iostream import StreamClosedError
 from servers import poolwork
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
-from servers.db import ProcessPoolDbHandler, with_db
+from servers.db import ProcessPoolDbHandler
 from servers.live import AWAITING, with_live
 from servers.upload import INLINE, with_upload
+from servers.withdb import with_db
 
 # The header naming the worker process that did a request's work (the pid in the body, as
 # on every strategy, is the process that served the request).

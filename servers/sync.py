@@ -9,9 +9,10 @@ from tornado import web
 
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
-from servers.db import BlockingDbHandler, with_db
+from servers.db import BlockingDbHandler
 from servers.live import BLOCKING, with_live
 from servers.upload import INLINE, with_upload
+from servers.withdb import with_db
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 

@@ -4,7 +4,7 @@
   World!"}``): no I/O, so one shared handler each (``/hello`` and ``/json`` keep their own
   bodies);
 - ``/te/db``, ``/te/queries?queries=N``, ``/te/updates?queries=N``, ``/te/fortunes``: the
-  World and Fortune tables, through the connections servers/db.py opened for the strategy and
+  World and Fortune tables, through the connections servers/withdb.py opened for the strategy and
   in its style: sync and multiprocess block on their process's connection, threadpool runs the
   blocking work in its executor, coroutine and fanout await the async pool, gencoroutine
   yields it. The work itself (servers/tework.py) is the same SQL for all.

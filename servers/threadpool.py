@@ -13,9 +13,10 @@ from tornado.iostream import StreamClosedError
 
 from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
-from servers.db import ThreadpoolDbHandler, with_db
+from servers.db import ThreadpoolDbHandler
 from servers.live import POOL, with_live
 from servers.upload import OFFLOAD, with_upload
+from servers.withdb import with_db
 from servers.work import BlockingUpstream, blocking_sleep, cpu_work
 
 
