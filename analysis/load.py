@@ -37,7 +37,7 @@ from record.schema import (
 )
 
 # An enqueue cell's background work over time, polled from the server's /health
-# (harness/backlog.py); `since_s` is added here: seconds since the cell's load started.
+# (harness/processes/backlog.py); `since_s` is added here: seconds since the cell's load started.
 
 
 @dataclass(frozen=True)

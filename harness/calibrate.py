@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from harness import placement as placements
-from harness import procs
 from harness.calibration_figures import (
     CHECK_USERS,
     MIN_ROUNDS,
@@ -49,8 +48,10 @@ from harness.calibration_figures import (
 )
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import sigterm_as_interrupt
-from harness.locust_cmd import PROJECT_ROOT, SCENARIO_DIR, Distribution, locust_argv
-from harness.suite import Suite, parse_suite
+from harness.paths import PROJECT_ROOT, SCENARIO_DIR
+from harness.processes import children as procs
+from harness.processes.locust_cmd import Distribution, locust_argv
+from harness.suite.parse import Suite, parse_suite
 from record import io
 from record.cells import CellRecord, CellSpec
 from record.errors import UserError

@@ -16,14 +16,18 @@ from typing import Any
 
 import pandas as pd
 
-from harness import backlog, collect, connections, generator, logs, postgres, procs
-from harness.apps import AppEntry
+from harness import collect, connections
 from harness.connections import live_warmup
 from harness.interrupts import signals_deferred
-from harness.locust_cmd import PROJECT_ROOT, Distribution
-from harness.sampler import SAMPLE_COLUMNS, Sampler
-from harness.scenarios import SCENARIOS
-from harness.suite import Suite
+from harness.paths import PROJECT_ROOT
+from harness.processes import backlog, logs, postgres
+from harness.processes import children as procs
+from harness.processes import locust as generator
+from harness.processes.locust_cmd import Distribution
+from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
+from harness.suite.apps import AppEntry
+from harness.suite.catalog import SCENARIOS
+from harness.suite.parse import Suite
 from harness.timing import planned_load_s
 from harness.verify import verify
 from record import io

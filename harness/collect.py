@@ -146,7 +146,7 @@ def problems(samples: pd.DataFrame, window: Window) -> tuple[str, ...]:
     found = []
     server = samples[samples["role"] == "server"]
     if len(server):
-        from harness.sampler import SAMPLE_INTERVAL_S
+        from harness.processes.sampler import SAMPLE_INTERVAL_S
 
         first_seen = server.groupby("pid")["t"].min()
         last_seen = server.groupby("pid")["t"].max()

@@ -15,8 +15,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.paths import PROJECT_ROOT
+
 PACKAGES = ("tornado", "uvloop", "locust", "pandas", "pyarrow", "matplotlib", "psutil", "numpy")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def collect_cpu() -> dict[str, Any]:

@@ -5,7 +5,7 @@ master has been unreachable for the worker timeout, or the master refuses them.
 
 Nothing is written into the run's results folder: records travel to the master through Locust's
 message API (loadgen/worker.py). Each Locust worker runs in its own process group and dies
-with this process (harness/procs.py), and stops loading by itself when its master goes silent.
+with this process (harness/processes/children.py), and stops loading by itself when its master goes silent.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from harness import procs
-from harness.locust_cmd import PROJECT_ROOT, worker_argv
-from harness.scenarios import SCENARIOS
+from harness.paths import PROJECT_ROOT
+from harness.processes import children as procs
+from harness.processes.locust_cmd import worker_argv
+from harness.suite.catalog import SCENARIOS
 from record.errors import UserError
 from record.worker_state import StateNote, WorkerState
 

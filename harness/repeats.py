@@ -9,7 +9,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from harness.suite import Suite
+from harness.suite.parse import Suite
 from record.cells import CellSpec
 
 # Half-width of the 95 % interval of the mean of the given req/s values, in % of the mean

@@ -14,18 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import calibrate, connections, procs
+from harness import calibrate, connections
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
-from harness.generator import WORKERS_MISSING
+from harness.hosts import check_target, is_loopback
 from harness.interrupts import sigterm_as_interrupt
-from harness.locust_cmd import PROJECT_ROOT, Distribution
-from harness.postgres import db_refusal
+from harness.paths import PROJECT_ROOT
+from harness.processes import children as procs
+from harness.processes.locust import WORKERS_MISSING
+from harness.processes.locust_cmd import Distribution
+from harness.processes.postgres import db_refusal
 from harness.repeats import Precision, Repeats
-from harness.scenarios import SCENARIOS
-from harness.suite import Suite
-from harness.suite_checks import check_target, is_loopback
+from harness.suite.catalog import SCENARIOS
+from harness.suite.parse import Suite
 from harness.timing import estimate_s
 from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
@@ -86,7 +88,7 @@ def _check_stored_scenarios(suite: Suite, source: Path) -> None:
     paths: anything else would reach Locust's command line or the verification requests."""
     for s in suite.scenarios:
         if s.file:
-            continue  # checked against the user's own suite file (run_bench.py cmd_run)
+            continue  # checked against the user's own suite file (commands/run.py cmd_run)
         spec = SCENARIOS.get(s.name)
         if spec is None or s.verify:
             raise UserError(f"{source}: scenario {s.name!r} is not a built-in one; start a new run")
@@ -307,15 +309,15 @@ def run_suite(
 def _cell_options(
     suite: Suite, dist: Distribution, placement: str | None, db_url: str | None
 ) -> CellOptions:
-    # The db scenarios' database (harness/postgres.py): checked before anything starts.
-    in_suite = [(s.name, bool(s.file)) for s in suite.scenarios]
+    # The db scenarios' database (harness/processes/postgres.py): checked before anything starts.
+    needs_db = any(not s.file and SCENARIOS[s.name].needs_db for s in suite.scenarios)
     return CellOptions(
         suite=suite,
         placement=placements.choose(placement or suite.placement),
         workers=dist.local_workers,
         distribution=dist,
         db_url=db_url,
-        db_refused=db_refusal(in_suite, db_url),
+        db_refused=db_refusal(needs_db, db_url),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness import verify_te
-from harness.procs import HTTP_TIMEOUT_S, http_get
+from harness.processes.children import HTTP_TIMEOUT_S, http_get
 from harness.verify_live import check_socket
 from servers.dbwork import expected_rows
 from servers.work import (

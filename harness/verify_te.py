@@ -26,7 +26,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from harness.procs import http_get
+from harness.processes.children import http_get
 from servers.tework import (
     FORTUNES,
     RANDOM_MAX,
@@ -120,7 +120,7 @@ def normal_fortunes(body: bytes) -> str:
 
 def world_table(db_url: str) -> World:
     """The whole World table now (id → randomNumber)."""
-    from harness.postgres import connect
+    from harness.processes.postgres import connect
 
     with connect(db_url) as conn:
         return dict(conn.execute("SELECT id, randomNumber FROM World").fetchall())

@@ -1,6 +1,6 @@
 """A suite's `[[thresholds]]`: an objective on one summary column, for some of its cells.
 
-The harness parses and checks them (harness/suite_thresholds.py), stores them in run.json with
+The harness parses and checks them (harness/suite/thresholds.py), stores them in run.json with
 the suite, and stops a run at the first breach of one with `abort_on_fail`; the analysis judges
 them (analysis/thresholds.py). The record lives here because both sides read it.
 """

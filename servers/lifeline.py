@@ -28,6 +28,6 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
     # getppid() is 0 when the parent is alive outside this process's PID namespace (a server
-    # whose children the harness contains, harness/containment.py): still the parent.
+    # whose children the harness contains, harness/processes/containment.py): still the parent.
     if os.getppid() not in (parent_pid, 0):
         os.kill(os.getpid(), sig)

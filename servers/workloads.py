@@ -4,7 +4,7 @@ the harness and the CLI need, without Tornado or Locust: importing this module s
 Nothing outside this module compares a scenario name as a string; it asks a fact instead (what
 kind of work is it? does it need the backend or a database? does its server keep a backlog the
 harness polls?). A new workload is one entry in WORKLOADS (plus its Locust file in scenarios/
-and its parameters in harness/scenarios.py).
+and its parameters in harness/suite/catalog.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class WorkloadFacts:
     name: str
     kind: str  # one of KINDS
     needs_backend: bool = False  # the upstream backend is started beside the server
-    # A PostgreSQL database: a throwaway one per cell (harness/postgres.py), or --db-url.
+    # A PostgreSQL database: a throwaway one per cell (harness/processes/postgres.py), or --db-url.
     needs_db: bool = False
     # The server answers at once and keeps the work pending; the harness polls its backlog.
     polls_backlog: bool = False

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import procs
+from harness.processes import children as procs
 
 ROOT = Path(__file__).resolve().parents[1]
 

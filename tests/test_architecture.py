@@ -1,7 +1,8 @@
 """The rooms of the tree and which way imports may flow (docs/architecture.md):
-run_bench → harness → servers/scenarios/loadgen; analysis reads the results format (record/)
-only; record/ depends on nothing of the project. Checked on the source, so an import hidden
-inside a function counts too."""
+run_bench → commands → harness → servers/scenarios/loadgen; analysis reads the results format
+(record/) only; record/ depends on nothing of the project; inside harness and analysis, each
+package stands on its floor. Checked on the source, so an import hidden inside a function
+counts too."""
 
 from __future__ import annotations
 
@@ -14,15 +15,34 @@ import pytest
 
 from tests.conftest import ROOT
 
-PROJECT = ("run_bench", "harness", "analysis", "record", "servers", "scenarios", "loadgen")
+PROJECT = (
+    *("run_bench", "commands", "harness", "analysis", "record", "servers", "scenarios"),
+    "loadgen",
+)
 # package → top-level names its modules must never import
 FORBIDDEN = {
-    "analysis": {"harness", "scenarios", "loadgen", "locust", "gevent"},
-    "harness": {"analysis", "loadgen", "scenarios", "locust", "gevent", "run_bench"},
+    "commands": {"loadgen", "scenarios", "locust", "gevent", "run_bench"},
+    "analysis": {"commands", "harness", "scenarios", "loadgen", "locust", "gevent"},
+    "harness": {"commands", "analysis", "loadgen", "scenarios", "locust", "gevent", "run_bench"},
     "record": {*PROJECT} - {"record"} | {"pandas", "locust", "gevent", "tornado"},
-    "servers": {"harness", "analysis", "scenarios", "loadgen", "locust", "gevent", "run_bench"},
-    "loadgen": {"harness", "analysis", "scenarios", "run_bench"},
-    "scenarios": {"harness", "analysis", "run_bench"},
+    "servers": {"commands", "harness", "analysis", "scenarios", "loadgen", "locust", "gevent"}
+    | {"run_bench"},
+    "loadgen": {"commands", "harness", "analysis", "scenarios", "run_bench"},
+    "scenarios": {"commands", "harness", "analysis", "run_bench"},
+}
+# Inside a room, a part never imports one on a floor above it (docs/architecture.md): the
+# analysis pipeline's flat modules → readings/ and compare/ → figures/ → report/ → ci/;
+# in harness, suite/ (suite file → cell matrix) and processes/ (what a cell starts) stand
+# side by side below the cell and the runner.
+ANALYSIS_PACKAGES = {"readings", "figures", "report", "compare", "ci", "history"}
+ABOVE = {
+    "analysis": ANALYSIS_PACKAGES,  # the flat pipeline modules
+    "analysis.readings": ANALYSIS_PACKAGES - {"readings"},
+    "analysis.compare": ANALYSIS_PACKAGES - {"compare"},
+    "analysis.figures": {"report", "compare", "ci", "history"},
+    "analysis.report": {"ci", "history"},
+    "harness.suite": {"processes", "cell", "runner", "calibrate", "connections", "collect"},
+    "harness.processes": {"suite", "cell", "runner", "calibrate", "connections", "collect"},
 }
 
 
@@ -63,9 +83,7 @@ def imported_roots(path: Path) -> set[str]:
 def test_imports_flow_one_way(package: str) -> None:
     files = sorted((ROOT / package).rglob("*.py"))
     assert files, package
-    bad = {
-        str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[package]) for f in files
-    }
+    bad = {str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[package]) for f in files}
     assert {f: names for f, names in bad.items() if names} == {}
 
 
@@ -81,6 +99,30 @@ def test_rooms_take_only_the_modules_their_table_allows(package: str) -> None:
             if allowed is None or not rest:
                 continue  # a room it may not import at all is FORBIDDEN's; `import servers`
             if rest.split(".")[0] not in allowed:
+                bad.append(f"{path.relative_to(ROOT)}: {name}")
+    assert bad == []
+
+
+def _part(path: Path) -> str:
+    """'analysis.readings' for analysis/readings/cost.py; 'analysis' for analysis/load.py."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:2]) if len(parts) > 2 else parts[0]
+
+
+@pytest.mark.parametrize("part", sorted(ABOVE))
+def test_each_package_stands_on_its_floor(part: str) -> None:
+    room, _, package = part.partition(".")
+    files = (
+        sorted((ROOT / room / package).rglob("*.py"))
+        if package
+        else [p for p in sorted((ROOT / room).glob("*.py"))]
+    )
+    assert files, part
+    bad = []
+    for path in files:
+        for name in imported_modules(path):
+            top, _, rest = name.partition(".")
+            if top == room and rest.split(".")[0] in ABOVE[part]:
                 bad.append(f"{path.relative_to(ROOT)}: {name}")
     assert bad == []
 
@@ -119,7 +161,15 @@ def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
     names = ("sync", "coroutine", "threadpool", "fanout", "multiprocess", "gencoroutine")
     homes = {ROOT / "servers" / "variants.py", ROOT / "servers" / "registry.py"}
     found = []
-    for package in ("harness", "analysis", "record", "servers", "loadgen", "run_bench.py"):
+    for package in (
+        "commands",
+        "harness",
+        "analysis",
+        "record",
+        "servers",
+        "loadgen",
+        "run_bench.py",
+    ):
         target = ROOT / package
         for path in [target] if target.is_file() else sorted(target.rglob("*.py")):
             if path in homes:
@@ -139,7 +189,15 @@ def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
 
 def _product_files(skip: set[Path]) -> list[Path]:
     out = []
-    for package in ("harness", "analysis", "record", "servers", "loadgen", "run_bench.py"):
+    for package in (
+        "commands",
+        "harness",
+        "analysis",
+        "record",
+        "servers",
+        "loadgen",
+        "run_bench.py",
+    ):
         target = ROOT / package
         out += [target] if target.is_file() else sorted(target.rglob("*.py"))
     return [p for p in out if p not in skip]
@@ -186,7 +244,7 @@ def test_no_workload_name_is_compared_as_a_string_outside_its_home() -> None:
 def test_every_scenario_has_its_workload_facts() -> None:
     """A scenario of the catalog without an entry in servers/workloads.py would be modelled,
     charted and started as a user's own file."""
-    from harness.scenarios import SCENARIOS
+    from harness.suite.catalog import SCENARIOS
     from servers.workloads import WORKLOADS
 
     assert sorted(SCENARIOS) == sorted(WORKLOADS)

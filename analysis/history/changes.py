@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.compare_stats import MIN_EFFECT
+from analysis.compare.stats import MIN_EFFECT
 from analysis.history.series import direction
 from analysis.precision import separated
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.compare_stats import is_cpu_bound
+from analysis.compare.stats import is_cpu_bound
 from analysis.history.runs import HistoryRun
 from servers.workloads import WORKLOAD_NAMES
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.figures.kit import plt
 from analysis.history.changes import MACHINE
 from analysis.history.runs import HistoryRun
-from analysis.plotkit import plt
 from record import io
 
 DPI = 80  # small inline charts: a page of 50 configurations stays a few MB

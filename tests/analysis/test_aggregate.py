@@ -299,7 +299,7 @@ def test_busiest_worker_share() -> None:
 
 
 def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
-    from analysis.readings import read_throughput
+    from analysis.readings.summary import read_throughput
 
     summary = pd.DataFrame(
         {
@@ -319,7 +319,7 @@ def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
 
 
 def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
-    from harness.scenarios import SCENARIOS
+    from harness.suite.catalog import SCENARIOS
     from servers.variants import VARIANTS
 
     # Reported without a bound: a weighted mix has no single one; /db?query=write none yet

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from analysis import aggregate
-from analysis.charts import CHARTS, Material
+from analysis.figures.charts import CHARTS, Material
 from analysis.load import BACKLOG_FILE, load_run, read_backlog
-from analysis.readings_backlog import NO_BACKLOG, backlog_of, growth_sign
-from analysis.report import build_report
+from analysis.readings.backlog import NO_BACKLOG, backlog_of, growth_sign
+from analysis.report.page import build_report
 from record.cells import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 from tests.analysis.test_charts import assert_inside, patch_cell

@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import aggregate, charts, load
+from analysis import aggregate, load
+from analysis.figures import charts
 from analysis.load import load_run
-from analysis.report import build_report
+from analysis.report.page import build_report
 from analysis.synthetic import write_synthetic_run
 
 CELLS, REQUESTS = 10, 200_000

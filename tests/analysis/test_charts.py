@@ -14,9 +14,11 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from analysis import aggregate, plotkit, readings_cost
-from analysis.charts import CHARTS, Material
+from analysis import aggregate
+from analysis.figures import kit as plotkit
+from analysis.figures.charts import CHARTS, Material
 from analysis.load import load_run
+from analysis.readings import cost as readings_cost
 from record import io
 from record.cells import CellSpec
 from servers.variants import LOOPS, TARGET, VARIANT_NAMES

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import run_bench
-from analysis import job_summary
+from analysis.ci import job_summary
+from commands import common
 from record import io
 from record.thresholds import Threshold
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
@@ -93,7 +94,7 @@ def test_report_junit_counts_and_reasons(tmp_path: Path, no_step_summary: None, 
     _run(run_dir)
     (tmp_path / "out").mkdir()
     code = run_bench.main(["report", str(run_dir), "--quiet", "--junit", str(xml)])
-    assert code == run_bench.EXIT_THRESHOLD
+    assert code == common.EXIT_THRESHOLD
     root = ET.parse(xml).getroot()
     assert root.tag == "testsuites"
     (suite,) = root.findall("testsuite")
@@ -159,7 +160,7 @@ def test_compare_junit_one_case_per_configuration(tmp_path: Path, no_step_summar
     xml, md = tmp_path / "c.xml", tmp_path / "c.md"
     args = ["compare", str(tmp_path / "base"), str(tmp_path / "new"), "--junit", str(xml)]
     code = run_bench.main([*args, "--fail-on-regression", "10", "--summary-md", str(md)])
-    assert code == run_bench.EXIT_REGRESSION
+    assert code == common.EXIT_REGRESSION
     suite = ET.parse(xml).getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "1" and suite.get("failures") == "1"
     failure = suite.find("testcase/failure")

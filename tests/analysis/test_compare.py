@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import compare
-from analysis.compare_stats import NOT_ENOUGH, compare_tables
+from analysis.compare import runs as compare
+from analysis.compare.stats import NOT_ENOUGH, compare_tables
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 from tests.conftest import run_bench
 
@@ -288,7 +288,7 @@ def test_loop_readings_that_disagree_within_a_run_are_not_trusted() -> None:
     """A machine that changed speed during a run (0.044 s at its start, 0.080 s at its end,
     under a passing load) cannot be summed up by two readings: the cells' common movement
     stands in, so unchanged CPU-bound cells are not "corrected" into a change."""
-    from analysis.compare_stats import speed_machine
+    from analysis.compare.stats import speed_machine
 
     steady = {"start_s": 0.054, "end_s": 0.056}
     assert speed_machine(steady, steady) is not None

@@ -8,8 +8,8 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis import plot_connections
-from analysis import readings_connections as text
+from analysis.figures import connections as plot_connections
+from analysis.readings import connections as text
 from tests.analysis.test_charts import assert_inside
 
 

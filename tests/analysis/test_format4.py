@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import aggregate, plot
+from analysis import aggregate
+from analysis.figures import lines as plot
 from analysis.load import load_run
-from analysis.report import build_report
+from analysis.report.page import build_report
 from record import io
 from record.cells import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import aggregate
-from analysis.readings_ipc import ipc_items
+from analysis.readings.ipc import ipc_items
 from servers.variants import VARIANTS
 
 POOL = next(name for name, v in VARIANTS.items() if v.process_pool)

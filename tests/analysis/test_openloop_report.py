@@ -23,17 +23,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import aggregate, table
-from analysis.charts import CHARTS, Material
+from analysis import aggregate
+from analysis.figures.charts import CHARTS, Material
+from analysis.figures.openloop import openloop_latency
 from analysis.load import load_run
-from analysis.plot_openloop import openloop_latency
-from analysis.readings_openloop import (
+from analysis.readings.openloop import (
     generator_pointers,
     read_openloop,
     sustained,
     sustained_sentences,
 )
-from analysis.report import build_report
+from analysis.report import tables as table
+from analysis.report.page import build_report
 from record import io
 from record.cells import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run

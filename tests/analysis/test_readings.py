@@ -9,9 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import aggregate, readings, readings_cost, readings_stability
-from analysis.charts import Material
+from analysis import aggregate
+from analysis.figures.charts import Material
 from analysis.load import load_run
+from analysis.readings import cost as readings_cost
+from analysis.readings import stability as readings_stability
+from analysis.readings import summary as readings
 from record import io
 from record.cells import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run

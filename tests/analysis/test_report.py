@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from analysis import compare
+from analysis.compare import runs as compare
 from analysis.load import load_run
-from analysis.report import build_report
+from analysis.report.page import build_report
 from record import schema
 from record.errors import UserError
 from tests.analysis.fixtures import T0, cell, noisy_run, steady_requests, write_cell, write_run

@@ -9,10 +9,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from analysis import aggregate, techempower
-from analysis.charts import CHARTS, Material
+from analysis import aggregate
+from analysis.figures.charts import CHARTS, Material
 from analysis.load import load_run
-from analysis.report import build_report
+from analysis.report import techempower
+from analysis.report.page import build_report
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 from tests.analysis.test_charts import assert_inside
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 import run_bench
-from analysis import ci
 from analysis import thresholds as th
+from analysis.ci import outputs as ci
 from analysis.live import LiveJudge
+from commands import common
 from harness import runner
-from harness.suite import Suite, parse_suite
+from harness.suite.parse import Suite, parse_suite
 from record import io
 from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
@@ -62,7 +63,7 @@ P99_MAX_50 = {"metric": "p99_ms", "max": 50}
 def test_a_threshold_met_passes_and_exits_0(tmp_path: Path, capsys) -> None:
     _run(tmp_path, {"coroutine": [20.0]}, [P99_MAX_50])
     code, out = _report(tmp_path, capsys)
-    assert code == run_bench.EXIT_OK
+    assert code == common.EXIT_OK
     assert "thresholds: 1 pass" in out
     assert "p99_ms <= 50" in out and "coroutine-asyncio-sleep-ms20-u4" in out
 
@@ -70,7 +71,7 @@ def test_a_threshold_met_passes_and_exits_0(tmp_path: Path, capsys) -> None:
 def test_a_breach_fails_and_exits_99(tmp_path: Path, capsys) -> None:
     _run(tmp_path, {"coroutine": [20.0], "sync": [80.0]}, [P99_MAX_50])
     code, out = _report(tmp_path, capsys)
-    assert code == run_bench.EXIT_THRESHOLD == 99
+    assert code == common.EXIT_THRESHOLD == 99
     assert "thresholds: 1 pass, 1 fail" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("fail"))
     assert "sync-asyncio-sleep-ms20-u4" in line and "breaches" in line
@@ -82,7 +83,7 @@ def test_selectors_and_min_limit(tmp_path: Path, capsys) -> None:
     t = {"metric": "rps", "min": 5, "variants": ["sync"], "scenario": "sleep", "users": [4]}
     _run(tmp_path, {"coroutine": [20.0], "sync": [80.0]}, [t])
     code, out = _report(tmp_path, capsys)
-    assert code == run_bench.EXIT_OK
+    assert code == common.EXIT_OK
     assert "sync-asyncio" in out and "coroutine-asyncio" not in out  # only the selected cell
 
 
@@ -90,7 +91,7 @@ def test_repeats_straddling_the_limit_are_inconclusive(tmp_path: Path, capsys) -
     # Mean 50, interval wide across the limit of 48: neither pass nor breach.
     _run(tmp_path, {"coroutine": [40.0, 50.0, 60.0]}, [{"metric": "p99_ms", "max": 48}])
     code, out = _report(tmp_path, capsys)
-    assert code == run_bench.EXIT_OK
+    assert code == common.EXIT_OK
     assert "1 inconclusive" in out and "straddles 48" in out and "(3 repeats)" in out
 
 
@@ -109,7 +110,7 @@ def test_an_invalid_cell_is_not_judged_never_passed(tmp_path: Path, capsys) -> N
         reason="verification failed: /sleep answered 500",
     )
     code, out = _report(tmp_path, capsys)
-    assert code == run_bench.EXIT_FAILED_CELLS  # no breach: the failed cell decides
+    assert code == common.EXIT_FAILED_CELLS  # no breach: the failed cell decides
     line = next(x for x in out.splitlines() if "sync-asyncio" in x)
     assert line.strip().startswith("not judged") and "verification failed" in line
 

@@ -51,7 +51,7 @@ def test_older_records_load_without_upload_or_rss() -> None:
 
 
 def test_report_reads_memory_per_upload_by_strategy_and_load() -> None:
-    from analysis.readings_upload import upload_items
+    from analysis.readings.upload import upload_items
 
     summary = pd.DataFrame(
         {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from harness import procs
+from harness.processes import children as procs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,10 +13,10 @@ import psutil
 import pytest
 
 from analysis.model import cpu_capacity_rps
-from harness import procs
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
-from harness.suite import load_suite
+from harness.processes import children as procs
+from harness.suite.parse import load_suite
 from tests.conftest import run_bench
 
 # The example service: one endpoint that waits `ms` like a database call, blocking the IOLoop
@@ -263,7 +263,7 @@ def test_resume_refuses_stored_scenarios_that_are_not_built_in_ones(tmp_path: Pa
     verification requests: a results folder must not be able to smuggle any in."""
     from dataclasses import replace
 
-    from harness.suite import parse_suite
+    from harness.suite.parse import parse_suite
     from record.cells import RunRecord
 
     suite = parse_suite(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.backlog import BACKLOG_COLUMNS, BacklogPoller, reading, wanted, write_backlog
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
-from harness.suite import parse_suite
+from harness.processes.backlog import BACKLOG_COLUMNS, BacklogPoller, reading, wanted, write_backlog
+from harness.suite.parse import parse_suite
 
 HEALTH = (
     b'{"status": "ok", "pid": 42, "background": {"queued": 3, "in_progress": 2, '

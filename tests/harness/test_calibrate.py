@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from analysis.report_generator import calibration_text
+from analysis.report.load_generator import calibration_text
 from harness import calibrate, calibration_figures
 from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
 from record.cells import RunRecord

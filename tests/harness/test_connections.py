@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from harness import connections
+from harness.suite import limits
 from record.window import Window
 
 WINDOW = Window(10.0, 14.0)
@@ -61,5 +62,5 @@ def test_nearest_rank() -> None:
     assert connections.nearest_rank([5.0, 1.0, 3.0], 0.99) == 5.0
     assert connections.nearest_rank([5.0, 1.0, 3.0], 0.5) == 3.0
     assert math.isnan(connections.nearest_rank([], 0.5))
-    assert connections.ephemeral_ports(connections.PORT_RANGE) > 0
+    assert limits.ephemeral_ports(limits.PORT_RANGE) > 0
     assert connections.ramp_s({"connections": 500, "spawn_rate": 1000}) == pytest.approx(0.5)

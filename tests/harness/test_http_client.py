@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import procs
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
-from harness.suite import Suite, parse_suite
+from harness.processes import children as procs
+from harness.suite.parse import Suite, parse_suite
 from record.cells import CellRecord, CellSpec
 from record.errors import UserError
 

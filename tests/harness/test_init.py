@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import procs
+from harness.processes import children as procs
 from tests.conftest import run_bench, run_main
 
 

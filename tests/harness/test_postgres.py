@@ -21,9 +21,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from harness import postgres
+from harness.processes import postgres
 from harness.runner import run_suite
-from harness.suite import parse_suite
+from harness.suite.parse import parse_suite
 from record.cells import CellRecord
 from record.errors import UserError
 from tests.conftest import ROOT

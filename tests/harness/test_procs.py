@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import containment, procs
+from harness.processes import children as procs
+from harness.processes import containment
 
 # Binds the port it is given (SO_REUSEADDR off, so a held port fails), then serves nothing.
 BINDER = """

@@ -12,7 +12,7 @@ from scipy import stats
 
 from analysis.precision import half_width_pct
 from harness import runner
-from harness.suite import parse_suite
+from harness.suite.parse import parse_suite
 from record.cells import CellRecord, CellSpec, Limits, RunRecord
 from record.verdict import Verdict
 from record.window import Window

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.suite import SUITE_DIR, load_suite, parse_suite, with_overrides
+from harness.paths import SUITE_DIR
+from harness.suite.parse import load_suite, parse_suite, with_overrides
 from record.errors import UserError
 from tests.conftest import run_main
 
@@ -134,7 +135,7 @@ def test_shipped_suites_are_valid(path: Path) -> None:
 
 
 def test_full_suite_covers_every_variant_scenario_and_loop() -> None:
-    from harness.scenarios import SCENARIOS
+    from harness.suite.catalog import SCENARIOS
     from servers.config import LOOPS
     from servers.registry import VARIANTS
 
@@ -146,7 +147,7 @@ def test_full_suite_covers_every_variant_scenario_and_loop() -> None:
 
 
 def test_every_scenario_has_a_locustfile() -> None:
-    from harness.scenarios import SCENARIOS
+    from harness.suite.catalog import SCENARIOS
 
     for spec in SCENARIOS.values():
         assert spec.locustfile.is_file(), spec.name
@@ -207,7 +208,7 @@ def test_list_shows_suites_with_cell_counts(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_no_locustfile_shadows_a_standard_module() -> None:
-    from harness.scenarios import SCENARIOS
+    from harness.suite.catalog import SCENARIOS
 
     for spec in SCENARIOS.values():
         assert spec.locustfile.stem not in sys.stdlib_module_names, spec.locustfile
@@ -430,7 +431,7 @@ def test_an_app_suite_plans_cells_named_after_the_apps(tmp_path: Path) -> None:
         "mine-async-na-load-limit5-u8-r1",
     ]
     assert {(c.processes, c.threads) for c in suite.cells()} == {(1, 1), (4, 1)}
-    from harness.suite import Suite
+    from harness.suite.parse import Suite
 
     assert Suite.from_dict(suite.to_dict()) == suite  # a resumed run reads the same suite
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import postgres, verify_te
+from harness import verify_te
+from harness.processes import postgres
 from harness.runner import run_suite
-from harness.suite import parse_suite
+from harness.suite.parse import parse_suite
 from record.cells import CellRecord
 
 pytestmark = pytest.mark.skipif(

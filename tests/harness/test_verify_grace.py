@@ -10,7 +10,7 @@ import pytest
 
 from harness import placement
 from harness.cell import CellOptions, run_cell
-from harness.suite import load_suite
+from harness.suite.parse import load_suite
 from record.errors import UserError
 
 # /health answers at once; /hello is a 500 for the first READY_AFTER_S seconds.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.procs import live
+from harness.processes.children import live
 from tests.conftest import ROOT
 
 SUITE = """
@@ -191,7 +191,7 @@ def check_results(run_dir: Path) -> tuple[int, int, bool]:
     from PIL import Image
 
     from analysis.load import load_run
-    from analysis.report import build_report
+    from analysis.report.page import build_report
 
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     bad = 0

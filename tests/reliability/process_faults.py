@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.procs import live
+from harness.processes.children import live
 from tests.conftest import ROOT
 
 SUITE = """
@@ -81,7 +81,7 @@ def _find(root: psutil.Process, victim: str) -> psutil.Process | None:
             if victim == "backend" and "servers backend" in cmd:
                 return proc
             if victim == "locust worker" and "locust" in cmd and "--worker" in cmd:
-                return proc  # a local worker of the cell's Locust master (harness/generator.py)
+                return proc  # a local worker of the cell's Locust master (harness/processes/locust.py)
     return None
 
 

@@ -1,6 +1,6 @@
 """A user's app that forks its own workers, or daemonizes a process of its own, leaves nothing
 behind: not when its cell ends, and not when the harness is SIGKILLed mid-cell (the kernel
-ends the app's PID namespace, harness/containment.py). PR_SET_PDEATHSIG alone cannot cover
+ends the app's PID namespace, harness/processes/containment.py). PR_SET_PDEATHSIG alone cannot cover
 these: it is not inherited across fork."""
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import containment, placement, procs
+from harness import placement
 from harness.cell import CellOptions, run_cell
-from harness.suite import load_suite
+from harness.processes import children as procs
+from harness.processes import containment
+from harness.suite.parse import load_suite
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.reliability
@@ -235,7 +237,8 @@ def test_a_namespace_ends_what_left_the_group(tmp_path: Path) -> None:
 
 AS_USER = """
 import sys, time
-from harness import containment, procs
+from harness.processes import containment
+from harness.processes import children as procs
 assert containment.wanted(), containment.unavailable_reason()
 script = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(60)\\ntime.sleep(60)\\n"
 child = procs.start("t", [sys.executable, "-c", script], contain=True)

@@ -19,8 +19,8 @@ import pytest
 from harness import placement
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import signals_deferred
-from harness.procs import free_port, live
-from harness.suite import parse_suite
+from harness.processes.children import free_port, live
+from harness.suite.parse import parse_suite
 from record.cells import CellRecord
 from tests.conftest import ROOT
 

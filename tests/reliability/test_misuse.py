@@ -238,7 +238,7 @@ def case_remote_resume(work: Path) -> Setup:
     over by someone else), resumed without --allow-remote."""
     import tomllib
 
-    from harness.suite import parse_suite
+    from harness.suite.parse import parse_suite
     from record.cells import RunRecord
 
     data = tomllib.loads(TARGET_SUITE.format(name="handed", target="http://127.0.0.1:9"))

@@ -13,8 +13,9 @@ import pytest
 
 from harness import connections, placement
 from harness.cell import CellOptions, run_cell
-from harness.scenarios import SCENARIOS
-from harness.suite import Suite, parse_suite
+from harness.suite import limits
+from harness.suite.catalog import SCENARIOS
+from harness.suite.parse import Suite, parse_suite
 from record.connections import ConnectionFigures
 from record.errors import UserError
 
@@ -116,10 +117,10 @@ def _port_of(cell_dir: Path) -> int:
 
 
 def test_limits_refuse_more_connections_than_the_machine_allows() -> None:
-    assert connections.limit_problem(1000, nofile=20000, ports=28232) == ""
-    fds = connections.limit_problem(10_000, nofile=4096, ports=28232)
+    assert limits.limit_problem(1000, nofile=20000, ports=28232) == ""
+    fds = limits.limit_problem(10_000, nofile=4096, ports=28232)
     assert "10256 open files per process" in fds and "4096" in fds and "ulimit -Hn" in fds
-    ports = connections.limit_problem(30_000, nofile=1 << 20, ports=28232)
+    ports = limits.limit_problem(30_000, nofile=1 << 20, ports=28232)
     assert "28232" in ports and "ip_local_port_range" in ports
 
 

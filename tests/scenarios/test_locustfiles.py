@@ -11,8 +11,8 @@ import pytest
 
 from harness import placement
 from harness.cell import CellOptions, run_cell
-from harness.scenarios import SCENARIOS
-from harness.suite import Cell, Suite, parse_suite
+from harness.suite.catalog import SCENARIOS
+from harness.suite.parse import Cell, Suite, parse_suite
 from tests.conftest import Server, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def test_wrong_body_counts_as_failure(tmp_path: Path) -> None:
 
 
 def test_unreachable_server_fails_the_cell_quickly(tmp_path: Path) -> None:
-    from harness import procs
+    from harness.processes import children as procs
 
     suite = parse_suite(
         {

@@ -19,7 +19,7 @@ from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.testing import bind_unused_port
 
-from harness import procs
+from harness.processes import children as procs
 from servers import backend, launch
 from servers.config import PYCURL_HINT, ServerConfig
 from tests.conftest import Server

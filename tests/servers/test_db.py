@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness import postgres, procs
-from harness.scenarios import SCENARIOS
+from harness.processes import children as procs
+from harness.processes import postgres
+from harness.suite.catalog import SCENARIOS
 from harness.verify import verify
 from servers.dbwork import DB_ROWS
 from servers.variants import VARIANT_NAMES, forks

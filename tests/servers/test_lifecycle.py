@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from harness import procs
+from harness.processes import children as procs
 from servers.registry import VARIANTS
 from tests.conftest import start_server
 

@@ -17,7 +17,7 @@ import websocket as wsclient
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from harness.procs import http_get
+from harness.processes.children import http_get
 from servers import live
 from servers.livework import (
     CLOSE_POLICY,

@@ -17,11 +17,11 @@ import pandas as pd
 import psutil
 import pytest
 
-from harness import procs
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
-from harness.sampler import Sampler
-from harness.suite import parse_suite
+from harness.processes import children as procs
+from harness.processes.sampler import Sampler
+from harness.suite.parse import parse_suite
 from record.errors import UserError
 from servers.processpool import WORKER_PID_HEADER
 from servers.variants import VARIANTS

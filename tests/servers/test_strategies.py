@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness.procs import http_get
+from harness.processes.children import http_get
 from servers.registry import VARIANTS
 from servers.variants import AWAITS, BLOCKS, POOL
 from tests.conftest import Server

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness import postgres, verify_te
-from harness.procs import http_get
-from harness.scenarios import SCENARIOS
+from harness import verify_te
+from harness.processes import postgres
+from harness.processes.children import http_get
+from harness.suite.catalog import SCENARIOS
 from harness.verify import verify
 from servers import tework
 from servers.config import ServerConfig

@@ -20,7 +20,7 @@ import pytest
 
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
-from harness.suite import parse_suite
+from harness.suite.parse import parse_suite
 from harness.verify import verify
 from record.errors import UserError
 from servers.config import BODY_TIMEOUT_S, UPLOAD_MIN_BYTES_PER_S, UPLOAD_MODES

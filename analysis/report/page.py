@@ -1,0 +1,324 @@
+"""Run folder → summary.csv, charts/*.png|svg and one self-contained report.html.
+Idempotent: rebuilding from the same raw data gives the same files.
+
+The page's markup is analysis/report/templates/report.html, rendered with autoescape on; this module
+only prepares plain data (strings, rows of strings, CSS classes) for it."""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tornado.template
+
+from analysis import aggregate, hlog, thresholds
+from analysis.figures.charts import Chart, Material, build_charts
+from analysis.load import RunData, load_run
+from analysis.readings import openloop as openloop_text
+from analysis.readings import words
+from analysis.readings.ipc import ipc_items
+from analysis.readings.openloop import closed_cells, open_cells
+from analysis.readings.stability import stability_items
+from analysis.readings.summary import read_ranking
+from analysis.readings.upload import UPLOAD_NOTE, upload_items
+from analysis.report import load_generator as generator
+from analysis.report import tables as table
+from analysis.report import techempower
+from analysis.report.tables import Table, table_text
+from record import io
+from record.cells import Placement
+from record.thresholds import thresholds_of
+
+# Kept importable from here: callers and tests read these through the report module.
+__all__ = ["ReportResult", "build_report", "render_html", "table_text"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+TE_CHART = "techempower"  # drawn in the TechEmpower section, not among the other charts
+CELLS_NOTE = (
+    "Percentiles are exact (nearest rank) over the raw latencies of successful requests that "
+    "completed inside the measured window; warm-up excluded. bound = the model's upper bound "
+    "on req/s; eff = req/s ÷ bound."
+)
+REPEATS_NOTE = (
+    "Mean and 95% confidence half-width (Student t) across repeats of valid cells; unstable = "
+    "coefficient of variation of req/s above 10%."
+)
+
+SUSTAINED_NOTE = (
+    "A rate counts as sustained when its cell is valid, achieved at least 95% of it and kept "
+    "its corrected p99 (from each request's intended send time, as wrk2 reports it) within "
+    "{slo} ms. Only the offered rates were tried: a strategy's real limit lies between its "
+    "max rate and the next rate it was offered."
+)
+NO_SLO_NOTE = (
+    "No SLO was set. Set slo_ms in the suite (for example slo_ms = 100) to rank the "
+    "strategies by the highest offered rate each sustains with corrected p99 under it; until "
+    "then, the highest rate each kept up with (valid, at least 95% of it achieved), whatever "
+    "its latency."
+)
+IPC_NOTE = (
+    "A process pool sends each call and its result through a pipe, pickled both ways: CPU "
+    "the other strategies do not spend. The model adds it to the pool's S, so its /cpu bound "
+    "is min(users, workers, cores) / (S + round trip)."
+)
+OPEN_RANKED = "Open-loop workloads are ranked by the rate each strategy sustained: see below."
+
+STABILITY_NOTE = (
+    "The 95% interval of req/s comes from a block bootstrap over the window's seconds, or from "
+    "the repeats when a configuration has several valid ones."
+)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    summary: pd.DataFrame
+    ranking: pd.DataFrame
+    charts: list[Chart]
+    report_path: Path
+    table_text: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chart as the page shows it: the PNG inline as base64, so the page stands alone."""
+
+    name: str
+    title: str
+    reading: str
+    data: str
+
+    @classmethod
+    def of(cls, chart: Chart) -> Figure:
+        return cls(chart.name, chart.title, chart.reading, base64.b64encode(chart.png).decode())
+
+
+@dataclass(frozen=True)
+class Section:
+    """One h2 section of the page; the template shows the parts that are set, in this order."""
+
+    title: str
+    note: str = ""
+    table: Table | None = None
+    figures: list[Figure] = field(default_factory=list)
+    text: str = ""
+    items: list[str] = field(default_factory=list)  # a short bulleted note
+
+
+def build_report(run_dir: str | Path) -> ReportResult:
+    run = load_run(run_dir)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
+    csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
+    io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
+    hlog.write_run_hlogs(run)
+    # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
+    # rate they sustained, _sustained_section).
+    ranking = aggregate.ranking(closed_cells(summary))
+    repeats = _repeats(summary)
+    charts = build_charts(Material(run, summary, ranking), run.path / "charts")
+    report_path = run.path / "report.html"
+    io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts))
+    return ReportResult(summary, ranking, charts, report_path, table_text(summary))
+
+
+def render_html(
+    run: RunData,
+    summary: pd.DataFrame,
+    ranking: pd.DataFrame,
+    repeats: pd.DataFrame,
+    charts: list[Chart],
+) -> bytes:
+    """report.html's bytes (UTF-8)."""
+    loader = tornado.template.Loader(str(TEMPLATES), autoescape="xhtml_escape")
+    record = run.run
+    return loader.load("report.html").generate(
+        run_id=run.run_id,
+        suite_name=record.suite_name,
+        started=_when(record.started),
+        status=record.status,
+        description=record.settings.description,
+        untrusted=_untrusted(summary),
+        calibration=generator.calibration_text(record.generator_calibration),
+        near_ceiling=generator.ceiling_warning(summary),
+        sections=_sections(run, summary, ranking, repeats, charts),
+        path=str(run.path),
+    )
+
+
+def _sections(
+    run: RunData,
+    summary: pd.DataFrame,
+    ranking: pd.DataFrame,
+    repeats: pd.DataFrame,
+    charts: list[Chart],
+) -> list[Section]:
+    """The page's sections in order."""
+    sections = []
+    closed, opened = closed_cells(summary), open_cells(summary)
+    if len(closed) or opened.empty:  # a run all open-loop has no req/s ranking to show
+        text = read_ranking(ranking) + (f" {OPEN_RANKED}" if len(opened) else "")
+        # Every figure of a run had one placement: the reader must know whether the server
+        # had cores of its own (split) or shared them with the load generator (shared).
+        text += f" Measured with placement {_placement_text(run.run.placement)}."
+        sections.append(
+            Section(
+                "Which strategy for which work",
+                table=table.ranking_table(ranking) if len(ranking) else None,
+                text=text,
+            )
+        )
+    if len(opened):
+        sections.append(_sustained_section(summary, _slo_ms(run)))
+    sections += _techempower_sections(summary, _slo_ms(run), charts)
+    verdicts = thresholds.judge(summary, thresholds_of(run.run.suite))
+    if verdicts:
+        items = [v.line for v in verdicts]
+        sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))
+    round_trips = ipc_items(closed)
+    if round_trips:
+        sections.append(Section("Process pool round trip", note=IPC_NOTE, items=round_trips))
+    uploads = upload_items(summary)
+    if uploads:
+        sections.append(Section("Upload memory", note=UPLOAD_NOTE, items=uploads))
+    shown = [Figure.of(chart) for chart in charts if chart.name != TE_CHART]
+    sections.append(Section("Charts", figures=shown))
+    shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
+    # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
+    stability = stability_items(closed, shares)
+    target = run.run.settings.target_ci_pct
+    if target is not None and run.run.unmet_targets:
+        stability.append(
+            f"Still wider than the target (±{target:g} % of req/s) after "
+            f"{run.run.settings.max_repeats} repeats: " + ", ".join(run.run.unmet_targets)
+        )
+    elif target is not None and run.run.status == "complete":
+        stability.append(f"Every configuration reached the target interval (±{target:g} %).")
+    if stability:
+        sections.append(Section("Stability", note=STABILITY_NOTE, items=stability))
+    sections += [
+        Section(
+            "Every cell",
+            note=CELLS_NOTE,
+            table=table.cells_table(summary) if len(summary) else None,
+        ),
+    ]
+    if len(repeats) and (repeats["repeats"] > 1).any():
+        sections.append(Section("Repeats", note=REPEATS_NOTE, table=table.repeats_table(repeats)))
+    workers = generator.workers_table(run.records, list(summary.get("cell_id", [])))
+    if workers is not None:
+        sections.append(
+            Section("Load generator workers", note=generator.WORKERS_NOTE, table=workers)
+        )
+    environment = pd.DataFrame(_environment(run), columns=["what", "value"])
+    sections.append(
+        Section("Environment", table=table.html_table(environment, left={"what", "value"}))
+    )
+    return sections
+
+
+def _techempower_sections(
+    summary: pd.DataFrame, slo_ms: float | None, charts: list[Chart]
+) -> list[Section]:
+    """"TechEmpower test types" with its chart, then one table per type (none without
+    TechEmpower cells)."""
+    tables = techempower.type_tables(summary, slo_ms)
+    if not tables:
+        return []
+    figures = [Figure.of(chart) for chart in charts if chart.name == TE_CHART]
+    head = Section("TechEmpower test types", note=techempower.NOTE, figures=figures)
+    return [head, *(Section(t.title, table=t.table, items=t.items) for t in tables)]
+
+
+def _slo_ms(run: RunData) -> float | None:
+    return run.run.settings.slo_ms
+
+
+def _sustained_section(summary: pd.DataFrame, slo_ms: float | None) -> Section:
+    """The open-loop ranking: the highest offered rate each strategy sustained (under the
+    SLO when the suite set one), a sentence per scenario, and any cell where the generator,
+    not the server, fell behind (its figures would mislead the ranking)."""
+    frame = openloop_text.sustained(summary, slo_ms)
+    items = openloop_text.sustained_sentences(frame, summary, slo_ms)
+    items += [f"Caution: {p}" for p in openloop_text.generator_pointers(summary)]
+    if slo_ms is None:
+        title, note = "Highest offered rate each strategy kept up with", NO_SLO_NOTE
+    else:
+        slo = words.ms(slo_ms)
+        title, note = f"Sustained rate under the SLO ({slo} ms)", SUSTAINED_NOTE.format(slo=slo)
+    return Section(title, note=note, table=table.sustained_table(frame, slo_ms), items=items)
+
+
+def _repeats(summary: pd.DataFrame) -> pd.DataFrame:
+    """Repeats of each configuration: closed-loop cells per users, open-loop cells per
+    offered rate (every rate shares one users figure, its cap on requests in flight). The
+    load level reads '10 users' or '200 req/s offered'."""
+    if summary.empty:
+        return pd.DataFrame()
+    keys = ["variant", "loop", "scenario"]
+    closed = aggregate.repeat_groups(closed_cells(summary), [*keys, "users"])
+    opened = aggregate.repeat_groups(open_cells(summary), [*keys, "offered_rps"])
+    parts = []
+    if len(closed):
+        parts.append(_with_load(closed, "users", lambda v: f"{int(v)} users"))
+    if len(opened):
+        parts.append(
+            _with_load(opened, "offered_rps", lambda v: f"{words.rate(v)} req/s offered")
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _with_load(groups: pd.DataFrame, col: str, text: Any) -> pd.DataFrame:
+    """groups with its load column `col` replaced by a 'load' text column in its place."""
+    out = groups.copy()
+    at = list(out.columns).index(col)
+    out.insert(at, "load", [text(v) for v in out[col]])
+    return out.drop(columns=col)
+
+
+def _when(started: float) -> str:
+    if not math.isfinite(started):
+        return "?"
+    return datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _untrusted(summary: pd.DataFrame) -> str:
+    """'2 cell(s) invalid, 1 cell(s) failed', or '' when every cell is ok."""
+    if summary.empty:
+        return ""
+    counts = summary["status"].value_counts().to_dict()
+    return ", ".join(f"{n} cell(s) {status}" for status, n in counts.items() if status != "ok")
+
+
+def _placement_text(placement: Placement | None) -> str:
+    if placement is None:
+        return "?"
+    server = ", ".join(map(str, placement.server_cpus))
+    loadgen = ", ".join(map(str, placement.loadgen_cpus))
+    if placement.mode == "split":
+        return f"split: server on CPU {server}; load generator and backend on CPU {loadgen}"
+    return f"shared: every process on CPUs {server}"
+
+
+def _environment(run: RunData) -> list[tuple[str, str]]:
+    """(what, value) rows of the environment table."""
+    env, suite = run.run.machine, run.run.settings
+    cores = "?" if env.cores is None else env.cores
+    return [
+        ("CPU", f"{env.cpu_model} ({cores} cores)"),
+        ("memory", f"{env.memory_bytes / 2**30:.1f} GiB"),
+        ("OS", env.platform),
+        ("Python", env.python_version),
+        ("packages", ", ".join(f"{k} {v}" for k, v in env.packages.items())),
+        ("git commit", f"{env.git_commit}{' (modified)' if env.git_dirty else ''}"),
+        ("placement", _placement_text(run.run.placement)),
+        (
+            "suite",
+            f"duration {suite.duration_s} s, warm-up {suite.warmup_s} s, "
+            f"repeats {suite.repeats}, max error rate {suite.max_error_rate}, "
+            f"threads {suite.threads}, processes {suite.processes}",
+        ),
+    ]

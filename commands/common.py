@@ -1,0 +1,57 @@
+"""What every subcommand shares: the exit statuses, the one-line usage error, and building a
+run's report with the verdicts CI reads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from record.errors import UserError
+
+DEFAULT_SUITE = "quick"
+EXIT_OK, EXIT_USER, EXIT_FAILED_CELLS, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_THRESHOLD = 99  # a threshold failed: k6's code, so CI scripts written for k6 read it alike
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line, through UserError."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
+    """Build the report, show the thresholds' verdicts, write what CI asked for, and give the
+    exit status: 99 when a threshold failed, else 2 when cells failed, else 0."""
+    from analysis.ci import outputs as ci
+    from analysis.report.page import build_report
+    from analysis.thresholds import failed as failed_thresholds
+    from analysis.thresholds import format_verdicts
+    from record.cells import RunRecord
+
+    quiet = args.quiet
+
+    try:
+        result = build_report(run_dir)
+    except OSError as exc:  # a full disk, a read-only folder: the raw results stay as they are
+        raise UserError(
+            f"cannot write the report in {run_dir} ({exc.strerror or exc}); the raw results are "
+            f"kept: free space, then `python run_bench.py report {run_dir}`"
+        ) from None
+    if not quiet:
+        print(result.table_text)
+    print(f"report: {result.report_path}")
+    failed = int((result.summary["status"] == "failed").sum())
+    if failed:
+        print(f"{failed} cell(s) failed: the notes column says why", file=sys.stderr)
+    run = RunRecord.read(run_dir)
+    verdicts = ci.run_verdicts(run, result.summary)
+    if verdicts:
+        print(format_verdicts(verdicts))
+    ci.write_run_outputs(args, run, result.summary, result.ranking, verdicts)
+    breached = failed_thresholds(verdicts)
+    if breached:
+        print(f"{len(breached)} threshold verdict(s) failed", file=sys.stderr)
+        return EXIT_THRESHOLD
+    return EXIT_FAILED_CELLS if failed else EXIT_OK

@@ -1,0 +1,143 @@
+"""`run` and `calibrate`: a suite's cells run, judged as they finish, then the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from analysis.ci.options import add_output_options
+from commands import distributed as cli_load
+from commands.common import DEFAULT_SUITE, EXIT_INTERRUPTED, finish_report
+from commands.types import existing_dir, positive_float, rate_list
+from harness.paths import RESULTS_DIR
+from record.errors import UserError
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from analysis.ci.outputs import abort_check
+    from analysis.live import LiveJudge
+    from analysis.precision import half_width_pct
+    from harness.runner import load_run_suite, new_run_dir, run_suite, runs_user_code
+    from harness.suite.parse import load_suite, with_overrides
+
+    resumed = None
+    db_url = None
+    if args.db_url is not None:
+        from harness.processes.postgres import check_db_url
+
+        db_url = check_db_url(args.db_url, allow_remote=args.allow_remote)
+    if args.resume is not None:
+        suite, resumed = load_run_suite(args.resume, allow_remote=args.allow_remote)
+        given = load_suite(args.suite, allow_remote=args.allow_remote) if args.suite else None
+        if given is not None and given.name != suite.name:
+            raise UserError(
+                f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
+            )
+        # A results folder can come from anywhere: the [[apps]] commands and Locust files
+        # stored in it run only when the user's own suite file says the same.
+        same = given is not None and (given.apps, given.scenarios) == (suite.apps, suite.scenarios)
+        if runs_user_code(suite) and not same:
+            raise UserError(
+                f"--resume: {args.resume} starts [[apps]] commands or your own Locust files; "
+                "name the suite file they came from (run SUITE --resume RUN_DIR) so they are "
+                "checked against it"
+            )
+        run_dir = args.resume
+    else:
+        suite = with_overrides(
+            load_suite(args.suite or DEFAULT_SUITE, allow_remote=args.allow_remote),
+            duration_s=args.duration,
+            rates=args.rates,
+        )
+        run_dir = new_run_dir(args.out, suite)
+    distribution = cli_load.distribution_from(args)
+    judge = LiveJudge()
+    outcome = run_suite(
+        suite,
+        run_dir,
+        distribution=distribution,
+        placement=args.placement,
+        quiet=args.quiet,
+        resumed=resumed,
+        judge=judge,
+        precision=half_width_pct,
+        db_url=db_url,
+        stop=abort_check(judge.summary, suite.thresholds),
+    )
+    if outcome.interrupted:
+        print(
+            f"interrupted: completed cells kept in {run_dir}; finish with "
+            f"`python run_bench.py run --resume {run_dir}`",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if outcome.aborted:
+        print(f"stopped (abort_on_fail): {outcome.aborted}; cells done are kept", file=sys.stderr)
+    return finish_report(run_dir, args)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from analysis.live import LiveJudge
+    from harness.calibrate import calibrate
+
+    judge = LiveJudge()
+    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
+
+
+def add_run(sub: Any) -> None:
+    from harness.placement import PLACEMENTS
+
+    run = sub.add_parser(
+        "run",
+        help="run a suite and build its report",
+        description="Run every cell of a suite (variant x loop x scenario x users x repeat), "
+        "then build summary.csv, charts and report.html in the run folder. A suite may name "
+        "the user's own services ([[apps]]) and Locust files ([[scenarios]] file = ...): "
+        "see `run_bench.py init`.",
+    )
+    run.add_argument(
+        "suite",
+        nargs="?",
+        help=f"suite file, or a name in suites/ (default: {DEFAULT_SUITE}; with --resume: the "
+        "suite stored in the run)",
+    )
+    run.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help="results folder (default: results/)"
+    )
+    run.add_argument(
+        "--duration", type=positive_float, help="override the measured seconds per cell"
+    )
+    run.add_argument(
+        "--rates",
+        type=rate_list,
+        metavar="R,...",
+        help="open loop: offered req/s per cell, e.g. 50,100,200; every scenario is then sent "
+        "on that schedule whatever the answers (latency corrected for coordinated omission)",
+    )
+    run.add_argument(
+        "--placement",
+        choices=PLACEMENTS,
+        help="split: load generator on its own core, servers on the rest (suite default: split); "
+        "shared: everything on every core",
+    )
+    run.add_argument(
+        "--resume", type=existing_dir, metavar="RUN_DIR", help="finish an interrupted run"
+    )
+    run.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a target suite to load a non-loopback host (and --db-url a remote database)",
+    )
+    run.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="db scenarios: use this PostgreSQL database (postgresql://..., loopback unless "
+        "--allow-remote; its bench_* tables are created if missing) instead of a throwaway "
+        "one per cell",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
+    add_output_options(run, "a testsuite with each cell's validity and each threshold's verdict")
+    cli_load.add_run_options(run)
+    run.set_defaults(func=cmd_run)

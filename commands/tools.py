@@ -1,0 +1,107 @@
+"""`list`, `init` and `serve`: what there is to run, a suite to start from, one server."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from commands.common import EXIT_OK
+from harness.paths import PROJECT_ROOT
+from record.errors import UserError
+
+# What `init` writes: a small Tornado app with a blocking and an async mode, its Locust file
+# and a suite comparing them. Kept as real files in examples/ so that ruff checks them and
+# they can be read in place; outside harness/, which must never hold a file importing Locust.
+EXAMPLE_DIR = PROJECT_ROOT / "examples" / "own_service"
+EXAMPLE_FILES = ("app.py", "locustfile.py", "suite.toml")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.paths import SUITE_DIR
+    from harness.suite.catalog import SCENARIOS
+    from harness.suite.parse import load_suite
+    from harness.timing import estimate_s
+    from servers.variants import VARIANTS
+
+    print("variants:")
+    for v in VARIANTS.values():
+        print(f"  {v.name:14} {v.summary}")
+    print("scenarios:")
+    for s in SCENARIOS.values():
+        params = ", ".join(f"{k}={p.lo}..{p.hi} (default {p.default})" for k, p in s.params.items())
+        backend = " [starts the backend]" if s.needs_backend else ""
+        print(f"  {s.name:14} {s.summary}{backend}" + (f"; {params}" if params else ""))
+    print("suites:")
+    for path in sorted(SUITE_DIR.glob("*.toml")):
+        try:
+            suite = load_suite(str(path))
+        except UserError as exc:
+            print(f"  {path.stem:14} INVALID: {exc}")
+            continue
+        cells = suite.cells()
+        minutes = estimate_s(suite.warmup_s, suite.duration_s, cells) / 60
+        print(f"  {suite.name:14} {len(cells):5} cells  ~{minutes:6.1f} min  {suite.description}")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import shutil
+
+    target: Path = args.dir
+    if target.exists() and not target.is_dir():
+        raise UserError(f"init: {target} is a file, not a folder")
+    taken = [name for name in EXAMPLE_FILES if (target / name).exists()]
+    if taken:
+        raise UserError(f"init: {target / taken[0]} exists; choose a new or empty folder")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        shutil.copyfile(EXAMPLE_DIR / name, target / name)
+    print(f"wrote {', '.join(str(target / n) for n in EXAMPLE_FILES)}")
+    print(f"run it:  python run_bench.py run {target / 'suite.toml'}")
+    print(
+        "then point suite.toml's [[apps]] command at your service, and its file at your Locust file"
+    )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from servers.launch import main as serve_main
+
+    argv = [args.variant, "--port", str(args.port), "--host", args.host, "--loop", args.loop]
+    argv += ["--threads", str(args.threads), "--processes", str(args.processes)]
+    argv += ["--pool-processes", str(args.pool_processes)]
+    if args.backend_url:
+        argv += ["--backend-url", args.backend_url]
+    return serve_main(argv)
+
+
+def add_tools(sub: Any) -> None:
+    from servers.config import DEFAULT_THREADS
+    from servers.variants import LOOPS, VARIANT_NAMES
+
+    lst = sub.add_parser("list", help="variants, scenarios, suites with cell counts and time")
+    lst.set_defaults(func=cmd_list)
+
+    init = sub.add_parser(
+        "init",
+        help="write an example app, its Locust file and a suite to start from",
+        description="Write a small Tornado app with a blocking and an async mode (app.py), its "
+        "Locust file (locustfile.py) and a suite comparing the two (suite.toml) into DIR: the "
+        "shape of a suite for your own service ([[apps]] and [[scenarios]] file = ...).",
+    )
+    init.add_argument("dir", type=Path, metavar="DIR", help="folder to write into (created)")
+    init.set_defaults(func=cmd_init)
+
+    serve = sub.add_parser("serve", help="run one server variant in the foreground")
+    serve.add_argument("variant", choices=[*VARIANT_NAMES, "backend"])
+    serve.add_argument("--port", type=int, default=8888)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--loop", choices=LOOPS, default="asyncio")
+    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    serve.add_argument("--processes", type=int, default=0, help="0 = one per CPU")
+    serve.add_argument(
+        "--pool-processes", type=int, default=0, help="processpool's workers (0 = one per CPU)"
+    )
+    serve.add_argument("--backend-url")
+    serve.set_defaults(func=cmd_serve)

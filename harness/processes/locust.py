@@ -1,0 +1,79 @@
+"""The load generator of one cell, started on the generator's cores: one Locust process, or
+Locust's master and its local workers (remote ones join by themselves, harness/remote_worker.py).
+Every process runs in its own group and dies with the harness (harness/processes/children.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness.paths import PROJECT_ROOT
+from harness.processes import children as procs
+from harness.processes import logs
+from harness.processes.locust_cmd import Distribution, locust_argv, worker_argv
+
+# The reason of a cell whose Locust workers did not all join: the run stops on it when remote
+# workers were expected (harness/runner.py).
+WORKERS_MISSING = "Locust workers missing"
+
+
+def start(
+    argv_options: dict,
+    scenario_file: Path,
+    own_file: bool,
+    cell_dir: Path,
+    dist: Distribution,
+    cpus: set[int],
+) -> list[procs.Child]:
+    """The master (or single process) first, then the local workers. `argv_options` are
+    locust_argv's keyword arguments besides the file, folder and distribution."""
+    argv = locust_argv(
+        scenario_file=scenario_file, cell_dir=cell_dir, distribution=dist, **argv_options
+    )
+    # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
+    paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if own_file else ""]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    env["BENCH_TOKEN"] = dist.token
+    log = cell_dir / "locust.log"
+    started = [procs.start("locust", argv, log_path=log, env=env, cwd=PROJECT_ROOT, cpus=cpus)]
+    for i in range(dist.local_workers if dist.distributed else 0):
+        started.append(
+            procs.start(
+                f"locust-w{i}",
+                worker_argv(scenario_file, _local_master_host(dist), dist.master_port),
+                log_path=cell_dir / f"locust-w{i}.log",
+                env={**env, "BENCH_LOCAL_WORKER": "1"},
+                cwd=PROJECT_ROOT,
+                cpus=cpus,
+                role=procs.LOCUST_WORKER,
+                index=i,
+            )
+        )
+    return started
+
+
+def _local_master_host(dist: Distribution) -> str:
+    """Where a local worker finds its master: the address the master binds (it binds that
+    one only: with --master-bind 192.0.2.10 nothing listens on 127.0.0.1), loopback when it
+    binds every address."""
+    return "127.0.0.1" if dist.master_bind in ("0.0.0.0", "::", "") else dist.master_bind
+
+
+def failure(cell_dir: Path, dist: Distribution, exit_code: int | None) -> str:
+    """Why the generator produced no measurement ("" when it did its part)."""
+    log = cell_dir / "locust.log"
+    text = logs.read(log)
+    if dist.distributed and "Gave up waiting for workers" in text:
+        # The master names each worker it refused and why (loadgen/master.py).
+        refused = sorted(
+            {line.split(" refused: ", 1)[1] for line in text.splitlines() if " refused: " in line}
+        )
+        why = f"; refused: {', '.join(refused)}" if refused else ""
+        return (
+            f"{WORKERS_MISSING}: fewer than {dist.expected} joined within "
+            f"{dist.worker_timeout_s:g} s ({dist.local_workers} local, "
+            f"{dist.remote_workers} remote expected){why}"
+        )
+    if exit_code not in (0, 1):
+        return f"Locust exited with code {exit_code}: {logs.tail(log)}"
+    return ""

@@ -1,0 +1,134 @@
+"""The Locust command lines of one cell: the scenario file (a built-in one, or the user's own,
+unchanged) plus the recorder plugin, headless, the users at once, the harness's window options,
+and the scenario's parameters as `--name value` (a user's file declares its own).
+
+One local Locust process by default; with several workers, Locust's own master/worker mode
+(loadgen/master.py, loadgen/worker.py): a master that binds `Distribution.master_bind` only,
+its local workers, and any remote ones (run_bench.py worker) joining on the run's fixed port.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.paths import PROJECT_ROOT, SCENARIO_DIR
+from harness.processes.children import python_argv
+from harness.timing import TAIL_S, planned_load_s
+
+PLUGIN = PROJECT_ROOT / "loadgen" / "locust_plugin.py"
+# The plugin stops Locust on time; --run-time (whole seconds) only backs it up.
+BACKSTOP_S = 5
+# Scenario parameters that shape the load (Locust's users and spawn rate), not the requests.
+LOAD_SHAPE = ("connections", "spawn_rate")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Where a run's load comes from. Without remote workers and with one local worker the
+    cell runs a single local Locust process (no master)."""
+
+    local_workers: int = 1
+    remote_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    master_port: int = 0  # fixed for the whole run, so remote workers serve every cell
+    worker_timeout_s: float = 60.0
+    token: str = ""
+    server_host: str = "127.0.0.1"  # where the servers under test listen and are loaded
+
+    @property
+    def distributed(self) -> bool:
+        return self.local_workers > 1 or self.remote_workers > 0
+
+    @property
+    def expected(self) -> int:
+        return self.local_workers + self.remote_workers
+
+
+def _common(scenario_file: Path | str, loglevel: str = "WARNING") -> list[str]:
+    return ["-m", "locust", "-f", f"{scenario_file},{PLUGIN}", "--loglevel", loglevel]
+
+
+def locust_argv(
+    *,
+    scenario_file: Path,
+    base_url: str,
+    cell_dir: Path,
+    users: int,
+    params: dict[str, int],
+    warmup_s: float,
+    duration_s: float,
+    rate: float | None = None,
+    arrivals: str = "constant",
+    distribution: Distribution | None = None,
+) -> list[str]:
+    """The single local process, or the master. `users` is the closed loop's user count, or
+    with a `rate` the open loop's bound on requests in flight (each user holds at most one)."""
+    backstop = math.ceil(planned_load_s(warmup_s, duration_s)) + BACKSTOP_S
+    dist = distribution or Distribution()
+    args = [
+        *_common(scenario_file, "INFO" if dist.distributed else "WARNING"),
+        "--headless",
+        "--users",
+        str(users),
+        # Every user starts at once: the warm-up, not a ramp, separates start-up from the window
+        # (a long-lived scenario's connections open at its own spawn_rate).
+        "--spawn-rate",
+        str(params.get("spawn_rate", max(users * 10, 1))),
+        "--run-time",
+        f"{backstop}s",
+        "--host",
+        base_url,
+        "--csv",
+        str(cell_dir / "locust"),
+        "--only-summary",
+        "--stop-timeout",
+        "0",
+        "--exit-code-on-error",
+        "0",
+        "--bench-out",
+        str(cell_dir),
+        "--bench-warmup",
+        str(warmup_s),
+        "--bench-duration",
+        str(duration_s),
+        "--bench-tail",
+        str(TAIL_S),
+    ]
+    for key, value in params.items():
+        if key not in LOAD_SHAPE:
+            args += [f"--{key}", str(value)]
+    if rate is not None:
+        args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", arrivals]
+    if dist.distributed:
+        args += _master_args(dist, Path(scenario_file))
+    return python_argv(*args)
+
+
+def _master_args(dist: Distribution, scenario_file: Path) -> list[str]:
+    """A master bound where the run says, waiting (bounded) for every worker, and naming the
+    built-in scenario file its workers must have alike (loadgen/identity.py)."""
+    builtin = scenario_file.parent == SCENARIO_DIR
+    return [
+        "--master",
+        "--master-bind-host",
+        dist.master_bind,
+        "--master-bind-port",
+        str(dist.master_port),
+        "--expect-workers",
+        str(dist.expected),
+        "--expect-workers-max-wait",
+        f"{dist.worker_timeout_s:g}",
+        "--bench-scenario-files",
+        scenario_file.name if builtin else "",
+    ]
+
+
+def worker_argv(scenario_files: Path | str, master_host: str, master_port: int) -> list[str]:
+    """A Locust worker: a local one gets the cell's own file; a remote one (run_bench.py
+    worker) every built-in scenario of its checkout, since it serves every cell of a run and
+    the master names the user class each cell runs."""
+    args = _common(scenario_files)
+    args += ["--worker", "--master-host", master_host, "--master-port", str(master_port)]
+    return python_argv(*args)

@@ -1,0 +1,149 @@
+"""A user's own service as a subject of the suite (`[[apps]]`): how it is started, where it
+answers, and the checks that refuse a bad table before anything starts.
+
+An app is started per cell exactly like a built-in variant (its own session, its cores, CPU
+and RSS sampled over its whole process tree, stopped by group), but the harness knows nothing
+of its strategy: the model gives it no bound, only a CPU capacity (analysis/model.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.suite.checks import Checker
+from servers.variants import TARGET, VARIANT_NAMES
+
+APP_KEYS = {"name", "command", "health", "env", "cwd", "processes_hint"}
+PORT = "{port}"  # replaced by the free port the harness picked for the cell
+PYTHON = "{python}"  # replaced by the Python running the harness (it has Tornado and Locust)
+# An app's name becomes part of a cell id, hence of a folder name; '+' separates a built-in
+# strategy from its options (CellSpec.strategy), so it is not allowed here.
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# Names the harness already gives a meaning to: the built-in strategies, a running target and
+# the upstream backend (its log is backend.log in the same cell folder).
+RESERVED = (*VARIANT_NAMES, TARGET, "backend")
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    name: str
+    command: tuple[str, ...]
+    health: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str = ""  # absolute once parsed (relative paths are the suite file's folder's)
+    processes_hint: int = 1  # how many cores the model may assume the app can use
+
+    def argv(self, port: int) -> list[str]:
+        return [_fill(part, port) for part in self.command]
+
+    def environment(self, port: int) -> dict[str, str]:
+        """The harness's environment (PATH, the user's own settings) with the app's on top."""
+        return {**os.environ, **{k: _fill(v, port) for k, v in self.env.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppEntry:
+        return cls(
+            name=str(data["name"]),
+            command=tuple(data["command"]),
+            health=str(data.get("health", "/")),
+            env=dict(data.get("env") or {}),
+            cwd=str(data.get("cwd", "")),
+            processes_hint=int(data.get("processes_hint", 1)),
+        )
+
+
+def _fill(text: str, port: int) -> str:
+    # str.replace, not str.format: a command may well contain other braces (JSON, shell).
+    return text.replace(PORT, str(port)).replace(PYTHON, sys.executable)
+
+
+def check_path(c: Checker, value: Any, key: str) -> str:
+    """An HTTP path to poll or verify: a string starting with '/'."""
+    if not isinstance(value, str) or not value.startswith("/") or any(ch.isspace() for ch in value):
+        raise c.fail(key, "must be a path starting with '/' and without spaces, e.g. \"/health\"")
+    return value
+
+
+def _strings(c: Checker, value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise c.fail(key, 'must be a non-empty list of strings, e.g. ["python", "app.py", ...]')
+    return tuple(value)
+
+
+def _env(c: Checker, value: Any, key: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise c.fail(key, 'must be a table of strings, e.g. { APP_MODE = "async" }')
+    return dict(value)
+
+
+def _cwd(c: Checker, value: Any, key: str, base: Path) -> Path:
+    if not isinstance(value, str):
+        raise c.fail(key, "must be a folder path (relative to the suite file's folder)")
+    path = (base / value).resolve()
+    if not path.is_dir():
+        raise c.fail(key, f"{path} is not a folder")
+    return path
+
+
+def _check_program(c: Checker, program: str, key: str, cwd: Path) -> None:
+    """The program must exist now: a typo is refused before the run, not after a failed start."""
+    if program == PYTHON:
+        return
+    if "/" in program:  # a path: relative paths are the app's cwd's (subprocess does so)
+        path = cwd / program
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise c.fail(key, f"{program!r} is not an executable file (looked in {cwd})")
+    elif shutil.which(program) is None:
+        raise c.fail(key, f"program {program!r} is not on PATH; give its path, or {PYTHON}")
+
+
+def parse_app(c: Checker, raw: Any, where: str, base: Path) -> AppEntry:
+    if not isinstance(raw, dict):
+        raise c.fail(where, "must be a table")
+    c.keys(raw, APP_KEYS, f"{where}.")
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise c.fail(f"{where}.name", "must be 1-40 letters, digits, '-' or '_'")
+    if name in RESERVED:
+        raise c.fail(f"{where}.name", f"{name!r} is taken; not one of: {', '.join(RESERVED)}")
+    if "command" not in raw:
+        raise c.fail(f"{where}.command", "is required: the command line that starts the app")
+    command = _strings(c, raw["command"], f"{where}.command")
+    env = _env(c, raw.get("env", {}), f"{where}.env")
+    if not any(PORT in part for part in (*command, *env.values())):
+        raise c.fail(
+            f"{where}.command",
+            f"has no {PORT} placeholder (in command or env): the app must listen on the port "
+            "the harness picks",
+        )
+    cwd = _cwd(c, raw.get("cwd", "."), f"{where}.cwd", base)
+    _check_program(c, command[0], f"{where}.command", cwd)
+    return AppEntry(
+        name=name,
+        command=command,
+        health=check_path(c, raw.get("health", "/"), f"{where}.health"),
+        env=env,
+        cwd=str(cwd),
+        processes_hint=c.number(
+            raw.get("processes_hint", 1), f"{where}.processes_hint", "processes"
+        ),
+    )
+
+
+def parse_apps(c: Checker, raw: Any, base: Path) -> tuple[AppEntry, ...]:
+    """The suite's [[apps]] tables, each checked, no name twice."""
+    if not isinstance(raw, list) or not raw:
+        raise c.fail("apps", "must be one or more [[apps]] tables")
+    apps: list[AppEntry] = []
+    for i, table in enumerate(raw):
+        app = parse_app(c, table, f"apps[{i}]", base)
+        if any(a.name == app.name for a in apps):
+            raise c.fail(f"apps[{i}].name", f"{app.name!r} is used by another app")
+        apps.append(app)
+    return tuple(apps)
