@@ -24,6 +24,7 @@ bench: $(VENV)/.installed
 # Everything but the slow attack series (those run in test-reliability).
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m pytest -m "not slow"
 
@@ -37,6 +38,7 @@ reliability-report: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # The type checker over the product code (pyproject.toml [tool.mypy]; tests are not checked).
 typecheck: $(VENV)/.installed

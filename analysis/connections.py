@@ -82,14 +82,18 @@ def add_derived(summary: pd.DataFrame) -> pd.DataFrame:
     target = out["connections_target"].where(out["connections_target"] > 0)
     # For poll, connections_held counts the polls waiting at once, while every user keeps its
     # HTTP connection open (waiting, queued or between polls): per target connection.
-    poll = out.get("scenario_name", pd.Series("", index=out.index)).map(_live) == workloads.LIVE_POLL
+    poll = (
+        out.get("scenario_name", pd.Series("", index=out.index)).map(_live) == workloads.LIVE_POLL
+    )
     per = held.where(~poll, target)
     out["kb_per_connection"] = (out["server_rss_mb"] - out["server_rss_before_mb"]) * KB / per
     # Each Locust user holds its own socket whatever the server does: per target connection.
     out["locust_kb_per_connection"] = (
         (out["locust_rss_mb"] - out["locust_rss_before_mb"]) * KB / target
     )
-    feed = out.get("scenario_name", pd.Series("", index=out.index)).map(_live) == workloads.LIVE_FEED
+    feed = (
+        out.get("scenario_name", pd.Series("", index=out.index)).map(_live) == workloads.LIVE_FEED
+    )
     for mine, theirs in (("delivery_p50_ms", "p50_ms"), ("delivery_p99_ms", "p99_ms")):
         source = out[theirs] if theirs in out else pd.Series(math.nan, index=out.index)
         out[mine] = source.where(feed)

@@ -65,7 +65,6 @@ class LiveJudge:
         rps = float(row["rps"]) if row["valid"] else math.nan
         return Verdict(str(row["status"]), line, rps)
 
-
     def summary(self) -> pd.DataFrame:
         """The judged summary of the cells finished so far (what abort_on_fail looks at)."""
         if not self._rows:

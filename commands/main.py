@@ -8,8 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from analysis.history import cli as history_cli
-from commands import distributed as cli_load
-from commands import results, run, tools
+from commands import distributed, results, run, tools
 from commands.common import EXIT_INTERRUPTED, EXIT_USER, Parser
 from harness.interrupts import install_stop_signals
 from harness.paths import RESULTS_DIR
@@ -27,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "exit status: 0 suite ran (cells may be flagged invalid), 1 bad input, "
             "2 some cells failed, 3 compare found a regression, 99 a threshold failed "
-            "(before 2), 130 interrupted\n\n"
-            + cli_load.DISTRIBUTED_HELP
+            "(before 2), 130 interrupted\n\n" + distributed.DISTRIBUTED_HELP
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -37,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_run(sub)
     results.add_report_and_compare(sub)
     tools.add_tools(sub)
-    cli_load.add_commands(sub, RESULTS_DIR)
+    distributed.add_commands(sub, RESULTS_DIR)
     history_cli.add_command(sub)
     # calibrate's cells are judged as a run's are (the analysis's own judge).
     sub.choices["calibrate"].set_defaults(func=run.cmd_calibrate)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.ci.options import add_output_options
-from commands import distributed as cli_load
+from commands import distributed
 from commands.common import DEFAULT_SUITE, EXIT_INTERRUPTED, finish_report
 from commands.types import existing_dir, positive_float, rate_list
 from harness.paths import RESULTS_DIR
@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             rates=args.rates,
         )
         run_dir = new_run_dir(args.out, suite)
-    distribution = cli_load.distribution_from(args)
+    distribution = distributed.distribution_from(args)
     judge = LiveJudge()
     outcome = run_suite(
         suite,
@@ -139,5 +139,5 @@ def add_run(sub: Any) -> None:
     )
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
     add_output_options(run, "a testsuite with each cell's validity and each threshold's verdict")
-    cli_load.add_run_options(run)
+    distributed.add_run_options(run)
     run.set_defaults(func=cmd_run)

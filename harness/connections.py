@@ -27,6 +27,8 @@ from servers.fdlimit import raise_nofile
 # The window starts this long after the ramp's last connection was due: the handshakes
 # queued at the end of the ramp finish, and the first deliveries reach every connection.
 RAMP_SLACK_S = 2.0
+
+
 def ramp_s(params: dict[str, int]) -> float:
     """How long the cell's connections take to open at its spawn rate."""
     return params["connections"] / params["spawn_rate"]

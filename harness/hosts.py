@@ -23,9 +23,7 @@ def require_loopback(where: str, host: str, allow_remote: bool, what: str = "use
     """Refuse (one line) a host off this machine unless allow_remote. `what` says what the
     flag would allow there: "use it", "load it", "listen there"."""
     if not allow_remote and not is_loopback(host):
-        raise UserError(
-            f"{where}: {host} is not a loopback address; add --allow-remote to {what}"
-        )
+        raise UserError(f"{where}: {host} is not a loopback address; add --allow-remote to {what}")
 
 
 def check_target(url: str, allow_remote: bool, source: str = "target") -> str:

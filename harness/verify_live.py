@@ -24,7 +24,7 @@ def check_socket(base_url: str, path: str) -> str | None:
     """One short line saying what is wrong with a WebSocket endpoint, or None."""
     parts = urlsplit(path)
     query = {k: int(v[0]) for k, v in parse_qs(parts.query).items() if v[0].isdigit()}
-    wait_s = (query.get("ms", 0) if parts.path == "/ws/echo" else query.get("interval_ms", 0))
+    wait_s = query.get("ms", 0) if parts.path == "/ws/echo" else query.get("interval_ms", 0)
     timeout = wait_s / 1000 + SLACK_S
     try:
         ws = websocket.create_connection(ws_url(base_url, path), timeout=timeout)

@@ -23,6 +23,7 @@ from typing import Any
 SCHEMA_VERSION = 6
 READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 
+
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
 # request was sent, `latency_ms` the time to its last byte; `intended_start` (schema 3) is the
 # request's slot in an open-loop schedule (NaN in a closed loop, and in older runs);

@@ -181,9 +181,7 @@ class RecordWriter:
         schema = request_arrow_schema()
         self._requests = _File(cell_dir / REQUESTS_FILE, schema, self._stack)
         self._outside = _File(cell_dir / OUTSIDE_FILE, schema, self._stack)
-        self._slots = (
-            _File(cell_dir / SLOTS_FILE, SLOT_SCHEMA, self._stack) if open_loop else None
-        )
+        self._slots = _File(cell_dir / SLOTS_FILE, SLOT_SCHEMA, self._stack) if open_loop else None
         self.closed = False
 
     def add(

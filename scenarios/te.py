@@ -12,7 +12,8 @@ from scenarios import db  # noqa: F401  (declares --pool, the server's pool size
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
-    add_option(parser, "--queries", type=int, default=20, help="te-queries, te-updates: rows per request"
+    add_option(
+        parser, "--queries", type=int, default=20, help="te-queries, te-updates: rows per request"
     )
 
 

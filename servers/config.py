@@ -48,6 +48,7 @@ def pycurl_importable() -> bool:
         return False
     return True
 
+
 # /db (servers/db.py): the PostgreSQL database the server connects to at start, and the
 # connections of the awaiting strategies' pool (the others: one per process or per thread).
 DB_URL_SCHEMES = ("postgresql://", "postgres://")

@@ -59,7 +59,12 @@ def test_compare_with_one_repeat_a_side_never_fails_the_gate(
     assert plain.returncode == 0, plain.stderr
     assert "not enough repeats to judge" in plain.stdout and "-24." in plain.stdout
     gate = run_main(
-        capsys, "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on-regression", "10"
+        capsys,
+        "compare",
+        str(tmp_path / "base"),
+        str(tmp_path / "new"),
+        "--fail-on-regression",
+        "10",
     )
     assert gate.returncode == 0, gate.stderr
 

@@ -28,7 +28,9 @@ def md_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def _num(value: float, digits: int = 1) -> str:
-    return f"{value:,.{digits}f}" if isinstance(value, float | int) and math.isfinite(value) else "–"
+    return (
+        f"{value:,.{digits}f}" if isinstance(value, float | int) and math.isfinite(value) else "–"
+    )
 
 
 def run_summary(

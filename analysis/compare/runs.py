@@ -216,7 +216,11 @@ def table_columns(rows: pd.DataFrame) -> dict[str, list[str]]:
     valid = [
         "yes" if ok else f"{bn}/{bt} | {nn}/{nt}"
         for ok, bn, bt, nn, nt in zip(
-            rows["valid"], rows["base_n"], rows["base_total"], rows["new_n"], rows["new_total"],
+            rows["valid"],
+            rows["base_n"],
+            rows["base_total"],
+            rows["new_n"],
+            rows["new_total"],
             strict=True,
         )
     ]

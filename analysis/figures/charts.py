@@ -102,9 +102,7 @@ class Material:
         summary = self.summary
         cells = summary[summary["variant"].map(forks).astype(bool) & (summary["requests"] > 0)]
         return {
-            row.cell_id: aggregate.busiest_worker_share(
-                self.run.resources(row.cell_id), row.window
-            )
+            row.cell_id: aggregate.busiest_worker_share(self.run.resources(row.cell_id), row.window)
             for row in cells.itertuples()
         }
 

@@ -30,9 +30,7 @@ def _panels(cells: pd.DataFrame, y: str, ylabel: str, title: str, slo: bool) -> 
         group = shown[shown["scenario_name"] == scenario]
         for series, line in group.groupby("series", sort=True):
             variant = str(line["variant"].iloc[0])
-            ax.plot(
-                line["connections_held"], line[y], **kit.style(variant).line(), label=series
-            )
+            ax.plot(line["connections_held"], line[y], **kit.style(variant).line(), label=series)
         ax.set_xscale("log")
         kit.log_y(ax, group[y])
         if slo and workloads.live(scenario) == workloads.LIVE_FEED:

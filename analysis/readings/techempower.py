@@ -19,6 +19,8 @@ TYPES = {
     "te-updates": "updates",
     "te-fortunes": "fortunes",
 }
+
+
 def te_cells(summary: pd.DataFrame) -> pd.DataFrame:
     if summary.empty or "scenario_name" not in summary:
         return summary.iloc[0:0]

@@ -223,7 +223,7 @@ def _sections(
 def _techempower_sections(
     summary: pd.DataFrame, slo_ms: float | None, charts: list[Chart]
 ) -> list[Section]:
-    """"TechEmpower test types" with its chart, then one table per type (none without
+    """ "TechEmpower test types" with its chart, then one table per type (none without
     TechEmpower cells)."""
     tables = techempower.type_tables(summary, slo_ms)
     if not tables:
@@ -265,9 +265,7 @@ def _repeats(summary: pd.DataFrame) -> pd.DataFrame:
     if len(closed):
         parts.append(_with_load(closed, "users", lambda v: f"{int(v)} users"))
     if len(opened):
-        parts.append(
-            _with_load(opened, "offered_rps", lambda v: f"{words.rate(v)} req/s offered")
-        )
+        parts.append(_with_load(opened, "offered_rps", lambda v: f"{words.rate(v)} req/s offered"))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 

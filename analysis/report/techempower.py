@@ -105,5 +105,3 @@ def type_tables(summary: pd.DataFrame, slo_ms: float | None) -> list[TypeTable]:
         )  # fmt: skip
         out.append(TypeTable(f"TechEmpower: {name}", shown, items))
     return out
-
-

@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
         argv = argv[1:]
     if not argv:
         print(
-            "usage: python -m harness.processes.nsinit [--user UID:GID] -- PROGRAM [ARG...]", file=sys.stderr
+            "usage: python -m harness.processes.nsinit [--user UID:GID] -- PROGRAM [ARG...]",
+            file=sys.stderr,
         )
         return 2
     me = os.getpid()

@@ -97,9 +97,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec("json", "GET /json: serialization", module="json_endpoint"),
         ScenarioSpec("sleep", "GET /sleep?ms: simulated I/O wait", {"ms": MS}),
         ScenarioSpec("cpu", "GET /cpu?n: pure-Python CPU work", {"n": Param(1, CPU_N_MAX, 20000)}),
-        ScenarioSpec(
-            "upstream", "GET /upstream?ms: one backend call", {"ms": MS}
-        ),
+        ScenarioSpec("upstream", "GET /upstream?ms: one backend call", {"ms": MS}),
         ScenarioSpec(
             "fanout",
             "GET /fanout?n&ms: n independent backend calls",

@@ -356,8 +356,12 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
     return Suite(
         name=name,
         description=description,
-        duration_s=float(c.number(data.get("duration_s", DEFAULT_DURATION_S), "duration_s", "duration_s", False)),
-        warmup_s=float(c.number(data.get("warmup_s", DEFAULT_WARMUP_S), "warmup_s", "warmup_s", False)),
+        duration_s=float(
+            c.number(data.get("duration_s", DEFAULT_DURATION_S), "duration_s", "duration_s", False)
+        ),
+        warmup_s=float(
+            c.number(data.get("warmup_s", DEFAULT_WARMUP_S), "warmup_s", "warmup_s", False)
+        ),
         repeats=repeats,
         max_repeats=max_repeats,
         target_ci_pct=target_ci,
@@ -365,10 +369,17 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         loops=subjects.loops,
         scenarios=scenarios,
         max_error_rate=float(
-            c.number(data.get("max_error_rate", DEFAULT_MAX_ERROR_RATE), "max_error_rate", "max_error_rate", False)
+            c.number(
+                data.get("max_error_rate", DEFAULT_MAX_ERROR_RATE),
+                "max_error_rate",
+                "max_error_rate",
+                False,
+            )
         ),
         threads=c.number(server.get("threads", DEFAULT_THREADS), "server.threads", "threads"),
-        processes=c.number(server.get("processes", DEFAULT_PROCESSES), "server.processes", "processes"),
+        processes=c.number(
+            server.get("processes", DEFAULT_PROCESSES), "server.processes", "processes"
+        ),
         reuse_port=_parse_reuse_port(c, server.get("reuse_port", False), variants),
         http_client=_parse_http_client(
             c, server.get("http_client", DEFAULT_HTTP_CLIENT), subjects, scenarios

@@ -137,16 +137,23 @@ def test_every_text_and_legend_inside_the_figure(
     assert (~material.summary["valid"]).any() and material.summary["generator_limited"].any()
     fig = chart.make(*chart.args(material))
     if fig is None:
-        assert (which, chart.name) in {
-            ("narrow", "fanout"),
-            ("full", "openloop"),
-            ("narrow", "openloop"),
-            ("full", "backlog"),
-            ("narrow", "backlog"),
-            ("full", "techempower"),
-            ("narrow", "techempower"),
-            *((w, c) for w in ("full", "narrow") for c in ("connections-memory", "connections-latency")),
-        }  # no sweep / no open-loop cell / no enqueue cell / no TechEmpower cell / no long-lived cell
+        assert (
+            (which, chart.name)
+            in {
+                ("narrow", "fanout"),
+                ("full", "openloop"),
+                ("narrow", "openloop"),
+                ("full", "backlog"),
+                ("narrow", "backlog"),
+                ("full", "techempower"),
+                ("narrow", "techempower"),
+                *(
+                    (w, c)
+                    for w in ("full", "narrow")
+                    for c in ("connections-memory", "connections-latency")
+                ),
+            }
+        )  # no sweep / no open-loop cell / no enqueue cell / no TechEmpower cell / no long-lived cell
         return
     try:
         assert_inside(fig, chart.name)

@@ -62,7 +62,10 @@ def test_memory_reading() -> None:
 def test_latency_reading_ranks_feeds_under_the_objective() -> None:
     reading = text.read_latency(summary())
     assert "coroutine ws-feed at 5,000: p99 delivery 180 ms, connect p99 12 ms." in reading
-    assert "Most feed connections held with p99 delivery under 100 ms: coroutine 1,000, sync 1,000." in reading
+    assert (
+        "Most feed connections held with p99 delivery under 100 ms: coroutine 1,000, sync 1,000."
+        in reading
+    )
     assert text.read_latency(summary().iloc[0:0]) == text.NO_CELLS
 
 

@@ -134,7 +134,9 @@ def test_old_schema_runs_load_beside_new_ones(tmp_path: Path) -> None:
 def test_history_command_writes_the_page(tmp_path: Path, capsys) -> None:
     write_history(tmp_path / "results", Plan(runs=10, steps={STEPPED: (5, 0.5)}))
     out = tmp_path / "site"
-    code = run_bench.main(["history", str(tmp_path / "results"), "--out", str(out), "--metric", "rps"])
+    code = run_bench.main(
+        ["history", str(tmp_path / "results"), "--out", str(out), "--metric", "rps"]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "10 runs on 1 machine(s), 45 series: 1 change(s)" in text

@@ -132,7 +132,11 @@ def test_abort_on_fail_stops_after_the_breaching_cell(
     suite = _suite({**P99_MAX_50, "abort_on_fail": True})
     judge = LiveJudge()
     outcome = runner.run_suite(
-        suite, tmp_path, quiet=True, judge=judge, stop=ci.abort_check(judge.summary, suite.thresholds)
+        suite,
+        tmp_path,
+        quiet=True,
+        judge=judge,
+        stop=ci.abort_check(judge.summary, suite.thresholds),
     )
     assert ran == ["coroutine-asyncio-sleep-ms20-u4-r1", "sync-asyncio-sleep-ms20-u4-r1"]
     assert "p99_ms <= 50" in outcome.aborted and "sync-asyncio-sleep-ms20-u4" in outcome.aborted

@@ -81,7 +81,9 @@ def _find(root: psutil.Process, victim: str) -> psutil.Process | None:
             if victim == "backend" and "servers backend" in cmd:
                 return proc
             if victim == "locust worker" and "locust" in cmd and "--worker" in cmd:
-                return proc  # a local worker of the cell's Locust master (harness/processes/locust.py)
+                return (
+                    proc  # a local worker of the cell's Locust master (harness/processes/locust.py)
+                )
     return None
 
 

@@ -76,9 +76,7 @@ def test_blocking_client_drops_the_connection_it_timed_out_on(
 
 def answer_then_close(conn: socket.socket, stop: threading.Event) -> None:
     body = b'{"id": 7, "ms": 0}'
-    conn.sendall(
-        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
-    )
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
     time.sleep(0.05)  # the headers are parsed, and the connection closed, before the body
     conn.sendall(body)
 

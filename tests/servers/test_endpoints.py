@@ -80,9 +80,7 @@ def test_fanout_carries_every_call(server: AppUnderTest, form: str) -> None:
     body = get_json(server, f"/fanout?n=5&ms=5&form={form}")
     assert body["ids"] == [0, 1, 2, 3, 4]
     assert body["form"] == form
-    expected = (
-        "concurrent" if VARIANTS[server.config.variant].concurrent_fanout else "sequential"
-    )
+    expected = "concurrent" if VARIANTS[server.config.variant].concurrent_fanout else "sequential"
     assert body["mode"] == expected
 
 

@@ -67,9 +67,6 @@ def test_no_variant_name_is_spelled_outside_the_facts_and_registry() -> None:
 
 
 def test_variants_and_config_load_no_tornado() -> None:
-    code = (
-        "import sys, servers.variants, servers.config; "
-        "sys.exit('tornado' in sys.modules)"
-    )
+    code = "import sys, servers.variants, servers.config; sys.exit('tornado' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30)
     assert result.returncode == 0

@@ -48,9 +48,7 @@ def test_blocking_process_serialises_sleeps(
 
 
 @pytest.mark.parametrize("variant", AWAITING)
-def test_awaiting_variants_overlap_sleeps(
-    serve: Callable[..., AppUnderTest], variant: str
-) -> None:
+def test_awaiting_variants_overlap_sleeps(serve: Callable[..., AppUnderTest], variant: str) -> None:
     elapsed, _ = concurrent_gets(serve(variant), "/sleep?ms=200", 8)
     assert elapsed < 0.6, variant
 

@@ -103,7 +103,9 @@ def stall(srv: Server) -> tuple[float, int, int, int]:
     idle = tree_rss(srv.child.pid)
     sock = socket.create_connection(("127.0.0.1", srv.port))
     try:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % STALLED_LIMIT)
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % STALLED_LIMIT
+        )
         for piece in upload_pieces(STALLED_SENT, CHUNK):
             sock.sendall(piece)
         stalled_at = time.monotonic()
@@ -126,7 +128,11 @@ def stall(srv: Server) -> tuple[float, int, int, int]:
 # awaiting styles in the slow series (make test-reliability).
 @pytest.mark.parametrize(
     "variant",
-    ["sync", pytest.param("threadpool", marks=pytest.mark.slow), pytest.param("coroutine", marks=pytest.mark.slow)],
+    [
+        "sync",
+        pytest.param("threadpool", marks=pytest.mark.slow),
+        pytest.param("coroutine", marks=pytest.mark.slow),
+    ],
 )
 def test_a_stalled_upload_is_dropped_after_the_body_timeout_without_leaking(
     server_factory: Callable[..., Server], variant: str
