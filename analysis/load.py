@@ -96,7 +96,7 @@ def empty_requests(columns: Sequence[str] | None = None) -> pd.DataFrame:
 def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Request rows of one file (requests.parquet or outside.parquet), only `columns` when
     given; a column an older run lacks (intended_start before schema 3, ttfb_ms before 4)
-    is NaN. Every read of request rows goes through here."""
+    is NaN, request_type (before 7) null. Every read of request rows goes through here."""
     if not path.exists():
         return empty_requests(columns)
     with pq.ParquetFile(path) as parquet:
@@ -105,7 +105,8 @@ def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFr
         table = parquet.read(columns=wanted, use_pandas_metadata=True)
     for col in REQUEST_COLUMNS:
         if col not in table.column_names and (columns is None or col in columns):
-            table = table.append_column(col, pa.nulls(table.num_rows, pa.float64()))
+            kind = pa.string() if col == "request_type" else pa.float64()
+            table = table.append_column(col, pa.nulls(table.num_rows, kind))
     return table.to_pandas()
 
 

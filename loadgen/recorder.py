@@ -28,7 +28,8 @@ class Recorder:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.columns = new_columns()
-        self.endpoints: dict[str, int] = {}
+        # (request type, name) → the index a row carries; a name sent two ways has two.
+        self.endpoints: dict[tuple[str, str], int] = {}
         self.t0: float | None = None
         self.recorded = 0  # answered requests recorded since the test started
         self.closed = False
@@ -42,6 +43,7 @@ class Recorder:
 
     def on_request(
         self,
+        request_type: str,
         name: str,
         response_time: float,
         response_length: int,
@@ -56,9 +58,10 @@ class Recorder:
         cols, context = self.columns, context or {}
         status = getattr(response, "status_code", 0) or 0
         start = start_time if start_time is not None else time.time() - response_time / 1000
-        index = self.endpoints.get(name)
+        key = (str(request_type or ""), name)
+        index = self.endpoints.get(key)
         if index is None:
-            index = self.endpoints.setdefault(name, len(self.endpoints))
+            index = self.endpoints.setdefault(key, len(self.endpoints))
         cols["start"].append(start)
         cols["latency_ms"].append(float(response_time))
         cols["endpoint"].append(index)
@@ -82,7 +85,7 @@ class Recorder:
         for sent, slot in rows:
             cols["start"].append(sent)
             cols["latency_ms"].append(math.nan)
-            cols["endpoint"].append(self.endpoints.setdefault("", len(self.endpoints)))
+            cols["endpoint"].append(self.endpoints.setdefault(("", ""), len(self.endpoints)))
             cols["status"].append(0)
             cols["bytes"].append(0)
             cols["ok"].append(False)
@@ -93,8 +96,8 @@ class Recorder:
         """Hand the rows gathered so far to the sink as one batch (with `extra` keys)."""
         if not len(self.columns["start"]) and not extra:
             return
-        names = sorted(self.endpoints, key=self.endpoints.__getitem__)
-        batch = encode_batch(self.columns, names)
+        keys = sorted(self.endpoints, key=self.endpoints.__getitem__)
+        batch = encode_batch(self.columns, [n for _, n in keys], [t for t, _ in keys])
         self.columns = new_columns()
         self.sink({**batch, **extra})
 

@@ -20,8 +20,10 @@ from typing import Any
 # summary.csv gained connections_target .. polls_waiting_max.
 # 6: cell.json gained server_rss_idle_bytes and server_rss_peak_bytes; summary.csv gained
 # upload_kb_in_flight.
-SCHEMA_VERSION = 6
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+# 7: request rows gained request_type (Locust's: "GET", "POST", "WS" for a WebSocket message
+# or handshake; null in older runs).
+SCHEMA_VERSION = 7
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
@@ -29,6 +31,7 @@ READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 # request's slot in an open-loop schedule (NaN in a closed loop, and in older runs);
 # `ttfb_ms` (schema 4) the time to the first byte of the body where the scenario measures it
 # (a streamed response), else NaN. `worker` is the Locust worker's index (0 without workers).
+# `request_type` (schema 7) is the type Locust reported ("GET", "POST", "WS").
 @dataclass(frozen=True)
 class RequestColumn:
     name: str
@@ -39,7 +42,8 @@ class RequestColumn:
 
 
 # The one table of request columns, in their order in the Parquet files. `endpoint` travels as
-# an index into the batch's endpoint names.
+# an index into the batch's endpoint names, and `request_type` rides on the same index (one
+# entry per distinct type and name).
 REQUEST_TABLE = (
     RequestColumn("start", "float64", "d"),
     RequestColumn("latency_ms", "float64", "d"),
@@ -50,6 +54,7 @@ REQUEST_TABLE = (
     RequestColumn("worker", "int32"),
     RequestColumn("intended_start", "float64", "d"),
     RequestColumn("ttfb_ms", "float64", "d"),
+    RequestColumn("request_type", "string"),
 )
 REQUEST_COLUMNS = tuple(c.name for c in REQUEST_TABLE)
 

@@ -62,11 +62,13 @@ if sys.byteorder != "little":  # the wire format above is the machine's own layo
     raise ImportError("record.stream needs a little-endian machine")
 
 
-def _arrow(column: RequestColumn, values: np.ndarray, names: pa.Array) -> pa.Array:
+def _arrow(column: RequestColumn, values: np.ndarray, names: pa.Array, types: pa.Array) -> pa.Array:
     """One request column of a row group, typed as the table says (an endpoint index becomes
-    its name)."""
+    its name, and its request type)."""
     if column.name == "endpoint":
         return names.take(_numbers(values, pa.int32()))
+    if column.name == "request_type":
+        return types.take(_numbers(values, pa.int32()))
     if column.arrow == "bool_":
         return _bools(values)
     return _numbers(values, getattr(pa, column.arrow)())
@@ -76,12 +78,19 @@ def new_columns() -> dict[str, array]:
     return {name: array(code) for name, (code, _) in WIRE.items()}
 
 
-def encode_batch(columns: dict[str, array], endpoints: list[str]) -> dict[str, Any]:
-    """One batch as msgpack-ready values: the row count, the endpoint names, column bytes."""
+def encode_batch(
+    columns: dict[str, array], endpoints: list[str], request_types: list[str] | None = None
+) -> dict[str, Any]:
+    """One batch as msgpack-ready values: the row count, the endpoint names and each one's
+    request type (the endpoint index names both), column bytes."""
     rows = len(columns["start"])
+    types = list(request_types) if request_types is not None else [""] * len(endpoints)
+    if len(types) != len(endpoints):
+        raise ValueError(f"{len(types)} request types for {len(endpoints)} endpoint names")
     return {
         "rows": rows,
         "endpoints": list(endpoints),
+        "request_types": types,
         "cols": {name: columns[name].tobytes() for name in WIRE},
     }
 
@@ -202,12 +211,14 @@ class RecordWriter:
         answered = ~np.isnan(latency)
         inside = answered & self.window.holds(start, latency)
         names = _strings(batch["endpoints"] or [""])
+        types = _strings(batch["request_types"] or [""])
         rows = {**cols, "start": start, "intended_start": intended}
         rows["worker"] = np.full(len(start), worker, dtype="<i4")
+        rows["request_type"] = cols["endpoint"]
         for target, mask in ((self._requests, inside), (self._outside, answered & ~inside)):
             if not mask.any():
                 continue
-            target.add([_arrow(c, rows[c.name][mask], names) for c in REQUEST_TABLE])
+            target.add([_arrow(c, rows[c.name][mask], names, types) for c in REQUEST_TABLE])
         if self._slots is not None:
             self._add_slots(start, latency, intended, cols["ok"], worker, stopped_at)
 

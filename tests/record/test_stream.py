@@ -32,6 +32,24 @@ def _batch(rows: list[tuple], endpoints: list[str], **extra: float) -> dict:
     return {**encode_batch(cols, endpoints), **extra}
 
 
+def test_a_request_type_rides_on_its_endpoint_index(tmp_path: Path) -> None:
+    """One name sent two ways (a WebSocket message and a GET) keeps both types (schema 7)."""
+    cols = new_columns()
+    for row in [(T0 + 1.5, 1.0, 0, 0, 5, 1, nan, nan), (T0 + 1.6, 2.0, 1, 200, 5, 1, nan, nan)]:
+        for name, value in zip(cols, row, strict=True):
+            cols[name].append(value)
+    writer = RecordWriter(tmp_path, WINDOW, open_loop=False)
+    writer.add(encode_batch(cols, ["/ws/echo", "/ws/echo"], ["WS", "GET"]))
+    writer.close()
+    rows = pd.read_parquet(tmp_path / "requests.parquet").sort_values("start")
+    assert list(zip(rows["endpoint"], rows["request_type"], strict=True)) == [
+        ("/ws/echo", "WS"),
+        ("/ws/echo", "GET"),
+    ]
+    with pytest.raises(ValueError, match="2 request types for 1 endpoint"):
+        encode_batch(new_columns(), ["/a"], ["GET", "WS"])
+
+
 def test_batches_from_two_workers_split_by_the_window(tmp_path: Path) -> None:
     writer = RecordWriter(tmp_path, WINDOW, open_loop=False)
     writer.add(

@@ -80,6 +80,8 @@ def test_a_cell_of_200_connections(tmp_path: Path, scenario: str) -> None:
     messages, connect = ENDPOINTS[scenario]
     assert set(reqs["endpoint"]) == {messages}  # every handshake came before the window
     assert reqs["ok"].all() and len(reqs) > CONNECTIONS
+    # Locust's request type on every row: WebSocket messages and handshakes, or the poll's GET.
+    assert set(both["request_type"]) == ({"WS"} if connect is not None else {"GET"})
     if connect is not None:
         handshakes = both[both["endpoint"] == connect]
         assert len(handshakes) == CONNECTIONS and handshakes["ok"].all()
