@@ -437,6 +437,12 @@ def with_overrides(
         levels = c.rates(list(rates), "rates")
         if not levels:
             raise UserError("--rates: give at least one rate, e.g. --rates 50,100")
+        live = [s.name for s in suite.scenarios if not s.file and SCENARIOS[s.name].live]
+        if live:
+            raise UserError(
+                f"--rates: {live[0]} holds connections (its load is params.connections), so an "
+                "offered rate does not apply; --rates takes suites of request scenarios only"
+            )
         suite = replace(
             suite, scenarios=tuple(replace(s, users=(), rates=levels) for s in suite.scenarios)
         )

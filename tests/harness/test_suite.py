@@ -283,6 +283,10 @@ def test_cli_rates_turn_every_scenario_open_loop(
     result = run_main(capsys, "run", "smoke", "--rates", "ten", "--out", str(tmp_path))
     assert result.returncode == 1 and "is not a comma-separated list of numbers" in result.stderr
     assert result.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
+    # A long-lived scenario's load is its connections: an offered rate is refused, by name.
+    result = run_main(capsys, "run", "connections", "--rates", "50", "--out", str(tmp_path))
+    assert result.returncode == 1 and "--rates: ws-feed holds connections" in result.stderr
+    assert result.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
 
 
 def test_reuse_port_is_part_of_the_cell_id_for_forking_strategies_only() -> None:
