@@ -50,7 +50,7 @@ from harness.cell import CellOptions, run_cell
 from harness.interrupts import sigterm_as_interrupt
 from harness.paths import PROJECT_ROOT, SCENARIO_DIR
 from harness.processes import children as procs
-from harness.processes.locust_cmd import Distribution, locust_argv
+from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv
 from harness.suite.parse import Suite, parse_suite
 from record import io
 from record.cells import CellRecord, CellSpec
@@ -227,13 +227,10 @@ def open_loop_cpu(
     out = Path(tempfile.mkdtemp(dir=tmp))
     argv = locust_argv(
         scenario_file=SCENARIO_DIR / "hello.py",
-        base_url=base,
         cell_dir=out,
-        users=USERS,
-        params={},
-        warmup_s=WARMUP_S,
-        duration_s=duration_s,
-        rate=rate,
+        load=LoadSpec(
+            base_url=base, users=USERS, warmup_s=WARMUP_S, duration_s=duration_s, rate=rate
+        ),
         distribution=Distribution(local_workers=1),
     )
     if not record:

@@ -23,7 +23,7 @@ from harness.paths import PROJECT_ROOT
 from harness.processes import backlog, logs, postgres
 from harness.processes import children as procs
 from harness.processes import locust as generator
-from harness.processes.locust_cmd import Distribution
+from harness.processes.locust_cmd import Distribution, LoadSpec
 from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
 from harness.suite.apps import AppEntry
 from harness.suite.catalog import SCENARIOS
@@ -254,18 +254,18 @@ class CellRun:
         """Run Locust to its end while sampling every process; its exit code and the samples."""
         suite, cell, dist = self.options.suite, self.cell, self.options.dist
         entry = suite.entry(cell)
-        options = {
-            "base_url": subjects.base_url,
-            "users": cell.users,
-            "params": cell.params,
-            "warmup_s": live_warmup(cell, suite.warmup_s),
-            "duration_s": suite.duration_s,
-            "rate": cell.rate,
-            "arrivals": suite.arrivals,
-        }
+        load = LoadSpec(
+            base_url=subjects.base_url,
+            users=cell.users,
+            params=cell.params,
+            warmup_s=live_warmup(cell, suite.warmup_s),
+            duration_s=suite.duration_s,
+            rate=cell.rate,
+            arrivals=suite.arrivals,
+        )
         cpus = set(self.options.placement.loadgen_cpus)
         started = generator.start(
-            options, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus
+            load, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus
         )
         self.children += started
         # The sampler counts every Locust process, master and workers, as the generator.

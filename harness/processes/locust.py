@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.paths import PROJECT_ROOT
 from harness.processes import children as procs
 from harness.processes import logs
-from harness.processes.locust_cmd import Distribution, locust_argv, worker_argv
+from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv, worker_argv
 
 # The reason of a cell whose Locust workers did not all join: the run stops on it when remote
 # workers were expected (harness/runner.py).
@@ -18,18 +18,15 @@ WORKERS_MISSING = "Locust workers missing"
 
 
 def start(
-    argv_options: dict,
+    load: LoadSpec,
     scenario_file: Path,
     own_file: bool,
     cell_dir: Path,
     dist: Distribution,
     cpus: set[int],
 ) -> list[procs.Child]:
-    """The master (or single process) first, then the local workers. `argv_options` are
-    locust_argv's keyword arguments besides the file, folder and distribution."""
-    argv = locust_argv(
-        scenario_file=scenario_file, cell_dir=cell_dir, distribution=dist, **argv_options
-    )
+    """The master (or single process) first, then the local workers, running `load`."""
+    argv = locust_argv(scenario_file=scenario_file, cell_dir=cell_dir, load=load, distribution=dist)
     # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
     paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if own_file else ""]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}

@@ -10,7 +10,8 @@ its local workers, and any remote ones (run_bench.py worker) joining on the run'
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.paths import PROJECT_ROOT, SCENARIO_DIR
@@ -46,6 +47,33 @@ class Distribution:
         return self.local_workers + self.remote_workers
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoadSpec:
+    """What one cell's load generator is told: the server, the closed loop's users (with a
+    `rate`, the open loop's bound on requests in flight: each user holds at most one), the
+    scenario's parameters, and the warm-up and measured seconds. Built by the cell and by
+    calibrate; checked here, so a bad value never reaches a command line."""
+
+    base_url: str
+    users: int
+    params: Mapping[str, int] = field(default_factory=dict)
+    warmup_s: float = 0.0
+    duration_s: float
+    rate: float | None = None
+    arrivals: str = "constant"
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
+        if self.users < 1 or self.warmup_s < 0 or self.duration_s <= 0:
+            raise ValueError(
+                f"users {self.users}, warmup_s {self.warmup_s}, duration_s {self.duration_s}: "
+                "need users >= 1, warmup_s >= 0, duration_s > 0"
+            )
+        if self.rate is not None and not self.rate > 0:
+            raise ValueError(f"rate {self.rate} must be above 0")
+
+
 def _common(scenario_file: Path | str, loglevel: str = "WARNING") -> list[str]:
     return ["-m", "locust", "-f", f"{scenario_file},{PLUGIN}", "--loglevel", loglevel]
 
@@ -53,18 +81,13 @@ def _common(scenario_file: Path | str, loglevel: str = "WARNING") -> list[str]:
 def locust_argv(
     *,
     scenario_file: Path,
-    base_url: str,
     cell_dir: Path,
-    users: int,
-    params: dict[str, int],
-    warmup_s: float,
-    duration_s: float,
-    rate: float | None = None,
-    arrivals: str = "constant",
+    load: LoadSpec,
     distribution: Distribution | None = None,
 ) -> list[str]:
-    """The single local process, or the master. `users` is the closed loop's user count, or
-    with a `rate` the open loop's bound on requests in flight (each user holds at most one)."""
+    """The single local process, or the master, running `load`."""
+    users, params, rate = load.users, load.params, load.rate
+    warmup_s, duration_s = load.warmup_s, load.duration_s
     backstop = math.ceil(planned_load_s(warmup_s, duration_s)) + BACKSTOP_S
     dist = distribution or Distribution()
     args = [
@@ -79,7 +102,7 @@ def locust_argv(
         "--run-time",
         f"{backstop}s",
         "--host",
-        base_url,
+        load.base_url,
         "--csv",
         str(cell_dir / "locust"),
         "--only-summary",
@@ -100,7 +123,7 @@ def locust_argv(
         if key not in LOAD_SHAPE:
             args += [f"--{key}", str(value)]
     if rate is not None:
-        args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", arrivals]
+        args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", load.arrivals]
     if dist.distributed:
         args += _master_args(dist, Path(scenario_file))
     return python_argv(*args)
