@@ -107,7 +107,7 @@ def probe() -> str | None:
         return "PID namespaces are Linux only"
     script = (
         f"import sys, os; sys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
-        "from harness import containment\n"
+        "from harness.processes import containment\n"
         "try:\n"
         "    containment.unshare_pid(os.getuid(), os.getgid())\n"
         "    pid = os.fork()\n"

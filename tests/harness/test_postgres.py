@@ -192,7 +192,7 @@ def test_a_sigkilled_harness_leaves_no_database_running(pg_tmp: Path) -> None:
     """Its PostgreSQL dies with it (PR_SET_PDEATHSIG, set after the change to an unprivileged
     user); its folder, which cannot, is deleted by the next start."""
     code = (
-        "import os\nfrom harness import postgres\n"
+        "import os\nfrom harness.processes import postgres\n"
         "db = postgres.start_throwaway()\nprint(db.pid, flush=True)\nos.kill(os.getpid(), 9)\n"
     )
     result = subprocess.run(

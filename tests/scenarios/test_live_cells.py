@@ -129,7 +129,7 @@ def test_limits_refuse_more_connections_than_the_machine_allows() -> None:
 def test_a_suite_over_the_limit_is_refused_before_anything_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(connections, "nofile_hard", lambda: 1024)
+    monkeypatch.setattr(limits, "nofile_hard", lambda: 1024)
     with pytest.raises(UserError) as err:
         live_suite("ws-feed", n=5000)
     message = str(err.value)
