@@ -29,7 +29,7 @@ from analysis.cellstats import (  # noqa: F401  (kept importable from here)
     window_series,
 )
 from record import schema
-from record.cells import MEASURED_STATUSES
+from record.records import MEASURED_STATUSES
 from record.window import Window
 from servers import variants, workloads
 
@@ -38,7 +38,7 @@ CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstabl
 
 # cell id, columns wanted → that cell's window requests with (at least) those columns.
 RequestsOf = Callable[[str, Sequence[str]], pd.DataFrame]
-# cell id → an open-loop cell's slots (harness/collect.py write_slots), or None.
+# cell id → an open-loop cell's slots (harness/outcome.py write_slots), or None.
 SlotsOf = Callable[[str], "pd.DataFrame | None"]
 
 

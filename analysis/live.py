@@ -16,8 +16,8 @@ import pandas as pd
 
 from analysis import aggregate
 from analysis.load import cell_requests, cell_row, cell_slots
-from record.cells import UNMEASURED_STATUSES, CellRecord, RunRecord
 from record.errors import UserError
+from record.records import UNMEASURED_STATUSES, CellRecord, RunRecord
 from record.run_meta import Calibration
 from record.verdict import Verdict
 

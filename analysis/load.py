@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import connections
-from record.cells import CellRecord, RunRecord
 from record.errors import UserError
+from record.records import CellRecord, RunRecord
 from record.run_meta import Calibration
 from record.schema import (
     BACKLOG_COLUMNS,
@@ -182,7 +182,7 @@ def cell_requests(
 
 
 def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
-    """An open-loop cell's slots.parquet (harness/collect.py write_slots), if it has one."""
+    """An open-loop cell's slots.parquet (harness/outcome.py write_slots), if it has one."""
     path = cell_dir / SLOTS_FILE
     return pd.read_parquet(path) if path.exists() else None
 

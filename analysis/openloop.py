@@ -24,7 +24,7 @@ def open_loop_stats(
     requests: pd.DataFrame, rank: object, slots: pd.DataFrame | None = None
 ) -> dict[str, float]:
     """Corrected percentiles (nearest rank), the share of late sends and of slots left
-    unanswered, for one open-loop cell. From its slots (harness/collect.py: every slot of the
+    unanswered, for one open-loop cell. From its slots (harness/outcome.py: every slot of the
     schedule inside the window, a slot with no answer counted as waiting until the load
     stopped) when the cell has them; else from its answered window requests."""
     empty = {**dict.fromkeys(CORRECTED, math.nan), "late_pct": math.nan, "unanswered_pct": math.nan}

@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis.model import expected_rps
 from record import io
-from record.cells import CellSpec as Cell
+from record.records import CellSpec as Cell
 from servers.variants import VARIANTS as VARIANT_FACTS
 
 VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")

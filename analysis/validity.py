@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 
 from analysis.openloop import REACHED_SHARE
-from record.cells import MEASURED_STATUSES, UNMEASURED_STATUSES
+from record.records import MEASURED_STATUSES, UNMEASURED_STATUSES
 from record.window import LATE_MS
 
-# How busy the load generator's cores may be (harness/collect.py: loadgen_core_pct). Above
+# How busy the load generator's cores may be (harness/outcome.py: loadgen_core_pct). Above
 # LOADGEN_CPU_LIMIT_PCT the generator sets the pace: the cell is invalid. Between the two it
 # already shapes the result (measured against wrk: docs/architecture.md), so the cell stays
 # valid but is marked generator-limited and its req/s is a lower bound.

@@ -28,7 +28,7 @@ def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
     from analysis.report.page import build_report
     from analysis.thresholds import failed as failed_thresholds
     from analysis.thresholds import format_verdicts
-    from record.cells import RunRecord
+    from record.records import RunRecord
 
     quiet = args.quiet
 

@@ -53,9 +53,9 @@ from harness.processes import children as procs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv
 from harness.suite.parse import Suite, parse_suite
 from record import io
-from record.cells import CellRecord, CellSpec
 from record.errors import UserError
 from record.loadgen_summary import read_summary
+from record.records import CellRecord, CellSpec
 from record.schema import LOADGEN_FILE
 from record.verdict import Verdict
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import collect, connections
+from harness import connections, outcome
 from harness.connections import live_warmup
 from harness.interrupts import signals_deferred
 from harness.paths import PROJECT_ROOT
@@ -31,7 +31,7 @@ from harness.suite.parse import Suite
 from harness.timing import planned_load_s
 from harness.verify import verify
 from record import io
-from record.cells import CellRecord, CellSpec, Limits, Placement
+from record.records import CellRecord, CellSettings, CellSpec, Placement
 from record.schema import REQUESTS_FILE
 from record.window import Window
 from servers.variants import facts
@@ -80,8 +80,8 @@ class Measurement:
     load_ended: float
     locust_exit_code: int | None
     window: Window
-    cpu: collect.CpuFigures
-    outcome: collect.Outcome
+    cpu: outcome.CpuFigures
+    outcome: outcome.LoadgenOutcome
     problems: tuple[str, ...] = ()  # seen by the harness; each makes the cell invalid
     # The server's RSS (all its processes) before the load and at its peak in the window.
     server_rss_idle_bytes: float = math.nan
@@ -295,7 +295,7 @@ class CellRun:
                 connections.write_readings(self.cell_dir, self.readings)
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
             self.idle_rss = dict(sampler.idle_rss)
-            collect.write_samples(self.cell_dir, samples)
+            outcome.write_samples(self.cell_dir, samples)
             if poller is not None:
                 backlog.write_backlog(self.cell_dir, poller.stop())
         code = started[0].popen.returncode
@@ -326,7 +326,7 @@ class CellRun:
         """A local worker that died before the load began would leave its master waiting out
         the worker timeout; once the load runs, the master reports it lost instead. (A worker
         that exits 0 was told to quit by its master, which says why itself.)"""
-        if io.begun(self.cell_dir / REQUESTS_FILE):
+        if io.exists_or_writing(self.cell_dir / REQUESTS_FILE):
             return
         for child in self.children:
             if child.role == procs.LOCUST_WORKER and child.popen.poll() not in (None, 0):
@@ -344,15 +344,15 @@ class CellRun:
         exit_code, samples = self.run_load(subjects)
         load_ended = time.time()
         try:
-            outcome = collect.read_outcome(self.cell_dir)
-        except collect.NoRecords as exc:
+            loadgen = outcome.read_outcome(self.cell_dir)
+        except outcome.NoRecords as exc:
             raise CellFailed(f"{exc}: {logs.tail(self.cell_dir / 'locust.log')}") from None
-        window, placement = outcome.window, self.options.placement
+        window, placement = loadgen.window, self.options.placement
         shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
-        reported = tuple(w.cpu for w in outcome.workers)
+        reported = tuple(w.cpu for w in loadgen.workers)
         cores = len(placement.loadgen_cpus)
-        cpu = collect.cpu_figures(samples, window, cores, bool(shared), reported)
-        problems = outcome.problems + collect.problems(samples, window)
+        cpu = outcome.cpu_figures(samples, window, cores, bool(shared), reported)
+        problems = loadgen.problems + outcome.problems(samples, window)
         if connections.is_live(self.cell, bool(self.options.suite.entry(self.cell).file)):
             figures = connections.figures(
                 self.cell, self.cell_dir, window, self.readings, samples, self.idle_rss
@@ -365,10 +365,10 @@ class CellRun:
             exit_code,
             window,
             cpu,
-            outcome,
+            loadgen,
             problems,
             server_rss_idle_bytes=float(self.idle_rss.get("server", math.nan)),
-            server_rss_peak_bytes=collect.peak_rss(samples, window),
+            server_rss_peak_bytes=outcome.peak_rss(samples, window),
         )
 
     def stop_all(self) -> tuple[int, ...]:
@@ -459,7 +459,7 @@ def _record(
         reason=reason,
         command=run.command,
         locustfile=entry.file,
-        limits=Limits(suite.duration_s, suite.warmup_s, suite.max_error_rate),
+        limits=CellSettings(suite.duration_s, suite.warmup_s, suite.max_error_rate),
         placement=options.placement,
         cores=len(options.placement.server_cpus),
         workers=options.workers,

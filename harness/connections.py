@@ -18,8 +18,8 @@ import pandas as pd
 from harness.processes import children as procs
 from harness.suite.catalog import SCENARIOS
 from record import io
-from record.cells import CellSpec
 from record.connections import ConnectionFigures
+from record.records import CellSpec
 from record.window import Window
 from servers import workloads
 from servers.fdlimit import raise_nofile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from record.cells import Placement
+from record.records import Placement
 
 PLACEMENTS = ("split", "shared")
 

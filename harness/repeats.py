@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from harness.suite.parse import Suite
-from record.cells import CellSpec
+from record.records import CellSpec
 
 # Half-width of the 95 % interval of the mean of the given req/s values, in % of the mean
 # (infinite when it cannot be told yet).

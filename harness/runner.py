@@ -29,8 +29,8 @@ from harness.repeats import Precision, Repeats
 from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite
 from harness.timing import estimate_s
-from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
+from record.records import CellRecord, CellSpec, RunRecord
 from record.verdict import Verdict
 
 # The verdict on a finished cell for the progress line: a status word, one line, and its
@@ -113,7 +113,7 @@ def cell_done(cell_dir: Path) -> bool:
         return False
 
 
-def own_status(record: CellRecord, cell_dir: Path) -> Verdict:
+def status_as_verdict(record: CellRecord, cell_dir: Path) -> Verdict:
     return Verdict(record.status, record.reason, math.nan)
 
 
@@ -249,7 +249,7 @@ def run_suite(
     placement: str | None = None,
     quiet: bool = False,
     resumed: RunRecord | None = None,
-    judge: Judge = own_status,
+    judge: Judge = status_as_verdict,
     precision: Precision | None = None,
     db_url: str | None = None,
     stop: Stop | None = None,
@@ -260,7 +260,7 @@ def run_suite(
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{run_dir}: cannot create the results folder ({exc.strerror})") from None
-    dist = fixed_master(distribution or Distribution(local_workers=workers))
+    dist = with_run_master_port(distribution or Distribution(local_workers=workers))
     connections.prepare()  # servers and Locust inherit the raised open-file limit
     options = _cell_options(suite, dist, placement, db_url)
     run = _open_run(suite, run_dir, options, resumed)
@@ -297,7 +297,7 @@ def run_suite(
     unmet = tuple(repeats.unmet()) if repeats is not None and status == "complete" else ()
     replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
     if dist.remote_workers and (stopped or not interrupted):
-        farewell(dist)
+        announce_run_over(dist)
     if stopped:
         raise UserError(
             f"{stopped}; the run stopped, its completed cells are kept: start the workers, then "
@@ -321,7 +321,7 @@ def _cell_options(
     )
 
 
-def farewell(dist: Distribution) -> None:
+def announce_run_over(dist: Distribution) -> None:
     """Tell the waiting remote workers the run is over (loadgen/farewell.py), so they exit at
     once rather than after their timeout; bounded to a few seconds."""
     argv = procs.python_argv(
@@ -374,7 +374,7 @@ def _announce(console: Any, suite: Suite, dist: Distribution) -> None:
         )
 
 
-def fixed_master(dist: Distribution) -> Distribution:
+def with_run_master_port(dist: Distribution) -> Distribution:
     """A distributed run's master port and token are chosen once, for the whole run: remote
     workers started once serve every cell."""
     if not dist.distributed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from harness.connections import live_warmup  # a long-lived cell's warm-up covers its ramp
-from record.cells import CellSpec
+from record.records import CellSpec
 from servers.variants import forks
 
 # Locust keeps loading this long after the measured window closes. Requests are counted by

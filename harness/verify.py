@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from harness import verify_te
 from harness.processes.children import HTTP_TIMEOUT_S, http_get
 from harness.verify_live import check_socket
-from servers.dbwork import expected_rows
+from servers.dbqueries import expected_rows
 from servers.work import (
     STREAM_CONTENT_TYPE,
     cpu_work,

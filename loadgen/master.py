@@ -161,7 +161,7 @@ class Master:
 
     def watch(self) -> None:
         """A worker that stops answering before it reported its end is lost: the load went on
-        without it, so the cell is invalid (harness/collect.py), with when it was last heard."""
+        without it, so the cell is invalid (harness/outcome.py), with when it was last heard."""
         while self.writer is not None and not self.writer.closed:
             for client in list(self.admitted):
                 if client in self.done or client in self.lost:

@@ -62,7 +62,7 @@ def atomic_stream(path: Path | str) -> Iterator[Path]:
             tmp.unlink()
 
 
-def begun(path: Path | str) -> bool:
+def exists_or_writing(path: Path | str) -> bool:
     """Whether `path` exists, or an atomic_stream is filling it right now (its temp file)."""
     path = Path(path)
     return path.exists() or any(path.parent.glob(f".{path.name}.*.tmp"))

@@ -1,7 +1,7 @@
 """What the Locust side says of a cell when its records are closed (loadgen.json): the window,
 the counts, Locust's own count, and one WorkerRecord per load-generating process. Written by
 loadgen/local.py (one process) and loadgen/master.py (master and workers) in one shape, read by
-harness/collect.py and harness/calibrate.py through the schema-checked reader; each worker's
+harness/outcome.py and harness/calibrate.py through the schema-checked reader; each worker's
 record is kept in cell.json as CellRecord.loadgen_workers. Both validate themselves when built
 and read the older layouts (a worker without `local` was a local process)."""
 

@@ -7,8 +7,8 @@ import os
 
 from tornado import web
 
-from servers.common import BenchHandler, HealthHandler, make_application
 from servers.config import ServerConfig
+from servers.handlers import BenchHandler, HealthHandler, make_application
 
 
 class DelayHandler(BenchHandler):

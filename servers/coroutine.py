@@ -10,14 +10,14 @@ from tornado import web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.common import (
+from servers.config import ServerConfig
+from servers.db import AsyncDbHandler
+from servers.handlers import (
     BenchHandler,
     async_http_client,
     fetch_upstream,
     strategy_app,
 )
-from servers.config import ServerConfig
-from servers.db import AsyncDbHandler
 from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
 from servers.upload import AWAIT, with_upload

@@ -24,13 +24,13 @@ from typing import Any
 from tornado import gen, web
 from tornado.ioloop import IOLoop
 
-from servers.common import BenchHandler
 from servers.config import ServerConfig
-from servers.dbwork import (
+from servers.dbqueries import (
     DB_ROWS,
     QUERIES,
     DbUnavailable,
 )
+from servers.handlers import BenchHandler
 
 # --- the handlers ----------------------------------------------------------------------
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from tornado import gen, web
 
 from servers import coroutine
-from servers.common import (
+from servers.config import ServerConfig
+from servers.db import AsyncDbHandler
+from servers.handlers import (
     BenchHandler,
     async_http_client,
     fetch_upstream,
     strategy_app,
 )
-from servers.config import ServerConfig
-from servers.db import AsyncDbHandler
 from servers.live import AWAITING, with_live
 from servers.sync import CpuHandler
 from servers.upload import AWAIT, with_upload

@@ -11,15 +11,15 @@ from tornado import gen, web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.common import (
+from servers.config import ServerConfig
+from servers.db import GenDbHandler
+from servers.handlers import (
     BenchHandler,
     async_http_client,
     fetch_request,
     strategy_app,
     upstream_error,
 )
-from servers.config import ServerConfig
-from servers.db import GenDbHandler
 from servers.live import GENERATOR, with_live
 from servers.sync import CpuHandler
 from servers.upload import GEN, with_upload

@@ -25,7 +25,6 @@ from tornado.netutil import bind_sockets
 from tornado.process import fork_processes
 
 from servers import announce
-from servers.common import release
 from servers.config import (
     ASYNC_MAX_CLIENTS,
     DEFAULT_DB_POOL,
@@ -43,6 +42,7 @@ from servers.config import (
     pycurl_importable,
 )
 from servers.fdlimit import raise_nofile
+from servers.handlers import release
 from servers.lifeline import die_with_parent
 from servers.registry import BACKEND, VARIANTS, get_variant
 from servers.upload import server_body_limit, server_body_timeout

@@ -37,8 +37,8 @@ from typing import Any
 from tornado import gen, locks, web, websocket
 from tornado.ioloop import IOLoop
 
-from servers.common import BenchHandler
 from servers.config import MS_MAX, ServerConfig
+from servers.handlers import BenchHandler
 from servers.livework import (
     CLOSE_POLICY,
     DEFAULT_FEED_BYTES,

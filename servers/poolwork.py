@@ -43,7 +43,7 @@ def start_worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _Worker.upstream = BlockingUpstream(backend_url)
     if db_url is not None:
-        from servers.dbwork import BlockingConnection
+        from servers.dbqueries import BlockingConnection
 
         _Worker.db = BlockingConnection(db_url)
     if barrier is not None:
@@ -84,7 +84,7 @@ def job(ms: int | None, n: int | None) -> None:
 
 def te(kind: str, n: int) -> Any:
     """One TechEmpower database type (servers/tework.py) on this worker's connection."""
-    from servers.dbwork import DbUnavailable
+    from servers.dbqueries import DbUnavailable
     from servers.tework import blocking_work
 
     if _Worker.db is None:
@@ -93,7 +93,7 @@ def te(kind: str, n: int) -> Any:
 
 
 def db(query: str, ms: int, n: int) -> dict[str, Any]:
-    from servers.dbwork import DbUnavailable
+    from servers.dbqueries import DbUnavailable
 
     if _Worker.db is None:
         raise DbUnavailable("database unavailable: the pool worker has no connection")

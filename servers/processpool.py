@@ -23,9 +23,9 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from servers import poolwork
-from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ProcessPoolDbHandler
+from servers.handlers import BenchHandler, strategy_app
 from servers.live import AWAITING, with_live
 from servers.upload import INLINE, with_upload
 from servers.withdb import with_db

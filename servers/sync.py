@@ -7,9 +7,9 @@ from typing import Any
 
 from tornado import web
 
-from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import BlockingDbHandler
+from servers.handlers import BenchHandler, strategy_app
 from servers.live import BLOCKING, with_live
 from servers.upload import INLINE, with_upload
 from servers.withdb import with_db

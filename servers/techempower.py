@@ -23,7 +23,6 @@ from typing import Any
 from tornado import gen, web
 from tornado.ioloop import IOLoop
 
-from servers.common import BenchHandler
 from servers.config import ServerConfig
 from servers.db import (
     AsyncDbHandler,
@@ -33,6 +32,7 @@ from servers.db import (
     ProcessPoolDbHandler,
     ThreadpoolDbHandler,
 )
+from servers.handlers import BenchHandler
 from servers.tework import DB_KINDS, async_work, blocking_work, clamp_queries
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -11,9 +11,9 @@ from tornado import web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.common import BenchHandler, strategy_app
 from servers.config import ServerConfig
 from servers.db import ThreadpoolDbHandler
+from servers.handlers import BenchHandler, strategy_app
 from servers.live import POOL, with_live
 from servers.upload import OFFLOAD, with_upload
 from servers.withdb import with_db

@@ -32,8 +32,8 @@ from tornado import gen, httputil, routing, web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.common import BenchHandler
 from servers.config import BODY_TIMEOUT_S, MAX_BODY_SIZE, UPLOAD_MIN_BYTES_PER_S, ServerConfig
+from servers.handlers import BenchHandler
 
 INLINE = "inline"  # hashed on the IOLoop, plain methods
 AWAIT = "await"  # hashed on the IOLoop, ``async def`` methods

@@ -21,7 +21,7 @@ from servers.db import (
     ProcessPoolDbHandler,
     ThreadpoolDbHandler,
 )
-from servers.dbwork import AsyncPool, BlockingConnection, ThreadPoolConnections
+from servers.dbqueries import AsyncPool, BlockingConnection, ThreadPoolConnections
 from servers.techempower import te_routes
 
 _STYLES: dict[type[DbHandler], Any] = {

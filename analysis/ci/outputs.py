@@ -15,7 +15,7 @@ import pandas as pd
 from analysis import thresholds as th
 from analysis.ci import job_summary, junit
 from analysis.compare.stats import NOT_ENOUGH
-from record.cells import RunRecord
+from record.records import RunRecord
 from record.thresholds import Threshold, thresholds_of
 
 

@@ -28,8 +28,8 @@ from analysis.compare.stats import (
     compare_tables,
 )
 from analysis.load import load_run
-from record.cells import RunRecord
 from record.errors import UserError
+from record.records import RunRecord
 
 
 def check_comparable(base: RunRecord, new: RunRecord) -> None:

@@ -16,7 +16,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from analysis.figures import kit
-from analysis.readings.cost import ms_text
+from analysis.readings.words import format_cost_ms
 from servers.variants import LOOPS
 
 MAX_WIDTH = 16.0  # inches
@@ -140,7 +140,9 @@ def _cost_panel(ax: plt.Axes, group: pd.DataFrame, loops: list[str]) -> bool:
         marks = ~rows["valid"][shown].astype(bool) | rows["limited"][shown].astype(bool)
         starred |= bool(marks.any())
         values = rows["cost_ms"][shown]
-        labels = [ms_text(v) + ("*" if m else "") for v, m in zip(values, marks, strict=True)]
+        labels = [
+            format_cost_ms(v) + ("*" if m else "") for v, m in zip(values, marks, strict=True)
+        ]
         ax.bar_label(bars, labels, padding=2, fontsize=7, rotation=90 if len(group) > 8 else 0)
     users = sorted(set(group["users"]))
     ticks = [

@@ -50,7 +50,7 @@ class Chart:
 
 
 @dataclass(frozen=True)
-class Material:
+class ChartInputs:
     """What the charts and their readings are drawn from. The costlier parts are computed
     once, when a chart or a reading first asks (per-process CPU only for a drawn chart)."""
 
@@ -126,11 +126,11 @@ class ChartSpec:
     name: str  # file name in charts/ and the figure's id in report.html
     title: str
     make: Callable[..., Any]  # a plot function: its arguments → Figure, or None
-    args: Callable[[Material], tuple[Any, ...]]
-    read: Callable[[Material], str]
+    args: Callable[[ChartInputs], tuple[Any, ...]]
+    read: Callable[[ChartInputs], str]
 
 
-def _closed(m: Material) -> tuple[Any, ...]:
+def _closed(m: ChartInputs) -> tuple[Any, ...]:
     return (m.closed,)
 
 
@@ -168,7 +168,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         "timeseries",
         "Throughput and p95 over time",
         plot.time_series,
-        Material.series_args,
+        ChartInputs.series_args,
         lambda m: readings.read_series(m.closed, m.windows),
     ),
     ChartSpec(
@@ -234,7 +234,7 @@ Job = tuple[str, Callable[..., Any], tuple[Any, ...], Path]
 STORAGE_ERRORS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 
-def build_charts(material: Material, charts_dir: Path) -> list[Chart]:
+def build_charts(material: ChartInputs, charts_dir: Path) -> list[Chart]:
     """Draw every chart of CHARTS that has something to show, write its PNG and SVG into
     charts_dir and read it. A chart that raises is skipped with a warning: one broken chart
     must not lose the report."""

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from record.cells import RunRecord
 from record.errors import UserError
+from record.records import RunRecord
 from record.schema import SUMMARY_COLUMNS
 
 # What makes two runs the same machine: its hardware as run.json records it (the rule of

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.readings.words import ms, rate
+from analysis.readings.words import format_ms, format_rate
 from servers import workloads
 from servers.variants import forks
 
@@ -122,7 +122,7 @@ def growth_sign(row: pd.Series) -> int:
 
 
 def _count(value: float) -> str:
-    return rate(abs(value)) if math.isfinite(value) else "?"
+    return format_rate(abs(value)) if math.isfinite(value) else "?"
 
 
 def _backlog_words(row: pd.Series) -> str:
@@ -139,7 +139,9 @@ def _backlog_words(row: pd.Series) -> str:
     text = f"its backlog holds near {row['pending_mean']:,.0f} jobs{noise}"
     done = row["completion_rps"]
     if math.isfinite(done) and done > 0:  # Little's law: a steady backlog over its drain rate
-        text += f", each done about {ms(row['pending_mean'] / done * 1000)} ms after its answer"
+        text += (
+            f", each done about {format_ms(row['pending_mean'] / done * 1000)} ms after its answer"
+        )
     return text
 
 
@@ -149,7 +151,7 @@ def _line(row: pd.Series, family: str) -> str:
     grows = growth_sign(row) > 0
     joint = " but " if grows else (" with " if row["pending_max"] == 0 else "; ")
     who = f"{family}{row['variant']}"
-    text = f"{who} answers in {ms(row['p50_ms'])} ms (p50){joint}{_backlog_words(row)}"
+    text = f"{who} answers in {format_ms(row['p50_ms'])} ms (p50){joint}{_backlog_words(row)}"
     text += f": {_count(row['rps'])} answers/s, {_count(row['completion_rps'])} jobs/s "
     text += f"complete in the background, {int(row['rejected']):,} turned away"
     if row["one_process"]:

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from analysis.readings.words import count, kb, ms_unit
+from analysis.readings.words import format_count, format_kb, format_ms_unit
 from servers import workloads
 
 # The long-lived workloads (servers/workloads.py: those whose messages are not requests).
@@ -52,13 +52,15 @@ def read_memory(summary: pd.DataFrame) -> str:
         return NO_CELLS
     out = []
     for row in _largest(cells).sort_values(["scenario_name", "series"]).itertuples():
-        held = f"held {count(row.connections_held)} of {count(row.connections_target)}"
+        held = (
+            f"held {format_count(row.connections_held)} of {format_count(row.connections_target)}"
+        )
         if workloads.live(row.scenario_name) == workloads.LIVE_POLL:
             out.append(f"{row.series} long-poll {held} waiting at once.")
             continue
         out.append(
             f"{row.series} {row.scenario_name} {held} connections at "
-            f"{kb(row.kb_per_connection)} each (Locust {kb(row.locust_kb_per_connection)})."
+            f"{format_kb(row.kb_per_connection)} each (Locust {format_kb(row.locust_kb_per_connection)})."
         )
     return " ".join(out)
 
@@ -73,16 +75,16 @@ def read_latency(summary: pd.DataFrame) -> str:
     out = []
     what = {"ws-feed": "delivery", "ws-echo": "echo", "poll": "answer"}
     for row in _largest(cells).sort_values(["scenario_name", "series"]).itertuples():
-        text = f"{row.series} {row.scenario_name} at {count(row.connections_held)}: p99 "
-        text += f"{what[row.scenario_name]} {ms_unit(row.p99_ms)}"
+        text = f"{row.series} {row.scenario_name} at {format_count(row.connections_held)}: p99 "
+        text += f"{what[row.scenario_name]} {format_ms_unit(row.p99_ms)}"
         if math.isfinite(row.connect_p99_ms):
-            text += f", connect p99 {ms_unit(row.connect_p99_ms)}"
+            text += f", connect p99 {format_ms_unit(row.connect_p99_ms)}"
         out.append(text + ".")
     feed = cells["scenario_name"].map(lambda s: workloads.live(str(s)) == workloads.LIVE_FEED)
     feeds = cells[feed & (cells["p99_ms"] < DELIVERY_SLO_MS)]
     if len(feeds):
         best = feeds.groupby("series")["connections_held"].max().sort_values(ascending=False)
-        parts = [f"{series} {count(n)}" for series, n in best.items()]
+        parts = [f"{series} {format_count(n)}" for series, n in best.items()]
         out.append(
             f"Most feed connections held with p99 delivery under {DELIVERY_SLO_MS:.0f} ms: "
             + ", ".join(parts)

@@ -12,7 +12,8 @@ import math
 
 import pandas as pd
 
-from record.cells import MEASURED_STATUSES
+from analysis.readings.words import format_change, format_cost_ms
+from record.records import MEASURED_STATUSES
 from servers.variants import LOOPS, VARIANT_NAMES
 
 COST = "server_cpu_ms_per_req"
@@ -20,11 +21,6 @@ COST_COLUMNS = ["scenario", "variant", "loop", "users", "cost_ms", "valid", "lim
 SAME_COST = 1.05  # strategies whose costs differ less than this are said to cost the same
 MAX_COMPARISONS = 4  # loop comparisons in the reading; the chart shows every one
 NO_COST = "No cell has CPU samples, so no CPU cost per request."
-
-
-def ms_text(value: float) -> str:
-    """A cost as people read it: two significant digits below 10 ms (0.21, 1.5), whole above."""
-    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def _measured(summary: pd.DataFrame) -> pd.DataFrame:
@@ -96,15 +92,11 @@ def _change(pair: tuple[pd.Series, pd.Series]) -> float:
     return (pair[0]["cost_ms"] / pair[1]["cost_ms"] - 1) * 100
 
 
-def _percent(change: float) -> str:
-    return f"{'−' if change < 0 else '+'}{abs(change):.0f} %"
-
-
 def _pair_text(new: pd.Series, old: pd.Series) -> str:
     return (
-        f"{new['variant']} on {new['scenario']}: {new['loop']} {ms_text(new['cost_ms'])} ms CPU"
-        f" per request vs {old['loop']} {ms_text(old['cost_ms'])}"
-        f" ({_percent(_change((new, old)))})"
+        f"{new['variant']} on {new['scenario']}: {new['loop']} {format_cost_ms(new['cost_ms'])} ms CPU"
+        f" per request vs {old['loop']} {format_cost_ms(old['cost_ms'])}"
+        f" ({format_change(_change((new, old)))})"
     )
 
 
@@ -129,7 +121,11 @@ def _loops_text(pairs: list[tuple[pd.Series, pd.Series]]) -> str:
     if len(pairs) > len(parts):
         changes = [_change(p) for p in pairs]
         lo, hi = min(changes), max(changes)
-        span = _percent(lo) if round(lo) == round(hi) else f"{_percent(lo)} to {_percent(hi)}"
+        span = (
+            format_change(lo)
+            if round(lo) == round(hi)
+            else f"{format_change(lo)} to {format_change(hi)}"
+        )
         cheaper = sum(c < 0 for c in changes)
         text += (
             f" Over all {len(pairs)} pairs in the chart, {LOOPS[1]} changed CPU per request by"
@@ -143,10 +139,12 @@ def _spread_text(scenario: str, group: pd.DataFrame) -> str:
     high = group.loc[group["cost_ms"].idxmax()]
     ratio = high["cost_ms"] / low["cost_ms"]
     if ratio < SAME_COST:
-        return f"{scenario}: every strategy about {ms_text(low['cost_ms'])} ms CPU per request"
+        return (
+            f"{scenario}: every strategy about {format_cost_ms(low['cost_ms'])} ms CPU per request"
+        )
     return (
-        f"{scenario}: cheapest {low['variant']} {ms_text(low['cost_ms'])} ms CPU per request, "
-        f"dearest {high['variant']} {ms_text(high['cost_ms'])} ({ratio:.1f}×)"
+        f"{scenario}: cheapest {low['variant']} {format_cost_ms(low['cost_ms'])} ms CPU per request, "
+        f"dearest {high['variant']} {format_cost_ms(high['cost_ms'])} ({ratio:.1f}×)"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.openloop import reached, slo_ranking
-from analysis.readings.words import family, ms, rate
+from analysis.readings.words import family, format_ms, format_rate
 
 # The generator, not the server, fell behind: the server had room (utilisation below this)
 # and still the requests' corrected p99 is far above their service p99 (both of these).
@@ -55,18 +55,20 @@ def _by_rate(cells: pd.DataFrame) -> pd.DataFrame:
 def _behind_text(row: Any, first: bool) -> str:
     """'sync fell behind at 200 req/s (4.0× its capacity of 50, achieved 46): corrected p99
     2,950 ms vs 1,130 ms service'."""
-    where = f"{row.variant} {'fell behind ' if first else ''}at {rate(row.offered_rps)} req/s"
+    where = (
+        f"{row.variant} {'fell behind ' if first else ''}at {format_rate(row.offered_rps)} req/s"
+    )
     facts = []
     if pd.notna(row.capacity_rps) and row.capacity_rps > 0:
-        facts.append(f"{row.utilisation:.1f}× its capacity of {rate(row.capacity_rps)}")
-    facts.append(f"achieved {rate(row.achieved_rps)}")
+        facts.append(f"{row.utilisation:.1f}× its capacity of {format_rate(row.capacity_rps)}")
+    facts.append(f"achieved {format_rate(row.achieved_rps)}")
     # Where the requests waited: for their send (late: corrected above service), or, sent
     # on time, in the server itself (corrected equal to service).
     late = row.late_pct if pd.notna(row.late_pct) else math.nan
     why = f"{late:.0f}% sent late" if late >= 1 else "sent on time: the wait was in the server"
     return (
-        f"{where} ({', '.join(facts)}): corrected p99 {ms(row.p99_corrected_ms)} ms vs "
-        f"{ms(row.p99_ms)} ms service ({why})"
+        f"{where} ({', '.join(facts)}): corrected p99 {format_ms(row.p99_corrected_ms)} ms vs "
+        f"{format_ms(row.p99_ms)} ms service ({why})"
     )
 
 
@@ -82,7 +84,7 @@ def _family_behind(name: str, fam: pd.DataFrame) -> str:
         ]
     ]
     firsts = behind.sort_values("offered_rps").groupby("variant", sort=False).head(1)
-    top = rate(means["offered_rps"].max())
+    top = format_rate(means["offered_rps"].max())
     if firsts.empty:
         return f"{name}: every strategy kept up with every offered rate (up to {top} req/s)"
     parts = [_behind_text(r, i == 0) for i, r in enumerate(firsts.itertuples())]
@@ -105,13 +107,13 @@ def generator_pointers(summary: pd.DataFrame) -> list[str]:
     loops = summary["loop"].nunique()
     out = []
     for row in cells[far].sort_values(["scenario", "loop", "offered_rps"]).itertuples():
-        at = f"{rate(row.offered_rps)} req/s"
+        at = f"{format_rate(row.offered_rps)} req/s"
         gen = getattr(row, "loadgen_core_pct", math.nan)
         cpu = f" (its cores were at {gen:.0f}%)" if pd.notna(gen) else ""
         out.append(
             f"{row.variant} on {family(row.scenario, row.loop, loops)} at {at} "
-            f"({row.utilisation:.2f}× its capacity): corrected p99 {ms(row.p99_corrected_ms)} ms vs "
-            f"{ms(row.p99_ms)} ms service. The generator, not the server, fell behind at "
+            f"({row.utilisation:.2f}× its capacity): corrected p99 {format_ms(row.p99_corrected_ms)} ms vs "
+            f"{format_ms(row.p99_ms)} ms service. The generator, not the server, fell behind at "
             f"{at}: check generator CPU{cpu}."
         )
     return out
@@ -137,9 +139,9 @@ def _missed(cells: pd.DataFrame, limit: float) -> str:
         return str(cells["status"].iloc[0])
     achieved, offered = valid["achieved_rps"].mean(), valid["offered_rps"].iloc[0]
     if not reached(achieved, offered):
-        return f"fell behind, {rate(achieved)} achieved"
+        return f"fell behind, {format_rate(achieved)} achieved"
     p99c = valid["p99_corrected_ms"].mean()
-    return f"p99 corr. {ms(p99c)} ms" if math.isfinite(limit) else "–"
+    return f"p99 corr. {format_ms(p99c)} ms" if math.isfinite(limit) else "–"
 
 
 def sustained(summary: pd.DataFrame, slo_ms: float | None) -> pd.DataFrame:
@@ -162,7 +164,7 @@ def sustained(summary: pd.DataFrame, slo_ms: float | None) -> pd.DataFrame:
             missed.append("")
             continue
         nxt = mine["offered_rps"].min()
-        missed.append(f"{rate(nxt)} ({_missed(mine[mine['offered_rps'] == nxt], limit)})")
+        missed.append(f"{format_rate(nxt)} ({_missed(mine[mine['offered_rps'] == nxt], limit)})")
     return ranked.assign(missed=missed)
 
 
@@ -173,7 +175,7 @@ def sustained_sentences(
     with corrected p99 under 100 ms (the highest rate offered: it may sustain more);
     threadpool 200; sync 40.'"""
     cond = (
-        f"with corrected p99 under {ms(slo_ms)} ms"
+        f"with corrected p99 under {format_ms(slo_ms)} ms"
         if slo_ms is not None
         else "without falling behind"
     )
@@ -187,11 +189,11 @@ def sustained_sentences(
         if not best["max_rate"] > 0:
             out.append(f"{name}: no strategy sustained any offered rate {cond}.")
             continue
-        text = f"{name}: {best['variant']} sustained {rate(best['max_rate'])} req/s {cond}"
+        text = f"{name}: {best['variant']} sustained {format_rate(best['max_rate'])} req/s {cond}"
         if best["max_rate"] >= offered.get((scenario, loop), math.inf):
             text += " (the highest rate offered: it may sustain more)"
         rest = [
-            f"{r.variant} {rate(r.max_rate) if r.max_rate > 0 else 'none of the rates offered'}"
+            f"{r.variant} {format_rate(r.max_rate) if r.max_rate > 0 else 'none of the rates offered'}"
             for r in group.iloc[1:].itertuples()
         ]
         out.append(text + "".join(f"; {r}" for r in rest) + ".")

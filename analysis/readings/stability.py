@@ -1,6 +1,6 @@
 """The report's Stability note: which valid cells' req/s is not known precisely, and how the
 work of each forking server was shared between its processes. Pure: it is handed the summary
-and each cell's per-process CPU shares (record.cells.CellRecord.server_shares)."""
+and each cell's per-process CPU shares (record.records.CellRecord.server_shares)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.precision import STABLE_HALF_WIDTH
 from analysis.readings.summary import IMBALANCE_SHARE
-from record.cells import MEASURED_STATUSES
+from record.records import MEASURED_STATUSES
 from servers.variants import forks
 
 MAX_LISTED = 10  # unstable cells named in the note; the cells table has every one

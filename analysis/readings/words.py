@@ -20,44 +20,44 @@ def fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def percent(value: Any) -> str:
+def format_percent(value: Any) -> str:
     """A share with two decimals (an error rate: 0.25 %), a dash when missing."""
     return f"{value:.2%}" if pd.notna(value) else DASH
 
 
-def change(value: float) -> str:
+def format_change(value: float) -> str:
     """A relative change in whole percent with its sign (−12 %, +3 %)."""
     return f"{'−' if value < 0 else '+'}{abs(value):.0f} %"
 
 
-def ms(value: float) -> str:
+def format_ms(value: float) -> str:
     """A latency as people read it: whole ms from 10 up, one decimal below."""
     return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.1f}"
 
 
-def ms_unit(value: float) -> str:
+def format_ms_unit(value: float) -> str:
     """A latency with its unit, a question mark when it was not measured."""
-    return f"{ms(value)} ms" if math.isfinite(value) else "? ms"
+    return f"{format_ms(value)} ms" if math.isfinite(value) else "? ms"
 
 
-def rate(value: float) -> str:
+def format_rate(value: float) -> str:
     """A rate as people read it: whole from 100 up, else up to one decimal (19.5 stays
     19.5: rounded to 20 it would read as the capacity it fell short of)."""
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}".removesuffix(".0")
 
 
-def cost_ms(value: float) -> str:
+def format_cost_ms(value: float) -> str:
     """A CPU cost as people read it: two significant digits below 10 ms (0.21, 1.5), whole
     above."""
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
-def count(value: float) -> str:
+def format_count(value: float) -> str:
     """A count held or seen (connections, waiters), a question mark when not measured."""
     return f"{value:,.0f}" if math.isfinite(value) else "?"
 
 
-def kb(value: float) -> str:
+def format_kb(value: float) -> str:
     """Memory per item in KB, a question mark when not measured."""
     return f"{value:.1f} KB" if math.isfinite(value) else "? KB"
 

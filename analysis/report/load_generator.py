@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.readings.words import fmt
 from analysis.report.tables import Table, html_table
 from analysis.validity import CEILING_NEAR_PCT
-from record.cells import CellRecord
+from record.records import CellRecord
 from record.run_meta import Calibration
 
 WORKERS_NOTE = (

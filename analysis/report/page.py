@@ -17,7 +17,7 @@ import pandas as pd
 import tornado.template
 
 from analysis import aggregate, hlog, thresholds
-from analysis.figures.charts import Chart, Material, build_charts
+from analysis.figures.charts import Chart, ChartInputs, build_charts
 from analysis.load import RunData, load_run
 from analysis.readings import openloop as openloop_text
 from analysis.readings import words
@@ -31,7 +31,7 @@ from analysis.report import tables as table
 from analysis.report import techempower
 from analysis.report.tables import Table, table_text
 from record import io
-from record.cells import Placement
+from record.records import Placement
 from record.thresholds import thresholds_of
 
 # Kept importable from here: callers and tests read these through the report module.
@@ -119,7 +119,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     # rate they sustained, _sustained_section).
     ranking = aggregate.ranking(closed_cells(summary))
     repeats = _repeats(summary)
-    charts = build_charts(Material(run, summary, ranking), run.path / "charts")
+    charts = build_charts(ChartInputs(run, summary, ranking), run.path / "charts")
     report_path = run.path / "report.html"
     io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts))
     return ReportResult(summary, ranking, charts, report_path, table_text(summary))
@@ -247,7 +247,7 @@ def _sustained_section(summary: pd.DataFrame, slo_ms: float | None) -> Section:
     if slo_ms is None:
         title, note = "Highest offered rate each strategy kept up with", NO_SLO_NOTE
     else:
-        slo = words.ms(slo_ms)
+        slo = words.format_ms(slo_ms)
         title, note = f"Sustained rate under the SLO ({slo} ms)", SUSTAINED_NOTE.format(slo=slo)
     return Section(title, note=note, table=table.sustained_table(frame, slo_ms), items=items)
 
@@ -265,7 +265,9 @@ def _repeats(summary: pd.DataFrame) -> pd.DataFrame:
     if len(closed):
         parts.append(_with_load(closed, "users", lambda v: f"{int(v)} users"))
     if len(opened):
-        parts.append(_with_load(opened, "offered_rps", lambda v: f"{words.rate(v)} req/s offered"))
+        parts.append(
+            _with_load(opened, "offered_rps", lambda v: f"{words.format_rate(v)} req/s offered")
+        )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.readings.words import DASH, fmt, percent
+from analysis.readings.words import DASH, fmt, format_percent
 
 LEFT = "l"  # CSS class of a left-aligned (text) column
 
@@ -202,7 +202,7 @@ def cells_table(summary: pd.DataFrame) -> Table:
         formats={
             OFFERED[1]: str,
             CORRECTED[1]: str,
-            "errors": percent,
+            "errors": format_percent,
             "eff": lambda v: fmt(v, 2),
             "status": str,
             "server ms CPU/req": lambda v: fmt(v, 3),

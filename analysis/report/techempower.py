@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.readings import openloop as openloop_text
 from analysis.readings import techempower as te
-from analysis.readings.words import DASH, fmt
+from analysis.readings.words import DASH, fmt, format_rate
 from analysis.report import tables as table
 from analysis.report.tables import Table
 
@@ -41,7 +41,7 @@ def _ci(low: float, high: float) -> str:
 
 def _load(users: float, offered: float) -> str:
     if pd.notna(offered):
-        return f"{openloop_text.rate(offered)} req/s offered"
+        return f"{format_rate(offered)} req/s offered"
     return f"{int(users)} users"
 
 

@@ -178,7 +178,7 @@ def seed(url: str) -> None:
     """The tables the db scenarios read and write, and TechEmpower's World and Fortune
     (idempotent)."""
     from servers import tework
-    from servers.dbwork import SCHEMA_SQL
+    from servers.dbqueries import SCHEMA_SQL
 
     with connect(url) as conn:
         conn.execute(SCHEMA_SQL)

@@ -17,7 +17,7 @@ from servers.config import (
     FANOUT_TOTAL_MS_MAX,
     MS_MAX,
 )
-from servers.dbwork import DB_ROWS
+from servers.dbqueries import DB_ROWS
 
 
 @dataclass(frozen=True)

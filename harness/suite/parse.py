@@ -20,8 +20,8 @@ from harness.suite.catalog import SCENARIOS
 from harness.suite.checks import RANGES, Checker, pycurl_problem
 from harness.suite.scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
 from harness.suite.thresholds import parse_thresholds
-from record.cells import DEFAULT_HTTP_CLIENT, DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.errors import UserError
+from record.records import DEFAULT_HTTP_CLIENT, DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.thresholds import Threshold
 from servers import workloads
 from servers.config import DEFAULT_MAX_BACKLOG, DEFAULT_THREADS, HTTP_CLIENTS, UPLOAD_MODES
@@ -204,7 +204,6 @@ class Suite:
 
 
 # One measurement: a variant on a loop under one scenario at one load level (results format).
-Cell = CellSpec
 
 
 def uses_http_client(scenario: ScenarioEntry, variant: str) -> bool:
@@ -456,4 +455,4 @@ def with_overrides(
     return Suite.from_dict(data)
 
 
-__all__ = ["AppEntry", "Cell", "ScenarioEntry", "Suite", "load_suite", "parse_suite"]
+__all__ = ["AppEntry", "ScenarioEntry", "Suite", "load_suite", "parse_suite"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from record import io
-from record.cells import CellSpec as Cell
+from record.records import CellSpec as Cell
 from record.window import Window
 
 T0 = 1_700_000_000.0

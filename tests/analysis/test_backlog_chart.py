@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from analysis import aggregate
-from analysis.figures.charts import CHARTS, Material
+from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import BACKLOG_FILE, load_run, read_backlog
 from analysis.readings.backlog import NO_BACKLOG, backlog_of, growth_sign
 from analysis.report.page import build_report
-from record.cells import CellSpec
+from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 from tests.analysis.test_charts import assert_inside, patch_cell
 
@@ -46,10 +46,10 @@ def _enqueue_cell(run_dir: Path, c: CellSpec, rate: float, latency_ms: float) ->
     patch_cell(run_dir, c, timings={"wall_s": 5.0, "load_started": T0})
 
 
-def _material(run_dir: Path) -> Material:
+def _material(run_dir: Path) -> ChartInputs:
     run = load_run(run_dir)
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
-    return Material(run, summary, aggregate.ranking(summary))
+    return ChartInputs(run, summary, aggregate.ranking(summary))
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from matplotlib.text import Text
 
 from analysis import aggregate
 from analysis.figures import kit as plotkit
-from analysis.figures.charts import CHARTS, Material
+from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import load_run
 from analysis.readings import cost as readings_cost
 from record import io
-from record.cells import CellSpec
+from record.records import CellSpec
 from servers.variants import LOOPS, TARGET, VARIANT_NAMES
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 
@@ -54,7 +54,7 @@ def _write(run_dir: Path, c: CellSpec, position: int) -> None:
 
 def build(
     run_dir: Path, scenarios: list, loops: tuple[str, ...], users: tuple[int, ...]
-) -> Material:
+) -> ChartInputs:
     cells = [
         (cell(v, users=u, scenario=s, params=p, loop=loop), i)
         for s, p in scenarios
@@ -69,16 +69,16 @@ def build(
     write_cell(run_dir, failed, requests=None, window=None, status="failed", reason="boom")
     run = load_run(run_dir)
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
-    return Material(run, summary, aggregate.ranking(summary))
+    return ChartInputs(run, summary, aggregate.ranking(summary))
 
 
 @pytest.fixture(scope="module")
-def full(tmp_path_factory: pytest.TempPathFactory) -> Material:
+def full(tmp_path_factory: pytest.TempPathFactory) -> ChartInputs:
     return build(tmp_path_factory.mktemp("full"), FULL, LOOPS, (1, 10))
 
 
 @pytest.fixture(scope="module")
-def narrow(tmp_path_factory: pytest.TempPathFactory) -> Material:
+def narrow(tmp_path_factory: pytest.TempPathFactory) -> ChartInputs:
     """One scenario on one loop: one-column charts (the time series used to clip here)."""
     return build(tmp_path_factory.mktemp("narrow"), [("sleep", {"ms": 50})], ("asyncio",), (10,))
 
@@ -133,7 +133,7 @@ def assert_inside(fig: Figure, name: str) -> None:
 def test_every_text_and_legend_inside_the_figure(
     chart: Any, which: str, request: pytest.FixtureRequest
 ) -> None:
-    material: Material = request.getfixturevalue(which)
+    material: ChartInputs = request.getfixturevalue(which)
     assert (~material.summary["valid"]).any() and material.summary["generator_limited"].any()
     fig = chart.make(*chart.args(material))
     if fig is None:
@@ -181,7 +181,7 @@ def _lines(fig: Figure) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_equal_lines_stay_apart(full: Material) -> None:
+def test_equal_lines_stay_apart(full: ChartInputs) -> None:
     spec = _spec("throughput")
     fig = spec.make(*spec.args(full))
     try:
@@ -191,7 +191,7 @@ def test_equal_lines_stay_apart(full: Material) -> None:
         plt.close(fig)
 
 
-def test_throughput_draws_intervals_and_generator_limited_points(full: Material) -> None:
+def test_throughput_draws_intervals_and_generator_limited_points(full: ChartInputs) -> None:
     spec = _spec("throughput")
     fig = spec.make(*spec.args(full))
     try:
@@ -206,7 +206,7 @@ def test_throughput_draws_intervals_and_generator_limited_points(full: Material)
         plt.close(fig)
 
 
-def test_cost_table_keeps_invalid_cells_and_drops_failed_ones(full: Material) -> None:
+def test_cost_table_keeps_invalid_cells_and_drops_failed_ones(full: ChartInputs) -> None:
     table = full.cost
     assert set(table["variant"]) == set(VARIANTS)
     assert "cpu-n1000" not in set(table["scenario"])  # the failed cell measured nothing
@@ -218,7 +218,7 @@ def test_cost_table_keeps_invalid_cells_and_drops_failed_ones(full: Material) ->
     assert costs["asyncio"] == pytest.approx(0.3) and costs["uvloop"] == pytest.approx(0.24)
 
 
-def test_cost_reading_compares_loops_and_names_untrusted_throughput(full: Material) -> None:
+def test_cost_reading_compares_loops_and_names_untrusted_throughput(full: ChartInputs) -> None:
     text = readings_cost.read_cost(full.cost)
     # Every pair is 20 % cheaper on uvloop: each scenario reads its first strategy's pair.
     assert text.startswith(
@@ -237,7 +237,7 @@ def _spec(name: str) -> Any:
     return next(c for c in CHARTS if c.name == name)
 
 
-def test_cost_bars_label_every_bar(full: Material) -> None:
+def test_cost_bars_label_every_bar(full: ChartInputs) -> None:
     spec = _spec("cost")
     made = spec.make(*spec.args(full))
     try:
@@ -249,7 +249,7 @@ def test_cost_bars_label_every_bar(full: Material) -> None:
         plt.close(made)
 
 
-def test_strategy_bars_mark_shared_ranks(full: Material) -> None:
+def test_strategy_bars_mark_shared_ranks(full: ChartInputs) -> None:
     spec = _spec("strategies")
     ranking = full.ranking
     fig = spec.make(*spec.args(full))

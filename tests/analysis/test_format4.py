@@ -18,7 +18,7 @@ from analysis.figures import lines as plot
 from analysis.load import load_run
 from analysis.report.page import build_report
 from record import io
-from record.cells import CellSpec
+from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 
 CALIBRATION = {
@@ -160,7 +160,7 @@ def test_throughput_chart_draws_the_labelled_ceiling(run_dir: Path) -> None:
 
 def test_live_line_notes_the_ceiling_as_the_report_does(run_dir: Path) -> None:
     from analysis.live import LiveJudge
-    from record.cells import CellRecord
+    from record.records import CellRecord
 
     busy = run_dir / "cells" / cell("threadpool").cell_id
     status, line, rps = LiveJudge()(CellRecord.read(busy), busy)
@@ -172,14 +172,14 @@ def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
     """Two local workers on the generator's one core are one core's worth of load; a remote
     worker brings its own machine."""
     from analysis.load import _workers_figures
-    from record.cells import CellRecord, CellSpec, Limits, Placement
+    from record.records import CellRecord, CellSettings, CellSpec, Placement
     from record.run_meta import Calibration
 
     def record(workers: list[dict]) -> CellRecord:
         return CellRecord(
             cell=CellSpec("sync", "asyncio", "hello", {}, 4, 1, 8, 1),
             status="failed",
-            limits=Limits(2.0, 0.5, 0.01),
+            limits=CellSettings(2.0, 0.5, 0.01),
             placement=Placement("split", (0,), (1,)),
             workers=max(1, sum(1 for w in workers if w["local"])),
             loadgen_workers=tuple(workers),

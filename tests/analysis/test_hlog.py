@@ -12,7 +12,7 @@ from hdrh.log import HistogramLogReader
 
 import run_bench
 from analysis import hlog
-from record.cells import CellSpec
+from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, requests_frame, write_cell, write_run
 
 WINDOW = (T0 + 1, T0 + 3)

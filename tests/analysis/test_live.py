@@ -10,7 +10,7 @@ import pytest
 from analysis import aggregate
 from analysis.live import LiveJudge
 from analysis.load import load_run
-from record.cells import CellRecord
+from record.records import CellRecord
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from analysis import aggregate
-from analysis.figures.charts import CHARTS, Material
+from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.figures.openloop import openloop_latency
 from analysis.load import load_run
 from analysis.readings.openloop import (
@@ -36,7 +36,7 @@ from analysis.readings.openloop import (
 from analysis.report import tables as table
 from analysis.report.page import build_report
 from record import io
-from record.cells import CellSpec
+from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 from tests.analysis.test_charts import assert_inside, patch_cell
 
@@ -107,14 +107,14 @@ def write_openloop_run(
     return [*(c for c, _, _ in cells), *extra]
 
 
-def _material(run_dir: Path) -> Material:
+def _material(run_dir: Path) -> ChartInputs:
     run = load_run(run_dir)
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
-    return Material(run, summary, aggregate.ranking(summary))
+    return ChartInputs(run, summary, aggregate.ranking(summary))
 
 
 @pytest.fixture(scope="module")
-def material(tmp_path_factory: pytest.TempPathFactory) -> Material:
+def material(tmp_path_factory: pytest.TempPathFactory) -> ChartInputs:
     run_dir = tmp_path_factory.mktemp("openloop")
     write_openloop_run(run_dir)
     return _material(run_dir)
@@ -124,7 +124,7 @@ def _row(summary: pd.DataFrame, variant: str, rate: float) -> pd.Series:
     return summary[(summary["variant"] == variant) & (summary["offered_rps"] == rate)].iloc[0]
 
 
-def test_the_fixture_says_what_its_note_says(material: Material) -> None:
+def test_the_fixture_says_what_its_note_says(material: ChartInputs) -> None:
     s = material.summary
     behind = _row(s, "sync", 40.0)
     assert behind["achieved_rps"] == pytest.approx(19.5) and behind["valid"]
@@ -140,7 +140,7 @@ def _spec() -> Any:
     return next(c for c in CHARTS if c.name == "openloop")
 
 
-def test_chart_draws_every_part_inside_the_figure(material: Material) -> None:
+def test_chart_draws_every_part_inside_the_figure(material: ChartInputs) -> None:
     spec = _spec()
     assert spec.args(material)[1] == 100.0  # the suite's slo_ms reaches the chart
     fig = spec.make(*spec.args(material))
@@ -162,12 +162,12 @@ def test_chart_draws_every_part_inside_the_figure(material: Material) -> None:
         plt.close(fig)
 
 
-def test_chart_is_left_out_without_open_loop_cells(material: Material) -> None:
+def test_chart_is_left_out_without_open_loop_cells(material: ChartInputs) -> None:
     closed = material.summary.assign(offered_rps=np.nan)
     assert openloop_latency(closed, 100.0) is None
 
 
-def test_reading_names_who_fell_behind_with_its_numbers(material: Material) -> None:
+def test_reading_names_who_fell_behind_with_its_numbers(material: ChartInputs) -> None:
     text = read_openloop(material.summary)
     assert text.startswith(
         "sleep-ms50: sync fell behind at 40 req/s (2.0× its capacity of 20, achieved 19.5): "
@@ -179,7 +179,7 @@ def test_reading_names_who_fell_behind_with_its_numbers(material: Material) -> N
     assert "generator" not in text
 
 
-def test_slo_table_lists_each_strategys_highest_sustained_rate(material: Material) -> None:
+def test_slo_table_lists_each_strategys_highest_sustained_rate(material: ChartInputs) -> None:
     frame = sustained(material.summary, 100.0)
     rates = dict(zip(frame["variant"], frame["max_rate"], strict=True))
     assert rates == {"coroutine": 160.0, "sync": 10.0}

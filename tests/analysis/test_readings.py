@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from analysis import aggregate
-from analysis.figures.charts import Material
+from analysis.figures.charts import ChartInputs
 from analysis.load import load_run
 from analysis.readings import cost as readings_cost
 from analysis.readings import stability as readings_stability
 from analysis.readings import summary as readings
 from record import io
-from record.cells import CellSpec
+from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 
 MP = cell("multiprocess", users=10)
@@ -27,7 +27,7 @@ def _summary(path: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     cell by cell, as the report reads them)."""
     run = load_run(path)
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
-    return summary, Material(run, summary, aggregate.ranking(summary)).windows
+    return summary, ChartInputs(run, summary, aggregate.ranking(summary)).windows
 
 
 @pytest.fixture(scope="module")

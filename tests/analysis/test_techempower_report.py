@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from analysis import aggregate
-from analysis.figures.charts import CHARTS, Material
+from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import load_run
 from analysis.report import techempower
 from analysis.report.page import build_report
@@ -79,7 +79,7 @@ def test_one_table_per_type_with_the_best_and_ratios(run_dir: Path) -> None:
 def test_the_chart_fits_and_reads_the_best(run_dir: Path) -> None:
     run = load_run(run_dir)
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
-    material = Material(run, summary, aggregate.ranking(summary))
+    material = ChartInputs(run, summary, aggregate.ranking(summary))
     chart = next(c for c in CHARTS if c.name == "techempower")
     best, order = chart.args(material)
     assert order == ["plaintext", "queries N=1", "queries N=20", "updates N=20", "fortunes"]

@@ -17,8 +17,8 @@ from commands import common
 from harness import runner
 from harness.suite.parse import Suite, parse_suite
 from record import io
-from record.cells import CellRecord, CellSpec, RunRecord
 from record.errors import UserError
+from record.records import CellRecord, CellSpec, RunRecord
 from record.thresholds import Threshold
 from tests.analysis.fixtures import cell, steady_requests, write_cell, write_run
 

@@ -10,7 +10,7 @@ import pytest
 
 from analysis import aggregate
 from record import schema
-from record.cells import CellRecord, CellSpec
+from record.records import CellRecord, CellSpec
 
 
 def test_per_upload_in_flight_and_nothing_for_other_scenarios() -> None:

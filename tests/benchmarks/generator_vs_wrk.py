@@ -83,7 +83,7 @@ def locust_rate(
         child.popen.wait(timeout=60)
         import pandas as pd
 
-        from harness.collect import read_outcome
+        from harness.outcome import read_outcome
 
         window = read_outcome(Path(out)).window
         count = len(pd.read_parquet(Path(out) / "requests.parquet"))

@@ -239,7 +239,7 @@ def test_resume_runs_stored_app_commands_only_against_the_users_suite(tmp_path: 
     `--resume` run a command the user did not write in their own suite file."""
     from dataclasses import replace
 
-    from record.cells import RunRecord
+    from record.records import RunRecord
 
     suite_file = tmp_path / "mine.toml"
     suite_file.write_text(
@@ -264,7 +264,7 @@ def test_resume_refuses_stored_scenarios_that_are_not_built_in_ones(tmp_path: Pa
     from dataclasses import replace
 
     from harness.suite.parse import parse_suite
-    from record.cells import RunRecord
+    from record.records import RunRecord
 
     suite = parse_suite(
         {"name": "t", "variants": ["coroutine"], "scenarios": [{"name": "hello"}]}, "t.toml"

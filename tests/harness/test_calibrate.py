@@ -15,7 +15,7 @@ from scipy import stats
 from analysis.report.load_generator import calibration_text
 from harness import calibrate, calibration_figures
 from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
-from record.cells import RunRecord
+from record.records import RunRecord
 from record.run_meta import Calibration
 
 

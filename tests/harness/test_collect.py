@@ -1,11 +1,11 @@
-"""From raw samples and the Locust side's summary to the cell's figures (harness/collect.py)."""
+"""From raw samples and the Locust side's summary to the cell's figures (harness/outcome.py)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from harness.collect import cpu_figures, reconcile
+from harness.outcome import cpu_figures, reconcile
 from record.window import Window
 
 T0 = 1_700_000_000.0
@@ -44,7 +44,7 @@ def test_server_shares_per_process() -> None:
 
 
 def test_a_lost_worker_and_a_dead_server_process_are_problems() -> None:
-    from harness.collect import problems
+    from harness.outcome import problems
 
     rows = []
     for i in range(10):  # samples every 0.5 s across [T0 + 0.5, T0 + 5]

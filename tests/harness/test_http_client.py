@@ -12,8 +12,8 @@ from harness.cell import CellOptions, run_cell
 from harness.placement import choose
 from harness.processes import children as procs
 from harness.suite.parse import Suite, parse_suite
-from record.cells import CellRecord, CellSpec
 from record.errors import UserError
+from record.records import CellRecord, CellSpec
 
 UPSTREAM = {
     "name": "t",

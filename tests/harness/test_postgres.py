@@ -24,8 +24,8 @@ import pytest
 from harness.processes import postgres
 from harness.runner import run_suite
 from harness.suite.parse import parse_suite
-from record.cells import CellRecord
 from record.errors import UserError
+from record.records import CellRecord
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(

@@ -13,7 +13,7 @@ from scipy import stats
 from analysis.precision import half_width_pct
 from harness import runner
 from harness.suite.parse import parse_suite
-from record.cells import CellRecord, CellSpec, Limits, RunRecord
+from record.records import CellRecord, CellSettings, CellSpec, RunRecord
 from record.verdict import Verdict
 from record.window import Window
 
@@ -45,7 +45,7 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, noise: dict[str, float]) -> tuple
     def run_cell(cell: CellSpec, cell_dir: Path, options: object) -> CellRecord:
         ran.append(cell.cell_id)
         record = CellRecord(
-            cell=cell, status="ok", limits=Limits(1, 0), window=Window(0.0, 1.0), started=0.0
+            cell=cell, status="ok", limits=CellSettings(1, 0), window=Window(0.0, 1.0), started=0.0
         )
         record.write(cell_dir)
         return record

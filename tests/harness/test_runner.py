@@ -230,7 +230,12 @@ def test_server_killed_mid_cell_fails_only_that_cell(tmp_path: Path) -> None:
         before = digest(first)
         # Mid-cell: the second cell's first batch of records has arrived.
         cells = out.glob
-        wait_for(lambda: any(io.begun(c / REQUESTS_FILE) for c in cells("*/cells/coroutine-*")), 60)
+        wait_for(
+            lambda: any(
+                io.exists_or_writing(c / REQUESTS_FILE) for c in cells("*/cells/coroutine-*")
+            ),
+            60,
+        )
         victim = server_child(watch)
         assert victim is not None
         victim.kill()

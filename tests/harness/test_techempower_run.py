@@ -13,7 +13,7 @@ from harness import verify_te
 from harness.processes import postgres
 from harness.runner import run_suite
 from harness.suite.parse import parse_suite
-from record.cells import CellRecord
+from record.records import CellRecord
 
 pytestmark = pytest.mark.skipif(
     postgres.missing_reason() is not None, reason=postgres.missing_reason() or ""

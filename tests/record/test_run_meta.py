@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from record.cells import RunRecord
+from record.records import RunRecord
 from record.run_meta import Calibration, Environment, SuiteSettings
 
 ENV = {

@@ -106,7 +106,9 @@ def process_fault(tmp: Path, victim: str) -> Fault:
                 seen |= {p.pid for p in root.children(recursive=True)}
             first = next(iter(out.glob(f"*/cells/{CELLS[0]}/cell.json")), None)
             loading = _loading(root)
-            if victim == "locust worker":  # its master must have begun the load (the records)
+            if (
+                victim == "locust worker"
+            ):  # its master must have exists_or_writing the load (the records)
                 loading = loading and any(out.glob(f"*/cells/{CELLS[1]}/.requests.parquet.*"))
             if first is not None and loading:
                 first_digest = first_digest or _digest(first.parent)

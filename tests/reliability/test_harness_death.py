@@ -21,7 +21,7 @@ from harness.cell import CellOptions, run_cell
 from harness.interrupts import signals_deferred
 from harness.processes.children import free_port, live
 from harness.suite.parse import parse_suite
-from record.cells import CellRecord
+from record.records import CellRecord
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.reliability

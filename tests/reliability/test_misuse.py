@@ -239,7 +239,7 @@ def case_remote_resume(work: Path) -> Setup:
     import tomllib
 
     from harness.suite.parse import parse_suite
-    from record.cells import RunRecord
+    from record.records import RunRecord
 
     data = tomllib.loads(TARGET_SUITE.format(name="handed", target="http://127.0.0.1:9"))
     suite = replace(parse_suite(data, "handed.toml"), target="http://10.0.0.1:80")

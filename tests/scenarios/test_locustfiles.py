@@ -12,7 +12,8 @@ import pytest
 from harness import placement
 from harness.cell import CellOptions, run_cell
 from harness.suite.catalog import SCENARIOS
-from harness.suite.parse import Cell, Suite, parse_suite
+from harness.suite.parse import Suite, parse_suite
+from record.records import CellSpec
 from tests.conftest import Server, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +146,7 @@ def test_unreachable_server_fails_the_cell_quickly(tmp_path: Path) -> None:
         "t.toml",
     )
     (cell,) = suite.cells()
-    assert isinstance(cell, Cell)
+    assert isinstance(cell, CellSpec)
     info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=placement.choose("split")))
     assert info.status == "failed"
     assert "verification failed: GET /hello: no answer" in info.reason

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from tornado import web
 
-from servers.common import release
 from servers.config import ServerConfig
+from servers.handlers import release
 from servers.registry import get_variant
 from tests.servers.inprocess import ServerThread
 

@@ -15,8 +15,8 @@ from tornado.httpclient import HTTPResponse
 from tornado.httpserver import HTTPServer
 from tornado.testing import AsyncHTTPTestCase, bind_unused_port
 
-from servers.common import release
 from servers.config import ServerConfig
+from servers.handlers import release
 from servers.registry import get_variant
 
 THREAD_START_TIMEOUT_S = 10.0

@@ -11,7 +11,7 @@ from harness.processes import children as procs
 from harness.processes import postgres
 from harness.suite.catalog import SCENARIOS
 from harness.verify import verify
-from servers.dbwork import DB_ROWS
+from servers.dbqueries import DB_ROWS
 from servers.variants import VARIANT_NAMES, forks
 from tests.conftest import Server
 

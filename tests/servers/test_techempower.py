@@ -18,7 +18,7 @@ from harness.suite.catalog import SCENARIOS
 from harness.verify import verify
 from servers import tework
 from servers.config import ServerConfig
-from servers.dbwork import AsyncPool
+from servers.dbqueries import AsyncPool
 from servers.registry import get_variant
 from servers.variants import VARIANT_NAMES
 from tests.servers.inprocess import ServerThread

@@ -200,6 +200,6 @@ def test_a_short_real_upload_cell(tmp_path: Path, mode: str) -> None:
 
 
 def test_the_results_format_knows_the_servers_upload_modes() -> None:
-    from record.cells import UPLOAD_MODES as RECORDED
+    from record.records import UPLOAD_MODES as RECORDED
 
     assert RECORDED == UPLOAD_MODES

@@ -158,7 +158,7 @@ class Placement:
 
 
 @dataclass(frozen=True)
-class Limits:
+class CellSettings:
     """The suite settings a reader of one cell needs without the run."""
 
     duration_s: float
@@ -173,7 +173,7 @@ class CellRecord:
     cell: CellSpec
     status: str
     reason: str = ""
-    limits: Limits
+    limits: CellSettings
     placement: Placement | None = None
     cores: int = 1
     workers: int = 1
@@ -297,7 +297,7 @@ class CellRecord:
             cell=CellSpec.from_dict(data["cell"]),
             status=str(data["status"]),
             reason=str(data.get("reason") or ""),
-            limits=Limits(
+            limits=CellSettings(
                 duration_s=_float(suite.get("duration_s")),
                 warmup_s=_float(suite.get("warmup_s", 0.0)),
                 max_error_rate=float(suite.get("max_error_rate", DEFAULT_MAX_ERROR_RATE)),

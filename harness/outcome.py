@@ -35,7 +35,7 @@ class CpuFigures:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class LoadgenOutcome:
     """What the Locust side said of the cell in loadgen.json (record/stream.py), checked."""
 
     window: Window
@@ -61,13 +61,13 @@ def reconcile(records: int, locust_requests: int | None) -> tuple[list[str], lis
     return ([line], []) if gap > COUNT_TOLERANCE else ([], [line])
 
 
-def read_outcome(cell_dir: Path) -> Outcome:
+def read_outcome(cell_dir: Path) -> LoadgenOutcome:
     summary = read_summary(cell_dir)
     if summary is None:
         raise NoRecords("Locust wrote no records")
     problems, notes = reconcile(summary.records, summary.locust_requests)
     notes += [f"refused {line}" for line in summary.refused]
-    return Outcome(
+    return LoadgenOutcome(
         window=summary.window,
         records=summary.records,
         locust_requests=summary.locust_requests,
