@@ -120,7 +120,7 @@ def ipc_costs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
 def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     """expected_rps from the model and efficiency = rps / expected_rps for every cell.
     Needs columns variant, loop, scenario (label), scenario_name, params, users, threads,
-    processes, cores."""
+    processes, cores, duration_s (the window)."""
     out = summary.copy()
     services = service_times(out)
     waits = wait_demands(out)
@@ -145,6 +145,7 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
                 processes=int(row.processes),
                 cores=int(row.cores),
                 service_s=service,
+                window_s=float(getattr(row, "duration_s", math.nan)),
             )
         )
     out["expected_rps"] = expected

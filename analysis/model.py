@@ -42,10 +42,12 @@ def expected_rps(
     processes: int,
     cores: int,
     service_s: float | None = None,
+    window_s: float | None = None,
 ) -> float:
     """The model's upper bound on req/s for one cell, or NaN where the model has no answer
     (a user's own target, the mixed workload, a zero wait). service_s is the server's CPU
-    demand per request: the whole bound for CPU scenarios, a cap for wait scenarios."""
+    demand per request: the whole bound for CPU scenarios, a cap for wait scenarios;
+    window_s the measured window, which bounds a long-poll's answers per user."""
     if variants.facts(variant) is None:  # a user's own server: its strategy is unknown
         return math.nan
     work = workloads.kind(scenario)
@@ -79,6 +81,7 @@ def expected_rps(
             processes=processes,
             cores=cores,
             service_s=service_s,
+            window_s=window_s,
         )
     if work == workloads.CPU:
         if service_s is None or not service_s > 0:
@@ -98,6 +101,7 @@ def live_bound(
     processes: int,
     cores: int,
     service_s: float | None,
+    window_s: float | None = None,
 ) -> float:
     """Messages (feed, echo) or answers (poll) per second at most, for N = users connections:
 
@@ -110,7 +114,10 @@ def live_bound(
     - poll: a waiting poll holds a wait slot until the next event (at most I) or its timeout
       T, and each slot answers at most once per min(I, T): X <= min(N, slots) / min(I, T);
       a thread pool also answers the polls that expired in its queue, one per user per T at
-      most: + (N - slots) / T. Capped by C / S.
+      most: + (N - slots) / T. Capped by C / S. Over a window W that is not many times T,
+      a user whose polls are T apart still answers ceil(W / T) times in it, not W / T: the
+      connections open together, so their expiries come in bursts, and a 4 s window can
+      hold one from every user with T = 5 s. The bound counts per window when W is given.
     """
     interval = params["interval_ms"] / 1000.0
     slots = variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
@@ -125,16 +132,26 @@ def live_bound(
             bound = min(bound, slots / work)
     else:
         timeout = params["timeout_ms"] / 1000.0
-        bound = min(users, slots) / min(interval, timeout)
+        bound = min(users, slots) * _per_second(min(interval, timeout), window_s)
         facts = variants.facts(variant)
         if facts is not None and facts.waits == variants.POOL and users > slots:
             # Polls queued behind busy threads keep their deadline and, once it has passed,
             # are answered 204 as soon as a thread takes them: at most one per user per T.
-            bound += (users - slots) / timeout
+            bound += (users - slots) * _per_second(timeout, window_s)
     if service_s is not None and service_s > 0:
         parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
         bound = min(bound, parallel / service_s)
     return bound
+
+
+def _per_second(cycle_s: float, window_s: float | None) -> float:
+    """How often per second one user can be answered when its answers are at least cycle_s
+    apart: 1 / cycle_s in the long run, ceil(W / cycle_s) / W within a window of W seconds
+    (events on a fixed grid, or a burst of expiries, can fill every cycle the window
+    touches)."""
+    if window_s is None or not window_s > 0:
+        return 1.0 / cycle_s
+    return math.ceil(window_s / cycle_s - 1e-9) / window_s
 
 
 def cpu_capacity_rps(*, variant: str, processes: int, cores: int, service_s: float) -> float:

@@ -353,6 +353,20 @@ def test_long_lived_bounds() -> None:
     pool = model.expected_rps(variant="threadpool", scenario="poll", params=poll, **common)
     assert pool == pytest.approx(8 / 2 + 992 / 5)
     assert model.expected_rps(variant="coroutine", scenario="poll", params=poll, **common) == 500
+    # Over a 4 s window the pool's expired polls (5 s apart per user, in bursts: the users
+    # connected together) can all fall inside it: one each, 992 / 4 s; events stay 2 per 4 s.
+    windowed = model.expected_rps(
+        variant="threadpool", scenario="poll", params=poll, window_s=4.0, **common
+    )
+    assert windowed == pytest.approx(8 * 2 / 4 + 992 / 4)
+    assert (
+        model.expected_rps(variant="coroutine", scenario="poll", params=poll, window_s=4, **common)
+        == 500
+    )
+    long_window = model.expected_rps(
+        variant="threadpool", scenario="poll", params=poll, window_s=500.0, **common
+    )
+    assert long_window == pytest.approx(8 / 2 + 992 / 5)
     capped = model.expected_rps(
         variant="coroutine", scenario="ws-feed", params=feed, service_s=0.004, **common
     )
