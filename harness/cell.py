@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from harness import connections, outcome
-from harness.connections import live_warmup
 from harness.interrupts import signals_deferred
 from harness.paths import PROJECT_ROOT
 from harness.processes import backlog, logs, postgres
@@ -28,7 +27,7 @@ from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
 from harness.suite.apps import AppEntry
 from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite
-from harness.timing import planned_load_s
+from harness.timing import live_warmup, planned_load_s
 from harness.verify import verify
 from record import io
 from record.records import CellRecord, CellSettings, CellSpec, Placement

@@ -24,32 +24,10 @@ from record.window import Window
 from servers import workloads
 from servers.fdlimit import raise_nofile
 
-# The window starts this long after the ramp's last connection was due: the handshakes
-# queued at the end of the ramp finish, and the first deliveries reach every connection.
-RAMP_SLACK_S = 2.0
-
-
-def ramp_s(params: dict[str, int]) -> float:
-    """How long the cell's connections take to open at its spawn rate."""
-    return params["connections"] / params["spawn_rate"]
-
-
-def warmup_s(params: dict[str, int], warmup: float) -> float:
-    """The warm-up of a long-lived cell: the suite's, or the ramp and its slack if longer."""
-    return max(warmup, math.ceil((ramp_s(params) + RAMP_SLACK_S) * 10) / 10)
-
 
 def prepare() -> int:
     """Raise the harness's own open-file limit (servers and Locust inherit it); the limit."""
     return raise_nofile()
-
-
-def live_warmup(cell: CellSpec, warmup: float) -> float:
-    """The warm-up a cell runs with: a long-lived scenario's covers its ramp."""
-    spec = SCENARIOS.get(cell.scenario)
-    if spec is None or not spec.live:
-        return warmup
-    return warmup_s(cell.params, warmup)
 
 
 # --- what a cell held: the servers' /health counts, memory, the handshakes -------------------

@@ -1,10 +1,12 @@
-"""How long a cell takes: the load Locust runs, and the cost around it (for estimates only)."""
+"""How long a cell takes: its warm-up (a long-lived cell's covers the ramp of its connections),
+the load Locust runs, and the cost around it (the cost for estimates only)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
-from harness.connections import live_warmup  # a long-lived cell's warm-up covers its ramp
+from harness.suite.catalog import SCENARIOS
 from record.records import CellSpec
 from servers.variants import forks
 
@@ -18,6 +20,29 @@ TAIL_S = 0.1
 CELL_OVERHEAD_S = 1.3
 # A forking server starts its processes before it answers /health.
 FORK_OVERHEAD_S = 0.8
+
+
+# The window starts this long after the ramp's last connection was due: the handshakes
+# queued at the end of the ramp finish, and the first deliveries reach every connection.
+RAMP_SLACK_S = 2.0
+
+
+def ramp_s(params: dict[str, int]) -> float:
+    """How long the cell's connections take to open at its spawn rate."""
+    return params["connections"] / params["spawn_rate"]
+
+
+def warmup_s(params: dict[str, int], warmup: float) -> float:
+    """The warm-up of a long-lived cell: the suite's, or the ramp and its slack if longer."""
+    return max(warmup, math.ceil((ramp_s(params) + RAMP_SLACK_S) * 10) / 10)
+
+
+def live_warmup(cell: CellSpec, warmup: float) -> float:
+    """The warm-up a cell runs with: a long-lived scenario's covers its ramp."""
+    spec = SCENARIOS.get(cell.scenario)
+    if spec is None or not spec.live:
+        return warmup
+    return warmup_s(cell.params, warmup)
 
 
 def planned_load_s(warmup_s: float, duration_s: float) -> float:

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness import connections
+from harness import connections, timing
 from harness.suite import limits
 from record.window import Window
 
@@ -63,4 +63,4 @@ def test_nearest_rank() -> None:
     assert connections.nearest_rank([5.0, 1.0, 3.0], 0.5) == 3.0
     assert math.isnan(connections.nearest_rank([], 0.5))
     assert limits.ephemeral_ports(limits.PORT_RANGE) > 0
-    assert connections.ramp_s({"connections": 500, "spawn_rate": 1000}) == pytest.approx(0.5)
+    assert timing.ramp_s({"connections": 500, "spawn_rate": 1000}) == pytest.approx(0.5)

@@ -11,7 +11,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from harness import connections, placement
+from harness import placement, timing
 from harness.cell import CellOptions, run_cell
 from harness.suite import limits
 from harness.suite.catalog import SCENARIOS
@@ -151,5 +151,5 @@ def test_a_long_lived_scenario_takes_no_users() -> None:
 
 def test_the_warmup_covers_the_ramp() -> None:
     params = {"connections": 10_000, "spawn_rate": 1000}
-    assert connections.warmup_s(params, 1.0) == pytest.approx(12.0)
-    assert connections.warmup_s(params, 30.0) == 30.0
+    assert timing.warmup_s(params, 1.0) == pytest.approx(12.0)
+    assert timing.warmup_s(params, 30.0) == 30.0
