@@ -34,6 +34,7 @@ from analysis.readings import openloop as openloop_text
 from analysis.readings import summary as readings
 from analysis.readings import techempower
 from record import io
+from servers import workloads
 from servers.lifeline import die_with_parent
 from servers.variants import forks
 
@@ -60,9 +61,15 @@ class ChartInputs:
 
     @cached_property
     def closed(self) -> pd.DataFrame:
-        """The closed-loop cells: the charts per users draw only these (an open-loop cell's
-        users is its cap on requests in flight, the same at every offered rate)."""
-        return openloop_text.closed_cells(self.summary)
+        """The closed-loop request cells: the charts per users draw only these. An open-loop
+        cell's users is its cap on requests in flight, the same at every offered rate; a
+        long-lived cell's users is the connections it holds, one level per scenario, drawn
+        against the connections held in charts of its own."""
+        cells = openloop_text.closed_cells(self.summary)
+        if cells.empty or "scenario_name" not in cells:
+            return cells
+        live = cells["scenario_name"].map(lambda name: bool(workloads.live(str(name))))
+        return cells[~live.astype(bool)]
 
     @property
     def slo_ms(self) -> float | None:
