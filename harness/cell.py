@@ -249,8 +249,9 @@ class CellRun:
             "starting then, set verify_grace_s = 5 in the suite to retry for 5 s)"
         )
 
-    def run_load(self, subjects: Subjects) -> tuple[int | None, pd.DataFrame]:
-        """Run Locust to its end while sampling every process; its exit code and the samples."""
+    def start_load(self, subjects: Subjects) -> list[procs.Child]:
+        """Start Locust (and its workers), held at its start gate until go(): its imports
+        overlap the servers' verification instead of adding to the cell."""
         suite, cell, dist = self.options.suite, self.cell, self.options.dist
         entry = suite.entry(cell)
         load = LoadSpec(
@@ -267,6 +268,15 @@ class CellRun:
             load, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus
         )
         self.children += started
+        return started
+
+    def run_load(
+        self, subjects: Subjects, started: list[procs.Child]
+    ) -> tuple[int | None, pd.DataFrame]:
+        """Let the started Locust load (go) and run it to its end while sampling every
+        process; its exit code and the samples."""
+        suite, cell, dist = self.options.suite, self.cell, self.options.dist
+        entry = suite.entry(cell)
         # The sampler counts every Locust process, master and workers, as the generator.
         roles = [
             (procs.LOCUST if c.role == procs.LOCUST_WORKER else c.role, c.program_pid)
@@ -286,9 +296,11 @@ class CellRun:
         if builtin and connections.is_live(cell, bool(entry.file)):
             live = connections.HealthPoller(subjects.base_url + "/health")
             live.start()
+        generator.go(self.cell_dir)  # after the sampler's first look: the idle server
         try:
             self._watch(started[0], subjects.server)
         finally:
+            generator.gone(self.cell_dir)
             if live is not None:
                 self.readings = live.stop()
                 connections.write_readings(self.cell_dir, self.readings)
@@ -338,9 +350,10 @@ class CellRun:
     def measure(self) -> Measurement:
         """The cell's steps in order; each returns what the next needs."""
         subjects = self.start_subjects()
+        started = self.start_load(subjects)
         verification = self.check(subjects)
         load_started = time.time()
-        exit_code, samples = self.run_load(subjects)
+        exit_code, samples = self.run_load(subjects, started)
         load_ended = time.time()
         try:
             loadgen = outcome.read_outcome(self.cell_dir)

@@ -16,6 +16,7 @@ import gevent
 from locust.env import Environment
 
 from loadgen.cpu import CpuWatch
+from loadgen.go import wait_for_go
 from loadgen.pacing import INTENDED, OpenLoop
 from loadgen.recorder import FLUSH_S, Recorder
 from record.loadgen_summary import LoadgenSummary, WorkerRecord, write_summary
@@ -92,6 +93,15 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
     runner: Any = environment.runner
     warm()  # before the load, not in its window
     out = Path(opts.bench_out)
+    # Locust starts the load by runner.start once its imports are done; the gate holds it
+    # there until the harness has verified the servers (loadgen/go.py).
+    start_load = runner.start
+
+    def gated_start(*args: Any, **kwargs: Any) -> Any:
+        wait_for_go(opts.bench_go_file)
+        return start_load(*args, **kwargs)
+
+    runner.start = gated_start
     cpu = CpuWatch()
     state: dict[str, Any] = {}
     recorder = Recorder(lambda batch: state["writer"].add(batch))

@@ -23,6 +23,7 @@ from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 
 from loadgen import identity
+from loadgen.go import wait_for_go
 from loadgen.local import planned_s, summary, window_from
 from record.loadgen_summary import WorkerRecord, write_summary
 from record.stream import RecordWriter, warm
@@ -79,22 +80,25 @@ class Master:
         ):
             self.runner.register_message(kind, handler)
         environment.events.test_start.add_listener(self.on_start)
+        # Locust's own start (at its next once-a-second look) does nothing: the load starts
+        # here, when the workers are in and the harness said go.
+        self.start = self.runner.start
+        self.runner.start = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
         gevent.spawn(self.start_when_ready)
 
     def start_when_ready(self) -> None:
-        """Start the load the moment every expected worker is admitted and ready, instead of
-        at Locust's next once-a-second look; Locust's own start, which follows, is then
-        skipped. Where the workers never come, Locust gives up (--expect-workers-max-wait)
-        and the process exits, this greenlet with it."""
+        """Start the load the moment every expected worker is admitted and ready, and the
+        harness has said go (loadgen/go.py), instead of at Locust's next once-a-second look.
+        Where the workers never come, Locust gives up (--expect-workers-max-wait) and the
+        process exits, this greenlet with it."""
         runner, opts = self.runner, self.opts
         while len(runner.clients.ready) < opts.expect_workers:
             gevent.sleep(READY_POLL_S)
+        wait_for_go(opts.bench_go_file)
         # Locust's loop, at its next look, then finds none missing (its workers are running,
-        # no longer ready) and calls a start that does nothing: the load started here.
+        # no longer ready) and calls the start that does nothing.
         opts.expect_workers = 0
-        start = runner.start
-        runner.start = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
-        start(opts.num_users, opts.spawn_rate)
+        self.start(opts.num_users, opts.spawn_rate)
 
     def _guard_late_joiners(self) -> None:
         """Locust adds a worker that connects while the load runs to the running dispatch;

@@ -32,6 +32,12 @@ def add_bench_options(parser: Any) -> None:
         help="master: the cell's built-in scenario files, which every worker must have alike",
     )
     group.add_argument(
+        "--bench-go-file",
+        default="",
+        help="start the load only once this file exists (the harness creates it when the "
+        "servers are verified)",
+    )
+    group.add_argument(
         "--bench-no-record",
         action="store_true",
         help="count requests without recording them (calibrate: the recorder's own cost)",

@@ -153,6 +153,11 @@ SLOTS_FILE = "slots.parquet"
 LOADGEN_FILE = "loadgen.json"
 RESOURCES_FILE = "server_resources.csv"
 BACKLOG_FILE = "backlog.csv"
+# The start gate (loadgen/go.py): Locust starts while the harness verifies the servers and
+# loads only once the harness creates this file in the cell's folder; it gives up after
+# GO_WAIT_S (verification with verify_grace_s, a slow database all fit well within it).
+GO_FILE = "go"
+GO_WAIT_S = 120.0
 # backlog.csv: one row per poll (t epoch seconds; the server's counts of background jobs; the
 # pid of the process that answered, as a forking server's counts are its own).
 BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")

@@ -11,6 +11,7 @@ from harness.paths import PROJECT_ROOT
 from harness.processes import children as procs
 from harness.processes import logs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv, worker_argv
+from record.schema import GO_FILE
 
 # The reason of a cell whose Locust workers did not all join: the run stops on it when remote
 # workers were expected (harness/runner.py).
@@ -25,8 +26,11 @@ def start(
     dist: Distribution,
     cpus: set[int],
 ) -> list[procs.Child]:
-    """The master (or single process) first, then the local workers, running `load`."""
-    argv = locust_argv(scenario_file=scenario_file, cell_dir=cell_dir, load=load, distribution=dist)
+    """The master (or single process) first, then the local workers, running `load` once
+    the harness says go (go(cell_dir)): they import Locust while the servers are verified."""
+    argv = locust_argv(
+        scenario_file=scenario_file, cell_dir=cell_dir, load=load, distribution=dist, gated=True
+    )
     # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
     paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if own_file else ""]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
@@ -47,6 +51,16 @@ def start(
             )
         )
     return started
+
+
+def go(cell_dir: Path) -> None:
+    """Let the started generator load (loadgen/go.py): the servers are verified."""
+    (cell_dir / GO_FILE).touch()
+
+
+def gone(cell_dir: Path) -> None:
+    """The go file has served once the load ran: a results folder holds only results."""
+    (cell_dir / GO_FILE).unlink(missing_ok=True)
 
 
 def _local_master_host(dist: Distribution) -> str:

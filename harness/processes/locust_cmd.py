@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.paths import PROJECT_ROOT, SCENARIO_DIR
 from harness.processes.children import python_argv
 from harness.timing import TAIL_S, planned_load_s
+from record.schema import GO_FILE, GO_WAIT_S
 
 PLUGIN = PROJECT_ROOT / "loadgen" / "locust_plugin.py"
 # The plugin stops Locust on time; --run-time (whole seconds) only backs it up.
@@ -84,11 +85,16 @@ def locust_argv(
     cell_dir: Path,
     load: LoadSpec,
     distribution: Distribution | None = None,
+    gated: bool = False,
 ) -> list[str]:
-    """The single local process, or the master, running `load`."""
+    """The single local process, or the master, running `load`; `gated`: the load waits for
+    the harness's go file in `cell_dir` (loadgen/go.py), so Locust may start before the
+    servers are verified."""
     users, params, rate = load.users, load.params, load.rate
     warmup_s, duration_s = load.warmup_s, load.duration_s
     backstop = math.ceil(planned_load_s(warmup_s, duration_s)) + BACKSTOP_S
+    if gated:  # a master's --run-time starts counting before the go
+        backstop += math.ceil(GO_WAIT_S)
     dist = distribution or Distribution()
     args = [
         *_common(scenario_file, "INFO" if dist.distributed else "WARNING"),
@@ -124,6 +130,8 @@ def locust_argv(
             args += [f"--{key}", str(value)]
     if rate is not None:
         args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", load.arrivals]
+    if gated:
+        args += ["--bench-go-file", str(cell_dir / GO_FILE)]
     if dist.distributed:
         args += _master_args(dist, Path(scenario_file))
     return python_argv(*args)
