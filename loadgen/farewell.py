@@ -15,6 +15,17 @@ import time
 import gevent
 from locust.rpc import Message, zmqrpc
 
+from loadgen.messages import HELLO, RUN_OVER, BadMessage, Hello
+
+
+def _token_of(data: object) -> str | None:
+    """The token a hello carries, None when it is no hello of this version (an empty
+    token never matches: a run has one)."""
+    try:
+        return Hello.from_wire(data).token
+    except BadMessage:
+        return None
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m loadgen.farewell")
@@ -36,10 +47,8 @@ def main() -> int:
                 break
             if msg.type == "client_ready":
                 server.send_to_client(Message("ack", {"index": len(told)}, client))
-            elif msg.type == "bench_hello" and hmac.compare_digest(
-                str((msg.data or {}).get("token", "")), token
-            ):
-                server.send_to_client(Message("bench_run_over", None, client))
+            elif msg.type == HELLO and hmac.compare_digest(_token_of(msg.data) or "", token):
+                server.send_to_client(Message(RUN_OVER, None, client))
                 told.add(client)
         gevent.sleep(0.2)  # let the last answers leave
     finally:

@@ -25,6 +25,20 @@ from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 from loadgen import identity
 from loadgen.go import wait_for_go
 from loadgen.local import planned_s, summary, window_from
+from loadgen.messages import (
+    DONE,
+    HELLO,
+    PING,
+    PONG,
+    RECORDS,
+    REFUSED,
+    WELCOME,
+    BadMessage,
+    Done,
+    Hello,
+    Pong,
+    Welcome,
+)
 from record.loadgen_summary import WorkerRecord, write_summary
 from record.stream import RecordWriter, warm
 
@@ -61,9 +75,9 @@ class Master:
         self.me = identity.describe(os.environ.get("BENCH_TOKEN", ""))
         self.scenario_files = [n for n in self.opts.bench_scenario_files.split(",") if n]
         self.admitted: dict[str, int] = {}  # client id → worker index (0, 1, ... in order)
-        self.info: dict[str, dict[str, Any]] = {}  # client id → what its hello said
+        self.info: dict[str, Hello] = {}  # client id → what its hello said
         self.refused: dict[str, str] = {}
-        self.done: dict[str, dict[str, Any]] = {}
+        self.done: dict[str, Done] = {}
         self.last_seen: dict[str, float] = {}
         self.lost: dict[str, str] = {}
         self.writer: RecordWriter | None = None
@@ -73,10 +87,10 @@ class Master:
         self.runner.clients = AdmittedNodes(self.admitted)
         self._guard_late_joiners()
         for kind, handler in (
-            ("bench_hello", self.on_hello),
-            ("bench_ping", self.on_ping),
-            ("bench_records", self.on_records),
-            ("bench_done", self.on_done),
+            (HELLO, self.on_hello),
+            (PING, self.on_ping),
+            (RECORDS, self.on_records),
+            (DONE, self.on_done),
         ):
             self.runner.register_message(kind, handler)
         environment.events.test_start.add_listener(self.on_start)
@@ -120,25 +134,35 @@ class Master:
         runner.handle_message = handle  # type: ignore[method-assign]
 
     def on_hello(self, environment: Environment, msg: Any, **_: Any) -> None:
-        client, data = msg.node_id, msg.data or {}
-        problems = identity.differences(self.me, data, self.scenario_files)
+        client = msg.node_id
+        try:
+            hello = Hello.from_wire(msg.data)
+        except BadMessage as exc:
+            self.refuse(client, "?", f"its hello is not this version's ({exc})")
+            return
+        problems = identity.differences(self.me, hello.identity(), self.scenario_files)
         if problems:
-            reason = "; ".join(problems)
-            self.refused[client] = reason
-            log.error("worker %s on %s refused: %s", client, data.get("host", "?"), reason)
-            self.runner.send_message("bench_refused", {"reason": reason}, client_id=client)
+            self.refuse(client, hello.host, "; ".join(problems))
             return
         if client not in self.admitted:
             self.admitted[client] = len(self.admitted)
-        self.info[client] = data
-        welcome = {"index": self.admitted[client], "t_master": time.time()}
-        self.runner.send_message("bench_welcome", welcome, client_id=client)
+        self.info[client] = hello
+        welcome = Welcome(index=self.admitted[client], t_master=time.time())
+        self.runner.send_message(WELCOME, welcome.to_wire(), client_id=client)
+
+    def refuse(self, client: str, host: str, reason: str) -> None:
+        self.refused[client] = reason
+        log.error("worker %s on %s refused: %s", client, host, reason)
+        self.runner.send_message(REFUSED, {"reason": reason}, client_id=client)
 
     def on_ping(self, environment: Environment, msg: Any, **_: Any) -> None:
         """Clock alignment (NTP's offset estimate): the worker sends its time, the master
         answers with its own; the worker keeps the exchange with the shortest round trip."""
-        reply = {"t_worker": msg.data["t_worker"], "t_master": time.time()}
-        self.runner.send_message("bench_pong", reply, client_id=msg.node_id)
+        try:
+            reply = Pong(t_worker=float(msg.data["t_worker"]), t_master=time.time())
+        except (KeyError, TypeError, ValueError):
+            return  # no time to answer: the worker keeps its other exchanges
+        self.runner.send_message(PONG, reply.to_wire(), client_id=msg.node_id)
 
     def on_start(self, **_: Any) -> None:
         self.t0 = time.time()
@@ -160,8 +184,28 @@ class Master:
         self.writer.add(data, worker=self.admitted[client], offset_s=float(data["offset_s"]))
 
     def on_done(self, environment: Environment, msg: Any, **_: Any) -> None:
-        if msg.node_id in self.admitted:
-            self.done[msg.node_id] = dict(msg.data)
+        if msg.node_id not in self.admitted:
+            return
+        try:
+            self.done[msg.node_id] = Done.from_wire(msg.data)
+        except BadMessage as exc:  # counted as lost, at the watch
+            log.warning("worker %s: its end of records is unreadable (%s)", msg.node_id, exc)
+
+    def worker_record(self, client: str, index: int) -> WorkerRecord:
+        """What loadgen.json says of one admitted worker (None where it never told)."""
+        hello, done = self.info.get(client), self.done.get(client)
+        return WorkerRecord(
+            worker=index,
+            host=hello.host if hello else "",
+            pid=hello.pid if hello else None,
+            local=hello.local if hello else True,
+            offset_s=done.known("offset_s") if done else None,
+            rtt_ms=done.known("rtt_ms") if done else None,
+            cpu_pct=done.known("cpu_pct") if done else None,
+            records=done.records if done else None,
+            locust_requests=done.locust_requests if done else None,
+            client_id=client,
+        )
 
     def watch(self) -> None:
         """A worker that stops answering before it reported its end is lost: the load went on
@@ -209,25 +253,9 @@ class Master:
     def close(self) -> None:
         assert self.writer is not None
         counts = self.writer.close()
-        stopped = [float(d.get("stopped_at", 0.0)) for d in self.done.values()]
-        requests = sum(int(d.get("locust_requests", 0)) for d in self.done.values())
-        workers = []
-        for client, index in self.admitted.items():
-            done, hello = self.done.get(client, {}), self.info.get(client, {})
-            workers.append(
-                WorkerRecord(
-                    worker=index,
-                    host=str(hello.get("host", "")),
-                    pid=hello.get("pid"),
-                    local=bool(hello.get("local")),
-                    offset_s=done.get("offset_s"),
-                    rtt_ms=done.get("rtt_ms"),
-                    cpu_pct=done.get("cpu_pct"),
-                    records=done.get("records"),
-                    locust_requests=done.get("locust_requests"),
-                    client_id=client,
-                )
-            )
+        stopped = [d.stopped_at for d in self.done.values()]
+        requests = sum(d.locust_requests for d in self.done.values())
+        workers = [self.worker_record(client, index) for client, index in self.admitted.items()]
         stopped_at = max(stopped, default=time.time())
         refused = tuple(f"{c}: {r}" for c, r in self.refused.items())
         write_summary(
