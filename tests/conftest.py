@@ -60,6 +60,26 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
     return Ran(code, out.out, out.err)
 
 
+def launch_refusal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> Ran:
+    """The server launcher's main(args) in this process, for arguments it must refuse: a
+    launch that got past its checks fails the test at once instead of serving."""
+    from servers import launch
+
+    def serve(*_: object) -> int:
+        raise AssertionError(f"the launcher accepted {args} and would serve")
+
+    monkeypatch.setattr(launch, "serve", serve)
+    capsys.readouterr()
+    try:
+        code = launch.main(list(args))
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return Ran(code, out.out, out.err)
+
+
 class Server:
     def __init__(self, child: procs.Child, port: int) -> None:
         self.child = child

@@ -13,7 +13,7 @@ import pytest
 
 from harness.processes import children as procs
 from servers.registry import VARIANTS
-from tests.conftest import start_server
+from tests.conftest import launch_refusal, start_server
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -86,15 +86,11 @@ def test_port_in_use_is_one_line_error() -> None:
         ["sync", "--backend-url", "ftp://x"],
     ],
 )
-def test_bad_launch_arguments_fail_fast(args: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "servers", *args, "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+def test_bad_launch_arguments_fail_fast(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = launch_refusal(capsys, monkeypatch, *args, "--port", "0")
     assert result.returncode != 0
-    assert "Traceback" not in result.stderr
     assert result.stderr.strip()
 
 

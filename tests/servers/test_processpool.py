@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +24,7 @@ from record.errors import UserError
 from servers.processpool import WORKER_PID_HEADER
 from servers.variants import VARIANTS
 from servers.work import cpu_work
-from tests.conftest import Server
+from tests.conftest import Server, launch_refusal
 from tests.servers.inprocess import AppUnderTest
 
 VARIANT = next(name for name, v in VARIANTS.items() if v.process_pool)
@@ -138,15 +136,11 @@ def test_stopping_the_group_leaves_no_process(server_factory: Callable[..., Serv
 
 
 @pytest.mark.parametrize("value", ["-1", "65", "x"])
-def test_bad_pool_processes_fail_fast(value: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "servers", VARIANT, "--pool-processes", value, "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr and "pool-processes" in result.stderr
+def test_bad_pool_processes_fail_fast(
+    value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = launch_refusal(capsys, monkeypatch, VARIANT, "--pool-processes", value, "--port", "0")
+    assert result.returncode != 0 and "pool-processes" in result.stderr
 
 
 def test_suite_pool_processes_sets_the_cells_and_is_bounded() -> None:

@@ -8,6 +8,8 @@ import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.conftest import Server, start_server
 
 CLIENTS = 10
@@ -42,18 +44,11 @@ def test_reuse_port_lets_both_processes_serve_kept_alive_clients() -> None:
     assert min(served.values()) >= 0.2 * total, served
 
 
-def test_reuse_port_is_refused_for_a_strategy_that_does_not_fork() -> None:
-    import subprocess
-    import sys
+def test_reuse_port_is_refused_for_a_strategy_that_does_not_fork(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import launch_refusal
 
-    from tests.conftest import ROOT
-
-    result = subprocess.run(
-        [sys.executable, "-m", "servers", "coroutine", "--port", "0", "--reuse-port"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = launch_refusal(capsys, monkeypatch, "coroutine", "--port", "0", "--reuse-port")
     assert result.returncode == 1
     assert "--reuse-port is for a forking strategy (multiprocess) only" in result.stderr
