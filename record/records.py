@@ -184,7 +184,7 @@ class CellRecord:
     backend_cpu_pct: float = math.nan
     loadgen_cpu_pct: float = math.nan  # the busiest Locust process
     loadgen_cpu_total_pct: float = math.nan  # every Locust process together
-    loadgen_core_pct: float = math.nan  # how busy the generator's cores were (collect.py)
+    loadgen_core_pct: float = math.nan  # how busy the generator's cores were (harness/outcome.py)
     server_shares: dict[str, float] = field(default_factory=dict)  # pid → share of server CPU
     # What the harness saw go wrong in a cell that completed (a worker lost, a server process
     # that died): each one makes the cell invalid (analysis/validity.py).

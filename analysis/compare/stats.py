@@ -296,7 +296,7 @@ def machine_explains(
 class Shift:
     """The machine's change per matched configuration (log ratio of loop time, > 0: slower),
     its variance and degrees of freedom: from the cell's own readings where both runs have
-    them (compare_speed.py), else the run's."""
+    them (analysis/compare/speed.py), else the run's."""
 
     log_ratio: np.ndarray
     var: np.ndarray
@@ -375,7 +375,7 @@ class Result:
     only_new: int
     # Matched CPU-bound configurations corrected by the readings next to their own cells.
     cell_speed: int = 0
-    # The CPU-bound cells' req/s movement left after the correction (compare_speed.py).
+    # The CPU-bound cells' req/s movement left after the correction (analysis/compare/speed.py).
     common: Common = NO_COMMON
 
 

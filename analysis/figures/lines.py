@@ -1,6 +1,6 @@
 """DataFrames → matplotlib figures. Each function returns a Figure (or None when the run has
 nothing to show for it); saving and embedding is charts.py's job. The shared look (colours,
-markers, line styles, scales, layout) is in plotkit.py; the bar charts are in plot_bars.py."""
+markers, line styles, scales, layout) is in kit.py; the bar charts are in bars.py."""
 
 from __future__ import annotations
 

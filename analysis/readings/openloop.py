@@ -1,7 +1,7 @@
 """What the open-loop cells say, in sentences with their numbers: which strategies fell behind
 at which offered rate (and how far corrected latency grew beyond service latency there), cells
 where the generator rather than the server fell behind, and the highest rate each strategy
-sustained under the SLO. Pure functions of the summary, like readings.py."""
+sustained under the SLO. Pure functions of the summary, like summary.py."""
 
 from __future__ import annotations
 

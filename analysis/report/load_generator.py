@@ -1,7 +1,7 @@
 """What the report says about the load generator itself: the machine's calibration (run.json,
 from `run_bench.py calibrate`), the cells whose req/s came near the generator's calibrated
 ceiling, and each Locust worker's share of a cell run by several. Plain strings and tables
-for the template (report.py), which escapes them."""
+for the template (analysis/report/page.py), which escapes them."""
 
 from __future__ import annotations
 
