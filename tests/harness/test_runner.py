@@ -171,9 +171,12 @@ params = {{ ms = 5 }}
     )
     assert upstream["status"] == "failed"
     assert upstream["reason"] == "verification failed: GET /upstream?ms=5: status 502"
-    assert not (
-        run_dir / "cells" / "target-na-upstream-ms5-u2-r1" / "locust.log"
-    ).exists()  # never loaded
+    # Never loaded: Locust started during verification but stayed at its start gate (no go
+    # file), so it recorded nothing and wrote no summary.
+    failed_dir = run_dir / "cells" / "target-na-upstream-ms5-u2-r1"
+    assert not any(
+        (failed_dir / name).exists() for name in ("requests.parquet", "loadgen.json", "go")
+    )
     sleep = json.loads((run_dir / "cells" / "target-na-sleep-ms5-u2-r1" / "cell.json").read_text())
     assert sleep["status"] == "ok"
     assert broken_server.child.alive()  # a target is never stopped by the harness
