@@ -121,3 +121,14 @@ def server_factory() -> Iterator[Callable[..., Server]]:
             return server
 
         yield factory
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Locust's import monkey-patches the whole process for gevent (threads, sockets,
+    subprocesses), which breaks the tests that run after it in ways far from the cause: the
+    test process must never import it. Locust runs in the processes the harness starts."""
+    if "locust" in sys.modules:
+        raise pytest.UsageError(
+            "a test module imported Locust during collection; it monkey-patches this process "
+            "for gevent. Import it only in child processes (or a Locust file run by them)."
+        )

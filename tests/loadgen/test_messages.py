@@ -1,5 +1,6 @@
 """The master's and workers' own messages (loadgen/messages.py): what one side writes the
-other reads back, and a message of the wrong shape is refused, not half read."""
+other reads back, and a message of the wrong shape is refused, not half read. (Nothing here
+imports Locust: its import monkey-patches this process for gevent.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import math
 import msgpack
 import pytest
 
-from loadgen import identity
 from loadgen.messages import BadMessage, Done, Hello, Pong, Welcome
 
 
@@ -17,14 +17,22 @@ def _wire(data: dict) -> dict:
     return msgpack.unpackb(msgpack.packb(data), raw=False)
 
 
+def _identity(token: str) -> dict:
+    """What loadgen.identity.describe gives, without importing Locust."""
+    return {
+        "token": token,
+        "project": "0.1.0+3fa2c1d09e4b",
+        "locust": "2.47.0",
+        "byteorder": "little",
+        "scenarios": {"hello.py": "0123456789ab"},
+    }
+
+
 def test_a_hello_round_trips_and_names_its_identity() -> None:
-    hello = Hello(**identity.describe("t0k"), host="box", pid=42, local=True)
+    hello = Hello(**_identity("t0k"), host="box", pid=42, local=True)
     back = Hello.from_wire(_wire(hello.to_wire()))
     assert back == hello
-    assert identity.differences(identity.describe("t0k"), back.identity(), []) == []
-    assert identity.differences(identity.describe("other"), back.identity(), []) == [
-        "the token was refused"
-    ]
+    assert back.identity() == _identity("t0k")
 
 
 @pytest.mark.parametrize(
@@ -37,7 +45,7 @@ def test_a_hello_round_trips_and_names_its_identity() -> None:
     ],
 )
 def test_a_malformed_hello_is_refused(change, problem) -> None:  # type: ignore[no-untyped-def]
-    data = Hello(**identity.describe("t"), host="h", pid=1, local=False).to_wire()
+    data = Hello(**_identity("t"), host="h", pid=1, local=False).to_wire()
     change(data)
     with pytest.raises(BadMessage, match=problem):
         Hello.from_wire(data)
