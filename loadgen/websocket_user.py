@@ -8,6 +8,7 @@ handshake that fails is a failed connect record; the user tries again a second l
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from typing import Any
@@ -17,9 +18,12 @@ import gevent
 import websocket
 from locust import User
 
+from servers.fdlimit import loopback_source
+
 CONNECT_TIMEOUT_S = 30.0
 RETRY_AFTER_S = 1.0
 WS = "WS"
+_CONNECTIONS = itertools.count()  # this process's connections, for their source addresses
 
 
 class WebSocketUser(User):
@@ -74,13 +78,19 @@ class WebSocketUser(User):
     def tcp(self) -> socket.socket:
         """The connection's TCP socket, connected to the server's address as given. The client
         would resolve the address with getaddrinfo, which gevent hands to a thread pool: under
-        load that costs milliseconds per handshake, even for a numeric address."""
+        load that costs milliseconds per handshake, even for a numeric address. To a loopback
+        server the connections come from several loopback addresses in turn, so the ephemeral
+        port range is not the ceiling (servers/fdlimit.py)."""
         parts = urlsplit(self.host or "")
-        sock = socket.socket(socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET)
+        host = parts.hostname or "127.0.0.1"
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         try:
             sock.settimeout(CONNECT_TIMEOUT_S)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
+            source = loopback_source(host, next(_CONNECTIONS))
+            if source is not None:
+                sock.bind((source, 0))
+            sock.connect((host, parts.port or 80))
         except OSError:
             sock.close()
             raise

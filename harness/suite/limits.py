@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers.fdlimit import nofile_hard
+from servers import workloads
+from servers.fdlimit import LOOPBACK_SOURCES, nofile_hard
 
 # Descriptors a process needs beside its connections (logs, pipes, sockets of its own).
 FD_SLACK = 256
@@ -23,10 +24,16 @@ def ephemeral_ports(path: Path = PORT_RANGE) -> int:
     return hi - lo + 1
 
 
-def limit_problem(connections: int, nofile: int | None = None, ports: int | None = None) -> str:
+def limit_problem(
+    connections: int,
+    nofile: int | None = None,
+    ports: int | None = None,
+    sources: int = 1,
+) -> str:
     """Why `connections` cannot be held here (one line with the numbers and the fix), or "".
     The server and the generator are separate processes and each holds every connection
-    in the worst case (one server process, one Locust process)."""
+    in the worst case (one server process, one Locust process). `sources`: the source
+    addresses the client spreads its connections over (each has the whole port range)."""
     nofile = nofile_hard() if nofile is None else nofile
     ports = ephemeral_ports() if ports is None else ports
     if connections + FD_SLACK > nofile:
@@ -35,10 +42,18 @@ def limit_problem(connections: int, nofile: int | None = None, ports: int | None
             f"the hard limit here is {nofile}: raise it (ulimit -Hn, or nofile in "
             "/etc/security/limits.conf) or ask for fewer connections"
         )
-    if connections > ports:
+    if connections > ports * sources:
+        spread = f" from each of {sources} addresses" if sources > 1 else ""
         return (
-            f"{connections} connections from one address need as many local ports, the "
-            f"ephemeral range here has {ports}: widen net.ipv4.ip_local_port_range or ask for "
-            "fewer connections"
+            f"{connections} connections from {sources} address{'es' if sources > 1 else ''} "
+            f"need as many local ports, the ephemeral range here has {ports}{spread}: widen "
+            "net.ipv4.ip_local_port_range or ask for fewer connections"
         )
     return ""
+
+
+def sources_for(live: str) -> int:
+    """The source addresses a long-lived workload's client spreads its connections over:
+    a WebSocket client's, LOOPBACK_SOURCES (loadgen/websocket_user.py); a long-poll's HTTP
+    client, one."""
+    return LOOPBACK_SOURCES if live in (workloads.LIVE_FEED, workloads.LIVE_ECHO) else 1

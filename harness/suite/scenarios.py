@@ -19,6 +19,7 @@ from harness.suite.catalog import SCENARIOS, cross_check
 from harness.suite.checks import Checker
 from harness.suite.userfile import check_locustfile, check_params, check_verify
 from record.schema import scenario_label
+from servers import workloads
 from servers.variants import LOOPS
 
 SCENARIO_KEYS = {"name", "file", "params", "users", "rates", "variants", "loops", "verify"}
@@ -140,7 +141,7 @@ def _parse_scenario(
     else:
         sname, params = _builtin(c, raw, where)
     if not file and SCENARIOS[sname].live:
-        users, rates = _live_load(c, raw, where, params)
+        users, rates = _live_load(c, raw, where, params, workloads.live(sname))
     else:
         # A scenario that gives only rates means open loop: it inherits users only when the
         # suite set them itself, never the closed-loop default of a suite that set none.
@@ -166,13 +167,14 @@ def _parse_scenario(
 
 
 def _live_load(
-    c: Checker, raw: dict[str, Any], where: str, params: dict[str, int]
+    c: Checker, raw: dict[str, Any], where: str, params: dict[str, int], live: str
 ) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """A long-lived scenario's load is its connections (one user each), within the limits."""
+    """A long-lived scenario's load is its connections (one user each), within the limits
+    (a WebSocket client spreads them over several loopback source addresses)."""
     for key in ("users", "rates"):
         if key in raw:
             raise c.fail(f"{where}.{key}", "a long-lived scenario's load is params.connections")
-    problem = limits.limit_problem(params["connections"])
+    problem = limits.limit_problem(params["connections"], sources=limits.sources_for(live))
     if problem:
         raise c.fail(f"{where}.params.connections", problem)
     return (params["connections"],), ()

@@ -18,6 +18,8 @@ from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite, parse_suite
 from record.connections import ConnectionFigures
 from record.errors import UserError
+from servers import workloads
+from servers.fdlimit import LOOPBACK_SOURCES, loopback_source
 
 CONNECTIONS = 200
 LIVE = sorted(name for name, spec in SCENARIOS.items() if spec.live)
@@ -124,6 +126,20 @@ def test_limits_refuse_more_connections_than_the_machine_allows() -> None:
     assert "10256 open files per process" in fds and "4096" in fds and "ulimit -Hn" in fds
     ports = limits.limit_problem(30_000, nofile=1 << 20, ports=28232)
     assert "28232" in ports and "ip_local_port_range" in ports
+    # A WebSocket client spreads its connections over 16 loopback source addresses.
+    assert limits.sources_for(workloads.LIVE_FEED) == limits.sources_for(workloads.LIVE_ECHO) == 16
+    assert limits.sources_for(workloads.LIVE_POLL) == 1
+    assert limits.limit_problem(30_000, nofile=1 << 20, ports=28232, sources=16) == ""
+    many = limits.limit_problem(500_000, nofile=1 << 20, ports=28232, sources=16)
+    assert "from 16 addresses" in many and "28232 from each of 16" in many
+
+
+def test_websocket_connections_to_loopback_take_loopback_sources_in_turn() -> None:
+    sources = [loopback_source("127.0.0.1", k) for k in range(LOOPBACK_SOURCES + 1)]
+    assert sources[:2] == ["127.0.0.1", "127.0.0.2"] and sources[-1] == "127.0.0.1"
+    assert len(set(sources)) == LOOPBACK_SOURCES
+    assert loopback_source("198.18.0.1", 3) is None  # another machine: the kernel chooses
+    assert loopback_source("::1", 3) is None and loopback_source("localhost", 3) is None
 
 
 def test_a_suite_over_the_limit_is_refused_before_anything_starts(
