@@ -52,7 +52,9 @@ def _variant_bars(
     shown = rows["rps"].notna().to_numpy()
     rows, at = rows[shown], at[shown]
     limited = rows["generator_limited"].fillna(False).astype(bool).to_numpy()
-    drawn = ax.bar(at, rows["rps"], width, color=kit.colour(variant), label=variant)
+    # The legend shows each strategy's plain colour (strategy_bars): a BarContainer's own
+    # handle would take its first bar's look, hatched when that bar was generator-limited.
+    drawn = ax.bar(at, rows["rps"], width, color=kit.colour(variant), label="_nolegend_")
     for bar, lim in zip(drawn, limited, strict=True):
         bar.set_hatch(LIMITED_HATCH if lim else "")
         bar.set_edgecolor("white" if lim else bar.get_facecolor())
@@ -104,9 +106,8 @@ def strategy_bars(ranking: pd.DataFrame) -> Figure | None:
     kit.scale_y(ax, np.array(tops))
     if tops:  # room above the tallest bar for its rank
         ax.set_ylim(top=max(tops) * (3.0 if ax.get_yscale() == "log" else 1.15))
-    extra: list[tuple[Artist, str]] = [
-        (Line2D([], [], color="#333333", marker="|", ms=10, ls="none"), "95% interval")
-    ]
+    extra: list[tuple[Artist, str]] = [(Patch(facecolor=kit.colour(v)), v) for v in variants]
+    extra.append((Line2D([], [], color="#333333", marker="|", ms=10, ls="none"), "95% interval"))
     extra.append((Line2D([], [], ls="none"), "#n rank, #n= shared: intervals overlap"))
     if any_limited:
         hatched = Patch(facecolor="grey", hatch=LIMITED_HATCH, edgecolor="white")
