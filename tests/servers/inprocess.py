@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import socket
 import threading
 import time
@@ -198,8 +199,16 @@ def trickle(conn: socket.socket, stop: threading.Event) -> None:
         conn.sendall(b" ")
 
 
+# Sockets bound, never listening, for the life of the test process: a port released at once
+# could be handed to the next bind(0), the server under test's own, which would then answer
+# the "unreachable" backend itself.
+_HELD: list[socket.socket] = []
+atexit.register(lambda: [sock.close() for sock in _HELD])
+
+
 def unused_port() -> int:
-    """A loopback port nothing listens on: connections to it are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, and nothing can take: connections are refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    return int(sock.getsockname()[1])
