@@ -94,6 +94,10 @@ class Master:
         ):
             self.runner.register_message(kind, handler)
         environment.events.test_start.add_listener(self.on_start)
+        # Locust's shutdown calls runner.quit() once more after the runner ended: its own
+        # quit would wait 0.5 s there for final stats that are already in (see quit()).
+        self.runner.quit = self.quit  # type: ignore[method-assign]
+        self.quit_sent = False
         # Locust's own start (at its next once-a-second look) does nothing: the load starts
         # here, when the workers are in and the harness said go.
         self.start = self.runner.start
@@ -245,6 +249,10 @@ class Master:
         last batch has arrived, or the worker is recorded lost): tell every worker to quit,
         let the messages leave, end the runner."""
         runner = self.runner
+        if self.quit_sent:  # Locust's shutdown, after finish() quit: the workers were told
+            return
+        self.quit_sent = True
+        runner.stop(send_stop_to_client=False)  # a no-op after finish(); not on SIGTERM
         for client in runner.clients.all:
             runner.server.send_to_client(Message("quit", None, client.id))
         gevent.sleep(QUIT_FLUSH_S)
