@@ -4,11 +4,38 @@ the figure exists for workers on other machines too."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 
 import gevent
 import psutil
+
+
+def cpu_set(text: str) -> tuple[int, ...]:
+    """--bench-cpus: the cores this Locust process runs its load on ("1", "0,1"); empty: the
+    cores it was started on. A tuple: a master's options travel to its workers in msgpack,
+    which has no sets."""
+    try:
+        cpus = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"--bench-cpus {text!r}: core numbers separated by commas") from None
+    if any(cpu < 0 for cpu in cpus):
+        raise ValueError(f"--bench-cpus {text!r}: core numbers start at 0")
+    return cpus
+
+
+def place_self(cpus: tuple[int, ...]) -> None:
+    """Every thread of this process onto `cpus` (sched_setaffinity moves one thread; one
+    started before keeps its own set). Called once Locust and the scenario are imported: a
+    master and its workers import on every core, where three imports take 1.3 s instead of
+    2.8 s on the generator's one, and the load runs on the generator's cores only."""
+    if not cpus:
+        return
+    for tid in os.listdir(f"/proc/{os.getpid()}/task"):
+        with contextlib.suppress(ProcessLookupError):  # that thread has ended
+            os.sched_setaffinity(int(tid), cpus)
 
 
 class CpuWatch:

@@ -20,6 +20,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen import local
+from loadgen.cpu import place_self
 from loadgen.master import Master
 from loadgen.options import add_bench_options
 from loadgen.pacing import OpenLoop, pace
@@ -53,6 +54,8 @@ def _install(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     opts: Any = environment.parsed_options  # set by the init event, our --bench-* among them
     raise_nofile()  # each user of a long-lived scenario holds a socket
+    if opts is not None:
+        place_self(opts.bench_cpus)  # imported: onto the generator's cores
     if isinstance(runner, WorkerRunner):
         if opts.processes:
             # A worker forked by its master (--processes) dies with it, even when the master

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadgen.cpu import cpu_set
+
 
 def argparse_suppress() -> str:
     import argparse
@@ -36,6 +38,12 @@ def add_bench_options(parser: Any) -> None:
         default="",
         help="start the load only once this file exists (the harness creates it when the "
         "servers are verified)",
+    )
+    group.add_argument(
+        "--bench-cpus",
+        type=cpu_set,
+        default=(),
+        help='cores to run the load on, once imported ("1", "0,1"; default: where started)',
     )
     group.add_argument(
         "--bench-no-record",

@@ -10,7 +10,7 @@ its local workers, and any remote ones (run_bench.py worker) joining on the run'
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +86,11 @@ def locust_argv(
     load: LoadSpec,
     distribution: Distribution | None = None,
     gated: bool = False,
+    cpus: Collection[int] = (),
 ) -> list[str]:
     """The single local process, or the master, running `load`; `gated`: the load waits for
     the harness's go file in `cell_dir` (loadgen/go.py), so Locust may start before the
-    servers are verified."""
+    servers are verified; `cpus`: the cores it moves onto once imported (_placed)."""
     users, params, rate = load.users, load.params, load.rate
     warmup_s, duration_s = load.warmup_s, load.duration_s
     backstop = math.ceil(planned_load_s(warmup_s, duration_s)) + BACKSTOP_S
@@ -134,7 +135,14 @@ def locust_argv(
         args += ["--bench-go-file", str(cell_dir / GO_FILE)]
     if dist.distributed:
         args += _master_args(dist, Path(scenario_file))
-    return python_argv(*args)
+    return python_argv(*args, *_placed(cpus))
+
+
+def _placed(cpus: Collection[int]) -> list[str]:
+    """Where a local Locust process runs its load (loadgen/cpu.py place_self). It starts on
+    every core and moves once imported: a master's and its workers' imports do not queue on
+    the generator's core ahead of the load."""
+    return ["--bench-cpus", ",".join(map(str, sorted(cpus)))] if cpus else []
 
 
 def _master_args(dist: Distribution, scenario_file: Path) -> list[str]:
@@ -156,10 +164,12 @@ def _master_args(dist: Distribution, scenario_file: Path) -> list[str]:
     ]
 
 
-def worker_argv(scenario_files: Path | str, master_host: str, master_port: int) -> list[str]:
-    """A Locust worker: a local one gets the cell's own file; a remote one (run_bench.py
-    worker) every built-in scenario of its checkout, since it serves every cell of a run and
-    the master names the user class each cell runs."""
+def worker_argv(
+    scenario_files: Path | str, master_host: str, master_port: int, cpus: Collection[int] = ()
+) -> list[str]:
+    """A Locust worker: a local one gets the cell's own file (and the generator's `cpus`); a
+    remote one (run_bench.py worker) every built-in scenario of its checkout, since it serves
+    every cell of a run and the master names the user class each cell runs."""
     args = _common(scenario_files)
     args += ["--worker", "--master-host", master_host, "--master-port", str(master_port)]
-    return python_argv(*args)
+    return python_argv(*args, *_placed(cpus))
