@@ -123,9 +123,9 @@ def add_commands(sub: Any, results_dir: Any) -> None:
     cal = sub.add_parser(
         "calibrate",
         help="measure this machine's load generator ceiling (and wrk's, if installed)",
-        description="Measure the req/s at which one Locust worker reaches 90%% CPU, from "
-        "ordinary cells (multiprocess /hello, 32 users) repeated until the 95%% interval is "
-        "within 5%% (3 to 8 rounds), cross-checked against a coroutine /hello cell and, when "
+        description="Measure the req/s at which one Locust worker reaches 90 % CPU, from "
+        "ordinary cells (multiprocess /hello, 32 users) repeated until the 95 % interval is "
+        "within 5 % (3 to 8 rounds), cross-checked against a coroutine /hello cell and, when "
         "installed, wrk on the same server; and the cost of the raw-record recorder. Writes "
         "calibration.json with each figure's interval, which later runs store and their "
         "reports draw as the generator's ceiling.",

@@ -48,7 +48,7 @@ def add_report_and_compare(sub: Any) -> None:
         help="per-cell change between two runs, across repeats, code vs machine",
         description="Compare two runs cell by cell, each cell's valid repeats pooled (the "
         "repeat is the sample, never a second or a request): req/s and p50/p99 latency as a "
-        "ratio with a 95%% CI (Welch t on log values, noise measured between runs). "
+        "ratio with a 95 % CI (Welch t on log values, noise measured between runs). "
         "faster/slower need at least 3 valid repeats a side; CPU-bound cells are corrected "
         "for the machine's speed change, timed in every run and next to every cell, and a "
         "change it explains is reported as (machine), not (code); CPU-bound cells that move "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -198,6 +199,21 @@ def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert result.returncode == 0
     for word in ("run", "report", "compare", "list", "serve", "exit status"):
         assert word in result.stdout
+
+
+def test_every_commands_help_reads_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse fills in a description's %-signs only where it names %(prog)s: a "%%" written
+    for it would be printed as it stands."""
+    from commands.main import build_parser
+
+    parser = build_parser()
+    commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    names = sorted(commands[0].choices)
+    assert "compare" in names and "calibrate" in names
+    for name in ["", *names]:
+        result = run_main(capsys, *([name] if name else []), "--help")
+        assert result.returncode == 0, name
+        assert "%%" not in result.stdout and "%(" not in result.stdout, (name, result.stdout)
 
 
 def test_list_shows_suites_with_cell_counts(capsys: pytest.CaptureFixture[str]) -> None:
