@@ -22,23 +22,9 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 
-from loadgen import identity
+from loadgen import identity, messages
 from loadgen.go import wait_for_go
 from loadgen.local import planned_s, summary, window_from
-from loadgen.messages import (
-    DONE,
-    HELLO,
-    PING,
-    PONG,
-    RECORDS,
-    REFUSED,
-    WELCOME,
-    BadMessage,
-    Done,
-    Hello,
-    Pong,
-    Welcome,
-)
 from record.loadgen_summary import WorkerRecord, write_summary
 from record.stream import RecordWriter, warm
 
@@ -75,9 +61,9 @@ class Master:
         self.me = identity.describe(os.environ.get("BENCH_TOKEN", ""))
         self.scenario_files = [n for n in self.opts.bench_scenario_files.split(",") if n]
         self.admitted: dict[str, int] = {}  # client id → worker index (0, 1, ... in order)
-        self.info: dict[str, Hello] = {}  # client id → what its hello said
+        self.info: dict[str, messages.Hello] = {}  # client id → what its hello said
         self.refused: dict[str, str] = {}
-        self.done: dict[str, Done] = {}
+        self.done: dict[str, messages.Done] = {}
         self.last_seen: dict[str, float] = {}
         self.lost: dict[str, str] = {}
         self.writer: RecordWriter | None = None
@@ -87,10 +73,10 @@ class Master:
         self.runner.clients = AdmittedNodes(self.admitted)
         self._guard_late_joiners()
         for kind, handler in (
-            (HELLO, self.on_hello),
-            (PING, self.on_ping),
-            (RECORDS, self.on_records),
-            (DONE, self.on_done),
+            (messages.HELLO, self.on_hello),
+            (messages.PING, self.on_ping),
+            (messages.RECORDS, self.on_records),
+            (messages.DONE, self.on_done),
         ):
             self.runner.register_message(kind, handler)
         environment.events.test_start.add_listener(self.on_start)
@@ -140,8 +126,8 @@ class Master:
     def on_hello(self, environment: Environment, msg: Any, **_: Any) -> None:
         client = msg.node_id
         try:
-            hello = Hello.from_wire(msg.data)
-        except BadMessage as exc:
+            hello = messages.Hello.from_wire(msg.data)
+        except messages.BadMessage as exc:
             self.refuse(client, "?", f"its hello is not this version's ({exc})")
             return
         problems = identity.differences(self.me, hello.identity(), self.scenario_files)
@@ -151,22 +137,22 @@ class Master:
         if client not in self.admitted:
             self.admitted[client] = len(self.admitted)
         self.info[client] = hello
-        welcome = Welcome(index=self.admitted[client], t_master=time.time())
-        self.runner.send_message(WELCOME, welcome.to_wire(), client_id=client)
+        welcome = messages.Welcome(index=self.admitted[client], t_master=time.time())
+        self.runner.send_message(messages.WELCOME, welcome.to_wire(), client_id=client)
 
     def refuse(self, client: str, host: str, reason: str) -> None:
         self.refused[client] = reason
         log.error("worker %s on %s refused: %s", client, host, reason)
-        self.runner.send_message(REFUSED, {"reason": reason}, client_id=client)
+        self.runner.send_message(messages.REFUSED, {"reason": reason}, client_id=client)
 
     def on_ping(self, environment: Environment, msg: Any, **_: Any) -> None:
         """Clock alignment (NTP's offset estimate): the worker sends its time, the master
         answers with its own; the worker keeps the exchange with the shortest round trip."""
         try:
-            reply = Pong(t_worker=float(msg.data["t_worker"]), t_master=time.time())
+            reply = messages.Pong(t_worker=float(msg.data["t_worker"]), t_master=time.time())
         except (KeyError, TypeError, ValueError):
             return  # no time to answer: the worker keeps its other exchanges
-        self.runner.send_message(PONG, reply.to_wire(), client_id=msg.node_id)
+        self.runner.send_message(messages.PONG, reply.to_wire(), client_id=msg.node_id)
 
     def on_start(self, **_: Any) -> None:
         self.t0 = time.time()
@@ -191,8 +177,8 @@ class Master:
         if msg.node_id not in self.admitted:
             return
         try:
-            self.done[msg.node_id] = Done.from_wire(msg.data)
-        except BadMessage as exc:  # counted as lost, at the watch
+            self.done[msg.node_id] = messages.Done.from_wire(msg.data)
+        except messages.BadMessage as exc:  # counted as lost, at the watch
             log.warning("worker %s: its end of records is unreadable (%s)", msg.node_id, exc)
 
     def worker_record(self, client: str, index: int) -> WorkerRecord:

@@ -23,23 +23,9 @@ import gevent
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from loadgen import identity
+from loadgen import identity, messages
 from loadgen.cpu import CpuWatch
 from loadgen.local import flush_every
-from loadgen.messages import (
-    DONE,
-    HELLO,
-    PING,
-    PONG,
-    RECORDS,
-    REFUSED,
-    RUN_OVER,
-    WELCOME,
-    Done,
-    Hello,
-    Pong,
-    Welcome,
-)
 from loadgen.pacing import OpenLoop
 from loadgen.recorder import Recorder
 from record.worker_state import StateNote, WorkerState
@@ -65,10 +51,10 @@ class Worker:
         self.reported = 0
         self.state_file = os.environ.get("BENCH_WORKER_STATE", "")
         for kind, handler in (
-            (WELCOME, self.on_welcome),
-            (PONG, self.on_pong),
-            (REFUSED, self.on_refused),
-            (RUN_OVER, self.on_run_over),
+            (messages.WELCOME, self.on_welcome),
+            (messages.PONG, self.on_pong),
+            (messages.REFUSED, self.on_refused),
+            (messages.RUN_OVER, self.on_run_over),
         ):
             self.runner.register_message(kind, handler)
         events = environment.events
@@ -77,13 +63,13 @@ class Worker:
         events.request.add_listener(self.recorder.on_request)
         events.test_stop.add_listener(self.on_stop)
         events.report_to_master.add_listener(self.on_report)
-        hello = Hello(
+        hello = messages.Hello(
             **identity.describe(os.environ.get("BENCH_TOKEN", "")),
             host=socket.gethostname(),
             pid=os.getpid(),
             local=os.environ.get("BENCH_LOCAL_WORKER") == "1",
         )
-        self.runner.send_message(HELLO, hello.to_wire())
+        self.runner.send_message(messages.HELLO, hello.to_wire())
         self._note(StateNote(WorkerState.JOINED))
         gevent.spawn(self.watch_master)
 
@@ -93,13 +79,13 @@ class Worker:
             note.write(Path(self.state_file))
 
     def on_welcome(self, environment: Environment, msg: Any, **_: Any) -> None:
-        self.index = Welcome.from_wire(msg.data).index
+        self.index = messages.Welcome.from_wire(msg.data).index
         for _ping in range(PINGS):
-            self.runner.send_message(PING, {"t_worker": time.time()})
+            self.runner.send_message(messages.PING, {"t_worker": time.time()})
 
     def on_pong(self, environment: Environment, msg: Any, **_: Any) -> None:
         now = time.time()
-        pong = Pong.from_wire(msg.data)
+        pong = messages.Pong.from_wire(msg.data)
         sent, master = pong.t_worker, pong.t_master
         rtt = now - sent
         if rtt * 1000.0 < self.rtt_ms:
@@ -135,7 +121,7 @@ class Worker:
 
     def send_records(self, batch: dict[str, Any]) -> None:
         offset = 0.0 if math.isnan(self.offset_s) else self.offset_s
-        self.runner.send_message(RECORDS, {**batch, "offset_s": offset})
+        self.runner.send_message(messages.RECORDS, {**batch, "offset_s": offset})
 
     def on_stop(self, **_: Any) -> None:
         if self.recorder.closed or self.recorder.t0 is None:
@@ -144,7 +130,7 @@ class Worker:
         if self.loop is not None:
             self.recorder.unanswered(self.loop.unanswered(stopped_at))
         self.recorder.close(stopped_at)
-        done = Done(
+        done = messages.Done(
             stopped_at=stopped_at - (0.0 if math.isnan(self.offset_s) else self.offset_s),
             locust_requests=self.reported + int(self.runner.stats.total.num_requests),
             records=self.recorder.recorded,
@@ -152,7 +138,7 @@ class Worker:
             offset_s=self.offset_s,
             rtt_ms=self.rtt_ms if math.isfinite(self.rtt_ms) else math.nan,
         )
-        self.runner.send_message(DONE, done.to_wire())
+        self.runner.send_message(messages.DONE, done.to_wire())
 
     def watch_master(self) -> None:
         while True:
