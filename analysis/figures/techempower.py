@@ -1,9 +1,12 @@
 """The TechEmpower chart: for each of TechEmpower's test types the run measured, every
 strategy's best valid closed-loop req/s (with its interval), on a log scale, since plaintext and
 queries N=500 differ by orders of magnitude. Takes analysis.readings.techempower.best_per_strategy's
-frame; returns a Figure, or None when there is nothing to show."""
+frame; returns a Figure, or None when there is nothing to show. A bar whose req/s the
+generator set (generator_limited) carries a caret: the server may do more."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,10 @@ from matplotlib.lines import Line2D
 
 from analysis.figures import kit
 from analysis.figures.bars import LOOP_ALPHA, LOOP_HATCH, MAX_WIDTH
+
+# Above a generator-limited bar's interval (log scale: a factor), pointing up: "at least".
+LIMITED_LIFT = 1.25
+LIMITED_MARK: dict[str, Any] = {"marker": "^", "color": "#333333", "ms": 5, "ls": "none"}
 
 
 def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
@@ -29,6 +36,7 @@ def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
     ax = axes[0][0]
     x = np.arange(len(types))
     tops: list[float] = []
+    any_limited = False
     for i, (variant, loop, strategy) in enumerate(strategies):
         rows = best[best["strategy"] == strategy].set_index("te_type").reindex(types)
         shown = rows["rps"].notna().to_numpy()
@@ -40,7 +48,13 @@ def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
         for bar in bars:
             bar.set_edgecolor(kit.colour(variant))
         kit.interval_bars(ax, rows[shown], at, "#333333")
-        tops += [float(v) for v in rows["rps_ci_high"][shown].fillna(rows["rps"][shown])]
+        top = rows["rps_ci_high"][shown].fillna(rows["rps"][shown]).to_numpy(dtype=float)
+        tops += list(top)
+        # The generator, not the server, set these req/s: the bar is a lower bound.
+        limited = rows["generator_limited"][shown].fillna(False).astype(bool).to_numpy()
+        if limited.any():
+            ax.plot(at[limited], top[limited] * LIMITED_LIFT, **LIMITED_MARK)
+            any_limited = True
     ax.set_xticks(
         x, types, rotation=20 if len(types) > 5 else 0, ha="right" if len(types) > 5 else "center"
     )
@@ -50,5 +64,7 @@ def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
     if tops:
         ax.set_ylim(bottom=max(min(tops) / 3, 0.1), top=max(tops) * 2)
     extra = [(Line2D([], [], color="#333333", marker="|", ms=10, ls="none"), "95% interval")]
+    if any_limited:
+        extra.append((Line2D([], [], **LIMITED_MARK), "generator-limited: req/s is at least this"))
     kit.legend(fig, [ax], extra)
     return kit.finish(fig, "TechEmpower test types: best valid req/s per strategy")

@@ -92,6 +92,37 @@ def test_the_chart_fits_and_reads_the_best(run_dir: Path) -> None:
     assert chart.read(material).startswith("Best strategy per type")
 
 
+def test_a_generator_limited_bar_is_marked_at_least(run_dir: Path) -> None:
+    """A type whose best req/s the generator set is a lower bound: a caret over that bar,
+    and the legend says so; none where no bar is limited."""
+    run = load_run(run_dir)
+    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
+    chart = next(c for c in CHARTS if c.name == "techempower")
+    best, order = chart.args(ChartInputs(run, summary, aggregate.ranking(summary)))
+    best = best.assign(generator_limited=False)
+    plain = chart.make(best, order)
+    limited = best["te_type"].eq("plaintext") & best["strategy"].eq("coroutine (uvloop)")
+    marked = chart.make(best.assign(generator_limited=limited), order)
+    try:
+
+        def carets(fig: plt.Figure) -> list[tuple[float, float]]:
+            lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "^"]
+            return [tuple(xy) for ln in lines for xy in ln.get_xydata()]
+
+        def legend(fig: plt.Figure) -> list[str]:
+            return [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+
+        assert carets(plain) == [] and not any("at least" in t for t in legend(plain))
+        ((x, y),) = carets(marked)
+        top = float(best[limited]["rps_ci_high"].iloc[0])
+        assert x < 0.5 and y > top  # over the plaintext group's uvloop bar, above its interval
+        assert "generator-limited: req/s is at least this" in legend(marked)
+        assert_inside(marked, chart.name)
+    finally:
+        plt.close(plain)
+        plt.close(marked)
+
+
 def test_report_has_the_section_and_chart(run_dir: Path) -> None:
     result = build_report(run_dir)
     html = result.report_path.read_text()
