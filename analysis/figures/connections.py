@@ -1,6 +1,6 @@
 """The long-lived connection charts: server memory per connection, and p99 latency (a feed's
 delivery, an echo's round trip, a poll's wait), each against the connections held, one line
-per strategy (and loop) in its house look, one panel per workload, log axes. Like plot.py,
+per strategy in its house look (hollow and dotted on uvloop), one panel per workload, log axes. Like plot.py,
 each takes frames and returns a Figure, or None when there is nothing to show."""
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ from matplotlib.figure import Figure
 from analysis.figures import kit
 from analysis.readings.connections import DELIVERY_SLO_MS
 from servers import workloads
+
+# The loop drawn in a strategy's plain look; any other (uvloop) keeps the strategy's colour
+# and marker, hollow, on a dotted line, so the two lines of one strategy read as a pair.
+DEFAULT_LOOP = "asyncio"
+OTHER_LOOP_LINESTYLE = ":"
 
 TITLES = {
     "ws-feed": "WebSocket feed (delivery)",
@@ -29,8 +34,11 @@ def _panels(cells: pd.DataFrame, y: str, ylabel: str, title: str, slo: bool) -> 
     for ax, scenario in zip(axes, scenarios, strict=True):
         group = shown[shown["scenario_name"] == scenario]
         for series, line in group.groupby("series", sort=True):
-            variant = str(line["variant"].iloc[0])
-            ax.plot(line["connections_held"], line[y], **kit.style(variant).line(), label=series)
+            variant, loop = str(line["variant"].iloc[0]), str(line["loop"].iloc[0])
+            look = kit.style(variant).line()
+            if loop != DEFAULT_LOOP:  # one strategy on two loops: same colour, hollow marks
+                look |= {"markerfacecolor": "white", "ls": OTHER_LOOP_LINESTYLE}
+            ax.plot(line["connections_held"], line[y], **look, label=series)
         ax.set_xscale("log")
         kit.log_y(ax, group[y])
         if slo and workloads.live(scenario) == workloads.LIVE_FEED:

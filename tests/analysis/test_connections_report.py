@@ -76,3 +76,20 @@ def test_charts_draw_each_workload() -> None:
     assert_inside(fig, "connections-latency")
     plt.close(fig)
     assert plot_connections.memory_per_connection(cells.iloc[0:0]) is None
+
+
+def test_one_strategy_on_two_loops_draws_two_distinguishable_lines() -> None:
+    """coroutine on asyncio and on uvloop: the same colour (one strategy), but the uvloop line
+    is dotted with hollow marks, so the two can be told apart in the chart and its legend."""
+    base = summary()
+    feed = base[(base["scenario_name"] == "ws-feed") & (base["variant"] == "coroutine")]
+    cells = text.live_cells(pd.concat([base, feed.assign(loop="uvloop")], ignore_index=True))
+    fig = plot_connections.p99_vs_connections(cells)
+    try:
+        lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines() if ln.get_marker()}
+        plain, other = lines["coroutine (asyncio)"], lines["coroutine (uvloop)"]
+        assert plain.get_color() == other.get_color()
+        assert other.get_linestyle() != plain.get_linestyle()
+        assert other.get_markerfacecolor() != plain.get_markerfacecolor()
+    finally:
+        plt.close(fig)
