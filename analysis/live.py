@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import aggregate
+from analysis import aggregate, validity
 from analysis.load import cell_requests, cell_row, cell_slots
 from record.errors import UserError
 from record.records import UNMEASURED_STATUSES, CellRecord, RunRecord
@@ -63,7 +63,9 @@ class LiveJudge:
         if row["notes"]:
             line += f"  [{row['notes']}]"
         rps = float(row["rps"]) if row["valid"] else math.nan
-        return Verdict(str(row["status"]), line, rps)
+        (mine,) = summary[summary["cell_id"] == record.cell_id].tail(1).itertuples(index=False)
+        beside, _ = validity.row_problems(mine, count_generator=False)
+        return Verdict(str(row["status"]), line, rps, math.nan if beside else float(row["rps"]))
 
     def summary(self) -> pd.DataFrame:
         """The judged summary of the cells finished so far (what abort_on_fail looks at)."""

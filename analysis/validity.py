@@ -133,6 +133,43 @@ def judge(
     return notes
 
 
+def row_problems(row: Any, count_generator: bool = True) -> tuple[list[str], list[str]]:
+    """One summary row's problems (any: invalid) and qualifiers (said, never a problem).
+    count_generator=False leaves out what the generator's own CPU decides: calibrate measures
+    the generator at that limit, where a run's cell no longer measures the server."""
+    core = float(getattr(row, "loadgen_core_pct", row.loadgen_cpu_pct))
+    judged_core = core if count_generator else math.nan
+    problems = judge(
+        status=row.status,
+        reason=str(getattr(row, "reason", "") or ""),
+        requests=int(row.requests),
+        error_rate=float(row.error_rate),
+        efficiency=float(row.efficiency),
+        loadgen_core_pct=judged_core,
+        max_error_rate=float(row.max_error_rate),
+        seen=str(getattr(row, "problems", "") or ""),
+    )
+    closed = pd.isna(getattr(row, "rate", math.nan))
+    users = float(row.users) if closed and hasattr(row, "users") else math.nan
+    qualifiers = marks(status=row.status, loadgen_core_pct=core, users=users)
+    qualifiers += ceiling_marks(
+        status=row.status, ceiling_pct=float(getattr(row, "ceiling_pct", math.nan))
+    )
+    if row.status not in UNMEASURED_STATUSES:
+        extra, more = open_loop_notes(
+            offered=float(getattr(row, "offered_rps", math.nan)),
+            achieved=float(getattr(row, "achieved_rps", math.nan)),
+            late_pct=float(getattr(row, "late_pct", math.nan)),
+            loadgen_core_pct=judged_core,
+            unanswered_pct=float(getattr(row, "unanswered_pct", math.nan)),
+        )
+        problems += extra
+        qualifiers += more
+    # What the harness noted about the cell (CellRecord.notes): said, never a problem.
+    qualifiers += [n for n in str(getattr(row, "cell_notes", "") or "").split("; ") if n]
+    return problems, qualifiers
+
+
 def apply(summary: pd.DataFrame) -> pd.DataFrame:
     """valid, generator_limited and notes columns for every cell; an ok cell with problems
     becomes invalid. Needs status, reason, requests, error_rate, efficiency, loadgen_core_pct,
@@ -140,37 +177,9 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.copy()
     problems, qualifiers = [], []
     for row in out.itertuples(index=False):
-        core = float(getattr(row, "loadgen_core_pct", row.loadgen_cpu_pct))
-        problems.append(
-            judge(
-                status=row.status,
-                reason=str(getattr(row, "reason", "") or ""),
-                requests=int(row.requests),
-                error_rate=float(row.error_rate),
-                efficiency=float(row.efficiency),
-                loadgen_core_pct=core,
-                max_error_rate=float(row.max_error_rate),
-                seen=str(getattr(row, "problems", "") or ""),
-            )
-        )
-        closed = pd.isna(getattr(row, "rate", math.nan))
-        users = float(row.users) if closed and hasattr(row, "users") else math.nan
-        qualifiers.append(marks(status=row.status, loadgen_core_pct=core, users=users))
-        qualifiers[-1] += ceiling_marks(
-            status=row.status, ceiling_pct=float(getattr(row, "ceiling_pct", math.nan))
-        )
-        if row.status not in UNMEASURED_STATUSES:
-            extra, more = open_loop_notes(
-                offered=float(getattr(row, "offered_rps", math.nan)),
-                achieved=float(getattr(row, "achieved_rps", math.nan)),
-                late_pct=float(getattr(row, "late_pct", math.nan)),
-                loadgen_core_pct=core,
-                unanswered_pct=float(getattr(row, "unanswered_pct", math.nan)),
-            )
-            problems[-1] += extra
-            qualifiers[-1] += more
-        # What the harness noted about the cell (CellRecord.notes): said, never a problem.
-        qualifiers[-1] += [n for n in str(getattr(row, "cell_notes", "") or "").split("; ") if n]
+        mine, said = row_problems(row)
+        problems.append(mine)
+        qualifiers.append(said)
     out["valid"] = [not p for p in problems]
     out["generator_limited"] = [
         any(GENERATOR_LIMITED in m for m in q) and not p

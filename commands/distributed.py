@@ -91,9 +91,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    """calibrate's cells are judged as a run's are: by the analysis's own judge."""
+    from analysis.live import LiveJudge
     from harness.calibrate import calibrate
 
-    return calibrate(args.out, workers=args.workers, duration_s=args.duration)
+    judge = LiveJudge()
+    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
 
 
 def add_commands(sub: Any, results_dir: Any) -> None:

@@ -37,8 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_tools(sub)
     distributed.add_commands(sub, RESULTS_DIR)
     history_cli.add_command(sub)
-    # calibrate's cells are judged as a run's are (the analysis's own judge).
-    sub.choices["calibrate"].set_defaults(func=run.cmd_calibrate)
     return parser
 
 

@@ -78,14 +78,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return finish_report(run_dir, args)
 
 
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    from analysis.live import LiveJudge
-    from harness.calibrate import calibrate
-
-    judge = LiveJudge()
-    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
-
-
 def add_run(sub: Any) -> None:
     from harness.placement import PLACEMENTS
 

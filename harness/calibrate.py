@@ -78,7 +78,7 @@ def own_judge(record: CellRecord, cell_dir: Path) -> Verdict:
     if record.status != "ok" or summary is None or record.window is None:
         return Verdict(record.status, record.reason, math.nan)
     rps = summary.requests / record.window.duration_s
-    return Verdict("ok", f"{rps:.0f} req/s", rps)
+    return Verdict("ok", f"{rps:.0f} req/s", rps, rps)
 
 
 def cell_cost_ms(record: CellRecord, rps: float) -> float:
@@ -129,9 +129,14 @@ class Calibration:
         if not self.quiet:
             print(text, flush=True)
 
-    def cell(self, spec: CellSpec, round_no: int, workers: int = 1) -> tuple[CellRecord, float]:
+    def cell(
+        self, spec: CellSpec, round_no: int, acc: Rounds, workers: int = 1
+    ) -> tuple[CellRecord, float]:
         """One cell exactly as a run runs it; its record and the judge's req/s (NaN: not
-        valid, with the reason printed)."""
+        valid, with the reason printed). A cell whose only fault is its generator's CPU above
+        the run's limit counts: the generator at its limit is what calibrate measures, and
+        leaving those rounds out would keep only the ones where it was least busy (counted in
+        acc.at_limit)."""
         from dataclasses import replace
 
         options = self.options if workers == 1 else replace(self.options, workers=workers)
@@ -139,20 +144,22 @@ class Calibration:
         cell_dir = self.tmp / "cells" / f"{cell.cell_id}-w{workers}"
         record = run_cell(cell, cell_dir, options)
         verdict = self.judge(record, cell_dir)
-        rps = verdict.rps
+        rps = verdict.rps_beside_generator
         if not math.isfinite(rps):
             self.say(
                 f"  {cell.cell_id}: {verdict.status}, not counted: {verdict.line or record.reason}"
             )
+        elif not math.isfinite(verdict.rps):
+            acc.at_limit += 1
         return record, rps
 
     def round(self, r: int, acc: Rounds, wrk_base: str | None) -> Rounds:
-        record, rps = self.cell(self.cells["multiprocess"], r)
+        record, rps = self.cell(self.cells["multiprocess"], r, acc)
         cost = cell_cost_ms(record, rps)
         acc.cost, acc.rps = acc.cost.added(cost), acc.rps.added(rps)
         acc.cpu = acc.cpu.added(record.loadgen_cpu_total_pct if rps > 0 else None)
         acc.busy = acc.busy.added(record.loadgen_core_pct if rps > 0 else None)
-        check_record, check_rps = self.cell(self.cells["coroutine"], r)
+        check_record, check_rps = self.cell(self.cells["coroutine"], r, acc)
         check = cell_cost_ms(check_record, check_rps)
         acc.check = acc.check.added(check)
         acc.check_rps = acc.check_rps.added(check_rps)
@@ -171,7 +178,7 @@ class Calibration:
             acc.ratio = acc.ratio.added(rps / wrk_rps if wrk_rps and rps > 0 else None)
             line += f"; wrk {wrk_rps or math.nan:7.0f} req/s"
         if self.workers > 1:
-            n_record, n_rps = self.cell(self.cells["multiprocess"], r, self.workers)
+            n_record, n_rps = self.cell(self.cells["multiprocess"], r, acc, self.workers)
             acc.at_n = acc.at_n.added(n_rps / self.workers if n_rps > 0 else None)
             acc.at_n_cpu = acc.at_n_cpu.added(
                 n_record.loadgen_cpu_total_pct / self.workers if n_rps > 0 else None

@@ -76,6 +76,9 @@ class Rounds:
     at_n: Estimate = Estimate(())  # --workers N: req/s per worker
     at_n_cpu: Estimate = Estimate(())
     skipped: list[str] = field(default_factory=list)
+    # Cells counted although a run would call them invalid: their generator's cores were
+    # above a run's limit, the load calibrate is there to measure (Calibration.cell).
+    at_limit: int = 0
     # (req/s, every Locust process's CPU %) of each valid cell, for the fixed-cost fit.
     points: list[tuple[float, float]] = field(default_factory=list)
 
@@ -214,6 +217,7 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
             "harness_wrk_ratio": acc.ratio.mean,
             "harness_wrk_ratio_ci": _ci(acc.ratio),
         }
+    out["cells_at_generator_limit"] = acc.at_limit
     return out
 
 
@@ -246,6 +250,12 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"its core ({reached}); 90% over it alone: "
         f"{_figure(result['ceiling_per_request_rps'], result['ceiling_per_request_ci'])} req/s",
     ]
+    if result["cells_at_generator_limit"]:
+        lines.append(
+            f"  {result['cells_at_generator_limit']} of its cells had the generator's cores above "
+            "a run's 90% limit (a run calls those invalid); counted: the generator at its limit "
+            "is what calibrate measures"
+        )
     if fit:
         lines.append(
             f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "

@@ -17,6 +17,7 @@ from harness import calibrate, calibration_figures
 from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
 from record.records import RunRecord
 from record.run_meta import Calibration
+from record.verdict import Verdict
 
 
 def test_estimate_is_the_t_interval_of_the_mean() -> None:
@@ -237,3 +238,34 @@ def test_a_fit_too_uncertain_to_use_falls_back_to_the_cost_per_request() -> None
     lo, hi = result["ceiling_fit_ci"]
     assert (hi - lo) / 2 > 0.25 * result["ceiling_fit_rps"]
     assert "too uncertain to use" in "\n".join(summary_lines(result))
+
+
+def test_a_cell_at_the_generator_limit_counts_and_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ceiling cell loads the generator to its limit: a cell a run would call invalid for
+    its generator's CPU alone still measures the generator, and counts (a round left out there
+    would keep only the rounds where the generator was least busy); any other fault does not."""
+    verdicts = iter(
+        [
+            Verdict("invalid", "[load generator cores at 94% CPU]", math.nan, 5600.0),
+            Verdict("invalid", "[error rate 5% above 1%]", math.nan, math.nan),
+            Verdict("ok", "5000 req/s", 5000.0, 5000.0),
+        ]
+    )
+    monkeypatch.setattr(calibrate, "run_cell", lambda cell, cell_dir, options: object())
+    cal = calibrate.Calibration(1, 1.0, lambda record, cell_dir: next(verdicts), quiet=True)
+    try:
+        acc = Rounds()
+        spec = cal.cells["multiprocess"]
+        at_limit, other_fault, ok = (cal.cell(spec, r, acc)[1] for r in (1, 2, 3))
+        assert at_limit == 5600.0 and math.isnan(other_fault) and ok == 5000.0
+        assert acc.at_limit == 1
+    finally:
+        cal.stop()
+        shutil.rmtree(cal.tmp, ignore_errors=True)
+    result = result_of(_rounds([0.15, 0.152, 0.149], [0.15] * 3), Estimate((1.0,)), 1, 10)
+    assert result["cells_at_generator_limit"] == 0
+    assert "above a run's 90% limit" not in "\n".join(summary_lines(result))
+    counted = _rounds([0.15, 0.152, 0.149], [0.15] * 3)
+    counted.at_limit = 2
+    text = "\n".join(summary_lines(result_of(counted, Estimate((1.0,)), 1, 10)))
+    assert "2 of its cells had the generator's cores above a run's 90% limit" in text
