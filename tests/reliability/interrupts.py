@@ -86,6 +86,7 @@ def _listening(pids: set[int]) -> int:
 
 def interrupt_run(tmp: Path, sig: signal.Signals, at_s: float) -> Interrupted:
     """Start the small suite, send `sig` `at_s` seconds in, then resume the run."""
+    tmp.mkdir(parents=True, exist_ok=True)  # a folder per attack in a series
     suite = tmp / "intr.toml"
     suite.write_text(SUITE)
     out = tmp / "results"
