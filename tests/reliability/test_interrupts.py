@@ -42,7 +42,9 @@ def test_a_signal_mid_run_leaves_nothing_and_resumes(
     _assert_clean(interrupt_run(tmp_path, sig, at_s))
 
 
+# 25 interrupted runs and their resumes: about 12 s each, past pytest's 300 s default.
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_interrupts_at_random_moments(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     moments = [
