@@ -163,7 +163,7 @@ def test_live_line_notes_the_ceiling_as_the_report_does(run_dir: Path) -> None:
     from record.records import CellRecord
 
     busy = run_dir / "cells" / cell("threadpool").cell_id
-    status, line, rps = LiveJudge()(CellRecord.read(busy), busy)
+    status, line, rps, _ = LiveJudge()(CellRecord.read(busy), busy)
     assert status == "ok" and rps == pytest.approx(45.0)
     assert "90% of the load generator's calibrated ceiling" in line
 

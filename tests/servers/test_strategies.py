@@ -7,6 +7,7 @@ facts, so a new variant lands in a group and is timed without naming it here."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -96,8 +97,12 @@ def test_forking_variant_answers_from_two_pids(
         assert status == 200, body
         return json.loads(body)
 
+    # The split between processes is uneven (one may accept several connections at once, and
+    # on a busy machine the second may reach its accept loop after the first answered
+    # /health), so only the fact that both serve is asserted, within rounds of 8 requests.
+    pids: set[int] = set()
+    deadline = time.monotonic() + 20
     with ThreadPoolExecutor(max_workers=8) as pool:
-        bodies = list(pool.map(one, range(8)))
-    # The split between processes is uneven (one may accept several connections at once),
-    # so only the fact that both serve is asserted, not the timing.
-    assert len({b["pid"] for b in bodies}) == 2
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pids |= {b["pid"] for b in pool.map(one, range(8))}
+    assert len(pids) == 2
