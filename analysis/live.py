@@ -50,7 +50,8 @@ class LiveJudge:
             )
         )
         summary = self.summary()
-        row = summary[summary["cell_id"] == record.cell_id].iloc[-1]
+        mine = summary[summary["cell_id"] == record.cell_id].tail(1)
+        row = mine.iloc[0]
         if row["status"] in UNMEASURED_STATUSES:
             return Verdict(str(row["status"]), record.reason, math.nan)
         if pd.notna(row.get("offered_rps")):
@@ -63,8 +64,7 @@ class LiveJudge:
         if row["notes"]:
             line += f"  [{row['notes']}]"
         rps = float(row["rps"]) if row["valid"] else math.nan
-        (mine,) = summary[summary["cell_id"] == record.cell_id].tail(1).itertuples(index=False)
-        beside, _ = validity.row_problems(mine, count_generator=False)
+        beside, _ = validity.row_problems(next(mine.itertuples(index=False)), count_generator=False)
         return Verdict(str(row["status"]), line, rps, math.nan if beside else float(row["rps"]))
 
     def summary(self) -> pd.DataFrame:

@@ -51,7 +51,7 @@ def _variant_bars(
     rows = ranking[ranking["variant"] == variant].set_index("family").reindex(families)
     shown = rows["rps"].notna().to_numpy()
     rows, at = rows[shown], at[shown]
-    limited = rows["generator_limited"].fillna(False).astype(bool).to_numpy()
+    limited = kit.limited_rows(rows)
     # The legend shows each strategy's plain colour (strategy_bars): a BarContainer's own
     # handle would take its first bar's look, hatched when that bar was generator-limited.
     drawn = ax.bar(at, rows["rps"], width, color=kit.colour(variant), label="_nolegend_")

@@ -1,7 +1,8 @@
 """The long-lived connection charts: server memory per connection, and p99 latency (a feed's
 delivery, an echo's round trip, a poll's wait), each against the connections held, one line
-per strategy in its house look (hollow and dotted on uvloop), one panel per workload, log axes. Like plot.py,
-each takes frames and returns a Figure, or None when there is nothing to show."""
+per strategy in its house look (hollow and dotted on uvloop), one panel per workload, log
+axes. Like plot.py, each takes frames and returns a Figure, or None when there is nothing to
+show."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from matplotlib.figure import Figure
 from analysis.figures import kit
 from analysis.readings.connections import DELIVERY_SLO_MS
 from servers import workloads
+from servers.variants import LOOPS
 
-# The loop drawn in a strategy's plain look; any other (uvloop) keeps the strategy's colour
-# and marker, hollow, on a dotted line, so the two lines of one strategy read as a pair.
-DEFAULT_LOOP = "asyncio"
+# A strategy on any loop but the default (LOOPS[0], asyncio) keeps its colour and marker,
+# hollow, on a dotted line, so the two lines of one strategy read as a pair.
 OTHER_LOOP_LINESTYLE = ":"
 
 TITLES = {
@@ -36,7 +37,7 @@ def _panels(cells: pd.DataFrame, y: str, ylabel: str, title: str, slo: bool) -> 
         for series, line in group.groupby("series", sort=True):
             variant, loop = str(line["variant"].iloc[0]), str(line["loop"].iloc[0])
             look = kit.style(variant).line()
-            if loop != DEFAULT_LOOP:  # one strategy on two loops: same colour, hollow marks
+            if loop != LOOPS[0]:  # one strategy on two loops: same colour, hollow marks
                 look |= {"markerfacecolor": "white", "ls": OTHER_LOOP_LINESTYLE}
             ax.plot(line["connections_held"], line[y], **look, label=series)
         ax.set_xscale("log")

@@ -54,6 +54,7 @@ LINESTYLES: tuple[Any, ...] = ("-", (0, (5, 2)), (0, (6, 2, 1.5, 2)), (0, (1.5, 
 INVALID_COLOUR = "#B00020"
 MIN_WIDTH = 7.5  # inches: a figure of one panel still has room for its legend and title
 LIMITED_MARKER: Any = 10  # matplotlib's CARETUPBASE: a caret standing on the point, "at least"
+LIMITED_COLOUR = "#222222"
 STYLE: dict[Any, Any] = {  # rcParams keys
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -262,23 +263,29 @@ def invalid_handle() -> tuple[Line2D, str]:
     )
 
 
+def limited_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows are generator-limited (their req/s is a lower bound); none without the
+    column."""
+    if "generator_limited" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["generator_limited"].fillna(False).astype(bool).to_numpy()
+
+
 def mark_limited(ax: plt.Axes, group: pd.DataFrame, col: str) -> bool:
     """A caret standing on each generator-limited point (its req/s is a lower bound); True
     when there were any."""
-    if "generator_limited" not in group:
-        return False
-    limited = group[group["generator_limited"].fillna(False).astype(bool) & group[col].notna()]
+    limited = group[limited_rows(group) & group[col].notna().to_numpy()]
     if limited.empty:
         return False
     ax.scatter(
-        limited["users"], limited[col], marker=LIMITED_MARKER, s=110, color="#222222", zorder=6
+        limited["users"], limited[col], marker=LIMITED_MARKER, s=110, color=LIMITED_COLOUR, zorder=6
     )
     return True
 
 
 def limited_handle() -> tuple[Line2D, str]:
     return (
-        Line2D([], [], marker=LIMITED_MARKER, color="#222222", linestyle="none", markersize=9),
+        Line2D([], [], marker=LIMITED_MARKER, color=LIMITED_COLOUR, linestyle="none", markersize=9),
         "generator-limited: req/s is at least this",
     )
 

@@ -6,8 +6,6 @@ generator set (generator_limited) carries a caret: the server may do more."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -16,9 +14,9 @@ from matplotlib.lines import Line2D
 from analysis.figures import kit
 from analysis.figures.bars import LOOP_ALPHA, LOOP_HATCH, MAX_WIDTH
 
-# Above a generator-limited bar's interval (log scale: a factor), pointing up: "at least".
+# A generator-limited bar's caret (kit.LIMITED_MARKER) stands this factor above its interval
+# (log scale).
 LIMITED_LIFT = 1.25
-LIMITED_MARK: dict[str, Any] = {"marker": "^", "color": "#333333", "ms": 5, "ls": "none"}
 
 
 def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
@@ -51,9 +49,10 @@ def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
         top = rows["rps_ci_high"][shown].fillna(rows["rps"][shown]).to_numpy(dtype=float)
         tops += list(top)
         # The generator, not the server, set these req/s: the bar is a lower bound.
-        limited = rows["generator_limited"][shown].fillna(False).astype(bool).to_numpy()
+        limited = kit.limited_rows(rows[shown])
         if limited.any():
-            ax.plot(at[limited], top[limited] * LIMITED_LIFT, **LIMITED_MARK)
+            caret = {"marker": kit.LIMITED_MARKER, "color": kit.LIMITED_COLOUR, "ls": "none"}
+            ax.plot(at[limited], top[limited] * LIMITED_LIFT, ms=7, **caret)
             any_limited = True
     ax.set_xticks(
         x, types, rotation=20 if len(types) > 5 else 0, ha="right" if len(types) > 5 else "center"
@@ -65,6 +64,6 @@ def te_bars(best: pd.DataFrame, order: list[str]) -> Figure | None:
         ax.set_ylim(bottom=max(min(tops) / 3, 0.1), top=max(tops) * 2)
     extra = [(Line2D([], [], color="#333333", marker="|", ms=10, ls="none"), "95% interval")]
     if any_limited:
-        extra.append((Line2D([], [], **LIMITED_MARK), "generator-limited: req/s is at least this"))
+        extra.append(kit.limited_handle())
     kit.legend(fig, [ax], extra)
     return kit.finish(fig, "TechEmpower test types: best valid req/s per strategy")

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from analysis import aggregate
+from analysis.figures import kit
 from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import load_run
 from analysis.report import techempower
@@ -106,7 +107,7 @@ def test_a_generator_limited_bar_is_marked_at_least(run_dir: Path) -> None:
     try:
 
         def carets(fig: plt.Figure) -> list[tuple[float, float]]:
-            lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "^"]
+            lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == kit.LIMITED_MARKER]
             return [tuple(xy) for ln in lines for xy in ln.get_xydata()]
 
         def legend(fig: plt.Figure) -> list[str]:
