@@ -8,7 +8,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 USERS = 32  # the ceiling cells' users (and wrk's connections)
 CHECK_USERS = 10  # the ordinary cell of the cross-check
@@ -141,6 +141,42 @@ def _ci(e: Estimate) -> list[float]:
     return [e.low, e.high] if e.n >= 2 else [math.nan, math.nan]
 
 
+class Ceiling(NamedTuple):
+    """The ceiling calibration.json gives, how it was found, and the cross-check that goes
+    with that way."""
+
+    rps: float
+    ci: list[float]
+    method: str  # "fit" or "per-request"
+    predicted_ms: float  # the fit's cost for the ordinary cell (NaN: per-request)
+    check_rps: float  # the ordinary cell's own ceiling
+    gap_pct: float  # how far the ordinary cell is from what the ceiling's way says
+
+
+def _ceiling(
+    acc: Rounds,
+    simple: float,
+    simple_ci: list[float],
+    fit: tuple[float, float] | None,
+    fitted: tuple[float, list[float]] | None,
+) -> Ceiling:
+    """The fixed-cost fit's ceiling where the cells' req/s differed enough to make one, else
+    `simple`, 90 % over the ceiling cells' cost per request (which a slow server biases
+    low)."""
+    usable = (
+        fitted is not None and (fitted[1][1] - fitted[1][0]) / 2 <= FIT_CI_PCT / 100 * fitted[0]
+    )
+    if usable and fitted is not None and fit is not None:
+        predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
+        gap = (acc.check.mean / predicted - 1) * 100
+        return Ceiling(
+            fitted[0], fitted[1], "fit", predicted, CEILING_BUSY * 1000.0 / predicted, gap
+        )
+    check_ceiling = CEILING_BUSY * 1000.0 / acc.check.mean
+    gap = (check_ceiling / simple - 1) * 100
+    return Ceiling(simple, simple_ci, "per-request", math.nan, check_ceiling, gap)
+
+
 def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[str, Any]:
     """calibration.json: the older keys (ceiling_rps_per_worker, cpu_ms_per_req, ...) with
     the same meaning, each figure's interval and repeats beside it. The ceiling is the fixed-
@@ -151,22 +187,7 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
     simple_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
     fitted = fit_ceiling(acc.points)
     fit = fixed_cost_fit(acc.points)
-    usable = (
-        fitted is not None and (fitted[1][1] - fitted[1][0]) / 2 <= FIT_CI_PCT / 100 * fitted[0]
-    )
-    if usable and fitted is not None and fit is not None:
-        (ceiling, ceiling_ci), how = fitted, "fit"
-        predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
-        check_ceiling = CEILING_BUSY * 1000.0 / predicted
-    else:
-        ceiling, ceiling_ci, how = simple, simple_ci, "per-request"
-        predicted = math.nan
-        check_ceiling = CEILING_BUSY * 1000.0 / acc.check.mean
-    gap = (
-        (acc.check.mean / predicted - 1) * 100
-        if how == "fit"
-        else (check_ceiling / ceiling - 1) * 100
-    )
+    ceiling = _ceiling(acc, simple, simple_ci, fit, fitted)
     out: dict[str, Any] = {
         "measured_at": time.time(),
         "server": "multiprocess /hello",
@@ -179,9 +200,9 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
         "cpu_ms_per_req": acc.cost.mean,
         "cpu_ms_per_req_ci": _ci(acc.cost),
         "cpu_ms_per_req_samples": list(acc.cost.values),
-        "ceiling_rps_per_worker": ceiling,
-        "ceiling_ci": ceiling_ci,
-        "ceiling_method": how,
+        "ceiling_rps_per_worker": ceiling.rps,
+        "ceiling_ci": ceiling.ci,
+        "ceiling_method": ceiling.method,
         "ceiling_per_request_rps": simple,
         "ceiling_per_request_ci": simple_ci,
         "repeats": acc.cost.n,
@@ -191,17 +212,16 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[s
         "check_cpu_ms_per_req": acc.check.mean,
         "check_cpu_ms_per_req_ci": _ci(acc.check),
         "check_rps": acc.check_rps.mean,
-        "check_predicted_ms_per_req": predicted,
-        "check_ceiling_rps": check_ceiling,
-        "check_gap_pct": gap,
-        "check_agrees": abs(gap) <= CHECK_PCT,
+        "check_predicted_ms_per_req": ceiling.predicted_ms,
+        "check_ceiling_rps": ceiling.check_rps,
+        "check_gap_pct": ceiling.gap_pct,
+        "check_agrees": abs(ceiling.gap_pct) <= CHECK_PCT,
         "listener_rate": rate,
         "listener_overhead_pct": pairs.mean,
         "listener_overhead_ci": _ci(pairs),
         "listener_pairs": pairs.n,
         "skipped": list(acc.skipped),
     }
-    fit = fixed_cost_fit(acc.points)
     if fit is not None:
         out["fixed_cpu_pct"], out["marginal_ms_per_req"] = fit
     if fitted is not None:
@@ -225,6 +245,24 @@ def _figure(value: float, ci: list[float], digits: int = 0, unit: str = "") -> s
     lo, hi = ci
     inner = f" [{lo:,.{digits}f}, {hi:,.{digits}f}]" if math.isfinite(lo) else ""
     return f"{value:,.{digits}f}{unit}{inner}"
+
+
+def _check_line(result: dict[str, Any], fit: bool) -> str:
+    """The cross-check: the ordinary cell's cost against the fit's prediction (the fit's
+    ceiling), or its own ceiling against the calibrated one."""
+    cost = _figure(result["check_cpu_ms_per_req"], result["check_cpu_ms_per_req_ci"], 3)
+    said = "(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)"
+    if fit:
+        return (
+            f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "
+            f"{cost} ms/req measured, {result['check_predicted_ms_per_req']:.3f} by the fit, "
+            f"{result['check_gap_pct']:+.0f}% {said}"
+        )
+    return (
+        f"cross-check: {result['check_cell']}: {cost} ms/req, a ceiling of "
+        f"{result['check_ceiling_rps']:,.0f} req/s, {result['check_gap_pct']:+.0f}% from the "
+        f"calibrated one {said}"
+    )
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
@@ -256,22 +294,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             "a run's 90% limit (a run calls those invalid); counted: the generator at its limit "
             "is what calibrate measures"
         )
-    if fit:
-        lines.append(
-            f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "
-            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
-            f"ms/req measured, {result['check_predicted_ms_per_req']:.3f} by the fit, "
-            f"{result['check_gap_pct']:+.0f}% "
-            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
-        )
-    else:
-        lines.append(
-            f"cross-check: {result['check_cell']}: "
-            f"{_figure(result['check_cpu_ms_per_req'], result['check_cpu_ms_per_req_ci'], 3)} "
-            f"ms/req, a ceiling of {result['check_ceiling_rps']:,.0f} req/s, "
-            f"{result['check_gap_pct']:+.0f}% from the calibrated one "
-            + ("(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)")
-        )
+    lines.append(_check_line(result, fit))
     lines.append(
         f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
         f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)"
