@@ -110,7 +110,12 @@ def test_a_cell_of_200_connections(tmp_path: Path, scenario: str) -> None:
         assert figures.polls_waiting_max == CONNECTIONS  # coroutine: every poll waits at once
     else:
         assert 0 < figures.connect_p99_ms < 10_000
-    assert 0 < figures.server_rss_before_mb < figures.server_rss_mb
+    if scenario == "poll":
+        # 200 waiting polls can fit in memory the server already mapped while it was
+        # verified: its RSS need not grow by a page.
+        assert 0 < figures.server_rss_before_mb <= figures.server_rss_mb
+    else:
+        assert 0 < figures.server_rss_before_mb < figures.server_rss_mb
     assert (tmp_path / "connections.csv").read_text().startswith("t,pid,websockets,")
 
 
