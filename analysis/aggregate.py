@@ -28,10 +28,10 @@ from analysis.cellstats import (  # noqa: F401  (kept importable from here)
     stability_cv,
     window_series,
 )
+from catalog import strategies, workloads
 from record import schema
 from record.records import MEASURED_STATUSES
 from record.window import Window
-from servers import variants, workloads
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
@@ -106,7 +106,7 @@ def ipc_costs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     services = service_times(summary)
     out: dict[tuple[str, str, str], float] = {}
     measured = summary["status"].isin(MEASURED_STATUSES) & (summary["rps"] > 0)
-    pooled = summary["variant"].map(variants.process_pool).astype(bool)
+    pooled = summary["variant"].map(strategies.process_pool).astype(bool)
     cpu = summary["scenario_name"].map(workloads.is_cpu).astype(bool)
     ok = summary[measured & pooled & cpu]
     for (variant, label, loop), group in ok.groupby(["variant", "scenario", "loop"]):

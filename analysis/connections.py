@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from catalog import workloads
 from record.connections import HELD_SHARE_MIN, ConnectionFigures
-from servers import workloads
 
 FIGURE_COLUMNS = (
     "connections_target",
@@ -101,5 +101,5 @@ def add_derived(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _live(scenario: object) -> str:
-    """What a long-lived workload's messages are (servers/workloads.py); "" for the rest."""
+    """What a long-lived workload's messages are (catalog/workloads.py); "" for the rest."""
     return workloads.live(str(scenario))

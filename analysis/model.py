@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 
-from servers import variants, workloads
+from catalog import strategies, workloads
 
 # /db?query=sleep (a POOL_BOUND workload): a wait like /sleep, but a waiting request holds a
 # database connection, so the C of the wait bound is also capped by the connections (Little's
 # law, X = C / R_min, with C = min(the strategy's wait concurrency, its pool)). Only the
 # awaiting strategies share a pool (the suite's `pool`, default workloads.DEFAULT_DB_POOL);
 # the others hold one connection per thread or process, which their wait concurrency already
-# counts. The kind of each workload is asked of servers/workloads.py.
+# counts. The kind of each workload is asked of catalog/workloads.py.
 
 
 def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float:
@@ -27,7 +27,7 @@ def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float
         return math.nan
     calls = work.calls(params)
     if work.fanout_param:
-        facts = variants.facts(variant)
+        facts = strategies.facts(variant)
         calls = facts.fanout_calls(calls) if facts is not None else calls
     return calls * params["ms"] / 1000.0
 
@@ -48,25 +48,25 @@ def expected_rps(
     (a user's own target, the mixed workload, a zero wait). service_s is the server's CPU
     demand per request: the whole bound for CPU scenarios, a cap for wait scenarios;
     window_s the measured window, which bounds a long-poll's answers per user."""
-    if variants.facts(variant) is None:  # a user's own server: its strategy is unknown
+    if strategies.facts(variant) is None:  # a user's own server: its strategy is unknown
         return math.nan
     work = workloads.kind(scenario)
     if workloads.is_wait(scenario):
         r_min = min_response_s(variant, scenario, params)
         if not r_min > 0:
             return math.nan
-        concurrency = variants.wait_concurrency(
+        concurrency = strategies.wait_concurrency(
             variant, users=users, threads=threads, processes=processes
         )
-        facts = variants.facts(variant)
-        if work == workloads.POOL_BOUND and facts is not None and facts.waits == variants.AWAITS:
+        facts = strategies.facts(variant)
+        if work == workloads.POOL_BOUND and facts is not None and facts.waits == strategies.AWAITS:
             concurrency = min(concurrency, params.get("pool", workloads.DEFAULT_DB_POOL))
         bound = concurrency / r_min
         if service_s is not None and service_s > 0:
             # "until the CPU saturates": the same requests also cost CPU in the server.
             bound = min(
                 bound,
-                variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+                strategies.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
                 / service_s,
             )
         return bound
@@ -86,7 +86,9 @@ def expected_rps(
     if work == workloads.CPU:
         if service_s is None or not service_s > 0:
             return math.nan
-        parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+        parallel = strategies.cpu_parallelism(
+            variant, users=users, processes=processes, cores=cores
+        )
         return min(users, parallel) / service_s
     return math.nan
 
@@ -120,8 +122,8 @@ def live_bound(
       hold one from every user with T = 5 s. The bound counts per window when W is given.
     """
     interval = params["interval_ms"] / 1000.0
-    slots = variants.wait_concurrency(variant, users=users, threads=threads, processes=processes)
-    if variants.process_pool(variant):
+    slots = strategies.wait_concurrency(variant, users=users, threads=threads, processes=processes)
+    if strategies.process_pool(variant):
         slots = users  # its long-lived endpoints wait on the IOLoop (servers/processpool.py)
     if live == workloads.LIVE_FEED:
         bound = users / interval
@@ -133,13 +135,15 @@ def live_bound(
     else:
         timeout = params["timeout_ms"] / 1000.0
         bound = min(users, slots) * _per_second(min(interval, timeout), window_s)
-        facts = variants.facts(variant)
-        if facts is not None and facts.waits == variants.POOL and users > slots:
+        facts = strategies.facts(variant)
+        if facts is not None and facts.waits == strategies.POOL and users > slots:
             # Polls queued behind busy threads keep their deadline and, once it has passed,
             # are answered 204 as soon as a thread takes them: at most one per user per T.
             bound += (users - slots) * _per_second(timeout, window_s)
     if service_s is not None and service_s > 0:
-        parallel = variants.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+        parallel = strategies.cpu_parallelism(
+            variant, users=users, processes=processes, cores=cores
+        )
         bound = min(bound, parallel / service_s)
     return bound
 
@@ -161,6 +165,6 @@ def cpu_capacity_rps(*, variant: str, processes: int, cores: int, service_s: flo
     A ceiling, not a prediction: waits, locks or the GIL may hold it far below. NaN for a
     built-in strategy (its bound, expected_rps, already includes C / S) and where S was not
     measured."""
-    if variants.facts(variant) is not None or not service_s > 0:
+    if strategies.facts(variant) is not None or not service_s > 0:
         return math.nan
     return max(1, min(processes, cores)) / service_s

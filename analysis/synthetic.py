@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.model import expected_rps
+from catalog.strategies import VARIANTS as VARIANT_FACTS
 from record import io
 from record.records import CellSpec as Cell
-from servers.variants import VARIANTS as VARIANT_FACTS
 
 VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")
 USERS = (1, 10, 50, 100, 200)

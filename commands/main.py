@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from analysis.history import cli as history_cli
+from catalog.paths import RESULTS_DIR
 from commands import distributed, results, run, tools
 from commands.common import EXIT_INTERRUPTED, EXIT_USER, Parser
 from harness.interrupts import install_stop_signals
-from harness.paths import RESULTS_DIR
 from record.errors import UserError
 
 

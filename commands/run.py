@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from analysis.ci.options import add_output_options
+from catalog.paths import RESULTS_DIR
 from commands import distributed
 from commands.common import DEFAULT_SUITE, EXIT_INTERRUPTED, finish_report
 from commands.types import existing_dir, positive_float, rate_list
-from harness.paths import RESULTS_DIR
 from record.errors import UserError
 
 

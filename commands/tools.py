@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from catalog.paths import PROJECT_ROOT
 from commands.common import EXIT_OK
-from harness.paths import PROJECT_ROOT
 from record.errors import UserError
 
 # What `init` writes: a small Tornado app with a blocking and an async mode, its Locust file
@@ -18,17 +18,17 @@ EXAMPLE_FILES = ("app.py", "locustfile.py", "suite.toml")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness.paths import SUITE_DIR
-    from harness.suite.catalog import SCENARIOS
+    from catalog.paths import SUITE_DIR
+    from catalog.strategies import VARIANTS
+    from catalog.workloads import WORKLOADS
     from harness.suite.parse import load_suite
     from harness.timing import estimate_s
-    from servers.variants import VARIANTS
 
     print("variants:")
     for v in VARIANTS.values():
         print(f"  {v.name:14} {v.summary}")
     print("scenarios:")
-    for s in SCENARIOS.values():
+    for s in WORKLOADS.values():
         params = ", ".join(f"{k}={p.lo}..{p.hi} (default {p.default})" for k, p in s.params.items())
         backend = " [starts the backend]" if s.needs_backend else ""
         print(f"  {s.name:14} {s.summary}{backend}" + (f"; {params}" if params else ""))
@@ -77,8 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_tools(sub: Any) -> None:
-    from servers.config import DEFAULT_THREADS
-    from servers.variants import LOOPS, VARIANT_NAMES
+    from catalog.limits import DEFAULT_THREADS
+    from catalog.strategies import LOOPS, VARIANT_NAMES
 
     lst = sub.add_parser("list", help="variants, scenarios, suites with cell counts and time")
     lst.set_defaults(func=cmd_list)

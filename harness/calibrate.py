@@ -35,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from catalog.paths import PROJECT_ROOT, SCENARIO_DIR
+from catalog.server_config import ServerConfig
 from harness import placement as placements
 from harness.calibration_figures import (
     CHECK_USERS,
@@ -48,7 +50,6 @@ from harness.calibration_figures import (
 )
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import sigterm_as_interrupt
-from harness.paths import PROJECT_ROOT, SCENARIO_DIR
 from harness.processes import children as procs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv
 from harness.suite.parse import Suite, parse_suite
@@ -191,7 +192,8 @@ class Calibration:
         child, port = procs.start_listening(
             "server",
             lambda port_file: procs.server_argv(
-                "multiprocess", 0, processes=len(self.place.server_cpus), port_file=port_file
+                ServerConfig(variant="multiprocess", port=0, processes=len(self.place.server_cpus)),
+                port_file,
             ),
             log_path=self.tmp / "server.log",
             cpus=set(self.place.server_cpus),

@@ -10,22 +10,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from catalog.limits import DEFAULT_DB_POOL, DEFAULT_UPLOAD, MAX_BODY_SIZE
+from catalog.paths import PROJECT_ROOT
+from catalog.server_config import ServerConfig
+from catalog.strategies import BACKEND, VARIANTS
+from catalog.workloads import WORKLOADS
 from harness import connections, outcome
 from harness.interrupts import signals_deferred
-from harness.paths import PROJECT_ROOT
 from harness.processes import backlog, logs, postgres
 from harness.processes import children as procs
 from harness.processes import locust as generator
 from harness.processes.locust_cmd import Distribution, LoadSpec
 from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
 from harness.suite.apps import AppEntry
-from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite
 from harness.timing import live_warmup, planned_load_s
 from harness.verify import verify
@@ -33,8 +36,6 @@ from record import io
 from record.records import CellRecord, CellSettings, CellSpec, Placement
 from record.schema import REQUESTS_FILE
 from record.window import Window
-from servers.variants import facts
-from servers.workloads import DEFAULT_DB_POOL
 
 # A cell that runs this much longer than planned is stopped and recorded as failed.
 WATCHDOG_SLACK_S = 60.0
@@ -42,6 +43,32 @@ WATCHDOG_SLACK_S = 60.0
 POLL_S = 0.1
 # Between two verifications within the suite's verify_grace_s.
 VERIFY_RETRY_S = 0.25
+
+
+def server_config(
+    cell: CellSpec, *, host: str, backend_url: str | None, db_url: str | None, max_backlog: int
+) -> ServerConfig:
+    """The built-in server a cell measures (its port is filled in when one is free): the
+    cell's processes are the forked processes of a forking strategy, the pool's workers of a
+    process pool; an upload cell's limit is its own body size."""
+    strategy = VARIANTS[cell.variant]
+    return ServerConfig(
+        variant=cell.variant,
+        host=host,
+        port=0,
+        loop=cell.loop,
+        processes=cell.processes if strategy.forks else 0,
+        threads=cell.threads,
+        pool_processes=cell.processes if strategy.process_pool else 0,
+        backend_url=backend_url,
+        reuse_port=cell.reuse_port,
+        http_client=cell.http_client,
+        max_backlog=max_backlog,
+        upload=cell.upload or DEFAULT_UPLOAD,
+        max_upload_bytes=cell.params["bytes"] if cell.upload else MAX_BODY_SIZE,
+        db_url=db_url,
+        db_pool=cell.params.get("pool", DEFAULT_DB_POOL),
+    )
 
 
 class CellFailed(Exception):
@@ -158,47 +185,32 @@ class CellRun:
             server, base = self._start_http("server", app.argv, placement.server_cpus, app)
             return Subjects(base, server)
         backend_url = None
-        db_args = self._start_database() if not suite.entry(cell).file else []
-        if not suite.entry(cell).file and SCENARIOS[cell.scenario].needs_backend:
+        db_url = self._start_database() if not suite.entry(cell).file else None
+        if not suite.entry(cell).file and WORKLOADS[cell.scenario].needs_backend:
             _, backend_url = self._start_http(
-                "backend", lambda port: procs.server_argv("backend", port), placement.loadgen_cpus
+                "backend",
+                lambda port: procs.server_argv(ServerConfig(variant=BACKEND, port=port)),
+                placement.loadgen_cpus,
             )
-        variant = facts(cell.variant)
         # Remote workers reach the server on --server-host; nothing else leaves loopback.
         host = self.options.dist.server_host
+        config = server_config(
+            cell, host=host, backend_url=backend_url, db_url=db_url, max_backlog=suite.max_backlog
+        )
         server, base = self._start_http(
             "server",
-            lambda port: (
-                procs.server_argv(
-                    cell.variant,
-                    port,
-                    host=host,
-                    loop=cell.loop,
-                    processes=cell.processes if variant is not None and variant.forks else None,
-                    threads=cell.threads,
-                    backend_url=backend_url,
-                    reuse_port=cell.reuse_port,
-                    http_client=cell.http_client,
-                    max_backlog=suite.max_backlog,
-                    pool_processes=cell.processes if variant and variant.process_pool else None,
-                    # An upload cell: how bodies are read, and the scenario's size the limit.
-                    upload=cell.upload,
-                    max_upload_bytes=cell.params["bytes"] if cell.upload else None,
-                )
-                + db_args
-            ),
+            lambda port: procs.server_argv(replace(config, port=port)),
             placement.server_cpus,
             host=host,
         )
         return Subjects(base, server)
 
-    def _start_database(self) -> list[str]:
-        """For a db scenario: the server's database arguments, after starting a throwaway
-        PostgreSQL (role "backend": on the generator's cores, sampled, watched, stopped and
-        its folder deleted with the cell) unless the run was given --db-url."""
-        spec = SCENARIOS[self.cell.scenario]
-        if not spec.needs_db:
-            return []
+    def _start_database(self) -> str | None:
+        """For a db scenario: the database's URL, after starting a throwaway PostgreSQL (role
+        "backend": on the generator's cores, sampled, watched, stopped and its folder deleted
+        with the cell) unless the run was given --db-url; None for any other scenario."""
+        if not WORKLOADS[self.cell.scenario].needs_db:
+            return None
         if self.options.db_refused:
             raise CellFailed(self.options.db_refused)
         url = self.options.db_url
@@ -213,7 +225,7 @@ class CellRun:
             self.children.append(db)
             url = db.url
         self.db_url = url
-        return ["--db-url", url, "--db-pool", str(self.cell.params.get("pool", DEFAULT_DB_POOL))]
+        return url
 
     def check(self, subjects: Subjects) -> tuple[str, ...]:
         """Verify before load. A built-in variant is checked deeply (status, type, body); a
@@ -224,7 +236,7 @@ class CellRun:
         if entry.file:
             paths, strict = list(entry.verify), False
         else:
-            paths = SCENARIOS[cell.scenario].paths(cell.params)
+            paths = WORKLOADS[cell.scenario].paths(cell.params)
             strict = suite.target is None and suite.app(cell.variant) is None
         deadline = time.monotonic() + suite.verify_grace_s
         problems = verify(subjects.base_url, paths, strict=strict, db_url=self.db_url)

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from catalog import workloads
+from catalog.fdlimit import raise_nofile
+from catalog.workloads import WORKLOADS
 from harness.processes import children as procs
-from harness.suite.catalog import SCENARIOS
 from record import io
 from record.connections import ConnectionFigures
 from record.records import CellSpec
 from record.window import Window
-from servers import workloads
-from servers.fdlimit import raise_nofile
 
 
 def prepare() -> int:
@@ -200,5 +200,5 @@ def write_readings(cell_dir: Path, rows: list[Reading]) -> None:
 
 
 def is_live(cell: CellSpec, user_file: bool) -> bool:
-    spec = SCENARIOS.get(cell.scenario)
-    return spec is not None and spec.live and not user_file
+    spec = WORKLOADS.get(cell.scenario)
+    return spec is not None and bool(spec.live) and not user_file

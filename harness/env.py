@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.paths import PROJECT_ROOT
+from catalog.paths import PROJECT_ROOT
 
 PACKAGES = ("tornado", "uvloop", "locust", "pandas", "pyarrow", "matplotlib", "psutil", "numpy")
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from harness.paths import PROJECT_ROOT
+from catalog.paths import PROJECT_ROOT
+from catalog.workloads import WORKLOADS
 from harness.processes import children as procs
 from harness.processes.locust_cmd import worker_argv
-from harness.suite.catalog import SCENARIOS
 from record.errors import UserError
 from record.worker_state import StateNote, WorkerState
 
@@ -44,7 +44,7 @@ class MasterAddress:
 
 def scenario_files() -> str:
     """Every built-in scenario's Locust file (the files they import are loaded as modules)."""
-    return ",".join(sorted({str(spec.locustfile) for spec in SCENARIOS.values()}))
+    return ",".join(sorted({str(spec.locustfile) for spec in WORKLOADS.values()}))
 
 
 class CellOutcome(Enum):

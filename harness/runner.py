@@ -14,19 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from catalog.paths import PROJECT_ROOT
+from catalog.workloads import WORKLOADS
 from harness import calibrate, connections
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
 from harness.hosts import check_target, is_loopback
 from harness.interrupts import sigterm_as_interrupt
-from harness.paths import PROJECT_ROOT
 from harness.processes import children as procs
 from harness.processes.locust import WORKERS_MISSING
 from harness.processes.locust_cmd import Distribution
 from harness.processes.postgres import db_refusal
 from harness.repeats import Precision, Repeats
-from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite
 from harness.timing import estimate_s
 from record.errors import UserError
@@ -89,7 +89,7 @@ def _check_stored_scenarios(suite: Suite, source: Path) -> None:
     for s in suite.scenarios:
         if s.file:
             continue  # checked against the user's own suite file (commands/run.py cmd_run)
-        spec = SCENARIOS.get(s.name)
+        spec = WORKLOADS.get(s.name)
         if spec is None or s.verify:
             raise UserError(f"{source}: scenario {s.name!r} is not a built-in one; start a new run")
         for key, value in s.params.items():
@@ -310,7 +310,7 @@ def _cell_options(
     suite: Suite, dist: Distribution, placement: str | None, db_url: str | None
 ) -> CellOptions:
     # The db scenarios' database (harness/processes/postgres.py): checked before anything starts.
-    needs_db = any(not s.file and SCENARIOS[s.name].needs_db for s in suite.scenarios)
+    needs_db = any(not s.file and WORKLOADS[s.name].needs_db for s in suite.scenarios)
     return CellOptions(
         suite=suite,
         placement=placements.choose(placement or suite.placement),

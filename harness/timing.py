@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from harness.suite.catalog import SCENARIOS
+from catalog.strategies import forks
+from catalog.workloads import WORKLOADS
 from record.records import CellSpec
-from servers.variants import forks
 
 # Locust keeps loading this long after the measured window closes. Requests are counted by
 # completion time, so the tail only has to cover the gap between a response and its record
@@ -39,7 +39,7 @@ def warmup_s(params: dict[str, int], warmup: float) -> float:
 
 def live_warmup(cell: CellSpec, warmup: float) -> float:
     """The warm-up a cell runs with: a long-lived scenario's covers its ramp."""
-    spec = SCENARIOS.get(cell.scenario)
+    spec = WORKLOADS.get(cell.scenario)
     if spec is None or not spec.live:
         return warmup
     return warmup_s(cell.params, warmup)

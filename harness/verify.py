@@ -8,17 +8,17 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from harness import verify_te
-from harness.processes.children import HTTP_TIMEOUT_S, http_get
-from harness.verify_live import check_socket
-from servers.dbqueries import expected_rows
-from servers.work import (
+from catalog.db import expected_rows
+from catalog.payloads import (
     STREAM_CONTENT_TYPE,
     cpu_work,
     stream_body,
     upload_digest,
     upload_pieces,
 )
+from harness import verify_te
+from harness.processes.children import HTTP_TIMEOUT_S, http_get
+from harness.verify_live import check_socket
 
 
 def _json(body: bytes) -> Any:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import websocket
 
-from servers.livework import parse_feed
+from catalog.live import parse_feed
 
 # Beyond the wait the request itself asks for (an echo's ms, a feed's interval).
 SLACK_S = 10.0

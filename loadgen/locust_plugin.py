@@ -19,14 +19,14 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from catalog.fdlimit import raise_nofile
+from catalog.lifeline import die_with_parent
 from loadgen import local
 from loadgen.cpu import place_self
 from loadgen.master import Master
 from loadgen.options import add_bench_options
 from loadgen.pacing import OpenLoop, pace
 from loadgen.worker import Worker
-from servers.fdlimit import raise_nofile
-from servers.lifeline import die_with_parent
 
 
 @events.init_command_line_parser.add_listener

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog.limits import DEFAULT_ARRIVALS
 from loadgen.cpu import cpu_set
 
 
@@ -26,7 +27,7 @@ def add_bench_options(parser: Any) -> None:
         "--bench-rate", type=float, default=0.0, help="open loop: offered req/s (0: closed loop)"
     )
     group.add_argument(
-        "--bench-arrivals", default="constant", help="open loop: constant or poisson arrivals"
+        "--bench-arrivals", default=DEFAULT_ARRIVALS, help="open loop: constant or poisson arrivals"
     )
     group.add_argument(
         "--bench-scenario-files",

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.limits import ARRIVALS
+
 INTENDED = "intended_start"  # the request context key the recorder reads
-CONSTANT, POISSON = "constant", "poisson"
-ARRIVALS = (CONSTANT, POISSON)
+CONSTANT, POISSON = ARRIVALS
 
 
 @dataclass

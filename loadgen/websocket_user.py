@@ -18,7 +18,7 @@ import gevent
 import websocket
 from locust import User
 
-from servers.fdlimit import loopback_source
+from catalog.fdlimit import loopback_source
 
 CONNECT_TIMEOUT_S = 30.0
 RETRY_AFTER_S = 1.0
@@ -80,7 +80,7 @@ class WebSocketUser(User):
         would resolve the address with getaddrinfo, which gevent hands to a thread pool: under
         load that costs milliseconds per handshake, even for a numeric address. To a loopback
         server the connections come from several loopback addresses in turn, so the ephemeral
-        port range is not the ceiling (servers/fdlimit.py)."""
+        port range is not the ceiling (catalog/fdlimit.py)."""
         parts = urlsplit(self.host or "")
         host = parts.hostname or "127.0.0.1"
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog.limits import DEFAULT_HTTP_CLIENT, UPLOAD_MODES
 from record import io
 from record.loadgen_summary import WorkerRecord
 from record.run_meta import Calibration, Environment, SuiteSettings
@@ -30,10 +31,6 @@ UNMEASURED_STATUSES = ("failed", "interrupted")
 RUN_STATUSES = ("running", "complete", "interrupted", "aborted")
 # A cell whose requests failed more often than this is invalid, unless the suite says otherwise.
 DEFAULT_MAX_ERROR_RATE = 0.01
-# The servers' default upstream client (servers/config.py): left out of a cell's id.
-DEFAULT_HTTP_CLIENT = "simple"
-# How an upload cell's server reads request bodies (servers/config.py UPLOAD_MODES).
-UPLOAD_MODES = ("buffered", "streamed")
 
 
 def _float(value: Any) -> float:
@@ -61,10 +58,10 @@ class CellSpec:
     rate: float | None = None
     # Forking strategies: every process on its own SO_REUSEPORT socket (servers/launch.py).
     reuse_port: bool = False
-    # The awaiting strategies' upstream client (servers/config.py HTTP_CLIENTS); named in the
+    # The awaiting strategies' upstream client (catalog/limits.py HTTP_CLIENTS); named in the
     # cell id only when it is not the default, so the ids of older cells are unchanged.
     http_client: str = DEFAULT_HTTP_CLIENT
-    # An upload cell's server reads request bodies "buffered" or "streamed" (servers/config.py
+    # An upload cell's server reads request bodies "buffered" or "streamed" (catalog/limits.py
     # UPLOAD_MODES), named in its id; None for every other cell.
     upload: str | None = None
 
@@ -92,7 +89,7 @@ class CellSpec:
     @property
     def strategy(self) -> str:
         """The variant as tables and charts name it: its options after a '+'
-        (servers/variants.py reads the facts of the part before it)."""
+        (catalog/strategies.py reads the facts of the part before it)."""
         options = ["reuseport"] if self.reuse_port else []
         if self.http_client != DEFAULT_HTTP_CLIENT:
             options.append(self.http_client)

@@ -2,8 +2,8 @@
 
 from locust import FastHttpUser, constant, task
 
+from catalog.payloads import cpu_work
 from loadgen.checks import expect
-from servers.work import cpu_work
 
 
 class MixedUser(FastHttpUser):

@@ -9,20 +9,20 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from catalog import live
 from loadgen.checks import add_option
-from servers import livework
 
 
 @events.init_command_line_parser.add_listener
 def add_poll_options(parser: Any) -> None:
-    add_option(parser, "--timeout_ms", type=int, default=livework.DEFAULT_TIMEOUT_MS)
-    add_option(parser, "--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
+    add_option(parser, "--timeout_ms", type=int, default=live.DEFAULT_TIMEOUT_MS)
+    add_option(parser, "--interval_ms", type=int, default=live.DEFAULT_INTERVAL_MS)
 
 
 class PollUser(FastHttpUser):
     wait_time = constant(0)
     # Longer than the longest poll the server holds (timeout_ms is at most 60 s).
-    network_timeout = livework.TIMEOUT_MS_MAX / 1000 + 30
+    network_timeout = live.TIMEOUT_MS_MAX / 1000 + 30
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options

@@ -12,8 +12,8 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from catalog.payloads import stream_body
 from loadgen.checks import add_option
-from servers.work import stream_body
 
 READ_SIZE = 64 * 1024
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from catalog.payloads import upload_block, upload_digest, upload_pieces
 from loadgen.checks import add_option
-from servers.work import upload_block, upload_digest, upload_pieces
 
 
 @events.init_command_line_parser.add_listener

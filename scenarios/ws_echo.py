@@ -9,15 +9,15 @@ from typing import Any
 import websocket
 from locust import events, task
 
+from catalog import live
 from loadgen.checks import add_option
 from loadgen.websocket_user import WebSocketUser
-from servers import livework
 
 
 @events.init_command_line_parser.add_listener
 def add_echo_options(parser: Any) -> None:
-    add_option(parser, "--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
-    add_option(parser, "--bytes", type=int, default=livework.DEFAULT_FEED_BYTES)
+    add_option(parser, "--interval_ms", type=int, default=live.DEFAULT_INTERVAL_MS)
+    add_option(parser, "--bytes", type=int, default=live.DEFAULT_FEED_BYTES)
 
 
 class EchoUser(WebSocketUser):

@@ -11,15 +11,15 @@ from typing import Any
 import websocket
 from locust import constant, events, task
 
+from catalog import live
 from loadgen.checks import add_option
 from loadgen.websocket_user import WebSocketUser
-from servers import livework
 
 
 @events.init_command_line_parser.add_listener
 def add_feed_options(parser: Any) -> None:
-    add_option(parser, "--interval_ms", type=int, default=livework.DEFAULT_INTERVAL_MS)
-    add_option(parser, "--bytes", type=int, default=livework.DEFAULT_FEED_BYTES)
+    add_option(parser, "--interval_ms", type=int, default=live.DEFAULT_INTERVAL_MS)
+    add_option(parser, "--bytes", type=int, default=live.DEFAULT_FEED_BYTES)
 
 
 class FeedUser(WebSocketUser):
@@ -46,7 +46,7 @@ class FeedUser(WebSocketUser):
             return
         received = time.time()
         try:
-            _, sent = livework.parse_feed(message)
+            _, sent = live.parse_feed(message)
         except ValueError as exc:
             self.fire(self.endpoint, (received - start_time) * 1000, len(message), exc, start_time)
             return

@@ -7,7 +7,7 @@ import os
 
 from tornado import web
 
-from servers.config import ServerConfig
+from catalog.server_config import ServerConfig
 from servers.handlers import BenchHandler, HealthHandler, make_application
 
 

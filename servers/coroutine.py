@@ -6,23 +6,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tornado import web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.config import ServerConfig
-from servers.db import AsyncDbHandler
+from catalog.payloads import cpu_work
 from servers.handlers import (
     BenchHandler,
+    Handlers,
+    InlineCpuHandler,
     async_http_client,
     fetch_upstream,
-    strategy_app,
 )
-from servers.live import AWAITING, with_live
-from servers.sync import CpuHandler
-from servers.upload import AWAIT, with_upload
-from servers.withdb import with_db
-from servers.work import Backlog, Job, cpu_work
+from servers.work import Backlog, Job
 
 
 class SleepHandler(BenchHandler):
@@ -91,16 +86,11 @@ class StreamHandler(BenchHandler):
             return  # the client left in the middle: nothing left to do
 
 
-@with_live(AWAITING)
-@with_db(AsyncDbHandler)
-@with_upload(AWAIT)
-def make_app(config: ServerConfig) -> web.Application:
-    return strategy_app(
-        config,
-        sleep=SleepHandler,
-        cpu=CpuHandler,
-        upstream=UpstreamHandler,
-        fanout=SequentialFanoutHandler,
-        enqueue=EnqueueHandler,
-        stream=StreamHandler,
-    )
+HANDLERS = Handlers(
+    sleep=SleepHandler,
+    cpu=InlineCpuHandler,
+    upstream=UpstreamHandler,
+    fanout=SequentialFanoutHandler,
+    enqueue=EnqueueHandler,
+    stream=StreamHandler,
+)

@@ -18,18 +18,16 @@ makes a 503 with a message, never a 500 traceback. The queries:
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from tornado import gen, web
 from tornado.ioloop import IOLoop
 
-from servers.config import ServerConfig
-from servers.dbqueries import (
-    DB_ROWS,
-    QUERIES,
-    DbUnavailable,
-)
+from catalog.db import DB_ROWS, QUERIES
+from catalog.server_config import ServerConfig
+from catalog.strategies import Style
+from servers.dbqueries import AsyncPool, BlockingConnection, DbUnavailable, ThreadPoolConnections
 from servers.handlers import BenchHandler
 
 # --- the handlers ----------------------------------------------------------------------
@@ -124,3 +122,29 @@ class GenDbHandler(DbHandler):
         query, ms, n = self.db_params()
         result = yield self.db.run(query, ms, n)
         self.write_json(result)
+
+
+# Each Style's /db handler, and the connections it runs on (opened when the server starts,
+# only when it has a --db-url): sync and multiprocess one blocking connection per process,
+# threadpool one per pool thread, processpool one in each worker process, the awaiting
+# styles an async pool of --db-pool connections.
+HANDLERS: dict[Style, type[DbHandler]] = {
+    Style.BLOCKING: BlockingDbHandler,
+    Style.POOL: ThreadpoolDbHandler,
+    Style.PROCESS_POOL: ProcessPoolDbHandler,
+    Style.AWAITING: AsyncDbHandler,
+    Style.GENERATOR: GenDbHandler,
+}
+_CONNECTIONS: dict[Style, Callable[[str, ServerConfig], Any]] = {
+    Style.BLOCKING: lambda url, c: BlockingConnection(url),
+    Style.POOL: lambda url, c: ThreadPoolConnections(url, c.threads),
+    Style.PROCESS_POOL: lambda url, c: InPoolWorkers(url),
+    Style.AWAITING: lambda url, c: AsyncPool(url, c.db_pool),
+    Style.GENERATOR: lambda url, c: AsyncPool(url, c.db_pool),
+}
+
+
+def connections(config: ServerConfig, style: Style) -> Any:
+    """The database connections of a server in `style`, or None without a --db-url (then
+    /db and TechEmpower's database types answer 503). Every one of them has close()."""
+    return _CONNECTIONS[style](config.db_url, config) if config.db_url else None

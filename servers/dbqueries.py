@@ -1,6 +1,7 @@
-"""The database side of /db without Tornado: the schema and queries, what a right answer
-is, and the connections each strategy uses (servers/db.py routes /db to them). Importing
-this module loads no driver: psycopg is imported when a connection is made."""
+"""The database side of /db and of TechEmpower's database types without Tornado: the work on
+one connection (blocking and async, the same SQL: catalog/db.py and catalog/techempower.py)
+and the connections each strategy uses (servers/db.py routes /db to them). Importing this
+module loads no driver: psycopg is imported when a connection is made."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ import contextlib
 import os
 from typing import Any
 
+from catalog.db import CONNECT_TIMEOUT_S, ROWS_SQL, SLEEP_SQL, WRITE_SQL
+from catalog.limits import MS_MAX
+from catalog.techempower import (
+    FORTUNE_SQL,
+    UPDATE_SQL,
+    WORLD_SQL,
+    random_id,
+    random_number,
+    sorted_fortunes,
+    world,
+)
 from record.errors import first_line
-from servers.config import MS_MAX
 
-QUERIES = ("sleep", "rows", "write")
-DB_ROWS = 10_000  # rows in the seeded table: /db?query=rows&n=N reads at most this many
-CATEGORIES = 10
-CONNECT_TIMEOUT_S = 3
 # A request waits at most this long for a free pooled connection, then it is a 503. Queueing
 # for a connection under load is not an error (50 users on 10 connections queue), so the
 # wait is long; a pool whose connections all broke (the database died) fails a request at
@@ -23,45 +30,6 @@ CONNECT_TIMEOUT_S = 3
 POOL_WAIT_S = 30.0
 # The server never waits on the database beyond the largest sleep it accepts plus slack.
 STATEMENT_TIMEOUT_MS = MS_MAX + 5_000
-
-ITEMS, CATS, WRITES = "bench_items", "bench_categories", "bench_writes"
-SCHEMA_SQL = f"""
-CREATE TABLE IF NOT EXISTS {CATS} (id int PRIMARY KEY, name text NOT NULL);
-CREATE TABLE IF NOT EXISTS {ITEMS} (
-    id int PRIMARY KEY,
-    category_id int NOT NULL REFERENCES {CATS} (id),
-    name text NOT NULL,
-    price_cents int NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {WRITES} (
-    id bigserial PRIMARY KEY,
-    note text NOT NULL,
-    created timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO {CATS} SELECT g, 'category-' || g FROM generate_series(0, {CATEGORIES - 1}) g
-    ON CONFLICT DO NOTHING;
-INSERT INTO {ITEMS}
-    SELECT g, g % {CATEGORIES}, 'item-' || g, (g * 37) % 10000 FROM generate_series(1, {DB_ROWS}) g
-    ON CONFLICT DO NOTHING;
-ANALYZE {CATS}; ANALYZE {ITEMS};
-"""
-SLEEP_SQL = "SELECT %s::int FROM pg_sleep(%s)"
-ROWS_SQL = (
-    f"SELECT i.id, i.name, c.name, i.price_cents FROM {ITEMS} i "
-    f"JOIN {CATS} c ON c.id = i.category_id ORDER BY i.id LIMIT %s"
-)
-WRITE_SQL = f"INSERT INTO {WRITES} (note) VALUES (%s) RETURNING id"
-
-
-def expected_rows(n: int) -> dict[str, Any]:
-    """What /db?query=rows&n=N must answer (the seeded table is known): verification and the
-    Locust checks compare against it."""
-    return {
-        "query": "rows",
-        "n": n,
-        "id_sum": n * (n + 1) // 2,
-        "last": [n, f"item-{n}", f"category-{n % CATEGORIES}", (n * 37) % 10000],
-    }
 
 
 def conninfo_kwargs() -> dict[str, Any]:
@@ -122,6 +90,43 @@ async def _run_async(conn: Any, query: str, ms: int, n: int) -> dict[str, Any]:
 def _rows_body(rows: list[Any]) -> dict[str, Any]:
     last = list(rows[-1]) if rows else []
     return {"query": "rows", "n": len(rows), "id_sum": sum(r[0] for r in rows), "last": last}
+
+
+# --- TechEmpower's database types: blocking (sync, multiprocess, threadpool) ----------------
+
+
+def te_blocking(conn: Any, kind: str, n: int) -> Any:
+    """One type's database work on a psycopg connection. queries and updates read each row
+    with a query of its own (TechEmpower forbids IN and the like); updates then write the new
+    numbers in one batch (allowed), in the connection's autocommit mode."""
+    if kind == "fortunes":
+        return sorted_fortunes(conn.execute(FORTUNE_SQL).fetchall())
+    count = 1 if kind == "db" else n
+    worlds = [world(conn.execute(WORLD_SQL, (random_id(),)).fetchone()) for _ in range(count)]
+    if kind == "updates":
+        for w in worlds:
+            w["randomNumber"] = random_number()
+        with conn.cursor() as cur:
+            cur.executemany(UPDATE_SQL, [(w["randomNumber"], w["id"]) for w in worlds])
+    return worlds[0] if kind == "db" else worlds
+
+
+async def te_async(conn: Any, kind: str, n: int) -> Any:
+    """te_blocking's queries on psycopg's AsyncConnection, each awaited in turn."""
+    if kind == "fortunes":
+        cur = await conn.execute(FORTUNE_SQL)
+        return sorted_fortunes(await cur.fetchall())
+    count = 1 if kind == "db" else n
+    worlds = []
+    for _ in range(count):
+        cur = await conn.execute(WORLD_SQL, (random_id(),))
+        worlds.append(world(await cur.fetchone()))
+    if kind == "updates":
+        for w in worlds:
+            w["randomNumber"] = random_number()
+        async with conn.cursor() as acur:
+            await acur.executemany(UPDATE_SQL, [(w["randomNumber"], w["id"]) for w in worlds])
+    return worlds[0] if kind == "db" else worlds
 
 
 # --- one connection per process, one per pooled thread, an async pool -------------------

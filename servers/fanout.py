@@ -1,25 +1,14 @@
 """fanout: like coroutine, but independent upstream calls are awaited together, so a request
 that needs N calls of D ms waits about D, not N*D. Both Tornado forms are served:
-a list of awaitables (``form=list``) and a dict of them (``form=dict``)."""
+a list of awaitables (``form=list``) and a dict of them (``form=dict``). Every other endpoint
+is coroutine's (servers/registry.py)."""
 
 from __future__ import annotations
 
-from tornado import gen, web
+from tornado import gen
 
-from servers import coroutine
-from servers.config import ServerConfig
-from servers.db import AsyncDbHandler
-from servers.handlers import (
-    BenchHandler,
-    async_http_client,
-    fetch_upstream,
-    strategy_app,
-)
-from servers.live import AWAITING, with_live
-from servers.sync import CpuHandler
-from servers.upload import AWAIT, with_upload
-from servers.withdb import with_db
-from servers.work import UpstreamError
+from servers.handlers import BenchHandler, async_http_client, fetch_upstream
+from servers.upstream import UpstreamError
 
 
 class ConcurrentFanoutHandler(BenchHandler):
@@ -39,18 +28,3 @@ class ConcurrentFanoutHandler(BenchHandler):
                 quiet_exceptions=UpstreamError,
             )
         self.write_fanout(n, ms, form, "concurrent", results)
-
-
-@with_live(AWAITING)
-@with_db(AsyncDbHandler)
-@with_upload(AWAIT)
-def make_app(config: ServerConfig) -> web.Application:
-    return strategy_app(
-        config,
-        sleep=coroutine.SleepHandler,
-        cpu=CpuHandler,
-        upstream=coroutine.UpstreamHandler,
-        fanout=ConcurrentFanoutHandler,
-        enqueue=coroutine.EnqueueHandler,
-        stream=coroutine.StreamHandler,
-    )

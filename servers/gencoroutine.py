@@ -7,24 +7,21 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from tornado import gen, web
+from tornado import gen
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.config import ServerConfig
-from servers.db import GenDbHandler
+from catalog.payloads import cpu_work
 from servers.handlers import (
     BenchHandler,
+    Handlers,
+    InlineCpuHandler,
     async_http_client,
     fetch_request,
-    strategy_app,
     upstream_error,
 )
-from servers.live import GENERATOR, with_live
-from servers.sync import CpuHandler
-from servers.upload import GEN, with_upload
-from servers.withdb import with_db
-from servers.work import Backlog, Job, UpstreamError, cpu_work, parse_backend_body
+from servers.upstream import UpstreamError, parse_backend_body
+from servers.work import Backlog, Job
 
 
 @gen.coroutine
@@ -112,16 +109,11 @@ class StreamHandler(BenchHandler):
             return  # the client left in the middle: nothing left to do
 
 
-@with_live(GENERATOR)
-@with_db(GenDbHandler)
-@with_upload(GEN)
-def make_app(config: ServerConfig) -> web.Application:
-    return strategy_app(
-        config,
-        sleep=SleepHandler,
-        cpu=CpuHandler,
-        upstream=UpstreamHandler,
-        fanout=FanoutHandler,
-        enqueue=EnqueueHandler,
-        stream=StreamHandler,
-    )
+HANDLERS = Handlers(
+    sleep=SleepHandler,
+    cpu=InlineCpuHandler,
+    upstream=UpstreamHandler,
+    fanout=FanoutHandler,
+    enqueue=EnqueueHandler,
+    stream=StreamHandler,
+)

@@ -8,13 +8,14 @@ import json
 import os
 import re
 from concurrent.futures import Executor
+from dataclasses import dataclass, fields
 from typing import Any
 
 from tornado import httpclient, web
 from tornado.iostream import StreamClosedError
 from tornado.simple_httpclient import HTTPTimeoutError
 
-from servers.config import (
+from catalog.limits import (
     CPU_N_MAX,
     FANOUT_N_MAX,
     FANOUT_TOTAL_MS_MAX,
@@ -23,20 +24,18 @@ from servers.config import (
     STREAM_CHUNKS_MAX,
     STREAM_TOTAL_BYTES_MAX,
     STREAM_TOTAL_MS_MAX,
-    UPSTREAM_CONNECT_TIMEOUT_S,
-    ServerConfig,
 )
-from servers.work import (
-    STREAM_CONTENT_TYPE,
-    Backlog,
+from catalog.payloads import STREAM_CONTENT_TYPE, cpu_work, stream_chunk
+from catalog.server_config import ServerConfig
+from servers.config import UPSTREAM_CONNECT_TIMEOUT_S
+from servers.upstream import (
     BlockingUpstream,
-    Job,
     UpstreamError,
     delay_path,
     parse_backend_body,
-    stream_chunk,
     upstream_timeout_s,
 )
+from servers.work import Backlog, Job
 
 _UINT = re.compile(r"[0-9]{1,9}")
 FANOUT_FORMS = ("list", "dict")
@@ -237,44 +236,42 @@ class JsonHandler(BenchHandler):
         self.write_json({"message": "Hello, World!", "numbers": list(range(10))})
 
 
-def common_routes(config: ServerConfig) -> list[tuple[str, type[BenchHandler], dict[str, Any]]]:
+class InlineCpuHandler(BenchHandler):
+    """/cpu on the IOLoop: the work holds it until done. Shared by every strategy that runs its
+    CPU work inline (sync, multiprocess, and the awaiting ones: awaiting does not help CPU)."""
+
+    def get(self) -> None:
+        n = self.cpu_n_param()
+        self.write_json({"n": n, "result": cpu_work(n)})
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """A strategy's own handlers for the request → response workloads whose code differs
+    between strategies (the long-lived, upload and database ones are chosen by its Style:
+    servers/registry.py)."""
+
+    sleep: type[BenchHandler]
+    cpu: type[BenchHandler]
+    upstream: type[BenchHandler]
+    fanout: type[BenchHandler]
+    enqueue: type[BenchHandler]
+    stream: type[BenchHandler]
+
+    def routes(self, kw: dict[str, Any]) -> list[Route]:
+        return [(f"/{f.name}", getattr(self, f.name), kw) for f in fields(self)]
+
+
+Route = tuple[str, Any, dict[str, Any]]
+
+
+def common_routes(config: ServerConfig) -> list[Route]:
     kw = {"config": config}
     return [
         (r"/health", HealthHandler, kw),
         (r"/hello", HelloHandler, kw),
         (r"/json", JsonHandler, kw),
     ]
-
-
-def strategy_app(
-    config: ServerConfig,
-    *,
-    sleep: type[BenchHandler],
-    cpu: type[BenchHandler],
-    upstream: type[BenchHandler],
-    fanout: type[BenchHandler],
-    enqueue: type[BenchHandler],
-    stream: type[BenchHandler],
-    **extra: Any,
-) -> web.Application:
-    """The full endpoint set: the shared routes plus a strategy's handlers, each given
-    the config and any extra per-strategy objects (executor, blocking client) via initialize.
-    The extra objects are also kept in the application's settings, for `release`; so is the
-    process's /enqueue backlog (handlers reach it as ``self.backlog``)."""
-    kw = {"config": config, **extra}
-    return make_application(
-        [
-            *common_routes(config),
-            (r"/sleep", sleep, kw),
-            (r"/cpu", cpu, kw),
-            (r"/upstream", upstream, kw),
-            (r"/fanout", fanout, kw),
-            (r"/enqueue", enqueue, kw),
-            (r"/stream", stream, kw),
-        ],
-        backlog=Backlog(config.max_backlog),
-        **extra,
-    )
 
 
 def make_application(routes: list[Any], **settings: Any) -> web.Application:

@@ -7,7 +7,6 @@ forwards SIGTERM/SIGINT to the children and exits when they have.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -24,29 +23,16 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.process import fork_processes
 
-from servers import announce
-from servers.config import (
-    ASYNC_MAX_CLIENTS,
-    DEFAULT_DB_POOL,
-    DEFAULT_HOST,
-    DEFAULT_MAX_BACKLOG,
-    DEFAULT_THREADS,
-    HTTP_CLIENTS,
-    IDLE_CONNECTION_TIMEOUT_S,
-    MAX_BODY_SIZE,
-    MAX_HEADER_SIZE,
-    PYCURL_HINT,
-    UPLOAD_BYTES_MAX,
-    UPLOAD_MODES,
-    ServerConfig,
-    pycurl_importable,
-)
-from servers.fdlimit import raise_nofile
+from catalog.fdlimit import raise_nofile
+from catalog.lifeline import die_with_parent
+from catalog.limits import PYCURL_HINT, pycurl_importable
+from catalog.server_config import ServerConfig, parse
+from catalog.strategies import forks
+from record import announce
+from servers.config import ASYNC_MAX_CLIENTS, IDLE_CONNECTION_TIMEOUT_S, MAX_HEADER_SIZE
 from servers.handlers import release
-from servers.lifeline import die_with_parent
-from servers.registry import BACKEND, VARIANTS, get_variant
+from servers.registry import make_app
 from servers.upload import server_body_limit, server_body_timeout
-from servers.variants import LOOPS
 
 # After SIGTERM a process gets this long to finish in-flight requests; a handler blocked in
 # a long sleep cannot reach the event loop, so a watchdog thread ends the process then.
@@ -57,87 +43,6 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # The AsyncHTTPClient implementation behind each --http-client choice (None: Tornado's default,
 # simple_httpclient, which opens a new connection for every call).
 ASYNC_CLIENT_IMPL = {"simple": None, "curl": "tornado.curl_httpclient.CurlAsyncHTTPClient"}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m servers",
-        description="Run one tornado-bench server variant (or the upstream backend).",
-    )
-    parser.add_argument("variant", choices=[*VARIANTS, BACKEND.name], help="strategy to serve")
-    parser.add_argument("--port", type=int, default=8888, help="TCP port (0 = any free port)")
-    parser.add_argument(
-        "--port-file",
-        type=Path,
-        default=None,
-        help="once bound, write the port (and pid) here as JSON: with --port 0, how the "
-        "starter learns the port the kernel picked (servers/announce.py)",
-    )
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)"
-    )
-    parser.add_argument("--loop", choices=LOOPS, default="asyncio", help="event loop")
-    parser.add_argument(
-        "--processes", type=int, default=0, help="multiprocess: process count (0 = one per CPU)"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help="threadpool: executor size"
-    )
-    parser.add_argument(
-        "--pool-processes",
-        type=int,
-        default=0,
-        help="processpool: worker processes of its ProcessPoolExecutor (0 = one per core the "
-        "server may run on)",
-    )
-    parser.add_argument(
-        "--upload",
-        choices=UPLOAD_MODES,
-        default="buffered",
-        help="POST /upload: buffered (Tornado reads the whole body, then the handler runs) or "
-        "streamed (@stream_request_body: the handler hashes each chunk as it arrives)",
-    )
-    parser.add_argument(
-        "--max-upload-bytes",
-        type=int,
-        default=MAX_BODY_SIZE,
-        help="POST /upload: the largest body taken, a 413 above (default %(default)s, at most "
-        f"{UPLOAD_BYTES_MAX})",
-    )
-    parser.add_argument(
-        "--backend-url", default=None, help="base URL of the upstream backend (http://host:port)"
-    )
-    parser.add_argument(
-        "--db-url", default=None, help="/db: the PostgreSQL database (postgresql://...)"
-    )
-    parser.add_argument(
-        "--db-pool",
-        type=int,
-        default=DEFAULT_DB_POOL,
-        help="/db: connections of the awaiting strategies' pool (default %(default)s; "
-        "threadpool has one per thread, the others one per process)",
-    )
-    parser.add_argument(
-        "--reuse-port",
-        action="store_true",
-        help="multiprocess: each process binds its own SO_REUSEPORT socket (the kernel spreads "
-        "connections) instead of all accepting on one shared socket",
-    )
-    parser.add_argument(
-        "--max-backlog",
-        type=int,
-        default=DEFAULT_MAX_BACKLOG,
-        help="/enqueue: background jobs pending (queued + in progress) past which a new one "
-        "is a 503 (default %(default)s)",
-    )
-    parser.add_argument(
-        "--http-client",
-        choices=HTTP_CLIENTS,
-        default="simple",
-        help="upstream client of the awaiting strategies: simple (a connection per call) or "
-        "curl (pycurl; connections kept alive)",
-    )
-    return parser
 
 
 def http_client_problem(name: str) -> str | None:
@@ -157,7 +62,7 @@ def _exit_after(seconds: float) -> None:
 
 async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
     AsyncHTTPClient.configure(ASYNC_CLIENT_IMPL[config.http_client], max_clients=ASYNC_MAX_CLIENTS)
-    app = get_variant(config.variant).make_app(config)
+    app = make_app(config)
     server = HTTPServer(
         app,
         idle_connection_timeout=IDLE_CONNECTION_TIMEOUT_S,
@@ -227,7 +132,7 @@ def _fork_workers(n: int) -> None:
     if stopping.is_set():  # restarted by fork_processes while the parent was stopping
         raise SystemExit(0)
     # A worker dies with the parent that forked it, even when the parent is SIGKILLed and
-    # cannot forward anything (servers/lifeline.py).
+    # cannot forward anything (catalog/lifeline.py).
     die_with_parent(parent_pid)
 
 
@@ -244,11 +149,10 @@ def _reserve_port(host: str, port: int) -> socket.socket:
 
 
 def serve(config: ServerConfig, port_file: Path | None = None) -> int:
-    variant = get_variant(config.variant)
     raise_nofile()  # a long-lived connection is a descriptor: take all the kernel allows
     # With reuse_port, the parent only reserves the port; each forked process binds its own
     # SO_REUSEPORT socket after the fork.
-    reuse = config.reuse_port and variant.forks
+    reuse = config.reuse_port
     try:
         sockets = (
             [_reserve_port(config.host, config.port)]
@@ -268,7 +172,7 @@ def serve(config: ServerConfig, port_file: Path | None = None) -> int:
         f"http_client={config.http_client} pid={os.getpid()}",
         flush=True,
     )
-    if variant.forks:
+    if forks(config.variant):
         _fork_workers(config.process_count)
     if reuse:
         sockets[0].close()  # in a worker: the parent's reservation is not this process's socket
@@ -278,31 +182,12 @@ def serve(config: ServerConfig, port_file: Path | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        config = ServerConfig(
-            variant=args.variant,
-            host=args.host,
-            port=args.port,
-            loop=args.loop,
-            processes=args.processes,
-            threads=args.threads,
-            pool_processes=args.pool_processes,
-            upload=args.upload,
-            upload_max_bytes=args.max_upload_bytes,
-            backend_url=args.backend_url,
-            reuse_port=args.reuse_port,
-            db_url=args.db_url,
-            db_pool=args.db_pool,
-            max_backlog=args.max_backlog,
-            http_client=args.http_client,
-        )
+        config, port_file = parse(argv)
         problem = http_client_problem(config.http_client)
         if problem is not None:
             raise ValueError(problem)
-        if args.reuse_port and not get_variant(args.variant).forks:
-            raise ValueError("--reuse-port is for a forking strategy (multiprocess) only")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return serve(config, args.port_file)
+    return serve(config, port_file)

@@ -37,9 +37,8 @@ from typing import Any
 from tornado import gen, locks, web, websocket
 from tornado.ioloop import IOLoop
 
-from servers.config import MS_MAX, ServerConfig
-from servers.handlers import BenchHandler
-from servers.livework import (
+from catalog.limits import MS_MAX
+from catalog.live import (
     CLOSE_POLICY,
     DEFAULT_FEED_BYTES,
     DEFAULT_INTERVAL_MS,
@@ -59,6 +58,9 @@ from servers.livework import (
     Schedule,
     feed_message,
 )
+from catalog.server_config import ServerConfig
+from catalog.strategies import Style
+from servers.handlers import BenchHandler, Route
 from servers.work import blocking_sleep
 
 
@@ -442,36 +444,20 @@ class GenPoll(PollHandler):
 
 # --- wiring -------------------------------------------------------------------------------
 
-BLOCKING = (BlockingEcho, BlockingPoll)
-POOL = (PoolEcho, PoolPoll)
-AWAITING = (AwaitEcho, AwaitPoll)
-GENERATOR = (GenEcho, GenPoll)
+# How each Style waits on a long-lived connection: its echo socket and its poll handler (the
+# feed's broadcast is the same for all). processpool waits on the IOLoop, as the awaiting
+# styles do: a waiting socket or poll is no blocking work to hand a worker process, and its
+# state (the socket, the schedule) cannot cross into one.
+HANDLERS: dict[Style, tuple[type[EchoSocket], type[PollHandler]]] = {
+    Style.BLOCKING: (BlockingEcho, BlockingPoll),
+    Style.POOL: (PoolEcho, PoolPoll),
+    Style.AWAITING: (AwaitEcho, AwaitPoll),
+    Style.GENERATOR: (GenEcho, GenPoll),
+    Style.PROCESS_POOL: (AwaitEcho, AwaitPoll),
+}
 
 
-def add_live(
-    app: web.Application, config: ServerConfig, style: tuple[type[EchoSocket], type[PollHandler]]
-) -> web.Application:
-    """Route /ws/echo, /ws/feed and /poll to a strategy's handlers; the process's LiveHub is
-    kept in app.settings["live"] (/health reports it)."""
-    echo, poll = style
-    hub = LiveHub()
-    app.settings["live"] = hub
-    kw = {"config": config, "hub": hub, "executor": app.settings.get("executor")}
-    app.wildcard_router.add_rules(
-        [(r"/ws/echo", echo, kw), (r"/ws/feed", FeedSocket, kw), (r"/poll", poll, kw)]
-    )
-    return app
-
-
-def with_live(style: tuple[type[EchoSocket], type[PollHandler]]) -> Any:
-    """Decorates a strategy's make_app: its application also serves the long-lived
-    endpoints in ``style`` (BLOCKING, POOL, AWAITING or GENERATOR)."""
-
-    def wrap(make_app: Any) -> Any:
-        @functools.wraps(make_app)
-        def make(config: ServerConfig) -> web.Application:
-            return add_live(make_app(config), config, style)
-
-        return make
-
-    return wrap
+def routes(style: Style, kw: dict[str, Any]) -> list[Route]:
+    """/ws/echo, /ws/feed and /poll in `style`; kw carries the process's LiveHub as `hub`."""
+    echo, poll = HANDLERS[style]
+    return [(r"/ws/echo", echo, kw), (r"/ws/feed", FeedSocket, kw), (r"/poll", poll, kw)]

@@ -17,8 +17,10 @@ import os
 import signal
 from typing import Any
 
-from servers.lifeline import die_with_parent
-from servers.work import BlockingUpstream, Job, blocking_sleep, cpu_work
+from catalog.lifeline import die_with_parent
+from catalog.payloads import cpu_work
+from servers.upstream import BlockingUpstream
+from servers.work import Job, blocking_sleep
 
 # How long the workers wait for each other at start (every one must be up before the server
 # answers its first request); far above a spawn's cost even on a loaded machine.
@@ -36,7 +38,7 @@ def start_worker(
     server_pid: int, barrier: Any, backend_url: str | None, db_url: str | None
 ) -> None:
     """The pool's initializer, once per worker process: die with the server whatever kills it
-    (servers/lifeline.py), leave Ctrl-C to the server (which stops the pool itself), open
+    (catalog/lifeline.py), leave Ctrl-C to the server (which stops the pool itself), open
     this process's clients, then wait until every worker of the pool has got this far, so
     that the warm-up in the server returns only when the whole pool is up."""
     die_with_parent(server_pid)
@@ -83,13 +85,13 @@ def job(ms: int | None, n: int | None) -> None:
 
 
 def te(kind: str, n: int) -> Any:
-    """One TechEmpower database type (servers/tework.py) on this worker's connection."""
-    from servers.dbqueries import DbUnavailable
-    from servers.tework import blocking_work
+    """One TechEmpower database type (servers/dbqueries.py: te_blocking) on this worker's
+    connection."""
+    from servers.dbqueries import DbUnavailable, te_blocking
 
     if _Worker.db is None:
         raise DbUnavailable("database unavailable: the pool worker has no connection")
-    return _Worker.db.call(blocking_work, kind, n)
+    return _Worker.db.call(te_blocking, kind, n)
 
 
 def db(query: str, ms: int, n: int) -> dict[str, Any]:

@@ -22,13 +22,9 @@ from tornado import web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
+from catalog.server_config import ServerConfig
 from servers import poolwork
-from servers.config import ServerConfig
-from servers.db import ProcessPoolDbHandler
-from servers.handlers import BenchHandler, strategy_app
-from servers.live import AWAITING, with_live
-from servers.upload import INLINE, with_upload
-from servers.withdb import with_db
+from servers.handlers import BenchHandler, Handlers
 
 # The header naming the worker process that did a request's work (the pid in the body, as
 # on every strategy, is the process that served the request).
@@ -138,20 +134,16 @@ def start_pool(config: ServerConfig) -> ProcessPoolExecutor:
     return executor
 
 
-# The long-lived endpoints wait on the IOLoop (a Condition, as the coroutine styles do): a
-# waiting socket or poll is no blocking work to hand a worker process, and their state (the
-# socket, the schedule) cannot cross into one.
-@with_live(AWAITING)
-@with_db(ProcessPoolDbHandler)
-@with_upload(INLINE)
-def make_app(config: ServerConfig) -> web.Application:
-    return strategy_app(
-        config,
-        sleep=SleepHandler,
-        cpu=CpuHandler,
-        upstream=UpstreamHandler,
-        fanout=FanoutHandler,
-        enqueue=EnqueueHandler,
-        stream=StreamHandler,
-        executor=start_pool(config),
-    )
+HANDLERS = Handlers(
+    sleep=SleepHandler,
+    cpu=CpuHandler,
+    upstream=UpstreamHandler,
+    fanout=FanoutHandler,
+    enqueue=EnqueueHandler,
+    stream=StreamHandler,
+)
+
+
+def resources(config: ServerConfig) -> dict[str, Any]:
+    """The pool of worker processes, warm before the server answers anything."""
+    return {"executor": start_pool(config)}

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornado import web
-
-from servers.config import ServerConfig
-from servers.db import BlockingDbHandler
-from servers.handlers import BenchHandler, strategy_app
-from servers.live import BLOCKING, with_live
-from servers.upload import INLINE, with_upload
-from servers.withdb import with_db
-from servers.work import BlockingUpstream, blocking_sleep, cpu_work
+from catalog.server_config import ServerConfig
+from servers.handlers import BenchHandler, Handlers, InlineCpuHandler
+from servers.upstream import BlockingUpstream
+from servers.work import blocking_sleep
 
 
 class SleepHandler(BenchHandler):
@@ -21,12 +16,6 @@ class SleepHandler(BenchHandler):
         ms = self.ms_param()
         blocking_sleep(ms)
         self.write_slept(ms)
-
-
-class CpuHandler(BenchHandler):
-    def get(self) -> None:
-        n = self.cpu_n_param()
-        self.write_json({"n": n, "result": cpu_work(n)})
 
 
 class EnqueueHandler(BenchHandler):
@@ -83,17 +72,16 @@ class FanoutHandler(UpstreamHandler):
         self.write_fanout(n, ms, form, "sequential", self.upstream.fanout(n, ms))
 
 
-@with_live(BLOCKING)
-@with_db(BlockingDbHandler)
-@with_upload(INLINE)
-def make_app(config: ServerConfig) -> web.Application:
-    return strategy_app(
-        config,
-        sleep=SleepHandler,
-        cpu=CpuHandler,
-        upstream=UpstreamHandler,
-        fanout=FanoutHandler,
-        enqueue=EnqueueHandler,
-        stream=StreamHandler,
-        upstream_client=BlockingUpstream(config.backend_url),
-    )
+HANDLERS = Handlers(
+    sleep=SleepHandler,
+    cpu=InlineCpuHandler,
+    upstream=UpstreamHandler,
+    fanout=FanoutHandler,
+    enqueue=EnqueueHandler,
+    stream=StreamHandler,
+)
+
+
+def resources(config: ServerConfig) -> dict[str, Any]:
+    """A kept-alive connection to the backend, one per thread (the IOLoop's, here)."""
+    return {"upstream_client": BlockingUpstream(config.backend_url)}

@@ -4,10 +4,10 @@
   World!"}``): no I/O, so one shared handler each (``/hello`` and ``/json`` keep their own
   bodies);
 - ``/te/db``, ``/te/queries?queries=N``, ``/te/updates?queries=N``, ``/te/fortunes``: the
-  World and Fortune tables, through the connections servers/withdb.py opened for the strategy and
+  World and Fortune tables, through the connections servers/db.py opened for the strategy and
   in its style: sync and multiprocess block on their process's connection, threadpool runs the
   blocking work in its executor, coroutine and fanout await the async pool, gencoroutine
-  yields it. The work itself (servers/tework.py) is the same SQL for all.
+  yields it. The work itself (servers/dbqueries.py: te_blocking, te_async) is the same SQL for all.
 
 fortunes is rendered by ``RequestHandler.render`` from servers/templates/fortunes.html, with
 Tornado's default autoescape (xhtml_escape), so the <script> fortune arrives as text.
@@ -23,17 +23,12 @@ from typing import Any
 from tornado import gen, web
 from tornado.ioloop import IOLoop
 
-from servers.config import ServerConfig
-from servers.db import (
-    AsyncDbHandler,
-    BlockingDbHandler,
-    DbHandler,
-    GenDbHandler,
-    ProcessPoolDbHandler,
-    ThreadpoolDbHandler,
-)
-from servers.handlers import BenchHandler
-from servers.tework import DB_KINDS, async_work, blocking_work, clamp_queries
+from catalog.server_config import ServerConfig
+from catalog.strategies import Style
+from catalog.techempower import DB_KINDS, clamp_queries
+from servers.db import DbHandler
+from servers.dbqueries import te_async, te_blocking
+from servers.handlers import BenchHandler, Route
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PLAINTEXT = b"Hello, World!"
@@ -87,7 +82,8 @@ class BlockingTeHandler(TeDbHandler):
     """sync, multiprocess: the queries block the IOLoop."""
 
     def get(self) -> None:
-        self.answer(self.db.call(blocking_work, *self.work_args()))
+        args = self.work_args()
+        self.answer(self.db.call(te_blocking, *args))
 
 
 class ThreadpoolTeHandler(TeDbHandler):
@@ -96,7 +92,7 @@ class ThreadpoolTeHandler(TeDbHandler):
     async def get(self) -> None:
         args = self.work_args()
         result = await IOLoop.current().run_in_executor(
-            self.executor, self.db.call, blocking_work, *args
+            self.executor, self.db.call, te_blocking, *args
         )
         self.answer(result)
 
@@ -115,7 +111,8 @@ class AsyncTeHandler(TeDbHandler):
     """coroutine, fanout: ``async def``, each query awaited on the event loop."""
 
     async def get(self) -> None:
-        self.answer(await self.db.call(async_work, *self.work_args()))
+        args = self.work_args()
+        self.answer(await self.db.call(te_async, *args))
 
 
 class GenTeHandler(TeDbHandler):
@@ -123,32 +120,26 @@ class GenTeHandler(TeDbHandler):
 
     @gen.coroutine
     def get(self) -> Generator[Any, Any, None]:
-        result = yield self.db.call(async_work, *self.work_args())
+        args = self.work_args()
+        result = yield self.db.call(te_async, *args)
         self.answer(result)
 
 
-_STYLES: dict[type[DbHandler], type[TeDbHandler]] = {
-    BlockingDbHandler: BlockingTeHandler,
-    ThreadpoolDbHandler: ThreadpoolTeHandler,
-    ProcessPoolDbHandler: ProcessPoolTeHandler,
-    AsyncDbHandler: AsyncTeHandler,
-    GenDbHandler: GenTeHandler,
+# Each Style's handler of the database types (the arguments are checked, and a missing
+# database refused with a 503, before the connections are touched).
+HANDLERS: dict[Style, type[TeDbHandler]] = {
+    Style.BLOCKING: BlockingTeHandler,
+    Style.POOL: ThreadpoolTeHandler,
+    Style.PROCESS_POOL: ProcessPoolTeHandler,
+    Style.AWAITING: AsyncTeHandler,
+    Style.GENERATOR: GenTeHandler,
 }
 
 
-def te_style(db_handler: type[DbHandler]) -> type[TeDbHandler]:
-    """The TechEmpower handler in the style of a strategy's /db handler (or of the nearest
-    style it derives from)."""
-    for cls in db_handler.__mro__:
-        if cls in _STYLES:
-            return _STYLES[cls]
-    raise KeyError(f"no TechEmpower style for {db_handler.__name__}")
-
-
-def te_routes(config: ServerConfig, db_handler: type[DbHandler], kw: dict[str, Any]) -> list[Any]:
-    """The six types' routes, the database ones in the strategy's style (kw: config, db and
-    executor, as /db gets them)."""
-    handler = te_style(db_handler)
+def routes(config: ServerConfig, style: Style, kw: dict[str, Any]) -> list[Route]:
+    """The six types' routes, the database ones in `style` (kw: config, db and executor, as
+    /db gets them)."""
+    handler = HANDLERS[style]
     return [
         (r"/te/plaintext", PlaintextHandler, {"config": config}),
         (r"/te/json", TeJsonHandler, {"config": config}),

@@ -11,13 +11,11 @@ from tornado import web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.config import ServerConfig
-from servers.db import ThreadpoolDbHandler
-from servers.handlers import BenchHandler, strategy_app
-from servers.live import POOL, with_live
-from servers.upload import OFFLOAD, with_upload
-from servers.withdb import with_db
-from servers.work import BlockingUpstream, blocking_sleep, cpu_work
+from catalog.payloads import cpu_work
+from catalog.server_config import ServerConfig
+from servers.handlers import BenchHandler, Handlers
+from servers.upstream import BlockingUpstream
+from servers.work import blocking_sleep
 
 
 class OffloadHandler(BenchHandler):
@@ -108,18 +106,19 @@ class StreamHandler(OffloadHandler):
             return  # the client left in the middle: nothing left to do
 
 
-@with_live(POOL)
-@with_db(ThreadpoolDbHandler)
-@with_upload(OFFLOAD)
-def make_app(config: ServerConfig) -> web.Application:
-    return strategy_app(
-        config,
-        sleep=SleepHandler,
-        cpu=CpuHandler,
-        upstream=UpstreamHandler,
-        fanout=FanoutHandler,
-        enqueue=EnqueueHandler,
-        stream=StreamHandler,
-        executor=ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bench"),
-        upstream_client=BlockingUpstream(config.backend_url),
-    )
+HANDLERS = Handlers(
+    sleep=SleepHandler,
+    cpu=CpuHandler,
+    upstream=UpstreamHandler,
+    fanout=FanoutHandler,
+    enqueue=EnqueueHandler,
+    stream=StreamHandler,
+)
+
+
+def resources(config: ServerConfig) -> dict[str, Any]:
+    """The pool every blocking call goes to, and a kept-alive backend connection per thread."""
+    return {
+        "executor": ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bench"),
+        "upstream_client": BlockingUpstream(config.backend_url),
+    }

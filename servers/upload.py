@@ -21,7 +21,6 @@ close before the answer); a chunked body past the limit is cut off by Tornado (a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from collections.abc import Awaitable
@@ -32,14 +31,11 @@ from tornado import gen, httputil, routing, web
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from servers.config import BODY_TIMEOUT_S, MAX_BODY_SIZE, UPLOAD_MIN_BYTES_PER_S, ServerConfig
+from catalog.limits import MAX_BODY_SIZE
+from catalog.server_config import ServerConfig
+from catalog.strategies import Style
+from servers.config import BODY_TIMEOUT_S, UPLOAD_MIN_BYTES_PER_S
 from servers.handlers import BenchHandler
-
-INLINE = "inline"  # hashed on the IOLoop, plain methods
-AWAIT = "await"  # hashed on the IOLoop, ``async def`` methods
-GEN = "gen"  # hashed on the IOLoop, ``@gen.coroutine`` post
-OFFLOAD = "offload"  # hashed in the application's executor (a thread pool)
-STYLES = (INLINE, AWAIT, GEN, OFFLOAD)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -51,7 +47,7 @@ def server_body_limit(config: ServerConfig) -> int:
     handler runs, so the server-wide limit must admit it; a streamed one raises the limit
     for its own request only (StreamedUpload.prepare)."""
     if config.upload == "buffered":
-        return max(MAX_BODY_SIZE, config.upload_max_bytes)
+        return max(MAX_BODY_SIZE, config.max_upload_bytes)
     return MAX_BODY_SIZE
 
 
@@ -59,7 +55,7 @@ def server_body_timeout(config: ServerConfig) -> float:
     """The HTTPServer's body_timeout, which Tornado applies to the whole body: the fixed
     hardening timeout plus the time the largest admitted body (64 KiB unless the server
     takes uploads) needs at the slowest rate still counted as sending."""
-    return BODY_TIMEOUT_S + config.upload_max_bytes / UPLOAD_MIN_BYTES_PER_S
+    return BODY_TIMEOUT_S + config.max_upload_bytes / UPLOAD_MIN_BYTES_PER_S
 
 
 class UploadHandler(BenchHandler):
@@ -108,7 +104,7 @@ class StreamedUpload(UploadHandler):
 
     def prepare(self) -> None:
         # This request only: the server-wide limit stays at MAX_BODY_SIZE.
-        self.request.connection.set_max_body_size(self.config.upload_max_bytes)  # type: ignore[union-attr]
+        self.request.connection.set_max_body_size(self.config.max_upload_bytes)  # type: ignore[union-attr]
         self.hasher = hashlib.sha256()
         self.length = 0
 
@@ -145,15 +141,16 @@ class OffloadStreamedUpload(StreamedUpload):
         return IOLoop.current().run_in_executor(self.executor, self.take, chunk)
 
 
-HANDLERS: dict[tuple[str, str], type[UploadHandler]] = {
-    (INLINE, "buffered"): BufferedUpload,
-    (AWAIT, "buffered"): AwaitBufferedUpload,
-    (GEN, "buffered"): GenBufferedUpload,
-    (OFFLOAD, "buffered"): OffloadBufferedUpload,
-    (INLINE, "streamed"): StreamedUpload,
-    (AWAIT, "streamed"): AwaitStreamedUpload,
-    (GEN, "streamed"): GenStreamedUpload,
-    (OFFLOAD, "streamed"): OffloadStreamedUpload,
+# Each Style's handler for each way of reading the body (catalog/limits.py UPLOAD_MODES). The
+# awaiting styles' data_received is a coroutine; threadpool hashes in its pool; processpool
+# hashes on the IOLoop, as sync does (a hash's running state cannot move between processes,
+# and shipping every chunk through a pipe would copy the body twice more).
+HANDLERS: dict[Style, dict[str, type[UploadHandler]]] = {
+    Style.BLOCKING: {"buffered": BufferedUpload, "streamed": StreamedUpload},
+    Style.POOL: {"buffered": OffloadBufferedUpload, "streamed": OffloadStreamedUpload},
+    Style.AWAITING: {"buffered": AwaitBufferedUpload, "streamed": AwaitStreamedUpload},
+    Style.GENERATOR: {"buffered": GenBufferedUpload, "streamed": GenStreamedUpload},
+    Style.PROCESS_POOL: {"buffered": BufferedUpload, "streamed": StreamedUpload},
 }
 
 
@@ -191,7 +188,7 @@ class UploadRouter(routing.Router):
         self.app = app
         self.handler = handler
         self.kwargs = kwargs
-        self.limit = kwargs["config"].upload_max_bytes
+        self.limit = kwargs["config"].max_upload_bytes
 
     def find_handler(
         self, request: httputil.HTTPServerRequest, **kwargs: Any
@@ -208,22 +205,7 @@ class UploadRouter(routing.Router):
         )
 
 
-def add_upload(app: web.Application, config: ServerConfig, style: str) -> web.Application:
-    """Route POST /upload to the handler of this strategy's style and the server's mode."""
-    handler = HANDLERS[(style, config.upload)]
-    kw = {"config": config, "executor": app.settings.get("executor")}
-    app.wildcard_router.add_rules([(r"/upload", UploadRouter(app, handler, kw))])
-    return app
-
-
-def with_upload(style: str) -> Any:
-    """Decorates a strategy's make_app: its application also serves /upload in `style`."""
-
-    def wrap(make_app: Any) -> Any:
-        @functools.wraps(make_app)
-        def make(config: ServerConfig) -> web.Application:
-            return add_upload(make_app(config), config, style)
-
-        return make
-
-    return wrap
+def route(app: web.Application, config: ServerConfig, style: Style, kw: dict[str, Any]) -> Any:
+    """POST /upload to the handler of this Style and the server's mode (a 413 above the
+    limit, decided on the headers alone)."""
+    return (r"/upload", UploadRouter(app, HANDLERS[style][config.upload], kw))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog.server_config import ServerConfig
 from harness.processes import children as procs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +93,10 @@ class Server:
 
 def start_server(variant: str, **kwargs: object) -> Server:
     port = procs.free_port()
-    child = procs.start(variant, procs.server_argv(variant, port, **kwargs))  # type: ignore[arg-type]
+    # None: the launcher's default (the form the tests pass "not for this strategy" in).
+    options = {k: v for k, v in kwargs.items() if v is not None}
+    config = ServerConfig(variant=variant, port=port, **options)  # type: ignore[arg-type]
+    child = procs.start(variant, procs.server_argv(config))
     try:
         procs.wait_ready(f"http://127.0.0.1:{port}/health", child)
     except Exception:

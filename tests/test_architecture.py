@@ -1,8 +1,9 @@
 """The rooms of the tree and which way imports may flow (docs/architecture.md):
-run_bench → commands → harness → servers/scenarios/loadgen; analysis reads the results format
-(record/) only; record/ depends on nothing of the project; inside harness and analysis, each
-package stands on its floor. Checked on the source, so an import hidden inside a function
-counts too."""
+run_bench → commands → harness/analysis → loadgen/scenarios → record → catalog. The catalogue
+(the benchmark's vocabulary) imports no other room and no Tornado or Locust; servers/, the
+subject under test, is imported by nobody but the `serve` command; inside harness and
+analysis, each package stands on its floor. Checked on the source, so an import hidden
+inside a function counts too."""
 
 from __future__ import annotations
 
@@ -17,18 +18,22 @@ from tests.conftest import ROOT
 
 PROJECT = (
     *("run_bench", "commands", "harness", "analysis", "record", "servers", "scenarios"),
-    "loadgen",
+    *("loadgen", "catalog"),
 )
+LOAD = {"locust", "gevent"}
 # package → top-level names its modules must never import
 FORBIDDEN = {
-    "commands": {"loadgen", "scenarios", "locust", "gevent", "run_bench"},
-    "analysis": {"commands", "harness", "scenarios", "loadgen", "locust", "gevent"},
-    "harness": {"commands", "analysis", "loadgen", "scenarios", "locust", "gevent", "run_bench"},
-    "record": {*PROJECT} - {"record"} | {"pandas", "locust", "gevent", "tornado"},
-    "servers": {"commands", "harness", "analysis", "scenarios", "loadgen", "locust", "gevent"}
-    | {"run_bench"},
-    "loadgen": {"commands", "harness", "analysis", "scenarios", "run_bench"},
-    "scenarios": {"commands", "harness", "analysis", "run_bench"},
+    "commands": {"loadgen", "scenarios", "run_bench", *LOAD},
+    # (analysis renders report.html with tornado.template, Tornado's template engine)
+    "analysis": {"commands", "harness", "scenarios", "loadgen", "servers", *LOAD},
+    "harness": {"commands", "analysis", "loadgen", "scenarios", "servers", "run_bench"}
+    | {"tornado", *LOAD},
+    "record": {*PROJECT} - {"record", "catalog"} | {"pandas", "tornado", *LOAD},
+    "catalog": {*PROJECT} - {"catalog"} | {"pandas", "pyarrow", "tornado", *LOAD},
+    "servers": {"commands", "harness", "analysis", "scenarios", "loadgen", "run_bench", *LOAD},
+    "loadgen": {"commands", "harness", "analysis", "scenarios", "servers", "run_bench"}
+    | {"tornado"},
+    "scenarios": {"commands", "harness", "analysis", "servers", "run_bench", "tornado"},
 }
 # Inside a room, a part never imports one on a floor above it (docs/architecture.md): the
 # analysis pipeline's flat modules → readings/ and compare/ → figures/ → report/ → ci/;
@@ -41,17 +46,17 @@ ABOVE = {
     "analysis.compare": ANALYSIS_PACKAGES - {"compare"},
     "analysis.figures": {"report", "compare", "ci", "history"},
     "analysis.report": {"ci", "history"},
-    "harness.suite": {"processes", "cell", "runner", "calibrate", "connections", "collect"},
-    "harness.processes": {"suite", "cell", "runner", "calibrate", "connections", "collect"},
+    "harness.suite": {"processes", "cell", "runner", "calibrate", "connections", "outcome"},
+    "harness.processes": {"suite", "cell", "runner", "calibrate", "connections", "outcome"},
 }
 
 
 # room → for a project room it may import only parts of: the modules it may take from it
-# (docs/architecture.md's table). Each of these is free of Tornado and Locust.
+# (docs/architecture.md's table): the servers' launcher for `serve`, the Locust files' checks
+# and WebSocket user.
 ONLY = {
-    "analysis": {"servers": {"variants", "workloads", "lifeline"}},
-    "loadgen": {"servers": {"lifeline", "fdlimit"}},
-    "scenarios": {"servers": {"work", "livework"}, "loadgen": {"checks", "websocket_user"}},
+    "commands": {"servers": {"launch"}},
+    "scenarios": {"loadgen": {"checks", "websocket_user"}},
 }
 
 
@@ -89,8 +94,8 @@ def test_imports_flow_one_way(package: str) -> None:
 
 @pytest.mark.parametrize("package", sorted(ONLY))
 def test_rooms_take_only_the_modules_their_table_allows(package: str) -> None:
-    """analysis reads servers' facts (variants, workloads) and lifeline only; the Locust side
-    takes lifeline; the scenario files take their checks and the CPU work they send."""
+    """`serve` is the one command that imports the servers; the scenario files take their
+    checks and the WebSocket user from the Locust side."""
     bad = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for name in imported_modules(path):
@@ -127,12 +132,15 @@ def test_each_package_stands_on_its_floor(part: str) -> None:
     assert bad == []
 
 
-def test_variant_facts_load_neither_tornado_nor_locust() -> None:
-    assert imported_roots(ROOT / "servers" / "variants.py") <= {"__future__", "math", "dataclasses"}
-    assert imported_roots(ROOT / "servers" / "workloads.py") <= {"__future__", "dataclasses"}
+def test_the_catalogue_loads_neither_tornado_nor_locust() -> None:
+    """Every room may import the catalogue because importing it starts nothing and loads no
+    framework: checked in a fresh interpreter."""
+    modules = sorted(p.stem for p in (ROOT / "catalog").glob("*.py") if p.stem != "__init__")
     code = (
-        "import sys, servers.variants, servers.workloads\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tornado', 'locust', 'gevent'))\n"
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module('catalog.' + m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tornado', 'locust', 'gevent', 'pandas', 'psycopg'))\n"
         "sys.exit(str(bad) if bad else 0)\n"
     )
     result = subprocess.run(
@@ -156,12 +164,13 @@ def _mentions_variant(node: ast.AST) -> bool:
 
 
 def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
-    """Variant facts are asked of servers/variants.py, never read off a name. ("fanout" is
+    """Variant facts are asked of catalog/strategies.py, never read off a name. ("fanout" is
     also a scenario's name, so only comparisons that involve a variant count.)"""
     names = ("sync", "coroutine", "threadpool", "fanout", "multiprocess", "gencoroutine")
-    homes = {ROOT / "servers" / "variants.py", ROOT / "servers" / "registry.py"}
+    homes = {ROOT / "catalog" / "strategies.py", ROOT / "servers" / "registry.py"}
     found = []
     for package in (
+        "catalog",
         "commands",
         "harness",
         "analysis",
@@ -190,6 +199,7 @@ def test_no_variant_name_is_compared_as_a_string_outside_its_home() -> None:
 def _product_files(skip: set[Path]) -> list[Path]:
     out = []
     for package in (
+        "catalog",
         "commands",
         "harness",
         "analysis",
@@ -209,16 +219,16 @@ def _name_constants(node: ast.AST, names: tuple[str, ...]) -> list[str]:
 
 def test_no_workload_name_is_compared_as_a_string_outside_its_home() -> None:
     """Workload facts (kind of work, backend, database, backlog, pool size) are asked of
-    servers/workloads.py, never read off a scenario's name: no comparison of a scenario with a
+    catalog/workloads.py, never read off a scenario's name: no comparison of a scenario with a
     workload's name, no module constant naming workloads (CPU_SCENARIOS, ENQUEUE = "enqueue"),
     no second DEFAULT_DB_POOL. Comparisons that involve a variant are the variant rule's
     ("fanout" is both a strategy and a workload)."""
-    from servers.workloads import WORKLOAD_NAMES
+    from catalog.workloads import WORKLOAD_NAMES
 
     upper = {n.upper().replace("-", "_") for n in WORKLOAD_NAMES}
     # the home, and the maker of synthetic runs, whose scenario names are data
     skip = {
-        ROOT / "servers" / "workloads.py",
+        ROOT / "catalog" / "workloads.py",
         ROOT / "analysis" / "synthetic.py",
         ROOT / "analysis" / "history" / "synthetic.py",
     }
@@ -236,15 +246,19 @@ def test_no_workload_name_is_compared_as_a_string_outside_its_home() -> None:
             for name in (t.id for t in targets if isinstance(t, ast.Name)):
                 spelled = _name_constants(node.value, WORKLOAD_NAMES)
                 named = spelled and ("SCENARIO" in name or name in upper)
-                if named or name == "DEFAULT_DB_POOL":
+                second_pool = name == "DEFAULT_DB_POOL" and path != ROOT / "catalog" / "limits.py"
+                if named or second_pool:
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert found == []
 
 
-def test_every_scenario_has_its_workload_facts() -> None:
-    """A scenario of the catalog without an entry in servers/workloads.py would be modelled,
-    charted and started as a user's own file."""
-    from harness.suite.catalog import SCENARIOS
-    from servers.workloads import WORKLOADS
+def test_every_workload_has_its_locust_file_and_every_locust_file_a_workload() -> None:
+    """A workload without its Locust file could not run; a Locust file of scenarios/ that no
+    workload names would be one nobody measures."""
+    from catalog.workloads import WORKLOADS
 
-    assert sorted(SCENARIOS) == sorted(WORKLOADS)
+    files = {w.locustfile for w in WORKLOADS.values()}
+    assert all(f.is_file() for f in files)
+    shipped = {p for p in (ROOT / "scenarios").glob("*.py") if p.stem != "__init__"}
+    helpers = {ROOT / "scenarios" / f"{m}.py" for m in ("db", "te")}  # shared by the db files
+    assert shipped - helpers == files

@@ -62,7 +62,7 @@ from analysis.compare.speed import (
     per_config_machine,
     waiting_with_machine,
 )
-from servers import workloads
+from catalog import workloads
 
 ALPHA = 0.05
 MIN_REPEATS = 3  # fewer valid repeats a side cannot estimate their own spread: no verdict

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter
 
 from analysis.figures import kit
 from analysis.readings.words import format_cost_ms
-from servers.variants import LOOPS
+from catalog.strategies import LOOPS
 
 MAX_WIDTH = 16.0  # inches
 CHAR_WIDTH = 0.085  # inches: a tick label's character at 10 pt, generously

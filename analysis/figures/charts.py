@@ -33,10 +33,10 @@ from analysis.readings import cost as readings_cost
 from analysis.readings import openloop as openloop_text
 from analysis.readings import summary as readings
 from analysis.readings import techempower
+from catalog import workloads
+from catalog.lifeline import die_with_parent
+from catalog.strategies import forks
 from record import io
-from servers import workloads
-from servers.lifeline import die_with_parent
-from servers.variants import forks
 
 CHART_DPI = 110
 CHART_WORKERS = 2  # processes that render charts side by side (rendering dominates report time)

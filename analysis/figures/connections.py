@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 
 from analysis.figures import kit
 from analysis.readings.connections import DELIVERY_SLO_MS
-from servers import workloads
-from servers.variants import LOOPS
+from catalog import workloads
+from catalog.strategies import LOOPS
 
 # A strategy on any loop but the default (LOOPS[0], asyncio) keeps its colour and marker,
 # hollow, on a dotted line, so the two lines of one strategy read as a pair.

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
-from servers.variants import TARGET, VARIANT_NAMES
+from catalog.strategies import TARGET, VARIANT_NAMES
 
 # Built-in strategies in their documented order, then an already running target.
 VARIANT_ORDER = [*VARIANT_NAMES, TARGET]

@@ -18,8 +18,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from analysis import aggregate
 from analysis.figures import kit
-from servers import workloads
-from servers.variants import concurrent_fanout
+from catalog import workloads
+from catalog.strategies import concurrent_fanout
 
 
 def _mean_by_users(frame: pd.DataFrame, col: str) -> pd.Series:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.compare.stats import is_cpu_bound
 from analysis.history.runs import HistoryRun
-from servers.workloads import WORKLOAD_NAMES
+from catalog.workloads import WORKLOAD_NAMES
 
 # Summaries before schema 5 have no config_id column: their configuration is the cell id
 # without its repeat suffix.

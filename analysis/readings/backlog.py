@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.readings.words import format_ms, format_rate
-from servers import workloads
-from servers.variants import forks
+from catalog import workloads
+from catalog.strategies import forks
 
 MIN_SAMPLES = 3  # fewer in the window: the slopes use every sample since the load began
 # A backlog's trend counts as growth (or shrinking) only when it is at least this many jobs

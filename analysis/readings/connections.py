@@ -11,9 +11,9 @@ import math
 import pandas as pd
 
 from analysis.readings.words import format_count, format_kb, format_ms_unit
-from servers import workloads
+from catalog import workloads
 
-# The long-lived workloads (servers/workloads.py: those whose messages are not requests).
+# The long-lived workloads (catalog/workloads.py: those whose messages are not requests).
 LIVE = tuple(name for name in workloads.WORKLOAD_NAMES if workloads.live(name))
 # The delivery objective the reading ranks feeds against (interactive: a tenth of a second).
 DELIVERY_SLO_MS = 100.0

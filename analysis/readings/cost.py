@@ -13,8 +13,8 @@ import math
 import pandas as pd
 
 from analysis.readings.words import format_change, format_cost_ms
+from catalog.strategies import LOOPS, VARIANT_NAMES
 from record.records import MEASURED_STATUSES
-from servers.variants import LOOPS, VARIANT_NAMES
 
 COST = "server_cpu_ms_per_req"
 COST_COLUMNS = ["scenario", "variant", "loop", "users", "cost_ms", "valid", "limited", "cells"]

@@ -10,8 +10,8 @@ import pandas as pd
 
 from analysis.precision import STABLE_HALF_WIDTH
 from analysis.readings.summary import IMBALANCE_SHARE
+from catalog.strategies import forks
 from record.records import MEASURED_STATUSES
-from servers.variants import forks
 
 MAX_LISTED = 10  # unstable cells named in the note; the cells table has every one
 REUSEPORT = "reuseport"  # in the cell id of a server started with SO_REUSEPORT (CellSpec)

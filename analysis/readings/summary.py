@@ -12,8 +12,8 @@ import pandas as pd
 
 from analysis import aggregate
 from analysis.readings.words import family, fmt
-from servers import workloads
-from servers.variants import concurrent_fanout, forks
+from catalog import workloads
+from catalog.strategies import concurrent_fanout, forks
 
 IMBALANCE_SHARE = 0.8  # a forked worker doing more than this share did the work alone
 LOW_EFFICIENCY = 0.6  # readings call out valid cells this far below their bound

@@ -5,7 +5,7 @@ file is there so that the backlog over time, and the rate at which background wo
 completes, can be shown.
 
 A multiprocess server's /health is answered by whichever of its processes accepted the poll's
-connection, and each process counts only its own jobs (servers/work.py, Backlog): a row of a
+connection, and each process counts only its own jobs (servers/work.py: Backlog): a row of a
 multiprocess cell is one process's backlog, not the server's. The `pid` column says which.
 """
 
@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog import workloads
 from harness.processes import children as procs
 from record import io
 from record.schema import BACKLOG_COLUMNS, BACKLOG_FILE
-from servers import workloads
 
 POLL_INTERVAL_S = 0.5
 # A poll that takes longer is skipped (a blocking strategy may hold /health behind a job).
@@ -31,7 +31,7 @@ Row = tuple[float, int, int, int, int, int]
 
 
 def wanted(scenario: str, user_file: bool, builtin_server: bool) -> bool:
-    """Poll a cell of a built-in workload that keeps a backlog (servers/workloads.py) on a
+    """Poll a cell of a built-in workload that keeps a backlog (catalog/workloads.py) on a
     server the harness started from servers/ (a target or an app has no known /health)."""
     return workloads.polls_backlog(scenario) and not user_file and builtin_server
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from catalog.lifeline import die_with_parent
+from catalog.server_config import ServerConfig
 from harness.processes import containment, logs
-from servers.announce import read_port
-from servers.lifeline import die_with_parent
+from record.announce import read_port
 
 T = TypeVar("T")
 
@@ -275,7 +276,7 @@ def start_listening(
 ) -> tuple[Child, int]:
     """For the project's own launcher (`python -m servers ... --port 0 --port-file F`): the
     kernel picks the port at the bind, and the launcher reports the one it got
-    (servers/announce.py), so no port can be taken meanwhile. The child and its port."""
+    (record/announce.py), so no port can be taken meanwhile. The child and its port."""
     with tempfile.TemporaryDirectory(prefix="tornado-bench-port-") as folder:
         port_file = Path(folder) / "port.json"
         child = start(name, argv_for(port_file), **kwargs)
@@ -298,46 +299,10 @@ def python_argv(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def server_argv(
-    variant: str,
-    port: int,
-    *,
-    host: str = "127.0.0.1",
-    loop: str = "asyncio",
-    processes: int | None = None,
-    threads: int | None = None,
-    backend_url: str | None = None,
-    reuse_port: bool = False,
-    http_client: str | None = None,
-    max_backlog: int | None = None,
-    pool_processes: int | None = None,
-    upload: str | None = None,
-    max_upload_bytes: int | None = None,
-    port_file: Path | None = None,
-) -> list[str]:
-    argv = python_argv("-m", "servers", variant, "--port", str(port), "--host", host)
-    argv += ["--loop", loop]
-    if processes is not None:
-        argv += ["--processes", str(processes)]
-    if threads is not None:
-        argv += ["--threads", str(threads)]
-    if backend_url is not None:
-        argv += ["--backend-url", backend_url]
-    if reuse_port:
-        argv.append("--reuse-port")
-    if http_client is not None:
-        argv += ["--http-client", http_client]
-    if max_backlog is not None:
-        argv += ["--max-backlog", str(max_backlog)]
-    if pool_processes is not None:
-        argv += ["--pool-processes", str(pool_processes)]
-    if upload is not None:
-        argv += ["--upload", upload]
-    if max_upload_bytes is not None:
-        argv += ["--max-upload-bytes", str(max_upload_bytes)]
-    if port_file is not None:
-        argv += ["--port-file", str(port_file)]
-    return argv
+def server_argv(config: ServerConfig, port_file: Path | None = None) -> list[str]:
+    """The command line of a built-in server (catalog/server_config.py: the launcher reads
+    the same options back)."""
+    return python_argv("-m", "servers", *config.argv(port_file))
 
 
 def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict[str, str], bytes]:

@@ -1,7 +1,7 @@
 """A PID namespace per server, backend and database, so that the kernel ends a whole process
 tree when the harness dies, however it dies (SIGKILL included).
 
-PR_SET_PDEATHSIG (servers/lifeline.py) ends the processes the harness starts, but it is not
+PR_SET_PDEATHSIG (catalog/lifeline.py) ends the processes the harness starts, but it is not
 inherited across fork: a user's app that forks its own workers (`fork_processes`, `start(0)`)
 or daemonizes (double fork and `setsid`) leaves processes nothing links to the harness. A PID
 namespace does: when a namespace's first process (its init) exits, the kernel SIGKILLs every
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import psutil
 
-from harness.paths import PROJECT_ROOT
+from catalog.paths import PROJECT_ROOT
 
 CLONE_NEWUSER = 0x10000000  # <linux/sched.h>
 CLONE_NEWPID = 0x20000000
-# libc is looked up here, in the parent, never between fork and exec (see servers/lifeline.py).
+# libc is looked up here, in the parent, never between fork and exec (see catalog/lifeline.py).
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 WARNING = (
     "warning: cannot give servers a PID namespace ({reason}); a process a server forks or "

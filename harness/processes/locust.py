@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.paths import PROJECT_ROOT
+from catalog.paths import PROJECT_ROOT
 from harness.processes import children as procs
 from harness.processes import logs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv, worker_argv

@@ -14,7 +14,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.paths import PROJECT_ROOT, SCENARIO_DIR
+from catalog.limits import DEFAULT_ARRIVALS
+from catalog.paths import PROJECT_ROOT, SCENARIO_DIR
 from harness.processes.children import python_argv
 from harness.timing import TAIL_S, planned_load_s
 from record.schema import GO_FILE, GO_WAIT_S
@@ -61,7 +62,7 @@ class LoadSpec:
     warmup_s: float = 0.0
     duration_s: float
     rate: float | None = None
-    arrivals: str = "constant"
+    arrivals: str = DEFAULT_ARRIVALS
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from servers.lifeline import die_with_parent
+from catalog.lifeline import die_with_parent
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)  # fmt: skip

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from catalog.limits import DB_URL_SCHEMES
 from harness.hosts import require_loopback
 from harness.processes import children as procs
 from harness.processes import logs
 from record.errors import UserError, first_line
-from servers.config import DB_URL_SCHEMES
 
 # Where Debian-like systems install the binaries (initdb is not on PATH there).
 SEARCH_DIRS = ("/usr/lib/postgresql/*/bin",)
@@ -177,12 +177,12 @@ def connect(url: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
 def seed(url: str) -> None:
     """The tables the db scenarios read and write, and TechEmpower's World and Fortune
     (idempotent)."""
-    from servers import tework
-    from servers.dbqueries import SCHEMA_SQL
+    from catalog import techempower
+    from catalog.db import SCHEMA_SQL
 
     with connect(url) as conn:
         conn.execute(SCHEMA_SQL)
-        conn.execute(tework.SCHEMA_SQL)
+        conn.execute(techempower.SCHEMA_SQL)
 
 
 def _wait_ready(url: str, child: procs.Child, log_path: Path | None) -> None:

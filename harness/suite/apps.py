@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog.strategies import TARGET, VARIANT_NAMES
 from harness.suite.checks import Checker
-from servers.variants import TARGET, VARIANT_NAMES
 
 APP_KEYS = {"name", "command", "health", "env", "cwd", "processes_hint"}
 PORT = "{port}"  # replaced by the free port the harness picked for the cell

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog.limits import MAX_BACKLOG_MAX, POOL_PROCESSES_MAX, PYCURL_HINT, pycurl_importable
 from record.errors import UserError
-from servers.config import MAX_BACKLOG_MAX, POOL_PROCESSES_MAX, PYCURL_HINT, pycurl_importable
 
 # Ranges for suite values: wide enough for real use, narrow enough to catch typos
 # (a 36000-second cell is almost always a mistake for 3600).

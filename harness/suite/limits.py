@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers import workloads
-from servers.fdlimit import LOOPBACK_SOURCES, nofile_hard
+from catalog import workloads
+from catalog.fdlimit import LOOPBACK_SOURCES, nofile_hard
 
 # Descriptors a process needs beside its connections (logs, pipes, sockets of its own).
 FD_SLACK = 256

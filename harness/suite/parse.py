@@ -11,21 +11,30 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from catalog import workloads
+from catalog.limits import (
+    ARRIVALS,
+    DEFAULT_ARRIVALS,
+    DEFAULT_HTTP_CLIENT,
+    DEFAULT_MAX_BACKLOG,
+    DEFAULT_THREADS,
+    DEFAULT_UPLOAD,
+    HTTP_CLIENTS,
+    UPLOAD_MODES,
+)
+from catalog.paths import SUITE_DIR
+from catalog.strategies import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
+from catalog.workloads import WORKLOADS
 from harness import placement as placements
 from harness.hosts import check_target
-from harness.paths import SUITE_DIR
 from harness.placement import PLACEMENTS
 from harness.suite.apps import AppEntry, parse_apps
-from harness.suite.catalog import SCENARIOS
 from harness.suite.checks import RANGES, Checker, pycurl_problem
 from harness.suite.scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
 from harness.suite.thresholds import parse_thresholds
 from record.errors import UserError
-from record.records import DEFAULT_HTTP_CLIENT, DEFAULT_MAX_ERROR_RATE, CellSpec
+from record.records import DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.thresholds import Threshold
-from servers import workloads
-from servers.config import DEFAULT_MAX_BACKLOG, DEFAULT_THREADS, HTTP_CLIENTS, UPLOAD_MODES
-from servers.variants import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 
 TOP_KEYS = {
     "name",
@@ -61,7 +70,6 @@ SERVER_KEYS = {
     "pool_processes",
     "upload",
 }
-ARRIVALS = ("constant", "poisson")  # loadgen/pacing.py
 # Open loop: at most this many requests in flight at once unless the suite says otherwise;
 # generous, so that reaching it means the server fell far behind (and is recorded).
 DEFAULT_MAX_IN_FLIGHT = 200
@@ -70,7 +78,6 @@ DEFAULT_DURATION_S = 10.0
 DEFAULT_WARMUP_S = 2.0
 DEFAULT_PROCESSES = 2  # a forking strategy's processes: one per core of a 2-core server side
 DEFAULT_PLACEMENT = "split"  # server and generator on cores of their own (harness/placement.py)
-DEFAULT_ARRIVALS = ARRIVALS[0]  # evenly spaced; "poisson" draws the gaps
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class Suite:
     pool_processes: int = 0
     # Upload scenarios: the server reads bodies buffered, streamed, or both to compare (cell
     # id `sync+streamed-...`).
-    upload: tuple[str, ...] = ("buffered",)
+    upload: tuple[str, ...] = (DEFAULT_UPLOAD,)
     target: str | None = None
     placement: str = DEFAULT_PLACEMENT
     path: str = ""
@@ -149,7 +156,7 @@ class Suite:
         data["loops"] = tuple(data["loops"])
         data["reuse_port"] = tuple(data.get("reuse_port", (False,)))
         data["http_client"] = tuple(data.get("http_client", (DEFAULT_HTTP_CLIENT,)))
-        data["upload"] = tuple(data.get("upload", ("buffered",)))
+        data["upload"] = tuple(data.get("upload", (DEFAULT_UPLOAD,)))
         data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
         data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
         data["thresholds"] = tuple(Threshold.from_dict(t) for t in data.get("thresholds", ()))
@@ -194,7 +201,7 @@ class Suite:
         ]
 
     def _processes(self, variant: str) -> int:
-        """A built-in variant's `processes` in its cells (servers/variants.py
+        """A built-in variant's `processes` in its cells (catalog/strategies.py
         cell_processes): a process pool's default size is the server's cores here."""
         v = facts(variant)
         if v is None:
@@ -213,7 +220,7 @@ def uses_http_client(scenario: ScenarioEntry, variant: str) -> bool:
     v = facts(variant)
     if v is None or v.waits != AWAITS:
         return False
-    return bool(scenario.file) or SCENARIOS[scenario.name].needs_backend
+    return bool(scenario.file) or WORKLOADS[scenario.name].needs_backend
 
 
 def uploads(scenario: ScenarioEntry) -> bool:
@@ -227,7 +234,7 @@ def _parse_upload(c: Checker, value: Any, scenarios: tuple[ScenarioEntry, ...]) 
     allowed = ", ".join(UPLOAD_MODES)
     if not values or any(v not in UPLOAD_MODES for v in values) or len(set(values)) != len(values):
         raise c.fail("server.upload", f"must be one of: {allowed}, or a list of them")
-    if values != ["buffered"] and not any(uploads(s) for s in scenarios):
+    if values != [DEFAULT_UPLOAD] and not any(uploads(s) for s in scenarios):
         raise c.fail("server.upload", "applies to upload scenarios; the suite runs none of them")
     return tuple(values)
 
@@ -389,7 +396,7 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         pool_processes=c.number(
             server.get("pool_processes", 0), "server.pool_processes", "pool_processes"
         ),
-        upload=_parse_upload(c, server.get("upload", "buffered"), scenarios),
+        upload=_parse_upload(c, server.get("upload", DEFAULT_UPLOAD), scenarios),
         target=subjects.target,
         placement=placement,
         path=source,
@@ -436,7 +443,7 @@ def with_overrides(
         levels = c.rates(list(rates), "rates")
         if not levels:
             raise UserError("--rates: give at least one rate, e.g. --rates 50,100")
-        live = [s.name for s in suite.scenarios if not s.file and SCENARIOS[s.name].live]
+        live = [s.name for s in suite.scenarios if not s.file and WORKLOADS[s.name].live]
         if live:
             raise UserError(
                 f"--rates: {live[0]} holds connections (its load is params.connections), so an "

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog import workloads
+from catalog.strategies import LOOPS
+from catalog.workloads import WORKLOADS
 from harness.suite import limits
-from harness.suite.catalog import SCENARIOS, cross_check
 from harness.suite.checks import Checker
 from harness.suite.userfile import check_locustfile, check_params, check_verify
 from record.schema import scenario_label
-from servers import workloads
-from servers.variants import LOOPS
 
 SCENARIO_KEYS = {"name", "file", "params", "users", "rates", "variants", "loops", "verify"}
 NA_LOOP = "na"  # the loop of a cell whose server chooses its own (a target, an app)
@@ -45,7 +45,7 @@ class ScenarioEntry:
 
     @property
     def locustfile(self) -> Path:
-        return Path(self.file) if self.file else SCENARIOS[self.name].locustfile
+        return Path(self.file) if self.file else WORKLOADS[self.name].locustfile
 
     @classmethod
     def from_dict(cls, s: dict[str, Any]) -> ScenarioEntry:
@@ -88,16 +88,16 @@ class SubjectSet:
 
 def _builtin(c: Checker, raw: dict[str, Any], where: str) -> tuple[str, dict[str, int]]:
     sname = raw.get("name")
-    if sname not in SCENARIOS:
+    if sname not in WORKLOADS:
         raise c.fail(
             f"{where}.name",
-            f'unknown scenario {sname!r}; allowed: {", ".join(SCENARIOS)}, or file = "..."',
+            f'unknown scenario {sname!r}; allowed: {", ".join(WORKLOADS)}, or file = "..."',
         )
     if "verify" in raw:
         raise c.fail(
             f"{where}.verify", "applies to a Locust file; built-in scenarios verify themselves"
         )
-    spec = SCENARIOS[sname]
+    spec = WORKLOADS[sname]
     given = raw.get("params", {})
     if not isinstance(given, dict):
         raise c.fail(f"{where}.params", "must be a table")
@@ -106,7 +106,7 @@ def _builtin(c: Checker, raw: dict[str, Any], where: str) -> tuple[str, dict[str
         if problem:
             raise c.fail(f"{where}.params.{pname}", problem)
     params = spec.resolve(given)
-    problem = cross_check(sname, params)
+    problem = WORKLOADS[sname].cross_check(params)
     if problem:
         raise c.fail(f"{where}.params", problem)
     return sname, params
@@ -140,7 +140,7 @@ def _parse_scenario(
         sname, params, file, verify = _user_file(c, raw, where, base)
     else:
         sname, params = _builtin(c, raw, where)
-    if not file and SCENARIOS[sname].live:
+    if not file and WORKLOADS[sname].live:
         users, rates = _live_load(c, raw, where, params, workloads.live(sname))
     else:
         # A scenario that gives only rates means open loop: it inherits users only when the
@@ -157,7 +157,7 @@ def _parse_scenario(
     loops = c.names(raw["loops"], f"{where}.loops", LOOPS) if "loops" in raw else ()
     entry = ScenarioEntry(sname, params, users, variants, loops, rates, file, verify)
     apps = [s for s in subjects.of(entry) if s in subjects.apps]
-    if not file and SCENARIOS[sname].needs_backend and apps:
+    if not file and WORKLOADS[sname].needs_backend and apps:
         raise c.fail(
             where,
             f"{sname} needs the built-in backend, which an app is not connected to ({apps[0]}); "

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from catalog.workloads import WORKLOADS
 from harness.suite.apps import check_path
-from harness.suite.catalog import SCENARIOS
 from harness.suite.checks import Checker
 
 # Locust's own base classes: importing one of them does not bring a runnable User.
@@ -110,7 +110,7 @@ def check_locustfile(c: Checker, value: Any, key: str, base: Path) -> tuple[Path
             key,
             f"{path.name}: the name (it names the scenario) must be letters, digits, '-' or '_'",
         )
-    if stem in SCENARIOS or stem in TAKEN_STEMS or stem in sys.stdlib_module_names:
+    if stem in WORKLOADS or stem in TAKEN_STEMS or stem in sys.stdlib_module_names:
         raise c.fail(
             key,
             f"{path.name}: the name {stem!r} is taken by a built-in scenario or a module; "

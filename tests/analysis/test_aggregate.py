@@ -319,15 +319,15 @@ def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
 
 
 def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
-    from harness.suite.catalog import SCENARIOS
-    from servers.variants import VARIANTS
+    from catalog.strategies import VARIANTS
+    from catalog.workloads import WORKLOADS
 
     # Reported without a bound: a weighted mix has no single one; /db?query=write none yet
     # (analysis/model.py); /enqueue answers before its work is done and /stream's wait between
     # chunks is not modelled per strategy yet; an upload's cost is memory, not a rate.
     model_free = {"mixed", "db-write", "te-updates", "enqueue", "stream", "upload"}
     for variant in VARIANTS:
-        for name, spec in SCENARIOS.items():
+        for name, spec in WORKLOADS.items():
             params = {k: p.default for k, p in spec.params.items()}
             bound = model.expected_rps(
                 variant=variant,

@@ -19,9 +19,9 @@ from analysis.figures import kit as plotkit
 from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import load_run
 from analysis.readings import cost as readings_cost
+from catalog.strategies import LOOPS, TARGET, VARIANT_NAMES
 from record import io
 from record.records import CellSpec
-from servers.variants import LOOPS, TARGET, VARIANT_NAMES
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 
 VARIANTS = [*VARIANT_NAMES, "myapp"]

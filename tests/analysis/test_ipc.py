@@ -10,7 +10,7 @@ import pytest
 
 from analysis import aggregate
 from analysis.readings.ipc import ipc_items
-from servers.variants import VARIANTS
+from catalog.strategies import VARIANTS
 
 POOL = next(name for name, v in VARIANTS.items() if v.process_pool)
 

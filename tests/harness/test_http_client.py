@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog.server_config import ServerConfig
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
 from harness.processes import children as procs
@@ -137,10 +138,12 @@ def test_max_backlog_parsed_bounded_and_kept() -> None:
 
 
 def test_server_argv_carries_both_options() -> None:
-    argv = procs.server_argv("coroutine", 8000, http_client="curl", max_backlog=7)
+    argv = procs.server_argv(
+        ServerConfig(variant="coroutine", port=8000, http_client="curl", max_backlog=7)
+    )
     assert argv[argv.index("--http-client") + 1] == "curl"
     assert argv[argv.index("--max-backlog") + 1] == "7"
-    plain = procs.server_argv("coroutine", 8000)
+    plain = procs.server_argv(ServerConfig(variant="coroutine", port=8000))
     assert "--http-client" not in plain and "--max-backlog" not in plain
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog.server_config import ServerConfig
 from harness.processes import children as procs
 from harness.processes import containment
 
@@ -29,7 +30,9 @@ time.sleep(60)
 
 def test_start_listening_reports_the_port_the_launcher_bound() -> None:
     child, port = procs.start_listening(
-        "server", lambda f: procs.server_argv("coroutine", 0, port_file=f), contain=True
+        "server",
+        lambda f: procs.server_argv(ServerConfig(variant="coroutine", port=0), f),
+        contain=True,
     )
     try:
         health = procs.wait_ready(f"http://127.0.0.1:{port}/health", child)

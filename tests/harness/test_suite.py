@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.paths import SUITE_DIR
+from catalog.paths import SUITE_DIR
 from harness.suite.parse import load_suite, parse_suite, with_overrides
 from record.errors import UserError
 from tests.conftest import run_main
@@ -136,21 +136,20 @@ def test_shipped_suites_are_valid(path: Path) -> None:
 
 
 def test_full_suite_covers_every_variant_scenario_and_loop() -> None:
-    from harness.suite.catalog import SCENARIOS
-    from servers.config import LOOPS
-    from servers.registry import VARIANTS
+    from catalog.strategies import LOOPS, VARIANTS
+    from catalog.workloads import WORKLOADS
 
     full = load_suite("full")
     assert set(full.variants) == set(VARIANTS)
-    assert {s.name for s in full.scenarios} == set(SCENARIOS)
+    assert {s.name for s in full.scenarios} == set(WORKLOADS)
     assert set(full.loops) == set(LOOPS)
     assert full.repeats == 3
 
 
 def test_every_scenario_has_a_locustfile() -> None:
-    from harness.suite.catalog import SCENARIOS
+    from catalog.workloads import WORKLOADS
 
-    for spec in SCENARIOS.values():
+    for spec in WORKLOADS.values():
         assert spec.locustfile.is_file(), spec.name
 
 
@@ -224,9 +223,9 @@ def test_list_shows_suites_with_cell_counts(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_no_locustfile_shadows_a_standard_module() -> None:
-    from harness.suite.catalog import SCENARIOS
+    from catalog.workloads import WORKLOADS
 
-    for spec in SCENARIOS.values():
+    for spec in WORKLOADS.values():
         assert spec.locustfile.stem not in sys.stdlib_module_names, spec.locustfile
 
 

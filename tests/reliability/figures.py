@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from servers.variants import VARIANT_NAMES
+from catalog.strategies import VARIANT_NAMES
 from tests.conftest import start_server
 from tests.reliability import test_hostile_http as hostile
 from tests.reliability import test_misuse as misuse

@@ -267,7 +267,7 @@ def test_an_ordinary_user_gets_a_namespace_too() -> None:
 
 
 def _run_as_nobody(python: Path, tmp_path: Path) -> None:
-    for package in ("harness", "servers", "record"):  # the harness and psutil, readable
+    for package in ("harness", "catalog", "record"):  # the harness and psutil, readable
         shutil.copytree(ROOT / package, tmp_path / package)
     shutil.copytree(Path(psutil.__file__).parent, tmp_path / "psutil")
     out = subprocess.run(

@@ -1,7 +1,7 @@
 """A harness killed hard leaves nothing behind, and a Ctrl-C is never lost.
 
 SIGKILL cannot be caught, so the harness cannot clean up: the kernel must. Every process the
-harness starts asks for PR_SET_PDEATHSIG (servers/lifeline.py), and so do the processes those
+harness starts asks for PR_SET_PDEATHSIG (catalog/lifeline.py), and so do the processes those
 fork (a multiprocess server's workers, Locust's workers)."""
 
 from __future__ import annotations

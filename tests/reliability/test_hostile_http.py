@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import psutil
 import pytest
 
-from servers.config import CPU_N_MAX, FANOUT_N_MAX, MS_MAX
-from servers.variants import VARIANT_NAMES, forks
+from catalog.limits import CPU_N_MAX, FANOUT_N_MAX, MS_MAX
+from catalog.strategies import VARIANT_NAMES, forks
 from tests.conftest import Server, start_server
 from tests.reliability.rawhttp import Exchange, exchange, get_status, request
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from catalog.strategies import VARIANT_NAMES, forks
 from servers.config import BODY_TIMEOUT_S, IDLE_CONNECTION_TIMEOUT_S
-from servers.variants import VARIANT_NAMES, forks
 from tests.conftest import Server, start_server
 from tests.reliability.rawhttp import LOOPBACK, get_status, request
 

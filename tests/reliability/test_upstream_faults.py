@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from catalog.strategies import VARIANT_NAMES, forks
 from harness.processes.children import free_port
-from servers.variants import VARIANT_NAMES, forks
 from tests.conftest import Server, start_server
 from tests.reliability.rawhttp import LOOPBACK, get_status
 

@@ -11,18 +11,18 @@ import pandas as pd
 import psutil
 import pytest
 
+from catalog import workloads
+from catalog.fdlimit import LOOPBACK_SOURCES, loopback_source
+from catalog.workloads import WORKLOADS
 from harness import placement, timing
 from harness.cell import CellOptions, run_cell
 from harness.suite import limits
-from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite, parse_suite
 from record.connections import ConnectionFigures
 from record.errors import UserError
-from servers import workloads
-from servers.fdlimit import LOOPBACK_SOURCES, loopback_source
 
 CONNECTIONS = 200
-LIVE = sorted(name for name, spec in SCENARIOS.items() if spec.live)
+LIVE = sorted(name for name, spec in WORKLOADS.items() if spec.live)
 # What each workload's records are called: the messages (or answers) and the handshakes.
 ENDPOINTS = {
     "ws-echo": ("/ws/echo", "/ws/echo:connect"),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from catalog.workloads import WORKLOADS
 from harness import placement
 from harness.cell import CellOptions, run_cell
-from harness.suite.catalog import SCENARIOS
 from harness.suite.parse import Suite, parse_suite
 from record.records import CellSpec
 from tests.conftest import Server, start_server
@@ -45,8 +45,8 @@ ENDPOINTS = {
 
 
 def tiny_suite(scenario: str) -> Suite:
-    params = {"ms": 5} if "ms" in SCENARIOS[scenario].params else {}
-    if "n" in SCENARIOS[scenario].params:
+    params = {"ms": 5} if "ms" in WORKLOADS[scenario].params else {}
+    if "n" in WORKLOADS[scenario].params:
         params["n"] = 2 if scenario == "fanout" else 1000
     return parse_suite(
         {
@@ -62,10 +62,10 @@ def tiny_suite(scenario: str) -> Suite:
 
 
 def test_every_scenario_is_covered_here() -> None:
-    assert set(ENDPOINTS) == set(SCENARIOS)
+    assert set(ENDPOINTS) == set(WORKLOADS)
 
 
-@pytest.mark.parametrize("scenario", sorted(s for s in SCENARIOS if not SCENARIOS[s].live))
+@pytest.mark.parametrize("scenario", sorted(s for s in WORKLOADS if not WORKLOADS[s].live))
 def test_scenario_runs_and_records_every_request(tmp_path: Path, scenario: str) -> None:
     suite = tiny_suite(scenario)
     (cell,) = suite.cells()

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from tornado import web
 
-from servers.config import ServerConfig
+from catalog.server_config import ServerConfig
 from servers.handlers import release
-from servers.registry import get_variant
+from servers.registry import make_app
 from tests.servers.inprocess import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ class Counted:
         self.apps: list[web.Application] = []
 
     def make_app(self) -> web.Application:
-        app = get_variant("coroutine").make_app(ServerConfig(variant="coroutine"))
+        app = make_app(ServerConfig(variant="coroutine"))
         # Called once for each finished request, on the server's thread.
         app.settings["log_function"] = lambda handler: self.finished.append(handler.request.path)
         self.apps.append(app)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from servers import backend, work
-from servers.config import ServerConfig
+from catalog.server_config import ServerConfig
+from servers import backend, upstream
 from tests.servers.inprocess import AppUnderTest, RawBackend, ServerThread, trickle
 
 # A shorter per-call slack than UPSTREAM_SLACK_S, for tests that wait for a deadline: still
@@ -59,5 +59,5 @@ def silent_backend() -> Iterator[str]:
 @pytest.fixture
 def short_slack(monkeypatch: pytest.MonkeyPatch) -> float:
     """Upstream deadlines of ms + SHORT_SLACK_S, so tests that wait for one are quick."""
-    monkeypatch.setattr(work, "UPSTREAM_SLACK_S", SHORT_SLACK_S)
+    monkeypatch.setattr(upstream, "UPSTREAM_SLACK_S", SHORT_SLACK_S)
     return SHORT_SLACK_S

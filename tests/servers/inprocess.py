@@ -16,9 +16,9 @@ from tornado.httpclient import HTTPResponse
 from tornado.httpserver import HTTPServer
 from tornado.testing import AsyncHTTPTestCase, bind_unused_port
 
-from servers.config import ServerConfig
+from catalog.server_config import ServerConfig
 from servers.handlers import release
-from servers.registry import get_variant
+from servers.registry import make_app
 
 THREAD_START_TIMEOUT_S = 10.0
 # The trickling backend sends one body byte this often: far below any per-call deadline, so
@@ -45,7 +45,7 @@ class AppUnderTest(AsyncHTTPTestCase):
         self.config = config
 
     def get_app(self) -> web.Application:
-        return get_variant(self.config.variant).make_app(self.config)
+        return make_app(self.config)
 
     def tearDown(self) -> None:
         # Pool threads must finish while the loop they report to is still open.

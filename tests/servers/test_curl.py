@@ -19,9 +19,11 @@ from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.testing import bind_unused_port
 
+from catalog import server_config
+from catalog.limits import PYCURL_HINT
+from catalog.server_config import ServerConfig
 from harness.processes import children as procs
 from servers import backend, launch
-from servers.config import PYCURL_HINT, ServerConfig
 from tests.conftest import Server
 
 try:
@@ -185,6 +187,6 @@ def test_curl_without_pycurl_refuses_to_start(
 
 def test_unknown_http_client_is_refused() -> None:
     with pytest.raises(SystemExit):
-        launch.build_parser().parse_args(["coroutine", "--http-client", "urllib3"])
+        server_config.build_parser().parse_args(["coroutine", "--http-client", "urllib3"])
     with pytest.raises(ValueError, match="http-client"):
         ServerConfig(variant="coroutine", http_client="urllib3")

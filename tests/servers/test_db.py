@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from catalog.db import DB_ROWS
+from catalog.server_config import ServerConfig
+from catalog.strategies import VARIANT_NAMES, forks
+from catalog.workloads import WORKLOADS
 from harness.processes import children as procs
 from harness.processes import postgres
-from harness.suite.catalog import SCENARIOS
 from harness.verify import verify
-from servers.dbqueries import DB_ROWS
-from servers.variants import VARIANT_NAMES, forks
 from tests.conftest import Server
 
 pytestmark = pytest.mark.skipif(
@@ -22,10 +23,10 @@ pytestmark = pytest.mark.skipif(
 
 def start_db_server(variant: str, db_url: str | None, *extra: str) -> Server:
     port = procs.free_port()
-    argv = procs.server_argv(variant, port, processes=2 if forks(variant) else None)
-    if db_url is not None:
-        argv += ["--db-url", db_url]
-    child = procs.start(variant, [*argv, *extra])
+    config = ServerConfig(
+        variant=variant, port=port, processes=2 if forks(variant) else 0, db_url=db_url
+    )
+    child = procs.start(variant, [*procs.server_argv(config), *extra])
     try:
         procs.wait_ready(f"http://127.0.0.1:{port}/health", child)
     except Exception:
@@ -60,11 +61,11 @@ def db_server() -> Iterator[Callable[..., Server]]:
 
 def db_paths() -> list[str]:
     return [
-        *SCENARIOS["db-sleep"].paths({"ms": 5, "pool": 4}),
-        *SCENARIOS["db-rows"].paths({"n": 1, "pool": 4}),
-        *SCENARIOS["db-rows"].paths({"n": 250, "pool": 4}),
-        *SCENARIOS["db-rows"].paths({"n": DB_ROWS, "pool": 4}),
-        *SCENARIOS["db-write"].paths({"pool": 4}),
+        *WORKLOADS["db-sleep"].paths({"ms": 5, "pool": 4}),
+        *WORKLOADS["db-rows"].paths({"n": 1, "pool": 4}),
+        *WORKLOADS["db-rows"].paths({"n": 250, "pool": 4}),
+        *WORKLOADS["db-rows"].paths({"n": DB_ROWS, "pool": 4}),
+        *WORKLOADS["db-write"].paths({"pool": 4}),
     ]
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
+from catalog.strategies import VARIANTS
 from servers.config import UPSTREAM_SLACK_S
-from servers.registry import VARIANTS
-from servers.work import BlockingUpstream, UpstreamError, upstream_timeout_s
+from servers.upstream import BlockingUpstream, UpstreamError, upstream_timeout_s
 from tests.servers.inprocess import TRICKLE_INTERVAL_S, AppUnderTest, RawBackend
 
 DEADLINE_MARGIN_S = 1.5

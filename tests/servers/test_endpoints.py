@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from servers.config import CPU_N_MAX, FANOUT_N_MAX, MS_MAX
-from servers.registry import VARIANTS
-from servers.work import cpu_work, upstream_timeout_s
+from catalog.limits import CPU_N_MAX, FANOUT_N_MAX, MS_MAX
+from catalog.payloads import cpu_work
+from catalog.strategies import VARIANTS
+from servers.upstream import upstream_timeout_s
 from tests.servers.inprocess import AppUnderTest, unused_port
 
 # How long past its deadline a failed upstream call may take to be answered.
@@ -45,7 +46,7 @@ def test_health_reports_variant_and_loop(server: AppUnderTest) -> None:
     assert body["variant"] == server.config.variant
     assert body["loop"].startswith("asyncio.")
     assert isinstance(body["pid"], int)
-    facts = VARIANTS[server.config.variant].facts
+    facts = VARIANTS[server.config.variant]
     assert body["processes"] == facts.processes(CONFIGURED_PROCESSES)
 
 

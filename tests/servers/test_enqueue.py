@@ -10,18 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from catalog.limits import CPU_N_MAX, MS_MAX
+from catalog.strategies import BLOCKS, VARIANTS
 from harness.verify import verify
-from servers.config import CPU_N_MAX, MS_MAX
-from servers.registry import VARIANTS
-from servers.variants import BLOCKS
 from tests.conftest import Server
 from tests.servers.inprocess import AppUnderTest
 from tests.servers.threaded import served, timed_get
 
 ALL = sorted(VARIANTS)
 # Strategies whose background jobs do not hold the thread that serves requests.
-BACKGROUND = sorted(name for name, v in VARIANTS.items() if v.facts.waits != BLOCKS)
-BLOCKING = sorted(name for name, v in VARIANTS.items() if v.facts.waits == BLOCKS)
+BACKGROUND = sorted(name for name, v in VARIANTS.items() if v.waits != BLOCKS)
+BLOCKING = sorted(name for name, v in VARIANTS.items() if v.waits == BLOCKS)
 JOB_MS = 1200  # long enough to be seen running, short enough for a pool to finish at teardown
 
 
@@ -171,7 +170,7 @@ def test_bad_input_is_a_short_400(serve: Callable[..., AppUnderTest], variant: s
 
 
 def test_max_backlog_is_bounded() -> None:
-    from servers.config import ServerConfig
+    from catalog.server_config import ServerConfig
 
     with pytest.raises(ValueError, match="max-backlog"):
         ServerConfig(variant="coroutine", max_backlog=0)

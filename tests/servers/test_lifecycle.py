@@ -11,8 +11,8 @@ import time
 import psutil
 import pytest
 
+from catalog.strategies import VARIANTS
 from harness.processes import children as procs
-from servers.registry import VARIANTS
 from tests.conftest import launch_refusal, start_server
 
 

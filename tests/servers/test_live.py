@@ -17,9 +17,7 @@ import websocket as wsclient
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from harness.processes.children import http_get
-from servers import live
-from servers.livework import (
+from catalog.live import (
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
     FEED_BYTES_MAX,
@@ -29,8 +27,9 @@ from servers.livework import (
     feed_message,
     parse_feed,
 )
-from servers.registry import VARIANTS
-from servers.variants import AWAITS, BLOCKS, POOL
+from catalog.strategies import AWAITS, BLOCKS, POOL, VARIANTS
+from harness.processes.children import http_get
+from servers import live
 from tests.servers.inprocess import AppUnderTest
 from tests.servers.threaded import served
 
@@ -152,8 +151,8 @@ def test_polls_waiting_at_once(serve: Serve, variant: str) -> None:
     took, responses = app.gather("/poll?timeout_ms=250&interval_ms=60000", 6)
     assert all(r.code == 204 for r in responses)
     held = health_live(app)["polls_waiting_max"]
-    waits = VARIANTS[variant].facts.waits
-    if waits == AWAITS or VARIANTS[variant].facts.process_pool:
+    waits = VARIANTS[variant].waits
+    if waits == AWAITS or VARIANTS[variant].process_pool:
         # processpool's long-lived endpoints wait on the IOLoop (servers/processpool.py)
         assert held == 6 and took < 0.9
     elif waits == POOL:

@@ -15,6 +15,8 @@ import pandas as pd
 import psutil
 import pytest
 
+from catalog.payloads import cpu_work
+from catalog.strategies import VARIANTS
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
 from harness.processes import children as procs
@@ -22,8 +24,6 @@ from harness.processes.sampler import Sampler
 from harness.suite.parse import parse_suite
 from record.errors import UserError
 from servers.processpool import WORKER_PID_HEADER
-from servers.variants import VARIANTS
-from servers.work import cpu_work
 from tests.conftest import Server, launch_refusal
 from tests.servers.inprocess import AppUnderTest
 

@@ -13,15 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from catalog.strategies import AWAITS, BLOCKS, POOL, VARIANTS
 from harness.processes.children import http_get
-from servers.registry import VARIANTS
-from servers.variants import AWAITS, BLOCKS, POOL
 from tests.conftest import Server
 from tests.servers.inprocess import AppUnderTest
 
-BLOCKING = sorted(n for n, v in VARIANTS.items() if v.facts.waits == BLOCKS)
-POOLED = sorted(n for n, v in VARIANTS.items() if v.facts.waits == POOL)
-AWAITING = sorted(n for n, v in VARIANTS.items() if v.facts.waits == AWAITS)
+BLOCKING = sorted(n for n, v in VARIANTS.items() if v.waits == BLOCKS)
+POOLED = sorted(n for n, v in VARIANTS.items() if v.waits == POOL)
+AWAITING = sorted(n for n, v in VARIANTS.items() if v.waits == AWAITS)
 CONCURRENT_FANOUT = sorted(n for n, v in VARIANTS.items() if v.concurrent_fanout)
 SEQUENTIAL_FANOUT = sorted(n for n, v in VARIANTS.items() if not v.concurrent_fanout)
 FORKING = sorted(n for n, v in VARIANTS.items() if v.forks)

@@ -11,11 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from catalog.limits import MS_MAX, STREAM_CHUNK_BYTES_MAX, STREAM_CHUNKS_MAX
+from catalog.payloads import STREAM_CONTENT_TYPE, stream_body
+from catalog.strategies import BLOCKS, VARIANTS
 from harness.verify import verify
-from servers.config import MS_MAX, STREAM_CHUNK_BYTES_MAX, STREAM_CHUNKS_MAX
-from servers.registry import VARIANTS
-from servers.variants import BLOCKS
-from servers.work import STREAM_CONTENT_TYPE, stream_body
 from tests.servers.inprocess import AppUnderTest
 from tests.servers.threaded import served, timed_get
 
@@ -69,7 +68,7 @@ def test_second_stream_first_byte(variant: str) -> None:
         first_done = first.result()
     assert first_done.status == second.status == 200
     assert second.body == first_done.body == stream_body(CHUNKS, 1000)
-    if VARIANTS[variant].facts.waits == BLOCKS:
+    if VARIANTS[variant].waits == BLOCKS:
         # The second's first byte waits for the whole of the first stream.
         assert second.sent + second.ttfb_s >= first_done.sent + first_done.total_s - 0.05
         assert second.ttfb_s >= SLOW_S * 0.6

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
+from catalog import techempower
+from catalog.server_config import ServerConfig
+from catalog.strategies import VARIANT_NAMES
+from catalog.workloads import WORKLOADS
 from harness import verify_te
 from harness.processes import postgres
 from harness.processes.children import http_get
-from harness.suite.catalog import SCENARIOS
 from harness.verify import verify
-from servers import tework
-from servers.config import ServerConfig
 from servers.dbqueries import AsyncPool
-from servers.registry import get_variant
-from servers.variants import VARIANT_NAMES
+from servers.registry import make_app
 from tests.servers.inprocess import ServerThread
 
 pytestmark = pytest.mark.skipif(
@@ -50,7 +50,7 @@ class VariantThread(ServerThread):
         super().__init__(self._build)
 
     def _build(self) -> Any:
-        self.app = get_variant(self.config.variant).make_app(self.config)
+        self.app = make_app(self.config)
         return self.app
 
     async def _serve(self) -> None:
@@ -81,8 +81,8 @@ def test_every_type_passes_verification(served: str, database: postgres.Database
     paths = [
         p
         for name in TYPES
-        for p in SCENARIOS[name].paths(SCENARIOS[name].resolve({"queries": 20} if "queries"
-                                                              in SCENARIOS[name].params else {}))
+        for p in WORKLOADS[name].paths(WORKLOADS[name].resolve({"queries": 20} if "queries"
+                                                              in WORKLOADS[name].params else {}))
     ]  # fmt: skip
     assert "/te/queries?queries=501" in paths and "/te/updates?queries=foo" in paths
     assert verify(served, paths, db_url=database.url) == []
@@ -112,7 +112,7 @@ def test_fortunes_sorted_escaped_with_the_added_row(served: str) -> None:
     assert "<td>0</td><td>Additional fortune added at request time.</td>" in text
     assert "<td>12</td><td>フレームワークのベンチマーク</td>" in text
     ids = [int(cell.split("</td>")[0]) for cell in text.split("<tr><td>")[1:]]
-    by_id = dict(tework.FORTUNES) | {0: tework.ADDED_FORTUNE[1]}
+    by_id = dict(techempower.FORTUNES) | {0: techempower.ADDED_FORTUNE[1]}
     assert len(ids) == 13 and sorted(ids) == list(range(13))
     messages = [by_id[i] for i in ids]
     assert messages == sorted(messages)

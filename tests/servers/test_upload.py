@@ -18,14 +18,15 @@ import pandas as pd
 import psutil
 import pytest
 
+from catalog.limits import UPLOAD_MODES
+from catalog.payloads import upload_digest, upload_pieces
+from catalog.strategies import VARIANTS
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
 from harness.suite.parse import parse_suite
 from harness.verify import verify
 from record.errors import UserError
-from servers.config import BODY_TIMEOUT_S, UPLOAD_MIN_BYTES_PER_S, UPLOAD_MODES
-from servers.registry import VARIANTS
-from servers.work import upload_digest, upload_pieces
+from servers.config import BODY_TIMEOUT_S, UPLOAD_MIN_BYTES_PER_S
 from tests.conftest import Server
 from tests.servers.threaded import served
 
@@ -55,7 +56,7 @@ def post(base: str, total: int, send: bool = True) -> tuple[int, str, bytes]:
 @pytest.mark.parametrize("mode", UPLOAD_MODES)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_upload_answers_length_and_hash_and_413_above_the_limit(variant: str, mode: str) -> None:
-    with served(variant, upload=mode, upload_max_bytes=LIMIT, pool_processes=1) as base:
+    with served(variant, upload=mode, max_upload_bytes=LIMIT, pool_processes=1) as base:
         for size in SIZES:
             status, ctype, body = post(base, size)
             assert status == 200, (size, body)
@@ -78,10 +79,10 @@ def test_digest_is_the_sha256_of_the_pieces() -> None:
 
 @pytest.mark.parametrize("mode", UPLOAD_MODES)
 def test_verification_posts_the_body_and_checks_the_413(mode: str) -> None:
-    with served("sync", upload=mode, upload_max_bytes=MIB) as base:
+    with served("sync", upload=mode, max_upload_bytes=MIB) as base:
         assert verify(base, [f"/upload?bytes={MIB}&chunk={CHUNK}"]) == []
     # A server whose limit is larger than the scenario's body does not refuse one byte more.
-    with served("sync", upload=mode, upload_max_bytes=2 * MIB) as base:
+    with served("sync", upload=mode, max_upload_bytes=2 * MIB) as base:
         (problem,) = verify(base, [f"/upload?bytes={MIB}&chunk={CHUNK}"])
         assert "expected 413" in problem
 
@@ -197,9 +198,3 @@ def test_a_short_real_upload_cell(tmp_path: Path, mode: str) -> None:
     requests = pd.read_parquet(tmp_path / "requests.parquet")
     assert len(requests) > 4 and requests["ok"].all()
     assert (requests["endpoint"] == "/upload").all()
-
-
-def test_the_results_format_knows_the_servers_upload_modes() -> None:
-    from record.records import UPLOAD_MODES as RECORDED
-
-    assert RECORDED == UPLOAD_MODES

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from tornado import web
 
-from servers.config import ServerConfig
+from catalog.server_config import ServerConfig
 from servers.handlers import release
-from servers.registry import get_variant
+from servers.registry import make_app
 from tests.servers.inprocess import ServerThread
 
 
@@ -25,13 +25,13 @@ def served(variant: str, **config: Any) -> Iterator[str]:
     connections are released afterwards."""
     apps: list[web.Application] = []
 
-    def make_app() -> web.Application:
-        app = get_variant(variant).make_app(ServerConfig(variant=variant, **config))
+    def build() -> web.Application:
+        app = make_app(ServerConfig(variant=variant, **config))
         apps.append(app)
         return app
 
     try:
-        with ServerThread(make_app) as srv:
+        with ServerThread(build) as srv:
             yield srv.base
     finally:
         for app in apps:

@@ -8,28 +8,65 @@ hold at once?). A new strategy is one entry here and one module in servers/.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
 LOOPS = ("asyncio", "uvloop")
-# How a strategy waits on I/O (DESIGN.md, "Server variants"):
+# How a strategy waits on I/O, as the model counts its waits (README, "Server variants"):
 BLOCKS = "blocks"  # the wait blocks the thread that serves requests (one wait per process)
-POOL = "pool"  # the wait is offloaded to a bounded thread pool (one wait per thread)
+POOL = "pool"  # the wait is offloaded to a bounded pool (one wait per thread or process)
 AWAITS = "awaits"  # the wait is awaited on the event loop (every request can wait at once)
 # A suite's own running server, or a user's app: the harness knows nothing of its strategy.
 TARGET = "target"
+# The upstream backend the servers call (/upstream, /fanout): served by the same launcher,
+# but no strategy under test.
+BACKEND = "backend"
+
+
+class Style(enum.Enum):
+    """How a strategy's handlers are written: the one word every workload's handlers are chosen
+    by (servers/: each workload module maps a Style to its handler classes)."""
+
+    BLOCKING = "blocking"  # plain ``def``; a wait blocks the IOLoop
+    POOL = "pool"  # ``async def`` that hands blocking work to a thread pool
+    AWAITING = "awaiting"  # ``async def`` awaiting non-blocking calls
+    GENERATOR = "generator"  # ``@gen.coroutine`` yielding them
+    PROCESS_POOL = "process-pool"  # ``async def`` that hands work to a pool of processes
+
+    @property
+    def waits(self) -> str:
+        """How a wait is counted by the model: BLOCKS, POOL or AWAITS."""
+        return _WAITS[self]
+
+
+_WAITS = {
+    Style.BLOCKING: BLOCKS,
+    Style.POOL: POOL,
+    Style.AWAITING: AWAITS,
+    Style.GENERATOR: AWAITS,
+    Style.PROCESS_POOL: POOL,
+}
 
 
 @dataclass(frozen=True)
 class VariantFacts:
     name: str
     summary: str
-    waits: str  # BLOCKS, POOL or AWAITS
+    style: Style
     forks: bool = False  # several processes share one listening socket
     concurrent_fanout: bool = False  # /fanout awaits its independent calls together
-    # CPU work and waits run in a pool of worker processes: a cell's `processes` is the pool's
-    # size, and each worker has its own GIL.
-    process_pool: bool = False
+
+    @property
+    def waits(self) -> str:
+        """BLOCKS, POOL or AWAITS (Style.waits)."""
+        return self.style.waits
+
+    @property
+    def process_pool(self) -> bool:
+        """CPU work and waits run in a pool of worker processes: a cell's `processes` is the
+        pool's size, and each worker has its own GIL."""
+        return self.style is Style.PROCESS_POOL
 
     def wait_concurrency(self, *, users: int, threads: int, processes: int) -> int:
         """How many requests can be waiting at once (the C of the wait bound U/R vs C/R)."""
@@ -64,39 +101,40 @@ class VariantFacts:
 VARIANTS: dict[str, VariantFacts] = {
     v.name: v
     for v in (
-        VariantFacts("sync", "plain def handlers; every wait blocks the IOLoop", BLOCKS),
+        VariantFacts("sync", "plain def handlers; every wait blocks the IOLoop", Style.BLOCKING),
         VariantFacts(
-            "coroutine", "async def handlers awaiting non-blocking calls one after another", AWAITS
+            "coroutine",
+            "async def handlers awaiting non-blocking calls one after another",
+            Style.AWAITING,
         ),
         VariantFacts(
             "threadpool",
             "blocking calls offloaded to a bounded ThreadPoolExecutor (--threads)",
-            POOL,
+            Style.POOL,
         ),
         VariantFacts(
             "fanout",
             "async def; independent upstream calls awaited together (list/dict)",
-            AWAITS,
+            Style.AWAITING,
             concurrent_fanout=True,
         ),
         VariantFacts(
             "multiprocess",
             "sync handlers in N forked processes sharing one socket (--processes)",
-            BLOCKS,
+            Style.BLOCKING,
             forks=True,
         ),
         VariantFacts(
             "gencoroutine",
             "@gen.coroutine with yield; fan-out by yielding a list/dict",
-            AWAITS,
+            Style.GENERATOR,
             concurrent_fanout=True,
         ),
         VariantFacts(
             "processpool",
             "CPU work and blocking calls in a ProcessPoolExecutor of P workers "
             "(--pool-processes), awaited with run_in_executor",
-            POOL,
-            process_pool=True,
+            Style.PROCESS_POOL,
         ),
     )
 }

@@ -1,12 +1,12 @@
-"""TechEmpower's test types without Tornado: their schema and data, the rule for `queries`, and
-the work each database type does on one connection, blocking and async (servers/techempower.py
-serves them in each strategy's style; harness/verify_te.py checks the answers).
+"""TechEmpower's test types without Tornado: their schema and data, the rule for `queries` and
+what a right answer holds (servers/dbqueries.py does each type's work on one connection,
+servers/techempower.py serves them in each strategy's style; harness/verify_te.py checks the
+answers; harness/processes/postgres.py seeds the tables).
 
 As TechEmpower's FrameworkBenchmarks specifies them (toolset/test_types and
 toolset/databases/postgres/create-postgres.sql): a `World` table of 10,000 rows with a random
 `randomNumber` in 1..10000, a `Fortune` table of 12 fixed rows (one a <script> that must arrive
-escaped, one Japanese that must arrive as UTF-8). Importing this module loads no driver.
-"""
+escaped, one Japanese that must arrive as UTF-8)."""
 
 from __future__ import annotations
 
@@ -97,43 +97,3 @@ def sorted_fortunes(rows: list[Any]) -> list[tuple[int, str]]:
     fortunes.append(ADDED_FORTUNE)
     fortunes.sort(key=lambda f: f[1])
     return fortunes
-
-
-# --- the work on one connection: blocking (sync, multiprocess, threadpool) ----------------
-
-
-def blocking_work(conn: Any, kind: str, n: int) -> Any:
-    """One type's database work on a psycopg connection. queries and updates read each row
-    with a query of its own (TechEmpower forbids IN and the like); updates then write the new
-    numbers in one batch (allowed), in the connection's autocommit mode."""
-    if kind == "fortunes":
-        return sorted_fortunes(conn.execute(FORTUNE_SQL).fetchall())
-    count = 1 if kind == "db" else n
-    worlds = [world(conn.execute(WORLD_SQL, (random_id(),)).fetchone()) for _ in range(count)]
-    if kind == "updates":
-        for w in worlds:
-            w["randomNumber"] = random_number()
-        with conn.cursor() as cur:
-            cur.executemany(UPDATE_SQL, [(w["randomNumber"], w["id"]) for w in worlds])
-    return worlds[0] if kind == "db" else worlds
-
-
-# --- the same on an async connection (coroutine, fanout, gencoroutine) --------------------
-
-
-async def async_work(conn: Any, kind: str, n: int) -> Any:
-    """blocking_work's queries on psycopg's AsyncConnection, each awaited in turn."""
-    if kind == "fortunes":
-        cur = await conn.execute(FORTUNE_SQL)
-        return sorted_fortunes(await cur.fetchall())
-    count = 1 if kind == "db" else n
-    worlds = []
-    for _ in range(count):
-        cur = await conn.execute(WORLD_SQL, (random_id(),))
-        worlds.append(world(await cur.fetchone()))
-    if kind == "updates":
-        for w in worlds:
-            w["randomNumber"] = random_number()
-        async with conn.cursor() as acur:
-            await acur.executemany(UPDATE_SQL, [(w["randomNumber"], w["id"]) for w in worlds])
-    return worlds[0] if kind == "db" else worlds
