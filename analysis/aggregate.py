@@ -331,8 +331,8 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
     generator-limited figure is a lower bound, so nothing below can be separated from it.
     Invalid and failed cells never rank."""
     valid = summary[summary["valid"] & summary["rps"].notna()]
-    if "rate" in valid:  # open-loop cells are ranked by the rate they sustain (openloop.py)
-        valid = valid[valid["rate"].isna()]
+    # Open-loop cells are ranked by the rate they sustain (openloop.py).
+    valid = valid[~valid["open_loop"].astype(bool)]
     if valid.empty:
         return pd.DataFrame(columns=RANKING_COLUMNS)
     if "generator_limited" not in valid:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from catalog import workloads
 from record.connections import HELD_SHARE_MIN, ConnectionFigures
+from record.layout import RunLayout
 
 FIGURE_COLUMNS = (
     "connections_target",
@@ -59,7 +60,10 @@ def join_figures(cells: pd.DataFrame, root: Path) -> pd.DataFrame:
     the cell's notes."""
     if cells.empty:
         return cells
-    rows = [figure_row(ConnectionFigures.read(root / "cells" / cid)) for cid in cells["cell_id"]]
+    rows = [
+        figure_row(ConnectionFigures.read(RunLayout(root).cell(cid).root))
+        for cid in cells["cell_id"]
+    ]
     out = pd.concat([cells.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     notes = []
     for row in out.itertuples(index=False):

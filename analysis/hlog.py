@@ -29,9 +29,10 @@ from hdrh.log import HistogramLogReader, HistogramLogWriter
 
 from analysis.load import RunData
 from record import io
+from record.schema import HLOG_FILE
 from record.window import completed_at
 
-FILE_NAME = "latency.hlog"
+FILE_NAME = HLOG_FILE
 LOWEST_US, HIGHEST_US = 1, 3_600_000_000  # 1 µs .. 1 hour: any latency a cell can record
 DIGITS = 3  # significant digits: HdrHistogram's usual precision, 0.1 %
 INTERVAL_S = 1.0

@@ -16,9 +16,10 @@ import pandas as pd
 
 from analysis import aggregate, validity
 from analysis.load import cell_requests, cell_row, cell_slots
+from record.calibration import Calibration
 from record.errors import UserError
+from record.layout import CellLayout
 from record.records import UNMEASURED_STATUSES, CellRecord, RunRecord
-from record.run_meta import Calibration
 from record.verdict import Verdict
 
 
@@ -32,7 +33,7 @@ class LiveJudge:
         without one."""
         if run_dir not in self._calibration:
             try:
-                self._calibration[run_dir] = RunRecord.read(run_dir).generator_calibration
+                self._calibration[run_dir] = RunRecord.read(run_dir).calibration
             except UserError:
                 self._calibration[run_dir] = Calibration()
         return self._calibration[run_dir]
@@ -40,7 +41,9 @@ class LiveJudge:
     def __call__(self, record: CellRecord, cell_dir: Path) -> Verdict:
         """A status word (ok, invalid, failed, interrupted), one line about the cell, and its
         req/s if it is valid (NaN otherwise: an invalid cell is no evidence)."""
-        cells = pd.DataFrame([cell_row(record, self._calibration_of(cell_dir.parent.parent))])
+        cells = pd.DataFrame(
+            [cell_row(record, self._calibration_of(CellLayout(cell_dir).run.root))]
+        )
         self._rows = [r for r in self._rows if r["cell_id"].iloc[0] != record.cell_id]
         self._rows.append(
             aggregate.with_request_stats(

@@ -23,17 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import connections
+from record.calibration import Calibration
 from record.errors import UserError
+from record.layout import CellLayout, RunLayout
 from record.records import CellRecord, RunRecord
-from record.run_meta import Calibration
 from record.schema import (
     BACKLOG_COLUMNS,
-    BACKLOG_FILE,
-    OUTSIDE_FILE,
     REQUEST_COLUMNS,
-    REQUESTS_FILE,
-    RESOURCES_FILE,
-    SLOTS_FILE,
+    VARIANT_JOIN,
 )
 
 # An enqueue cell's background work over time, polled from the server's /health
@@ -52,7 +49,7 @@ class RunData:
         return self.run.run_id
 
     def cell_dir(self, cell_id: str) -> Path:
-        return self.path / "cells" / cell_id
+        return RunLayout(self.path).cell(cell_id).root
 
     def cell_requests(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One cell's window requests, read now from its requests.parquet (empty for a cell
@@ -76,7 +73,7 @@ class RunData:
 
     def outside(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Warm-up and tail requests of one cell (only charts of a run over time use them)."""
-        return read_requests(self.cell_dir(cell_id) / OUTSIDE_FILE, columns)
+        return read_requests(CellLayout(self.cell_dir(cell_id)).outside, columns)
 
     def backlog(self, cell_id: str) -> pd.DataFrame:
         """An enqueue cell's backlog.csv (read_backlog); empty for a cell without one."""
@@ -85,7 +82,7 @@ class RunData:
         return read_backlog(self.cell_dir(cell_id), start)
 
     def resources(self, cell_id: str) -> pd.DataFrame:
-        path = self.cell_dir(cell_id) / RESOURCES_FILE
+        path = CellLayout(self.cell_dir(cell_id)).resources
         return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
@@ -137,7 +134,7 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
     window = record.window
     return {
         "cell_id": cell.cell_id,
-        "variant": cell.strategy,  # with its options: multiprocess+reuseport
+        "variant": cell.variant,  # the strategy with its options: multiprocess+reuseport
         "loop": cell.loop,
         "scenario": cell.label,
         "scenario_name": cell.scenario,
@@ -156,7 +153,7 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "loadgen_core_pct": record.loadgen_core_pct,
         "cores": record.cores,
         "wall_s": record.wall_s,
-        "max_error_rate": record.limits.max_error_rate,
+        "max_error_rate": record.settings.max_error_rate,
         "problems": "; ".join(record.problems),
         "cell_notes": "; ".join(record.notes),
         "records": record.records,
@@ -165,7 +162,9 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "server_rss_peak_bytes": record.server_rss_peak_bytes,
         **_workers_figures(record, calibration or Calibration()),
         # The configuration as columns, so that nothing parses it back out of cell_id.
-        "strategy": cell.variant,  # without options: multiprocess
+        "strategy": cell.strategy,  # without options: multiprocess
+        "options": VARIANT_JOIN.join(cell.options),  # "reuseport", "" without options
+        "open_loop": cell.open_loop,
         "reuse_port": cell.reuse_port,
         "http_client": cell.http_client,
         "config_id": cell.config_id,  # everything but the repeat
@@ -178,12 +177,12 @@ def cell_requests(
     """The window rows of one measured cell (empty for a cell that never loaded)."""
     if record.status == "failed" or record.window is None:
         return empty_requests(columns)
-    return read_requests(cell_dir / REQUESTS_FILE, columns)
+    return read_requests(CellLayout(cell_dir).requests, columns)
 
 
 def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
     """An open-loop cell's slots.parquet (harness/outcome.py write_slots), if it has one."""
-    path = cell_dir / SLOTS_FILE
+    path = CellLayout(cell_dir).slots
     return pd.read_parquet(path) if path.exists() else None
 
 
@@ -194,7 +193,7 @@ def read_backlog(cell_dir: Path, load_started: float = math.nan) -> pd.DataFrame
     dropped."""
     columns = [*BACKLOG_COLUMNS, "since_s"]
     empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-    path = cell_dir / BACKLOG_FILE
+    path = CellLayout(cell_dir).backlog
     try:
         raw = pd.read_csv(path) if path.exists() else None
     except pd.errors.EmptyDataError:
@@ -217,11 +216,11 @@ def load_run(path: str | Path) -> RunData:
         raise UserError(f"{root}: no such results folder")
     run = RunRecord.read(root)
     records: dict[str, CellRecord] = {}
-    for cell_json in sorted((root / "cells").glob("*/cell.json")):
+    for cell_json in RunLayout(root).cell_records():
         record = CellRecord.read(cell_json.parent)
         records[record.cell_id] = record
     order = {cid: i for i, cid in enumerate(run.cells)}
-    cells = pd.DataFrame([cell_row(r, run.generator_calibration) for r in records.values()])
+    cells = pd.DataFrame([cell_row(r, run.calibration) for r in records.values()])
     if not cells.empty:
         cells["_order"] = cells["cell_id"].map(order).fillna(len(order))
         cells = cells.sort_values(["_order", "cell_id"]).drop(columns="_order")

@@ -74,12 +74,29 @@ def reached(achieved: float, offered: float) -> bool:
     return not (achieved < REACHED_SHARE * offered)
 
 
+def is_open(summary: pd.DataFrame) -> pd.Series:
+    """Which cells offered an open loop (the summary's open_loop column, from the cell's own
+    record: a rate was set)."""
+    return summary["open_loop"].astype(bool)
+
+
+def open_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The open-loop cells."""
+    return summary[is_open(summary)]
+
+
+def closed_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The closed-loop cells: the only ones a chart or table 'per users' may show (an
+    open-loop cell's users is its cap on requests in flight, the same at every rate)."""
+    return summary[~is_open(summary)]
+
+
 def slo_ranking(summary: pd.DataFrame, slo_ms: float) -> pd.DataFrame:
     """Per scenario (and loop): the highest offered rate each variant sustained, meaning a
     valid open-loop cell that reached its target with corrected p99 within the SLO; ordered
     best first. A variant that sustained no rate is listed with 0."""
     cols = ["scenario", "loop", "variant", "max_rate", "p99_corrected_ms", "capacity_rps"]
-    cells = summary[summary["offered_rps"].notna()] if "offered_rps" in summary else summary[:0]
+    cells = open_cells(summary)
     if cells.empty:
         return pd.DataFrame(columns=cols)
     ok = (

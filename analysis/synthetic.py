@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.model import expected_rps
-from catalog.strategies import VARIANTS as VARIANT_FACTS
-from record import io
-from record.records import CellSpec as Cell
+from catalog import strategies
+from record.layout import RunLayout
+from record.records import CellRecord, CellSettings, CellSpec, RunRecord
+from record.run_meta import Environment
+from record.window import Window
 
 VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")
 USERS = (1, 10, 50, 100, 200)
@@ -24,13 +26,13 @@ T0 = 1_700_000_000.0
 WARMUP_S, DURATION_S = 1.0, 10.0
 
 
-def synthetic_cells(count: int) -> list[Cell]:
+def synthetic_cells(count: int) -> list[CellSpec]:
     cells = []
     for scenario, params in SCENARIOS:
         for variant in VARIANTS:
             for users in USERS:
                 cells.append(
-                    Cell(
+                    CellSpec(
                         variant,
                         "asyncio",
                         scenario,
@@ -38,35 +40,34 @@ def synthetic_cells(count: int) -> list[Cell]:
                         users,
                         1,
                         8,
-                        VARIANT_FACTS[variant].processes(2),
+                        strategies.VARIANTS[variant].processes(2),
                     )
                 )
     return cells[:count]
 
 
-def _write_run_json(path: Path, chosen: list[Cell]) -> None:
-    io.write_json(
-        path / "run.json",
-        {
-            "run_id": path.name,
-            "suite": {
-                "name": "synthetic",
-                "description": "generated",
-                "warmup_s": WARMUP_S,
-                "duration_s": DURATION_S,
-                "repeats": 1,
-                "max_error_rate": 0.01,
-            },
-            "environment": {"cpu": {"model": "synthetic", "cores": 2}, "packages": {}},
-            "started": T0,
-            "ended": T0 + 600,
-            "status": "complete",
-            "cells": [c.cell_id for c in chosen],
+def _write_run_json(path: Path, chosen: list[CellSpec]) -> None:
+    RunRecord(
+        run_id=path.name,
+        suite={
+            "name": "synthetic",
+            "description": "generated",
+            "warmup_s": WARMUP_S,
+            "duration_s": DURATION_S,
+            "repeats": 1,
+            "max_error_rate": 0.01,
         },
-    )
+        environment=Environment(cpu_model="synthetic", cores=2),
+        started=T0,
+        ended=T0 + 600,
+        status="complete",
+        cells=tuple(c.cell_id for c in chosen),
+    ).write(path)
 
 
-def _write_cell(path: Path, i: int, cell: Cell, per_cell: int, rng: np.random.Generator) -> None:
+def _write_cell(
+    path: Path, i: int, cell: CellSpec, per_cell: int, rng: np.random.Generator
+) -> None:
     bound = expected_rps(
         variant=cell.variant,
         scenario=cell.scenario,
@@ -92,23 +93,19 @@ def _write_cell(path: Path, i: int, cell: Cell, per_cell: int, rng: np.random.Ge
             "worker": np.zeros(per_cell, dtype=np.int32),
         }
     )
-    cell_dir = path / "cells" / cell.cell_id
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(cell_dir / "requests.parquet", index=False)
-    io.write_json(
-        cell_dir / "cell.json",
-        {
-            "cell": cell.to_dict(),
-            "status": "ok",
-            "reason": "",
-            "cores": 1,
-            "window": {"start": start0 + WARMUP_S, "end": start0 + WARMUP_S + DURATION_S},
-            "server_cpu_pct": float(min(100.0, rate / 20)),
-            "loadgen_cpu_pct": float(min(99.0, rate / 25)),
-            "timings": {"wall_s": DURATION_S + 3},
-            "suite": {"max_error_rate": 0.01, "warmup_s": WARMUP_S, "duration_s": DURATION_S},
-        },
-    )
+    layout = RunLayout(path).cell(cell.cell_id)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(layout.requests, index=False)
+    CellRecord(
+        cell=cell,
+        status="ok",
+        settings=CellSettings(DURATION_S, WARMUP_S, 0.01),
+        window=Window(start0 + WARMUP_S, start0 + WARMUP_S + DURATION_S),
+        server_cpu_pct=float(min(100.0, rate / 20)),
+        loadgen_cpu_pct=float(min(99.0, rate / 25)),
+        started=start0,
+        ended=start0 + DURATION_S + 3,
+    ).write(layout.root)
 
 
 def write_synthetic_run(

@@ -11,7 +11,6 @@ judged" (an invalid cell is no evidence, and never a pass)."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,6 @@ from analysis.precision import t_interval
 from record.thresholds import Threshold
 
 PASS, FAIL, INCONCLUSIVE, NOT_JUDGED = "pass", "fail", "inconclusive", "not judged"
-REPEAT_SUFFIX = r"-r\d+$"
 NOTE = (
     "Each threshold is judged per configuration on its valid repeats pooled (mean and 95 % "
     "interval). fail: the whole interval is past the limit; inconclusive: the interval "
@@ -45,22 +43,18 @@ class ThresholdVerdict:
         return f"{self.verdict:12} {self.threshold.name:40} {self.config}: {self.reason}"
 
 
-def config_of(cell_id: str) -> str:
-    return re.sub(REPEAT_SUFFIX, "", cell_id)
-
-
 def selects(t: Threshold, row: pd.Series) -> bool:
     """Whether a summary row (aggregate.build_summary) is one of the threshold's cells."""
-    variant = str(row["variant"])
-    if t.variants and not any(variant == v or variant.startswith(f"{v}+") for v in t.variants):
+    # A variant named alone selects it with any options ("multiprocess" selects
+    # "multiprocess+reuseport"); named with its options, only those.
+    if t.variants and not {row["variant"], row["strategy"]} & set(t.variants):
         return False
-    if t.scenario is not None and t.scenario not in (row["scenario"], row.get("scenario_name")):
+    if t.scenario is not None and t.scenario not in (row["scenario"], row["scenario_name"]):
         return False
-    rate = row.get("rate", math.nan)
-    open_loop = rate is not None and not pd.isna(rate)
+    open_loop = bool(row["open_loop"])
     if t.users and (open_loop or int(row["users"]) not in t.users):
         return False
-    return not (t.rates and (not open_loop or float(rate) not in t.rates))
+    return not (t.rates and (not open_loop or float(row["rate"]) not in t.rates))
 
 
 def pooled(t: Threshold, group: pd.DataFrame) -> tuple[float, float, float, int]:
@@ -98,7 +92,7 @@ def judge(summary: pd.DataFrame, thresholds: tuple[Threshold, ...]) -> list[Thre
     out: list[ThresholdVerdict] = []
     if summary.empty:
         return out
-    configs = summary["cell_id"].map(config_of)
+    configs = summary["config_id"]
     for t in thresholds:
         chosen = summary[summary.apply(lambda row, t=t: selects(t, row), axis=1)]
         for config in dict.fromkeys(configs[chosen.index]):

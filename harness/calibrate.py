@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
 import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from catalog.paths import PROJECT_ROOT, SCENARIO_DIR
+from catalog.locust_env import locust_env
+from catalog.paths import SCENARIO_DIR
 from catalog.server_config import ServerConfig
 from harness import placement as placements
 from harness.calibration_figures import (
@@ -53,23 +53,20 @@ from harness.interrupts import sigterm_as_interrupt
 from harness.processes import children as procs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv
 from harness.suite.parse import Suite, parse_suite
-from record import io
+from record import calibration, io
+from record.calibration import Calibration
 from record.errors import UserError
+from record.layout import CellLayout, RunLayout
 from record.loadgen_summary import read_summary
 from record.records import CellRecord, CellSpec
 from record.schema import LOADGEN_FILE
-from record.verdict import Verdict
+from record.verdict import Judge, Verdict
 
-CALIBRATION_FILE = "calibration.json"
 MAX_ROUNDS = 8  # a machine not steady by then will not be within a calibration
 LISTENER_TARGET_PTS = 2.0  # the recorder's cost: ± percentage points
 MIN_PAIRS, MAX_PAIRS = 3, 6
 LISTENER_RATE_SHARE = 0.6  # the recorder's open loop: this share of the ceiling cells' req/s
 WARMUP_S = 1.0
-
-# The verdict on a finished cell (status word, one line, req/s or NaN when not valid): the
-# runner's Judge (harness/runner.py); run_bench.py hands over the analysis's own.
-Judge = Callable[[CellRecord, Path], Verdict]
 
 
 def own_judge(record: CellRecord, cell_dir: Path) -> Verdict:
@@ -110,7 +107,7 @@ def calibration_suite(duration_s: float, server_cores: int) -> Suite:
     return parse_suite(data, "calibrate")
 
 
-class Calibration:
+class Calibrator:
     """The cells, wrk and the recorder's pairs of one calibration, in a temporary folder."""
 
     def __init__(self, workers: int, duration_s: float, judge: Judge, quiet: bool) -> None:
@@ -119,7 +116,7 @@ class Calibration:
         self.tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
         self.suite = calibration_suite(duration_s, len(self.place.server_cpus))
         self.options = CellOptions(suite=self.suite, placement=self.place, workers=1)
-        self.cells = {c.variant: c for c in self.suite.round(1)}
+        self.cells = {c.strategy: c for c in self.suite.round(1)}
         self.children: list[procs.Child] = []  # the server of wrk and the recorder's pairs
 
     def stop(self) -> None:
@@ -138,11 +135,9 @@ class Calibration:
         the run's limit counts: the generator at its limit is what calibrate measures, and
         leaving those rounds out would keep only the ones where it was least busy (counted in
         acc.at_limit)."""
-        from dataclasses import replace
-
         options = self.options if workers == 1 else replace(self.options, workers=workers)
         cell = replace(spec, repeat=round_no)
-        cell_dir = self.tmp / "cells" / f"{cell.cell_id}-w{workers}"
+        cell_dir = RunLayout(self.tmp).cell(f"{cell.cell_id}-w{workers}").root
         record = run_cell(cell, cell_dir, options)
         verdict = self.judge(record, cell_dir)
         rps = verdict.rps_beside_generator
@@ -195,7 +190,7 @@ class Calibration:
                 ServerConfig(variant="multiprocess", port=0, processes=len(self.place.server_cpus)),
                 port_file,
             ),
-            log_path=self.tmp / "server.log",
+            log_path=CellLayout(self.tmp).log(procs.SERVER),
             cpus=set(self.place.server_cpus),
             contain=True,
         )
@@ -244,16 +239,17 @@ def open_loop_cpu(
     )
     if not record:
         argv.append("--bench-no-record")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = locust_env("")
     cpus = set(place.loadgen_cpus)
-    child = procs.start("locust", argv, log_path=out / "locust.log", env=env, cpus=cpus)
+    log = CellLayout(out).log(procs.LOCUST)
+    child = procs.start("locust", argv, log_path=log, env=env, cpus=cpus)
     try:
         child.popen.wait(timeout=duration_s + 60)
     finally:
         child.stop()
     summary = read_summary(out)
     if summary is None:
-        raise UserError(f"calibrate: Locust wrote no {LOADGEN_FILE} (see {out / 'locust.log'})")
+        raise UserError(f"calibrate: Locust wrote no {LOADGEN_FILE} (see {log})")
     cpu = statistics.fmean(w.cpu for w in summary.workers)
     window = summary.window.duration_s
     rps = summary.requests / window if record and window > 0 else math.nan
@@ -288,8 +284,8 @@ def run_wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | 
 
 def measure(
     workers: int, duration_s: float, judge: Judge = own_judge, quiet: bool = False
-) -> dict[str, Any]:
-    cal = Calibration(workers, duration_s, judge, quiet)
+) -> Calibration:
+    cal = Calibrator(workers, duration_s, judge, quiet)
     # SIGTERM stops a calibration as Ctrl-C does: its servers and Locust stopped, its folder
     # removed (without this, a terminated calibrate left its server and Locust running).
     with sigterm_as_interrupt(), contextlib.ExitStack() as cleanup:
@@ -320,20 +316,8 @@ def calibrate(out: str | Path, *, workers: int, duration_s: float, judge: Judge 
         result = measure(workers, duration_s, judge)
     except RuntimeError as exc:
         raise io.UserError(f"calibrate: {exc}") from None
-    io.write_json(folder / CALIBRATION_FILE, result)
+    path = calibration.write(folder, result)
     for line in summary_lines(result):
         print(line)
-    print(f"calibration: {folder / CALIBRATION_FILE}")
+    print(f"calibration: {path}")
     return 0
-
-
-def latest(folder: Path) -> dict[str, Any]:
-    """The calibration stored in a results folder ({} when there is none or it is unreadable)."""
-    path = folder / CALIBRATION_FILE
-    if not path.exists():
-        return {}
-    try:
-        data = io.read_json(path)
-    except Exception:  # a damaged calibration must not stop a run
-        return {}
-    return {k: v for k, v in data.items() if k != "schema_version"}

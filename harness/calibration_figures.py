@@ -1,6 +1,6 @@
 """calibrate's figures: repeated measurements with their intervals, the fixed-cost fit of the
-generator's CPU, and calibration.json's content and printed lines. Pure: no processes, no I/O
-(harness/calibrate.py runs the cells)."""
+generator's CPU, and calibration.json's content (record/calibration.py) and printed lines.
+Pure: no processes, no I/O (harness/calibrate.py runs the cells)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from record.calibration import Calibration, Interval
 
 USERS = 32  # the ceiling cells' users (and wrk's connections)
 CHECK_USERS = 10  # the ordinary cell of the cross-check
@@ -112,7 +114,7 @@ BOOTSTRAP = 2000  # resamples of the fit's points for the ceiling's interval
 FIT_CI_PCT = 25.0
 
 
-def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, list[float]] | None:
+def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, Interval] | None:
     """The req/s at which the generator's CPU reaches 90 % by the fixed-cost fit, with a
     95 % bootstrap interval over the cells (percentiles of resampled fits)."""
     fit = fixed_cost_fit(points)
@@ -134,11 +136,11 @@ def fit_ceiling(points: list[tuple[float, float]]) -> tuple[float, list[float]] 
     if len(values) < BOOTSTRAP / 2:
         return None
     lo, hi = np.percentile(values, [2.5, 97.5])
-    return ceiling(*fit), [float(lo), float(hi)]
+    return ceiling(*fit), Interval(float(lo), float(hi))
 
 
-def _ci(e: Estimate) -> list[float]:
-    return [e.low, e.high] if e.n >= 2 else [math.nan, math.nan]
+def _ci(e: Estimate) -> Interval:
+    return Interval(e.low, e.high) if e.n >= 2 else Interval()
 
 
 class Ceiling(NamedTuple):
@@ -146,7 +148,7 @@ class Ceiling(NamedTuple):
     with that way."""
 
     rps: float
-    ci: list[float]
+    ci: Interval
     method: str  # "fit" or "per-request"
     predicted_ms: float  # the fit's cost for the ordinary cell (NaN: per-request)
     check_rps: float  # the ordinary cell's own ceiling
@@ -156,15 +158,15 @@ class Ceiling(NamedTuple):
 def _ceiling(
     acc: Rounds,
     simple: float,
-    simple_ci: list[float],
+    simple_ci: Interval,
     fit: tuple[float, float] | None,
-    fitted: tuple[float, list[float]] | None,
+    fitted: tuple[float, Interval] | None,
 ) -> Ceiling:
     """The fixed-cost fit's ceiling where the cells' req/s differed enough to make one, else
     `simple`, 90 % over the ceiling cells' cost per request (which a slow server biases
     low)."""
     usable = (
-        fitted is not None and (fitted[1][1] - fitted[1][0]) / 2 <= FIT_CI_PCT / 100 * fitted[0]
+        fitted is not None and (fitted[1].high - fitted[1].low) / 2 <= FIT_CI_PCT / 100 * fitted[0]
     )
     if usable and fitted is not None and fit is not None:
         predicted = fit[1] + fit[0] * 10.0 / acc.check_rps.mean
@@ -177,145 +179,139 @@ def _ceiling(
     return Ceiling(simple, simple_ci, "per-request", math.nan, check_ceiling, gap)
 
 
-def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> dict[str, Any]:
-    """calibration.json: the older keys (ceiling_rps_per_worker, cpu_ms_per_req, ...) with
-    the same meaning, each figure's interval and repeats beside it. The ceiling is the fixed-
-    cost fit's where the cells' req/s differed enough to make one (ceiling_method "fit"), else
-    90 % over the ceiling cells' cost per request ("per-request", which a slow server biases
-    low); the cross-check is then the fit's prediction of the ordinary cell's cost."""
+def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> Calibration:
+    """calibration.json. The ceiling is the fixed-cost fit's where the cells' req/s differed
+    enough to make one (ceiling_method "fit"), else 90 % over the ceiling cells' cost per
+    request ("per-request", which a slow server biases low); the cross-check is then the fit's
+    prediction of the ordinary cell's cost."""
     simple = CEILING_BUSY * 1000.0 / acc.cost.mean
-    simple_ci = [CEILING_BUSY * 1000.0 / x for x in reversed(_ci(acc.cost))]
+    cost_ci = _ci(acc.cost)
+    simple_ci = Interval(CEILING_BUSY * 1000.0 / cost_ci.high, CEILING_BUSY * 1000.0 / cost_ci.low)
     fitted = fit_ceiling(acc.points)
     fit = fixed_cost_fit(acc.points)
     ceiling = _ceiling(acc, simple, simple_ci, fit, fitted)
-    out: dict[str, Any] = {
-        "measured_at": time.time(),
-        "server": "multiprocess /hello",
-        "method": "cells",
-        "users": USERS,
-        "workers": workers,
-        "rps_per_worker": acc.rps.mean,
-        "cpu_pct_per_worker": acc.cpu.mean,
-        "loadgen_core_pct": acc.busy.mean,
-        "cpu_ms_per_req": acc.cost.mean,
-        "cpu_ms_per_req_ci": _ci(acc.cost),
-        "cpu_ms_per_req_samples": list(acc.cost.values),
-        "ceiling_rps_per_worker": ceiling.rps,
-        "ceiling_ci": ceiling.ci,
-        "ceiling_method": ceiling.method,
-        "ceiling_per_request_rps": simple,
-        "ceiling_per_request_ci": simple_ci,
-        "repeats": acc.cost.n,
-        "target_ci_pct": TARGET_CI_PCT,
-        "converged": acc.cost.narrow(TARGET_CI_PCT),
-        "check_cell": f"coroutine /hello {CHECK_USERS} users",
-        "check_cpu_ms_per_req": acc.check.mean,
-        "check_cpu_ms_per_req_ci": _ci(acc.check),
-        "check_rps": acc.check_rps.mean,
-        "check_predicted_ms_per_req": ceiling.predicted_ms,
-        "check_ceiling_rps": ceiling.check_rps,
-        "check_gap_pct": ceiling.gap_pct,
-        "check_agrees": abs(ceiling.gap_pct) <= CHECK_PCT,
-        "listener_rate": rate,
-        "listener_overhead_pct": pairs.mean,
-        "listener_overhead_ci": _ci(pairs),
-        "listener_pairs": pairs.n,
-        "skipped": list(acc.skipped),
-    }
-    if fit is not None:
-        out["fixed_cpu_pct"], out["marginal_ms_per_req"] = fit
-    if fitted is not None:
-        out["ceiling_fit_rps"], out["ceiling_fit_ci"] = fitted
-    if workers > 1:
-        out["rps_per_worker_at_n"] = acc.at_n.mean
-        out["cpu_pct_per_worker_at_n"] = acc.at_n_cpu.mean
-    if acc.wrk.n:
-        out |= {
-            "wrk_rps": acc.wrk.mean,
-            "wrk_ci": _ci(acc.wrk),
-            "harness_rps": acc.rps.mean,
-            "harness_wrk_ratio": acc.ratio.mean,
-            "harness_wrk_ratio_ci": _ci(acc.ratio),
-        }
-    out["cells_at_generator_limit"] = acc.at_limit
-    return out
+    return Calibration(
+        measured_at=time.time(),
+        server="multiprocess /hello",
+        method="cells",
+        users=USERS,
+        workers=workers,
+        rps_per_worker=acc.rps.mean,
+        cpu_pct_per_worker=acc.cpu.mean,
+        loadgen_core_pct=acc.busy.mean,
+        cpu_ms_per_req=acc.cost.mean,
+        cpu_ms_per_req_ci=cost_ci,
+        cpu_ms_per_req_samples=acc.cost.values,
+        ceiling_rps_per_worker=ceiling.rps,
+        ceiling_ci=ceiling.ci,
+        ceiling_method=ceiling.method,
+        ceiling_per_request_rps=simple,
+        ceiling_per_request_ci=simple_ci,
+        repeats=acc.cost.n,
+        target_ci_pct=TARGET_CI_PCT,
+        converged=acc.cost.narrow(TARGET_CI_PCT),
+        check_cell=f"coroutine /hello {CHECK_USERS} users",
+        check_cpu_ms_per_req=acc.check.mean,
+        check_cpu_ms_per_req_ci=_ci(acc.check),
+        check_rps=acc.check_rps.mean,
+        check_predicted_ms_per_req=ceiling.predicted_ms,
+        check_ceiling_rps=ceiling.check_rps,
+        check_gap_pct=ceiling.gap_pct,
+        check_agrees=abs(ceiling.gap_pct) <= CHECK_PCT,
+        listener_rate=rate,
+        listener_overhead_pct=pairs.mean,
+        listener_overhead_ci=_ci(pairs),
+        listener_pairs=pairs.n,
+        skipped=tuple(acc.skipped),
+        fixed_cpu_pct=fit[0] if fit is not None else math.nan,
+        marginal_ms_per_req=fit[1] if fit is not None else math.nan,
+        ceiling_fit_rps=fitted[0] if fitted is not None else math.nan,
+        ceiling_fit_ci=fitted[1] if fitted is not None else Interval(),
+        rps_per_worker_at_n=acc.at_n.mean if workers > 1 else math.nan,
+        cpu_pct_per_worker_at_n=acc.at_n_cpu.mean if workers > 1 else math.nan,
+        wrk_rps=acc.wrk.mean if acc.wrk.n else math.nan,
+        wrk_ci=_ci(acc.wrk),
+        harness_rps=acc.rps.mean if acc.wrk.n else math.nan,
+        harness_wrk_ratio=acc.ratio.mean if acc.wrk.n else math.nan,
+        harness_wrk_ratio_ci=_ci(acc.ratio),
+        cells_at_generator_limit=acc.at_limit,
+    )
 
 
-def _figure(value: float, ci: list[float], digits: int = 0, unit: str = "") -> str:
-    lo, hi = ci
-    inner = f" [{lo:,.{digits}f}, {hi:,.{digits}f}]" if math.isfinite(lo) else ""
+def _figure(value: float, ci: Interval, digits: int = 0, unit: str = "") -> str:
+    inner = f" [{ci.low:,.{digits}f}, {ci.high:,.{digits}f}]" if ci.known else ""
     return f"{value:,.{digits}f}{unit}{inner}"
 
 
-def _check_line(result: dict[str, Any], fit: bool) -> str:
+def _check_line(result: Calibration, fit: bool) -> str:
     """The cross-check: the ordinary cell's cost against the fit's prediction (the fit's
     ceiling), or its own ceiling against the calibrated one."""
-    cost = _figure(result["check_cpu_ms_per_req"], result["check_cpu_ms_per_req_ci"], 3)
-    said = "(agrees within 10%)" if result["check_agrees"] else "(DISAGREES: more than 10%)"
+    cost = _figure(result.check_cpu_ms_per_req, result.check_cpu_ms_per_req_ci, 3)
+    said = "(agrees within 10%)" if result.check_agrees else "(DISAGREES: more than 10%)"
     if fit:
         return (
-            f"cross-check: {result['check_cell']} at {result['check_rps']:,.0f} req/s: "
-            f"{cost} ms/req measured, {result['check_predicted_ms_per_req']:.3f} by the fit, "
-            f"{result['check_gap_pct']:+.0f}% {said}"
+            f"cross-check: {result.check_cell} at {result.check_rps:,.0f} req/s: "
+            f"{cost} ms/req measured, {result.check_predicted_ms_per_req:.3f} by the fit, "
+            f"{result.check_gap_pct:+.0f}% {said}"
         )
     return (
-        f"cross-check: {result['check_cell']}: {cost} ms/req, a ceiling of "
-        f"{result['check_ceiling_rps']:,.0f} req/s, {result['check_gap_pct']:+.0f}% from the "
+        f"cross-check: {result.check_cell}: {cost} ms/req, a ceiling of "
+        f"{result.check_ceiling_rps:,.0f} req/s, {result.check_gap_pct:+.0f}% from the "
         f"calibrated one {said}"
     )
 
 
-def summary_lines(result: dict[str, Any]) -> list[str]:
+def summary_lines(result: Calibration) -> list[str]:
     """What calibrate prints: each figure with its 95 % interval and how many repeats."""
-    n, target = result["repeats"], result["target_ci_pct"]
+    n, target = result.repeats, result.target_ci_pct
     reached = (
         f"interval within ±{target:g}% after {n} repeats"
-        if result["converged"]
+        if result.converged
         else f"interval still wider than ±{target:g}% after {n} repeats: the machine was not steady"
     )
-    fit = result.get("ceiling_method") == "fit"
+    fit = result.ceiling_method == "fit"
     how = (
-        f"fixed-cost fit: CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
-        f"{result['marginal_ms_per_req']:.3f} ms × req/s"
+        f"fixed-cost fit: CPU ≈ {result.fixed_cpu_pct:.1f}% + "
+        f"{result.marginal_ms_per_req:.3f} ms × req/s"
         if fit
         else "90% over the cost per request"
     )
     lines = [
-        f"ceiling: {_figure(result['ceiling_rps_per_worker'], result['ceiling_ci'])} req/s per "
+        f"ceiling: {_figure(result.ceiling_rps_per_worker, result.ceiling_ci)} req/s per "
         f"Locust worker at 90% CPU (95% CI; {how})",
-        f"  generator cost {_figure(result['cpu_ms_per_req'], result['cpu_ms_per_req_ci'], 3)} "
-        f"ms/req at {result['rps_per_worker']:,.0f} req/s, {result['loadgen_core_pct']:.0f}% of "
+        f"  generator cost {_figure(result.cpu_ms_per_req, result.cpu_ms_per_req_ci, 3)} "
+        f"ms/req at {result.rps_per_worker:,.0f} req/s, {result.loadgen_core_pct:.0f}% of "
         f"its core ({reached}); 90% over it alone: "
-        f"{_figure(result['ceiling_per_request_rps'], result['ceiling_per_request_ci'])} req/s",
+        f"{_figure(result.ceiling_per_request_rps, result.ceiling_per_request_ci)} req/s",
     ]
-    if result["cells_at_generator_limit"]:
+    if result.cells_at_generator_limit:
         lines.append(
-            f"  {result['cells_at_generator_limit']} of its cells had the generator's cores above "
+            f"  {result.cells_at_generator_limit} of its cells had the generator's cores above "
             "a run's 90% limit (a run calls those invalid); counted: the generator at its limit "
             "is what calibrate measures"
         )
     lines.append(_check_line(result, fit))
     lines.append(
-        f"recorder cost: {_figure(result['listener_overhead_pct'], result['listener_overhead_ci'], 1)}"
-        f"% CPU per request ({result['listener_pairs']} pairs at {result['listener_rate']} req/s)"
+        f"recorder cost: {_figure(result.listener_overhead_pct, result.listener_overhead_ci, 1)}"
+        f"% CPU per request ({result.listener_pairs} pairs at {result.listener_rate} req/s)"
     )
-    if not fit and "ceiling_fit_rps" in result:
+    if not fit and result.has_fit:
         lines.append(
-            f"  (fixed-cost fit over these cells: CPU ≈ {result['fixed_cpu_pct']:.1f}% + "
-            f"{result['marginal_ms_per_req']:.3f} ms × req/s, a ceiling of "
-            f"{_figure(result['ceiling_fit_rps'], result['ceiling_fit_ci'])}: too uncertain to "
+            f"  (fixed-cost fit over these cells: CPU ≈ {result.fixed_cpu_pct:.1f}% + "
+            f"{result.marginal_ms_per_req:.3f} ms × req/s, a ceiling of "
+            f"{_figure(result.ceiling_fit_rps, result.ceiling_fit_ci)}: too uncertain to "
             "use, their req/s varied too little)"
         )
-    if "rps_per_worker_at_n" in result:
+    if result.workers > 1:
         lines.append(
-            f"{result['workers']} workers: {result['rps_per_worker_at_n']:.0f} req/s each at "
-            f"{result['cpu_pct_per_worker_at_n']:.0f}% CPU"
+            f"{result.workers} workers: {result.rps_per_worker_at_n:.0f} req/s each at "
+            f"{result.cpu_pct_per_worker_at_n:.0f}% CPU"
         )
-    if "wrk_rps" in result:
+    if result.has_wrk:
         lines.append(
-            f"wrk: {_figure(result['wrk_rps'], result['wrk_ci'])} req/s; harness/wrk "
-            f"{_figure(result['harness_wrk_ratio'], result['harness_wrk_ratio_ci'], 2)} "
-            f"(the ceiling cells' own req/s, {result['users']} connections each)"
+            f"wrk: {_figure(result.wrk_rps, result.wrk_ci)} req/s; harness/wrk "
+            f"{_figure(result.harness_wrk_ratio, result.harness_wrk_ratio_ci, 2)} "
+            f"(the ceiling cells' own req/s, {result.users} connections each)"
         )
     else:
         lines.append("wrk: not installed (apt-get install wrk), no comparison")

@@ -30,11 +30,12 @@ from harness.processes.locust_cmd import Distribution, LoadSpec
 from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
 from harness.suite.apps import AppEntry
 from harness.suite.parse import Suite
+from harness.suite.scenarios import ScenarioEntry
 from harness.timing import live_warmup, planned_load_s
 from harness.verify import verify
 from record import io
+from record.layout import CellLayout
 from record.records import CellRecord, CellSettings, CellSpec, Placement
-from record.schema import REQUESTS_FILE
 from record.window import Window
 
 # A cell that runs this much longer than planned is stopped and recorded as failed.
@@ -51,9 +52,9 @@ def server_config(
     """The built-in server a cell measures (its port is filled in when one is free): the
     cell's processes are the forked processes of a forking strategy, the pool's workers of a
     process pool; an upload cell's limit is its own body size."""
-    strategy = VARIANTS[cell.variant]
+    strategy = VARIANTS[cell.strategy]
     return ServerConfig(
-        variant=cell.variant,
+        variant=cell.strategy,
         host=host,
         port=0,
         loop=cell.loop,
@@ -93,10 +94,25 @@ class CellOptions:
 
 @dataclass(frozen=True)
 class Subjects:
-    """What the load goes to: the base URL, and the server to watch (None for a target)."""
+    """What the load goes to: the base URL, and the server to watch (None for a target); an
+    app's command line as started (its port filled in), and a db scenario's database (for
+    verification's own reads)."""
 
     base_url: str
     server: procs.Child | None
+    command: tuple[str, ...] = ()
+    db_url: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """What running the load gave: Locust's exit code, every process's samples, the server's
+    RSS before the load (by role), and a long-lived cell's /health readings."""
+
+    exit_code: int | None
+    samples: pd.DataFrame
+    idle_rss: dict[str, int]
+    readings: tuple[connections.Reading, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,17 +129,52 @@ class Measurement:
     server_rss_idle_bytes: float = math.nan
     server_rss_peak_bytes: float = math.nan
 
+    def recorded(self, record: CellRecord) -> CellRecord:
+        """A cell's record with what only a cell that measured has."""
+        return replace(
+            record,
+            verification=self.verification,
+            load_started=self.load_started,
+            load_ended=self.load_ended,
+            locust_exit_code=self.locust_exit_code,
+            window=self.window,
+            server_cpu_pct=self.cpu.server_pct,
+            backend_cpu_pct=self.cpu.backend_pct,
+            loadgen_cpu_pct=self.cpu.loadgen_pct,
+            loadgen_cpu_total_pct=self.cpu.loadgen_total_pct,
+            loadgen_core_pct=self.cpu.loadgen_core_pct,
+            server_shares=self.cpu.server_shares,
+            problems=self.problems,
+            notes=self.outcome.notes,
+            records=self.outcome.records,
+            locust_requests=self.outcome.locust_requests,
+            loadgen_workers=self.outcome.workers,
+            server_rss_idle_bytes=self.server_rss_idle_bytes,
+            server_rss_peak_bytes=self.server_rss_peak_bytes,
+        )
+
 
 @dataclass
 class CellRun:
+    """One cell's steps. Each step returns what the next needs; the one state kept is
+    `children`, every process the cell started so far, which stop_all stops whatever step
+    failed. The cell's suite table and app are looked up once."""
+
     cell: CellSpec
     cell_dir: Path
     options: CellOptions
     children: list[procs.Child] = field(default_factory=list)
-    idle_rss: dict[str, int] = field(default_factory=dict)  # the sampler's, before the load
-    command: tuple[str, ...] = ()  # an app's command line as started (port filled in)
-    db_url: str | None = None  # a db scenario's database, for verification's own reads
-    readings: list[connections.Reading] = field(default_factory=list)  # long-lived: /health
+    entry: ScenarioEntry = field(init=False)
+    app: AppEntry | None = field(init=False)
+    command: tuple[str, ...] = ()  # an app's command line as started, once it has been
+
+    def __post_init__(self) -> None:
+        self.entry = self.options.suite.entry(self.cell)
+        self.app = self.options.suite.app(self.cell.strategy)
+
+    @property
+    def layout(self) -> CellLayout:
+        return CellLayout(self.cell_dir)
 
     def _start_http(
         self,
@@ -136,7 +187,7 @@ class CellRun:
         """Start a server (a built-in one, or the user's app) in a PID namespace of its own
         and wait until it answers. A built-in one binds port 0 and reports the port it got;
         an app is given a free port, and another if that one was taken meanwhile."""
-        log = self.cell_dir / f"{name}.log"
+        log = self.layout.log(name)
         common: dict[str, Any] = {"log_path": log, "cpus": set(cpus), "contain": True}
         try:
             if app is None:
@@ -176,17 +227,21 @@ class CellRun:
         return procs.start_on_free_port(start_at, ready, procs.log_says_in_use(log), host=host)
 
     def start_subjects(self) -> Subjects:
-        suite, cell, placement = self.options.suite, self.cell, self.options.placement
+        suite, cell, placement, app = (
+            self.options.suite,
+            self.cell,
+            self.options.placement,
+            self.app,
+        )
         if suite.target is not None:
             return Subjects(suite.target, None)
-        app = suite.app(cell.variant)
         if app is not None:
             # Role "server": sampled, watched and stopped exactly like a built-in variant.
             server, base = self._start_http("server", app.argv, placement.server_cpus, app)
-            return Subjects(base, server)
+            return Subjects(base, server, command=self.command)
         backend_url = None
-        db_url = self._start_database() if not suite.entry(cell).file else None
-        if not suite.entry(cell).file and WORKLOADS[cell.scenario].needs_backend:
+        db_url = self._start_database() if not self.entry.file else None
+        if not self.entry.file and WORKLOADS[cell.scenario].needs_backend:
             _, backend_url = self._start_http(
                 "backend",
                 lambda port: procs.server_argv(ServerConfig(variant=BACKEND, port=port)),
@@ -203,7 +258,7 @@ class CellRun:
             placement.server_cpus,
             host=host,
         )
-        return Subjects(base, server)
+        return Subjects(base, server, db_url=db_url)
 
     def _start_database(self) -> str | None:
         """For a db scenario: the database's URL, after starting a throwaway PostgreSQL (role
@@ -218,31 +273,30 @@ class CellRun:
             cpus = set(self.options.placement.loadgen_cpus)
             try:
                 db = postgres.start_throwaway(
-                    self.cell_dir / "database.log", cpus=cpus, name="backend"
+                    self.layout.log("database"), cpus=cpus, name="backend"
                 )
             except RuntimeError as exc:
                 raise CellFailed(f"database did not start: {exc}") from None
             self.children.append(db)
             url = db.url
-        self.db_url = url
         return url
 
     def check(self, subjects: Subjects) -> tuple[str, ...]:
         """Verify before load. A built-in variant is checked deeply (status, type, body); a
         user's own server (a target, an app) by status, on the paths its scenario sends or,
         for a user's Locust file, on the paths the suite lists in `verify`."""
-        suite, cell = self.options.suite, self.cell
-        entry = suite.entry(cell)
+        suite, cell, entry = self.options.suite, self.cell, self.entry
         if entry.file:
             paths, strict = list(entry.verify), False
         else:
             paths = WORKLOADS[cell.scenario].paths(cell.params)
-            strict = suite.target is None and suite.app(cell.variant) is None
+            strict = suite.target is None and self.app is None
+        db_url = subjects.db_url
         deadline = time.monotonic() + suite.verify_grace_s
-        problems = verify(subjects.base_url, paths, strict=strict, db_url=self.db_url)
+        problems = verify(subjects.base_url, paths, strict=strict, db_url=db_url)
         while problems and time.monotonic() < deadline:
             time.sleep(VERIFY_RETRY_S)
-            problems = verify(subjects.base_url, paths, strict=strict, db_url=self.db_url)
+            problems = verify(subjects.base_url, paths, strict=strict, db_url=db_url)
         if problems:
             raise CellFailed("verification failed: " + "; ".join(problems) + self._why())
         return ("ok",)
@@ -250,7 +304,7 @@ class CellRun:
     def _why(self) -> str:
         """For an app: its health path said it was ready, yet the paths did not serve; say
         so, and what retries verification while it finishes starting."""
-        app = self.options.suite.app(self.cell.variant)
+        app = self.app
         if app is None:
             return ""
         grace = self.options.suite.verify_grace_s
@@ -264,8 +318,7 @@ class CellRun:
     def start_load(self, subjects: Subjects) -> list[procs.Child]:
         """Start Locust (and its workers), held at its start gate until go(): its imports
         overlap the servers' verification instead of adding to the cell."""
-        suite, cell, dist = self.options.suite, self.cell, self.options.dist
-        entry = suite.entry(cell)
+        suite, cell, dist, entry = self.options.suite, self.cell, self.options.dist, self.entry
         load = LoadSpec(
             base_url=subjects.base_url,
             users=cell.users,
@@ -282,13 +335,10 @@ class CellRun:
         self.children += started
         return started
 
-    def run_load(
-        self, subjects: Subjects, started: list[procs.Child]
-    ) -> tuple[int | None, pd.DataFrame]:
+    def run_load(self, subjects: Subjects, started: list[procs.Child]) -> LoadRun:
         """Let the started Locust load (go) and run it to its end while sampling every
-        process; its exit code and the samples."""
-        suite, cell, dist = self.options.suite, self.cell, self.options.dist
-        entry = suite.entry(cell)
+        process."""
+        cell, dist, entry = self.cell, self.options.dist, self.entry
         # The sampler counts every Locust process, master and workers, as the generator.
         roles = [
             (procs.LOCUST if c.role == procs.LOCUST_WORKER else c.role, c.program_pid)
@@ -298,7 +348,7 @@ class CellRun:
         sampler = Sampler(roles)
         sampler.start()
         # An enqueue cell on a built-in server: its /health polled, backlog.csv written.
-        builtin = subjects.server is not None and suite.app(cell.variant) is None
+        builtin = subjects.server is not None and self.app is None
         poller = None
         if backlog.wanted(cell.scenario, bool(entry.file), builtin):
             poller = backlog.BacklogPoller(subjects.base_url + "/health")
@@ -306,18 +356,18 @@ class CellRun:
         # A long-lived cell on a built-in server: its connections counted through /health.
         live = None
         if builtin and connections.is_live(cell, bool(entry.file)):
-            live = connections.HealthPoller(subjects.base_url + "/health")
+            live = connections.ConnectionsPoller(subjects.base_url + "/health")
             live.start()
         generator.go(self.cell_dir)  # after the sampler's first look: the idle server
+        readings: tuple[connections.Reading, ...] = ()
         try:
             self._watch(started[0], subjects.server)
         finally:
             generator.gone(self.cell_dir)
             if live is not None:
-                self.readings = live.stop()
-                connections.write_readings(self.cell_dir, self.readings)
+                readings = tuple(live.stop())
+                connections.write_readings(self.cell_dir, readings)
             samples = pd.DataFrame(sampler.stop(), columns=SAMPLE_COLUMNS)
-            self.idle_rss = dict(sampler.idle_rss)
             outcome.write_samples(self.cell_dir, samples)
             if poller is not None:
                 backlog.write_backlog(self.cell_dir, poller.stop())
@@ -325,7 +375,7 @@ class CellRun:
         reason = generator.failure(self.cell_dir, dist, code)
         if reason:
             raise CellFailed(reason)
-        return code, samples
+        return LoadRun(code, samples, dict(sampler.idle_rss), readings)
 
     def _watch(self, locust: procs.Child, server: procs.Child | None) -> None:
         """Wait for Locust to finish; fail the cell if the server dies or Locust overruns."""
@@ -349,11 +399,11 @@ class CellRun:
         """A local worker that died before the load began would leave its master waiting out
         the worker timeout; once the load runs, the master reports it lost instead. (A worker
         that exits 0 was told to quit by its master, which says why itself.)"""
-        if io.exists_or_writing(self.cell_dir / REQUESTS_FILE):
+        if io.exists_or_writing(self.layout.requests):
             return
         for child in self.children:
             if child.role == procs.LOCUST_WORKER and child.popen.poll() not in (None, 0):
-                code, log = child.popen.returncode, self.cell_dir / f"{child.name}.log"
+                code, log = child.popen.returncode, self.layout.log(child.name)
                 raise CellFailed(
                     f"Locust worker {child.index} exited with code {code} "
                     f"before the load began: {logs.tail(log)}"
@@ -365,33 +415,33 @@ class CellRun:
         started = self.start_load(subjects)
         verification = self.check(subjects)
         load_started = time.time()
-        exit_code, samples = self.run_load(subjects, started)
+        load = self.run_load(subjects, started)
         load_ended = time.time()
         try:
             loadgen = outcome.read_outcome(self.cell_dir)
         except outcome.NoRecords as exc:
-            raise CellFailed(f"{exc}: {logs.tail(self.cell_dir / 'locust.log')}") from None
-        window, placement = loadgen.window, self.options.placement
+            raise CellFailed(f"{exc}: {logs.tail(self.layout.log('locust'))}") from None
+        window, placement, samples = loadgen.window, self.options.placement, load.samples
         shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
         reported = tuple(w.cpu for w in loadgen.workers)
         cores = len(placement.loadgen_cpus)
         cpu = outcome.cpu_figures(samples, window, cores, bool(shared), reported)
         problems = loadgen.problems + outcome.problems(samples, window)
-        if connections.is_live(self.cell, bool(self.options.suite.entry(self.cell).file)):
+        if connections.is_live(self.cell, bool(self.entry.file)):
             figures = connections.figures(
-                self.cell, self.cell_dir, window, self.readings, samples, self.idle_rss
+                self.cell, self.cell_dir, window, load.readings, samples, load.idle_rss
             )
             figures.write(self.cell_dir)
         return Measurement(
             verification,
             load_started,
             load_ended,
-            exit_code,
+            load.exit_code,
             window,
             cpu,
             loadgen,
             problems,
-            server_rss_idle_bytes=float(self.idle_rss.get("server", math.nan)),
+            server_rss_idle_bytes=float(load.idle_rss.get("server", math.nan)),
             server_rss_peak_bytes=outcome.peak_rss(samples, window),
         )
 
@@ -454,36 +504,13 @@ def _record(
     started: float,
 ) -> CellRecord:
     suite = options.suite
-    extra: dict[str, Any] = {}  # what only a cell that measured has
-    if measured is not None:
-        extra = {
-            "verification": measured.verification,
-            "load_started": measured.load_started,
-            "load_ended": measured.load_ended,
-            "locust_exit_code": measured.locust_exit_code,
-            "window": measured.window,
-            "server_cpu_pct": measured.cpu.server_pct,
-            "backend_cpu_pct": measured.cpu.backend_pct,
-            "loadgen_cpu_pct": measured.cpu.loadgen_pct,
-            "loadgen_cpu_total_pct": measured.cpu.loadgen_total_pct,
-            "loadgen_core_pct": measured.cpu.loadgen_core_pct,
-            "server_shares": measured.cpu.server_shares,
-            "problems": measured.problems,
-            "notes": measured.outcome.notes,
-            "records": measured.outcome.records,
-            "locust_requests": measured.outcome.locust_requests,
-            "loadgen_workers": measured.outcome.workers,
-            "server_rss_idle_bytes": measured.server_rss_idle_bytes,
-            "server_rss_peak_bytes": measured.server_rss_peak_bytes,
-        }
-    entry = suite.entry(cell)
-    return CellRecord(
+    record = CellRecord(
         cell=cell,
         status=status,
         reason=reason,
         command=run.command,
-        locustfile=entry.file,
-        limits=CellSettings(suite.duration_s, suite.warmup_s, suite.max_error_rate),
+        locustfile=run.entry.file,
+        settings=CellSettings(suite.duration_s, suite.warmup_s, suite.max_error_rate),
         placement=options.placement,
         cores=len(options.placement.server_cpus),
         workers=options.workers,
@@ -491,5 +518,7 @@ def _record(
         leftover_pids=leftover,
         started=started,
         ended=time.time(),
-        **extra,
+        # A cell that failed before it measured has a window only if it is ok: none here.
+        window=measured.window if measured is not None else None,
     )
+    return measured.recorded(record) if measured is not None else record

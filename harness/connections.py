@@ -5,11 +5,8 @@ machine's limits allow is refused when it is read: harness/suite/limits.py.)"""
 
 from __future__ import annotations
 
-import http.client
-import json
 import math
-import threading
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +14,12 @@ import pandas as pd
 
 from catalog import workloads
 from catalog.fdlimit import raise_nofile
+from catalog.health import Health
 from catalog.workloads import WORKLOADS
-from harness.processes import children as procs
+from harness.processes.health import HealthPoller
 from record import io
 from record.connections import ConnectionFigures
+from record.layout import CellLayout
 from record.records import CellSpec
 from record.window import Window
 
@@ -32,69 +31,49 @@ def prepare() -> int:
 
 # --- what a cell held: the servers' /health counts, memory, the handshakes -------------------
 
-POLL_INTERVAL_S = 0.5
 # A /health that takes longer is skipped: a blocking strategy may hold it behind a long-poll,
 # and a server writing to 10,000 sockets on a busy machine answers in seconds, not ms.
 POLL_TIMEOUT_S = 3.0
-LIVE_FILE = "connections.csv"
 LIVE_COLUMNS = ("t", "pid", "websockets", "polls_waiting", "polls_waiting_max", "messages_sent")
 Reading = tuple[float, int, int, int, int, int]
 MB = 1024 * 1024
 
 
-def reading(body: bytes, at: float) -> Reading | None:
-    """A row of LIVE_COLUMNS from a /health body; None when it carries no live counts."""
-    try:
-        health = json.loads(body)
-        live = health["live"]
-        return (
-            at,
-            int(health["pid"]),
-            int(live["websockets"]),
-            int(live["polls_waiting"]),
-            int(live["polls_waiting_max"]),
-            int(live["messages_sent"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 @dataclass
-class HealthPoller:
-    """GET health_url every interval_s on a thread while a long-lived cell loads. A forking
+class ConnectionsPoller:
+    """A row of connections.csv per /health answer that carries live counts. A forking
     server answers from one process at a time (each with its own counts and pid), so the
     server's count at a moment is the sum of each process's latest reading."""
 
     health_url: str
-    interval_s: float = POLL_INTERVAL_S
     rows: list[Reading] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self._poller = HealthPoller(self.health_url, self._take, POLL_TIMEOUT_S)
+
+    def _take(self, at: float, health: Health) -> None:
+        live = health.live
+        if live is not None:
+            self.rows.append(
+                (
+                    at,
+                    health.pid,
+                    live.websockets,
+                    live.polls_waiting,
+                    live.polls_waiting_max,
+                    live.messages_sent,
+                )
+            )
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="connections", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> list[Reading]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=POLL_TIMEOUT_S + 5)
+        self._poller.stop()
         return list(self.rows)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            sent = time.time()
-            try:
-                status, _, body = procs.http_get(self.health_url, timeout=POLL_TIMEOUT_S)
-            except (OSError, http.client.HTTPException):
-                status, body = 0, b""
-            got = reading(body, (sent + time.time()) / 2) if status == 200 else None
-            if got is not None:
-                self.rows.append(got)
-            self._stop.wait(max(0.0, sent + self.interval_s - time.time()))
 
-
-def _state(rows: list[Reading], until: float, column: int) -> float:
+def _state(rows: Sequence[Reading], until: float, column: int) -> float:
     """The server's count at `until`: each process's latest reading at or before it, summed."""
     latest: dict[int, Reading] = {}
     for row in rows:
@@ -103,7 +82,7 @@ def _state(rows: list[Reading], until: float, column: int) -> float:
     return float(sum(r[column] for r in latest.values())) if latest else math.nan
 
 
-def held(rows: list[Reading], window: Window, scenario: str) -> tuple[float, float, float]:
+def held(rows: Sequence[Reading], window: Window, scenario: str) -> tuple[float, float, float]:
     """(at the window's start, at its end, polls waiting at most) from the readings. For poll
     the first two are the most polls the server held waiting at once by its own high-water
     mark (a reading's instant count swings with every event: all are answered, then return)."""
@@ -135,8 +114,8 @@ def tree_rss_mb(
 def handshakes(cell_dir: Path) -> pd.DataFrame:
     """Every connect record of the cell, in the window or outside it."""
     frames = []
-    for name in ("requests.parquet", "outside.parquet"):
-        path = cell_dir / name
+    layout = CellLayout(cell_dir)
+    for path in (layout.requests, layout.outside):
         if path.exists():
             frames.append(pd.read_parquet(path, columns=["start", "endpoint", "latency_ms", "ok"]))
     if not frames:
@@ -156,7 +135,7 @@ def figures(
     cell: CellSpec,
     cell_dir: Path,
     window: Window,
-    rows: list[Reading],
+    rows: Sequence[Reading],
     samples: pd.DataFrame,
     idle_rss: dict[str, int] | None = None,
 ) -> ConnectionFigures:
@@ -191,12 +170,12 @@ def figures(
     )
 
 
-def write_readings(cell_dir: Path, rows: list[Reading]) -> None:
+def write_readings(cell_dir: Path, rows: Sequence[Reading]) -> None:
     """connections.csv: every /health reading of the cell, in the order read."""
     lines = [",".join(LIVE_COLUMNS)] + [
         ",".join(f"{v:.3f}" if i == 0 else str(v) for i, v in enumerate(r)) for r in rows
     ]
-    io.write_text(cell_dir / LIVE_FILE, "\n".join(lines) + "\n")
+    io.write_text(CellLayout(cell_dir).connections_csv, "\n".join(lines) + "\n")
 
 
 def is_live(cell: CellSpec, user_file: bool) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.paths import PROJECT_ROOT
+from record.run_meta import Environment
 
 PACKAGES = ("tornado", "uvloop", "locust", "pandas", "pyarrow", "matplotlib", "psutil", "numpy")
 
@@ -111,12 +112,15 @@ def pinned(cpus: Iterable[int]) -> Iterator[None]:
             os.sched_setaffinity(0, before)
 
 
-def collect_environment() -> dict[str, Any]:
-    return {
-        "cpu": collect_cpu(),
-        "memory": collect_memory(),
-        "os": collect_os(),
-        "python": collect_python(),
-        "packages": collect_packages(),
-        "git": collect_git(),
-    }
+def collect_environment() -> Environment:
+    """This machine and its software, as run.json records them."""
+    return Environment.from_dict(
+        {
+            "cpu": collect_cpu(),
+            "memory": collect_memory(),
+            "os": collect_os(),
+            "python": collect_python(),
+            "packages": collect_packages(),
+            "git": collect_git(),
+        }
+    )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from record import io
+from record.layout import CellLayout
 from record.loadgen_summary import WorkerRecord, read_summary
-from record.schema import RESOURCES_FILE
 from record.window import Window
 
 
@@ -78,7 +78,7 @@ def read_outcome(cell_dir: Path) -> LoadgenOutcome:
 
 
 def write_samples(cell_dir: Path, samples: pd.DataFrame) -> None:
-    io.atomic_write(cell_dir / RESOURCES_FILE, lambda tmp: samples.to_csv(tmp, index=False))
+    io.atomic_write(CellLayout(cell_dir).resources, lambda tmp: samples.to_csv(tmp, index=False))
 
 
 def _mean_total(samples: pd.DataFrame, role: str) -> float:

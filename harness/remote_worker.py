@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from catalog.locust_env import WORKER_STATE, locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
 from harness.processes import children as procs
@@ -67,12 +68,7 @@ class Supervisor:
         started = []
         for i in range(self.processes):
             state = self.tmp / f"cell{cell}.w{i}.state"
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(PROJECT_ROOT),
-                "BENCH_TOKEN": self.token,
-                "BENCH_WORKER_STATE": str(state),
-            }
+            env = locust_env(self.token, extra={WORKER_STATE: str(state)})
             argv = worker_argv(scenario_files(), self.master.host, self.master.port)
             log = self.tmp / f"cell{cell}.w{i}.log"
             child = procs.start(f"worker{i}", argv, log_path=log, env=env, cwd=PROJECT_ROOT)

@@ -4,19 +4,19 @@ disk the moment they finish, so nothing that finished is lost to a later failure
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from catalog.locust_env import locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
-from harness import calibrate, connections
+from harness import connections
 from harness import placement as placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
@@ -29,15 +29,13 @@ from harness.processes.postgres import db_refusal
 from harness.repeats import Precision, Repeats
 from harness.suite.parse import Suite
 from harness.timing import estimate_s
+from record import calibration
 from record.errors import UserError
-from record.records import CellRecord, CellSpec, RunRecord
-from record.verdict import Verdict
+from record.layout import RunLayout
+from record.records import CellRecord, CellSpec, RunOptions, RunRecord
+from record.run_meta import Speed
+from record.verdict import Judge, Verdict
 
-# The verdict on a finished cell for the progress line: a status word, one line, and its
-# req/s when the cell is valid (NaN otherwise). The harness cannot judge validity itself
-# (that is the analysis's one rule); run_bench.py hands it the analysis's judge. Without one,
-# the cell's own status is shown.
-Judge = Callable[[CellRecord, Path], Verdict]
 # Asked after each judged cell: why the run must stop now (a threshold with abort_on_fail
 # breached, judged by the analysis), or None to go on.
 Stop = Callable[[], str | None]
@@ -74,12 +72,12 @@ def load_run_suite(run_dir: Path, *, allow_remote: bool = False) -> tuple[Suite,
         suite = Suite.from_dict(run.suite)
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(
-            f"{run_dir / 'run.json'}: the suite stored in it is not usable ({type(exc).__name__}: "
+            f"{RunLayout(run_dir).run_json}: the suite stored in it is not usable ({type(exc).__name__}: "
             f"{exc}); start a new run instead"
         ) from None
     if suite.target is not None:
-        check_target(suite.target, allow_remote, f"{run_dir / 'run.json'}: target")
-    _check_stored_scenarios(suite, run_dir / "run.json")
+        check_target(suite.target, allow_remote, f"{RunLayout(run_dir).run_json}: target")
+    _check_stored_scenarios(suite, RunLayout(run_dir).run_json)
     return suite, run
 
 
@@ -127,17 +125,20 @@ def _open_run(
             suite=suite.to_dict(),
             environment=collect_environment(),
             cells=tuple(c.cell_id for c in suite.cells()),
-            options={
-                "workers": options.workers,
-                "placement": options.placement.to_dict(),
-                # Where the load came from; the token is a secret and is never stored.
-                "distribution": {k: v for k, v in asdict(options.dist).items() if k != "token"},
-            },
+            options=RunOptions(
+                workers=options.dist.local_workers,
+                placement=options.placement,
+                remote_workers=options.dist.remote_workers,
+                master_bind=options.dist.master_bind,
+                master_port=options.dist.master_port,
+                worker_timeout_s=options.dist.worker_timeout_s,
+                server_host=options.dist.server_host,
+            ),
             started=time.time(),
-            speed={"start_s": measure_speed()},
+            speed=Speed(before_s=measure_speed()),
             # The generator's measured ceiling (run_bench.py calibrate in the same results
             # folder), for the report's line and warnings.
-            calibration=calibrate.latest(run_dir.parent),
+            calibration=calibration.latest(run_dir.parent),
         )
     else:
         run = replace(resumed, status="running", resumed=(*resumed.resumed, time.time()))
@@ -190,13 +191,13 @@ class _Session:
     def run(self, cells: list[CellSpec]) -> None:
         for cell in cells:
             self.progress.update(self.task, description=cell.cell_id)
-            cell_dir = self.run_dir / "cells" / cell.cell_id
+            cell_dir = RunLayout(self.run_dir).cell(cell.cell_id).root
             before = self.speed() if self.speed_at is None else self.speed_at
             record = run_cell(cell, cell_dir, self.options)
             # A reading next to each cell (the one after it is the next cell's before): the
             # machine's speed drifts within a run, and two readings at its ends miss it.
             self.speed_at = self.speed()
-            record = replace(record, speed={"before_s": before, "after_s": self.speed_at})
+            record = replace(record, speed=Speed(before, self.speed_at))
             record.write(cell_dir)
             if self.options.dist.remote_workers and record.reason.startswith(WORKERS_MISSING):
                 raise WorkersMissing(record.reason)
@@ -224,7 +225,8 @@ class _Session:
             new = [c.cell_id for c in wanted if c.cell_id not in run.cells]
             run = replace(run, cells=(*run.cells, *new))
             run.write(self.run_dir)
-            todo = [c for c in wanted if not cell_done(self.run_dir / "cells" / c.cell_id)]
+            layout = RunLayout(self.run_dir)
+            todo = [c for c in wanted if not cell_done(layout.cell(c.cell_id).root)]
             self.progress.update(self.task, total=self.progress.tasks[0].total + len(todo))
             self.run(todo)
         return run
@@ -235,7 +237,7 @@ def _judge_done(session: _Session, cells: list[CellSpec]) -> None:
     if session.repeats is None:
         return
     for cell in cells:
-        cell_dir = session.run_dir / "cells" / cell.cell_id
+        cell_dir = RunLayout(session.run_dir).cell(cell.cell_id).root
         verdict = session.judge(CellRecord.read(cell_dir), cell_dir)
         session.repeats.record(cell, verdict.rps)
 
@@ -265,7 +267,7 @@ def run_suite(
     options = _cell_options(suite, dist, placement, db_url)
     run = _open_run(suite, run_dir, options, resumed)
     cells = _planned(suite, run)
-    todo = [c for c in cells if not cell_done(run_dir / "cells" / c.cell_id)]
+    todo = [c for c in cells if not cell_done(RunLayout(run_dir).cell(c.cell_id).root)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
     console = Console(stderr=False, quiet=quiet, highlight=False)
     total_s = estimate_s(suite.warmup_s, suite.duration_s, todo)
@@ -293,7 +295,7 @@ def run_suite(
         except ThresholdBreach as exc:
             aborted = str(exc)
     status = "interrupted" if interrupted else "aborted" if aborted else "complete"
-    speed = {**run.speed, "end_s": measure_speed()}
+    speed = replace(run.speed, after_s=measure_speed())
     unmet = tuple(repeats.unmet()) if repeats is not None and status == "complete" else ()
     replace(run, status=status, ended=time.time(), speed=speed, unmet_targets=unmet).write(run_dir)
     if dist.remote_workers and (stopped or not interrupted):
@@ -336,8 +338,7 @@ def announce_run_over(dist: Distribution) -> None:
         "--seconds",
         str(FAREWELL_S),
     )
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "BENCH_TOKEN": dist.token}
-    child = procs.start("farewell", argv, env=env, cwd=PROJECT_ROOT)
+    child = procs.start("farewell", argv, env=locust_env(dist.token), cwd=PROJECT_ROOT)
     try:
         child.popen.wait(timeout=FAREWELL_S + 5)
     except subprocess.TimeoutExpired:

@@ -50,7 +50,7 @@ def planned_load_s(warmup_s: float, duration_s: float) -> float:
 
 
 def estimate_cell_s(warmup_s: float, duration_s: float, cell: CellSpec) -> float:
-    extra = FORK_OVERHEAD_S if forks(cell.variant) else 0.0
+    extra = FORK_OVERHEAD_S if forks(cell.strategy) else 0.0
     return planned_load_s(live_warmup(cell, warmup_s), duration_s) + CELL_OVERHEAD_S + extra
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from record import io
 from record.errors import UserError
+from record.layout import CellLayout
 
-CONNECTIONS_FILE = "connections.json"
 # Below this share of its target a cell is marked (valid: not holding them may be the finding).
 HELD_SHARE_MIN = 0.95
 
@@ -60,11 +60,11 @@ class ConnectionFigures:
                 raise ValueError(f"{name} must not be negative")
 
     def write(self, cell_dir: Path) -> None:
-        io.write_json(cell_dir / CONNECTIONS_FILE, asdict(self))
+        io.write_json(CellLayout(cell_dir).connections, asdict(self))
 
     @classmethod
     def read(cls, cell_dir: Path) -> ConnectionFigures | None:
-        path = cell_dir / CONNECTIONS_FILE
+        path = CellLayout(cell_dir).connections
         if not path.exists():
             return None
         data = io.read_json(path)

@@ -13,9 +13,11 @@ from typing import Any
 
 from catalog.limits import DEFAULT_HTTP_CLIENT, UPLOAD_MODES
 from record import io
+from record.calibration import Calibration
+from record.layout import CellLayout, RunLayout
 from record.loadgen_summary import WorkerRecord
-from record.run_meta import Calibration, Environment, SuiteSettings
-from record.schema import scenario_label
+from record.run_meta import Environment, Speed, SuiteSettings
+from record.schema import VARIANT_JOIN, scenario_label
 from record.window import Window
 
 # A cell's status as the harness writes it. "invalid" is not among them: validity is a verdict
@@ -43,9 +45,12 @@ def _int_or_none(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One measurement: a variant on a loop under one scenario at one load level."""
+    """One measurement: a variant (a strategy with its options) on a loop under one scenario at
+    one load level."""
 
-    variant: str  # "target" when the suite loads an already running server
+    # The strategy (catalog/strategies.py), a user's app by its name, or "target" when the
+    # suite loads an already running server.
+    strategy: str
     loop: str
     scenario: str
     params: dict[str, int]
@@ -67,11 +72,11 @@ class CellSpec:
 
     def __post_init__(self) -> None:
         if self.upload is not None and self.upload not in UPLOAD_MODES:
-            raise ValueError(f"cell {self.variant}: upload must be one of {UPLOAD_MODES}")
+            raise ValueError(f"cell {self.strategy}: upload must be one of {UPLOAD_MODES}")
         if self.users < 1 or self.repeat < 1 or self.threads < 1 or self.processes < 1:
-            raise ValueError(f"cell {self.variant}/{self.scenario}: counts must be at least 1")
+            raise ValueError(f"cell {self.strategy}/{self.scenario}: counts must be at least 1")
         if self.rate is not None and not self.rate > 0:
-            raise ValueError(f"cell {self.variant}/{self.scenario}: rate must be positive")
+            raise ValueError(f"cell {self.strategy}/{self.scenario}: rate must be positive")
 
     @property
     def open_loop(self) -> bool:
@@ -87,20 +92,26 @@ class CellSpec:
         return scenario_label(self.scenario, self.params)
 
     @property
-    def strategy(self) -> str:
-        """The variant as tables and charts name it: its options after a '+'
-        (catalog/strategies.py reads the facts of the part before it)."""
+    def options(self) -> tuple[str, ...]:
+        """The server options that make this variant of its strategy, in the order the cell id
+        names them (the defaults name nothing)."""
         options = ["reuseport"] if self.reuse_port else []
         if self.http_client != DEFAULT_HTTP_CLIENT:
             options.append(self.http_client)
         if self.upload is not None:
             options.append(self.upload)
-        return "+".join([self.variant, *options])
+        return tuple(options)
+
+    @property
+    def variant(self) -> str:
+        """The strategy with its options, as tables, charts and the cell id name it
+        ("multiprocess+reuseport"; "coroutine" without options)."""
+        return VARIANT_JOIN.join([self.strategy, *self.options])
 
     @property
     def config_id(self) -> str:
         """The cell's configuration: everything but the repeat."""
-        return f"{self.strategy}-{self.loop}-{self.label}-{self.load}"
+        return f"{self.variant}-{self.loop}-{self.label}-{self.load}"
 
     @property
     def cell_id(self) -> str:
@@ -112,7 +123,8 @@ class CellSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellSpec:
         return cls(
-            variant=str(data["variant"]),
+            # Before schema 8 the strategy was stored as "variant".
+            strategy=str(data["strategy"] if "strategy" in data else data["variant"]),
             loop=str(data["loop"]),
             scenario=str(data["scenario"]),
             params={str(k): int(v) for k, v in dict(data["params"]).items()},
@@ -170,7 +182,7 @@ class CellRecord:
     cell: CellSpec
     status: str
     reason: str = ""
-    limits: CellSettings
+    settings: CellSettings
     placement: Placement | None = None
     cores: int = 1
     workers: int = 1
@@ -206,10 +218,10 @@ class CellRecord:
     # One per Locust process that generated load (record/loadgen_summary.py).
     loadgen_workers: tuple[WorkerRecord, ...] = ()
     # Seconds the machine-speed loop (harness/env.py: measure_speed) took on the server's
-    # cores just before the cell (before_s) and just after it (after_s), so that `compare`
-    # corrects a CPU-bound cell by the machine's speed at that cell, not at the run's ends.
-    # Empty in older records and for open-loop and waiting cells.
-    speed: dict[str, float] = field(default_factory=dict)
+    # cores just before the cell and just after it, so that `compare` corrects a CPU-bound
+    # cell by the machine's speed at that cell, not at the run's ends. Not measured in older
+    # records and for open-loop and waiting cells.
+    speed: Speed = field(default_factory=Speed)
     # Schema 6. The server's RSS, all its processes together, before the load (idle) and at
     # its highest sample in the window (peak); NaN in older records.
     server_rss_idle_bytes: float = math.nan
@@ -258,7 +270,7 @@ class CellRecord:
                 "ended": self.ended,
                 "wall_s": self.wall_s,
             },
-            "suite": asdict(self.limits),
+            "settings": asdict(self.settings),
             "window": self.window.to_dict() if self.window else None,
             "server_cpu_pct": self.server_cpu_pct,
             "backend_cpu_pct": self.backend_cpu_pct,
@@ -275,7 +287,7 @@ class CellRecord:
             "records": self.records,
             "locust_requests": self.locust_requests,
             "loadgen_workers": [w.to_dict() for w in self.loadgen_workers],
-            "speed": dict(self.speed),
+            "speed": self.speed.to_dict(),
             "server_rss_idle_bytes": self.server_rss_idle_bytes,
             "server_rss_peak_bytes": self.server_rss_peak_bytes,
         }
@@ -283,7 +295,8 @@ class CellRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellRecord:
         timings = data.get("timings") or {}
-        suite = data.get("suite") or {}
+        # Before schema 8 the settings were stored as "suite".
+        suite = data.get("settings") or data.get("suite") or {}
         window = data.get("window")
         started = _float(timings.get("started"))
         ended = _float(timings.get("ended"))
@@ -294,7 +307,7 @@ class CellRecord:
             cell=CellSpec.from_dict(data["cell"]),
             status=str(data["status"]),
             reason=str(data.get("reason") or ""),
-            limits=CellSettings(
+            settings=CellSettings(
                 duration_s=_float(suite.get("duration_s")),
                 warmup_s=_float(suite.get("warmup_s", 0.0)),
                 max_error_rate=float(suite.get("max_error_rate", DEFAULT_MAX_ERROR_RATE)),
@@ -329,17 +342,17 @@ class CellRecord:
             loadgen_workers=tuple(
                 WorkerRecord.from_dict(w) for w in data.get("loadgen_workers") or ()
             ),
-            speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
+            speed=Speed.from_dict(data.get("speed")),
             server_rss_idle_bytes=_float(data.get("server_rss_idle_bytes")),
             server_rss_peak_bytes=_float(data.get("server_rss_peak_bytes")),
         )
 
     def write(self, cell_dir: Path) -> None:
-        io.write_json(cell_dir / "cell.json", self.to_dict())
+        io.write_json(CellLayout(cell_dir).cell_json, self.to_dict())
 
     @classmethod
     def read(cls, cell_dir: Path) -> CellRecord:
-        path = cell_dir / "cell.json"
+        path = CellLayout(cell_dir).cell_json
         data = io.read_json(path)
         try:
             return cls.from_dict(data)
@@ -348,89 +361,121 @@ class CellRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How a run was asked to run beyond its suite: Locust workers, CPU placement, where the
+    load came from. The workers' token is a secret and is never stored."""
+
+    workers: int = 1  # local Locust workers (1: a single process, no master)
+    placement: Placement | None = None
+    remote_workers: int = 0
+    master_bind: str = ""
+    master_port: int = 0
+    worker_timeout_s: float = math.nan
+    server_host: str = ""  # where the servers under test listened and were loaded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workers": self.workers,
+            "placement": self.placement.to_dict() if self.placement else None,
+            "distribution": {
+                "local_workers": self.workers,
+                "remote_workers": self.remote_workers,
+                "master_bind": self.master_bind,
+                "master_port": self.master_port,
+                "worker_timeout_s": self.worker_timeout_s,
+                "server_host": self.server_host,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RunOptions:
+        data = data or {}
+        dist = data.get("distribution") or {}
+        return cls(
+            workers=int(data.get("workers", 1)),
+            placement=Placement.from_dict(data.get("placement")),
+            remote_workers=int(dist.get("remote_workers", 0)),
+            master_bind=str(dist.get("master_bind") or ""),
+            master_port=int(dist.get("master_port") or 0),
+            worker_timeout_s=_float(dist.get("worker_timeout_s")),
+            server_host=str(dist.get("server_host") or ""),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunRecord:
     """run.json: the suite as run, the environment, the planned cells and the run's status."""
 
     run_id: str
-    suite: dict[str, Any]  # the harness's Suite.to_dict(); readers use the properties below
-    environment: dict[str, Any] = field(default_factory=dict)
+    # The harness's Suite.to_dict(), kept whole: --resume rebuilds the suite from it
+    # (harness/runner.py). Readers of the settings use `settings`, parsed once from it.
+    suite: dict[str, Any]
+    environment: Environment = field(default_factory=Environment)
     cells: tuple[str, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
     status: str = "running"
     started: float = math.nan
     ended: float = math.nan
     resumed: tuple[float, ...] = ()
-    # Seconds a fixed pure-Python loop took at the start and at the end of the run
-    # (harness/env.py: measure_speed): how fast this machine was while the run ran, so that
+    # How fast this machine was at the run's start and end (run_meta.Speed), so that
     # `compare` can tell a change of the code from a change of the machine.
-    speed: dict[str, float] = field(default_factory=dict)
+    speed: Speed = field(default_factory=Speed)
     # Adaptive repeats: configurations whose req/s interval was still wider than the target
     # after max_repeats (harness/repeats.py).
     unmet_targets: tuple[str, ...] = ()
     # Schema 4: the latest `run_bench.py calibrate` of this machine when the run started
-    # (harness/calibrate.py): ceiling_rps_per_worker, listener_overhead_pct, wrk figures.
-    calibration: dict[str, Any] = field(default_factory=dict)
+    # (record/calibration.py); no ceiling when there was none.
+    calibration: Calibration = field(default_factory=Calibration)
+    settings: SuiteSettings = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in RUN_STATUSES:
             raise ValueError(f"run status {self.status!r} is not one of {RUN_STATUSES}")
-        # The typed views validate what a reader will ask (record/run_meta.py).
-        _ = self.settings, self.machine, self.generator_calibration
-
-    @property
-    def settings(self) -> SuiteSettings:
-        return SuiteSettings.from_dict(self.suite)
-
-    @property
-    def machine(self) -> Environment:
-        return Environment.from_dict(self.environment)
-
-    @property
-    def generator_calibration(self) -> Calibration:
-        return Calibration.from_dict(self.calibration)
-
-    @property
-    def warmup_s(self) -> float:
-        return float(self.suite.get("warmup_s", 0.0))
-
-    @property
-    def suite_name(self) -> str:
-        return str(self.suite.get("name", ""))
+        object.__setattr__(self, "settings", SuiteSettings.from_dict(self.suite))
 
     @property
     def placement(self) -> Placement | None:
-        return Placement.from_dict(self.options.get("placement"))
+        return self.options.placement
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["cells"] = list(self.cells)
-        out["resumed"] = list(self.resumed)
-        out["unmet_targets"] = list(self.unmet_targets)
-        return out
+        return {
+            "run_id": self.run_id,
+            "suite": self.suite,
+            "environment": self.environment.to_dict(),
+            "cells": list(self.cells),
+            "options": self.options.to_dict(),
+            "status": self.status,
+            "started": self.started,
+            "ended": self.ended,
+            "resumed": list(self.resumed),
+            "speed": self.speed.to_dict(),
+            "unmet_targets": list(self.unmet_targets),
+            "calibration": self.calibration.to_dict() if self.calibration.has_ceiling else {},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], default_id: str = "") -> RunRecord:
         return cls(
             run_id=str(data.get("run_id") or default_id),
             suite=dict(data.get("suite") or {}),
-            environment=dict(data.get("environment") or {}),
+            environment=Environment.from_dict(data.get("environment") or {}),
             cells=tuple(data.get("cells") or ()),
-            options=dict(data.get("options") or {}),
+            options=RunOptions.from_dict(data.get("options")),
             status=str(data.get("status", "complete")),
             started=_float(data.get("started")),
             ended=_float(data.get("ended")),
             resumed=tuple(data.get("resumed") or ()),
-            speed={str(k): float(v) for k, v in (data.get("speed") or {}).items()},
+            speed=Speed.from_dict(data.get("speed")),
             unmet_targets=tuple(data.get("unmet_targets") or ()),
-            calibration=dict(data.get("calibration") or {}),
+            calibration=Calibration.from_dict(data.get("calibration") or {}),
         )
 
     def write(self, run_dir: Path) -> None:
-        io.write_json(run_dir / "run.json", self.to_dict())
+        io.write_json(RunLayout(run_dir).run_json, self.to_dict())
 
     @classmethod
     def read(cls, run_dir: Path) -> RunRecord:
-        path = run_dir / "run.json"
+        path = RunLayout(run_dir).run_json
         if not path.exists():
             raise io.UserError(f"{run_dir}: not a results folder (no run.json)")
         data = io.read_json(path)

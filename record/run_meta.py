@@ -1,9 +1,7 @@
-"""Typed views of run.json's dictionaries, for its readers (the report, compare, the live
-verdict, load): the suite's settings, the machine's environment and the generator's
-calibration. run.json stores them as the harness wrote them (Suite.to_dict(), env.py's
-collect_environment(), calibrate.py's figures), so every older run keeps loading; a reader
-asks these types instead of chaining `.get()`. Each validates itself when built: a value of
-the wrong type in run.json is an error naming the field, never a silently wrong report."""
+"""The sections of run.json, typed: the suite's settings (as its readers need them), the
+machine's environment, and the machine-speed readings. Each validates itself when built: a
+value of the wrong type in run.json is an error naming the field, never a silently wrong
+report; and each reads every older run's layout."""
 
 from __future__ import annotations
 
@@ -72,31 +70,60 @@ class SuiteSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Environment:
-    """The machine and software a run ran on (harness/env.py): what the report shows and what
-    `compare` requires to be equal on both sides."""
+    """The machine and software a run ran on (harness/env.py collects it): what the report
+    shows, what `compare` requires to be equal on both sides, and what `history` calls the
+    same machine. Stored in run.json as nested tables (cpu, memory, os, python, packages, git),
+    the layout every older run has."""
 
     cpu_model: str = "?"
     cores: int | None = None
+    usable_cores: int | None = None  # the cores this process may run on (its affinity)
+    arch: str = ""  # platform.machine(): x86_64, aarch64
     memory_bytes: int = 0
     platform: str = "?"
+    hostname: str = ""
     python_version: str = "?"
+    python_implementation: str = ""
     packages: dict[str, str] = field(default_factory=dict)
     git_commit: str = ""
-    git_dirty: bool = False
+    git_dirty: bool | None = None  # None: not known (no git)
 
     @classmethod
     def from_dict(cls, env: Mapping[str, Any]) -> Environment:
-        cpu, git = _section(env, "cpu"), _section(env, "git")
+        cpu, git, os_, py = (_section(env, k) for k in ("cpu", "git", "os", "python"))
+        dirty = git.get("dirty")
         return cls(
             cpu_model=str(cpu.get("model", "?")),
             cores=_opt_int(cpu.get("cores"), "cpu.cores"),
+            usable_cores=_opt_int(cpu.get("usable_cores"), "cpu.usable_cores"),
+            arch=str(cpu.get("machine") or ""),
             memory_bytes=int(_number(_section(env, "memory").get("total_bytes", 0), "memory")),
-            platform=str(_section(env, "os").get("platform", "?")),
-            python_version=str(_section(env, "python").get("version", "?")),
+            platform=str(os_.get("platform", "?")),
+            hostname=str(os_.get("hostname") or ""),
+            python_version=str(py.get("version", "?")),
+            python_implementation=str(py.get("implementation") or ""),
             packages={str(k): str(v) for k, v in _section(env, "packages").items()},
             git_commit=str(git.get("commit") or ""),
-            git_dirty=bool(git.get("dirty")),
+            git_dirty=None if dirty is None else bool(dirty),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cpu": {
+                "model": self.cpu_model,
+                "cores": self.cores,
+                "usable_cores": self.usable_cores,
+                "machine": self.arch,
+            },
+            "memory": {"total_bytes": self.memory_bytes},
+            "os": {"platform": self.platform, "hostname": self.hostname},
+            "python": {
+                "version": self.python_version,
+                "implementation": self.python_implementation,
+            },
+            "packages": dict(self.packages),
+            "git": {"commit": self.git_commit, "dirty": self.git_dirty},
+        }
 
     def machine_key(self) -> dict[str, str]:
         """What must match for two runs to be compared: the CPU, the cores, Python and every
@@ -110,53 +137,46 @@ class Environment:
             key[name] = version
         return key
 
+    def fingerprint(self) -> str:
+        """What makes two runs the same machine for `history`: its hardware (the rule of
+        Conbench: only runs on the same hardware are compared). Not the hostname: CI runners
+        get a new one per job on the same hardware. Not package versions: an upgrade is a
+        change to find. Readable: "Intel Xeon ... / 2 cores / 2 usable cores / x86_64 / 7.8 GB"."""
+        parts = [self.cpu_model] if self.cpu_model != "?" else []
+        if self.cores is not None:
+            parts.append(f"{self.cores} cores")
+        if self.usable_cores is not None:
+            parts.append(f"{self.usable_cores} usable cores")
+        if self.arch:
+            parts.append(self.arch)
+        if self.memory_bytes:
+            parts.append(f"{self.memory_bytes / 2**30:.1f} GB")
+        return " / ".join(parts) or "unknown machine"
 
-@dataclass(frozen=True, kw_only=True)
-class Calibration:
-    """The latest `run_bench.py calibrate` of the machine when the run started
-    (harness/calibrate.py). NaN: not measured (no calibration, or no wrk)."""
 
-    measured_at: float = math.nan
-    ceiling_rps_per_worker: float = math.nan
-    listener_overhead_pct: float = math.nan
-    harness_rps: float = math.nan
-    wrk_rps: float = math.nan
-    harness_wrk_ratio: float = math.nan
-    # Since calibrate measures cells in rounds: the ceiling's 95 % interval, the rounds it
-    # took, and whether the interval got as narrow as calibrate asks (older files: NaN, True).
-    ceiling_ci_low: float = math.nan
-    ceiling_ci_high: float = math.nan
-    repeats: float = math.nan
-    converged: bool = True
+@dataclass(frozen=True)
+class Speed:
+    """Seconds a fixed pure-Python loop took (harness/env.py measure_speed) before and after:
+    a run's at its start and its end, a cell's on the server's cores just before it and just
+    after it. `compare` tells a change of the code from a change of the machine by them. NaN:
+    not measured (older runs; open-loop and waiting cells)."""
 
-    def __post_init__(self) -> None:
-        if self.ceiling_rps_per_worker <= 0:
-            raise ValueError(f"calibration ceiling {self.ceiling_rps_per_worker} is not positive")
+    before_s: float = math.nan
+    after_s: float = math.nan
 
     @property
-    def has_ceiling(self) -> bool:
-        return math.isfinite(self.ceiling_rps_per_worker)
+    def readings(self) -> tuple[float, ...]:
+        """The readings taken (positive, finite), in order."""
+        return tuple(v for v in (self.before_s, self.after_s) if math.isfinite(v) and v > 0)
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: v for k, v in (("before_s", self.before_s), ("after_s", self.after_s))
+                if math.isfinite(v)}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
-        names = (
-            "measured_at",
-            "ceiling_rps_per_worker",
-            "listener_overhead_pct",
-            "harness_rps",
-            "wrk_rps",
-            "harness_wrk_ratio",
-        )
-        ci = data.get("ceiling_ci")
-        low, high = (
-            (_number(ci[0], "ceiling_ci"), _number(ci[1], "ceiling_ci"))
-            if isinstance(ci, list | tuple) and len(ci) == 2
-            else (math.nan, math.nan)
-        )
-        return cls(
-            **{name: _number(data.get(name), name) for name in names},
-            ceiling_ci_low=low,
-            ceiling_ci_high=high,
-            repeats=_number(data.get("repeats"), "repeats"),
-            converged=bool(data.get("converged", True)),
-        )
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Speed:
+        """A cell's {before_s, after_s}, or a run's: {start_s, end_s} before schema 8."""
+        data = data or {}
+        before = data.get("before_s", data.get("start_s"))
+        after = data.get("after_s", data.get("end_s"))
+        return cls(_number(before, "speed.before_s"), _number(after, "speed.after_s"))

@@ -22,8 +22,12 @@ from typing import Any
 # upload_kb_in_flight.
 # 7: request rows gained request_type (Locust's: "GET", "POST", "WS" for a WebSocket message
 # or handshake; null in older runs).
-SCHEMA_VERSION = 7
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+# 8: cell.json's cell names its strategy "strategy" (was "variant": the variant is the strategy
+# with its options); run.json's speed is {before_s, after_s} (was {start_s, end_s}), its
+# calibration the whole calibration.json; summary.csv gained strategy, options, open_loop
+# and config_id (the configuration as columns: nothing parses them back out of cell_id).
+SCHEMA_VERSION = 8
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
@@ -129,6 +133,13 @@ SUMMARY_COLUMNS = (
     "polls_waiting_max",
     # schema 6: upload cells' peak server RSS above idle, KiB per upload in flight
     "upload_kb_in_flight",
+    # schema 8: the configuration as columns: the variant's strategy (an app's name, or
+    # "target"), its options joined by "+" ("" without), whether the cell offered an open
+    # loop, and the cell id without its repeat
+    "strategy",
+    "options",
+    "open_loop",
+    "config_id",
 )
 
 
@@ -139,14 +150,31 @@ def request_arrow_schema() -> Any:
     return pa.schema([(c.name, getattr(pa, c.arrow)()) for c in REQUEST_TABLE])
 
 
+# A variant is its strategy and its options joined by this ("multiprocess+reuseport").
+VARIANT_JOIN = "+"
+
+
 def scenario_label(name: str, params: dict[str, int]) -> str:
     """A readable, unique name for a scenario with its parameters, e.g. fanout-ms50-n4."""
     return "-".join([name, *(f"{k}{v}" for k, v in sorted(params.items()))])
 
 
-# The files of a cell's folder (DESIGN.md, "Results layout"): request rows completed inside the
-# window and outside it, an open loop's slots, the Locust side's summary, the resource samples
-# and, for a workload that keeps a backlog, its polls of /health.
+# The names of a results folder (record/layout.py makes the paths; docs/architecture.md and
+# the README's "Results layout"): the run's record, summary and report at the top, one folder
+# per cell under cells/.
+RUN_FILE = "run.json"
+SUMMARY_FILE = "summary.csv"
+REPORT_FILE = "report.html"
+CHARTS_DIR = "charts"
+CELLS_DIR = "cells"
+# A cell's folder: its record, request rows completed inside the window and outside it, an
+# open loop's slots, the Locust side's summary, the resource samples and, for a workload that
+# keeps a backlog, its polls of /health; what a long-lived cell held; the latency log the
+# report writes; each process's log ("<role>.log": server, backend, database, locust).
+CELL_FILE = "cell.json"
+CONNECTIONS_FILE = "connections.json"
+CONNECTIONS_CSV = "connections.csv"
+HLOG_FILE = "latency.hlog"
 REQUESTS_FILE = "requests.parquet"
 OUTSIDE_FILE = "outside.parquet"
 SLOTS_FILE = "slots.parquet"

@@ -15,6 +15,7 @@ from tornado import httpclient, web
 from tornado.iostream import StreamClosedError
 from tornado.simple_httpclient import HTTPTimeoutError
 
+from catalog.health import Health
 from catalog.limits import (
     CPU_N_MAX,
     FANOUT_N_MAX,
@@ -200,29 +201,23 @@ class BenchHandler(web.RequestHandler):
 class HealthHandler(BenchHandler):
     def get(self) -> None:
         loop = asyncio.get_running_loop()
-        self.write_json(
-            {
-                "status": "ok",
-                "variant": self.config.variant,
-                "loop": f"{type(loop).__module__}.{type(loop).__qualname__}",
-                "pid": os.getpid(),
-                "threads": self.config.threads,
-                "processes": self.config.process_count,
-                "http_client": self.config.http_client,
-                # /enqueue jobs of this process (each forked process keeps its own).
-                "background": self.background(),
-                # Long-lived connections of this process (servers/live.py).
-                "live": self.live(),
-            }
-        )
-
-    def live(self) -> dict[str, int] | None:
-        hub = self.application.settings.get("live")
-        return hub.snapshot() if hub is not None else None
-
-    def background(self) -> dict[str, int] | None:
         backlog = self.application.settings.get("backlog")
-        return backlog.snapshot() if isinstance(backlog, Backlog) else None
+        hub = self.application.settings.get("live")
+        health = Health(
+            status="ok",
+            variant=self.config.variant,
+            loop=f"{type(loop).__module__}.{type(loop).__qualname__}",
+            pid=os.getpid(),
+            threads=self.config.threads,
+            processes=self.config.process_count,
+            http_client=self.config.http_client,
+            # /enqueue jobs and long-lived connections of this process (each forked process
+            # keeps its own).
+            background=backlog.snapshot() if isinstance(backlog, Backlog) else None,
+            live=hub.snapshot() if hub is not None else None,
+        )
+        self.set_header("Content-Type", "application/json")
+        self.finish(health.to_json())
 
 
 class HelloHandler(BenchHandler):

@@ -37,6 +37,7 @@ from typing import Any
 from tornado import gen, locks, web, websocket
 from tornado.ioloop import IOLoop
 
+from catalog.health import LiveCounts
 from catalog.limits import MS_MAX
 from catalog.live import (
     CLOSE_POLICY,
@@ -152,20 +153,20 @@ class LiveHub:
             else:
                 self.polls_timed_out += 1
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> LiveCounts:
         with self._lock:
-            return {
-                "websockets": self.sockets,
-                "feeds": self.feeds,
-                "polls_waiting": self._polls_waiting,
-                "polls_waiting_max": self.polls_waiting_max,
-                "polls_answered": self.polls_answered,
-                "polls_timed_out": self.polls_timed_out,
-                "messages_sent": self.messages_sent,
-                "send_backlog_bytes": self.backlog_bytes,
-                "backlog_closes": self.backlog_closes,
-                "send_backlog_max_bytes": SEND_BACKLOG_MAX_BYTES,
-            }
+            return LiveCounts(
+                websockets=self.sockets,
+                feeds=self.feeds,
+                polls_waiting=self._polls_waiting,
+                polls_waiting_max=self.polls_waiting_max,
+                polls_answered=self.polls_answered,
+                polls_timed_out=self.polls_timed_out,
+                messages_sent=self.messages_sent,
+                send_backlog_bytes=self.backlog_bytes,
+                backlog_closes=self.backlog_closes,
+                send_backlog_max_bytes=SEND_BACKLOG_MAX_BYTES,
+            )
 
 
 # --- WebSockets -------------------------------------------------------------------------

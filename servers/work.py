@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.health import Background
 from catalog.payloads import cpu_work
 
 
@@ -93,13 +94,13 @@ class Backlog:
             else:
                 self.failed += 1
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> Background:
         with self._lock:
-            return {
-                "queued": self.queued,
-                "in_progress": self.in_progress,
-                "completed": self.completed,
-                "failed": self.failed,
-                "rejected": self.rejected,
-                "max_backlog": self.limit,
-            }
+            return Background(
+                queued=self.queued,
+                in_progress=self.in_progress,
+                completed=self.completed,
+                failed=self.failed,
+                rejected=self.rejected,
+                max_backlog=self.limit,
+            )

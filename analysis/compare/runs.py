@@ -33,7 +33,7 @@ from record.records import RunRecord
 
 
 def check_comparable(base: RunRecord, new: RunRecord) -> None:
-    a, b = base.machine.machine_key(), new.machine.machine_key()
+    a, b = base.environment.machine_key(), new.environment.machine_key()
     diffs = [
         f"{k} {a.get(k)} vs {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
     ]
@@ -82,14 +82,16 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
     result = compare_tables(
         aggregate.build_summary(base.cells, base.cell_requests, base.run_id),
         aggregate.build_summary(new.cells, new.cell_requests, new.run_id),
-        base.run.speed,
-        new.run.speed,
-        {cid: tuple(r.speed.values()) for cid, r in base.records.items() if r.speed},
-        {cid: tuple(r.speed.values()) for cid, r in new.records.items() if r.speed},
+        base.run.speed.readings,
+        new.run.speed.readings,
+        {cid: r.speed.readings for cid, r in base.records.items() if r.speed.readings},
+        {cid: r.speed.readings for cid, r in new.records.items() if r.speed.readings},
     )
     if result.rows.empty:
         raise UserError(f"{base_dir} and {new_dir} have no cell in common")
-    missing = tuple(side for side, run in (("base", base), ("new", new)) if not run.run.speed)
+    missing = tuple(
+        side for side, run in (("base", base), ("new", new)) if not run.run.speed.readings
+    )
     return Comparison(
         base.run_id,
         new.run_id,

@@ -21,13 +21,11 @@ while the two readings said the machine was 4 % faster, and the verdict blamed t
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-REPEAT_SUFFIX = r"-r\d+$"
 # One timing of the speed loop (best of 3 × ~0.05-0.1 s) is taken to be good to about 2 %.
 SPEED_NOISE = 0.02
 INCONCLUSIVE = "inconclusive"
@@ -45,15 +43,18 @@ class ConfigSpeed:
     repeats: int
 
 
-def config_speeds(readings: Mapping[str, Sequence[float]]) -> dict[str, ConfigSpeed]:
-    """cell id → its loop readings (seconds) ⇒ configuration → its ConfigSpeed. Readings
-    that are not positive finite numbers are dropped; a cell left with none does not count."""
+def config_speeds(
+    readings: Mapping[str, Sequence[float]], configs: Mapping[str, str]
+) -> dict[str, ConfigSpeed]:
+    """cell id → its loop readings (seconds), cell id → its configuration (the summary's
+    config_id) ⇒ configuration → its ConfigSpeed. Readings that are not positive finite
+    numbers are dropped; a cell left with none, or not in the summary, does not count."""
     per_config: dict[str, list[np.ndarray]] = {}
     for cell_id, values in readings.items():
         v = np.array([float(x) for x in values], dtype=float)
         v = v[np.isfinite(v) & (v > 0)]
-        if len(v):
-            per_config.setdefault(re.sub(REPEAT_SUFFIX, "", cell_id), []).append(np.log(v))
+        if len(v) and cell_id in configs:
+            per_config.setdefault(configs[cell_id], []).append(np.log(v))
     out = {}
     for config, logs in per_config.items():
         means = np.array([x.mean() for x in logs])

@@ -204,12 +204,12 @@ class Machine:
 NO_MACHINE = Machine(0.0, 0.0, "none")
 
 
-def _loop_times(speed: dict[str, float]) -> np.ndarray:
-    values = np.array([float(v) for v in speed.values()], dtype=float)
+def _loop_times(speed: Sequence[float]) -> np.ndarray:
+    values = np.array([float(v) for v in speed], dtype=float)
     return values[np.isfinite(values) & (values > 0)]
 
 
-def speed_machine(base_speed: dict[str, float], new_speed: dict[str, float]) -> Machine | None:
+def speed_machine(base_speed: Sequence[float], new_speed: Sequence[float]) -> Machine | None:
     """The machine's change from the loop timings, or None when a run has none. A cell ran
     somewhere between a run's first and last timing: the spread of a uniform over that
     range, plus each timing's own noise, is the correction's variance."""
@@ -379,18 +379,22 @@ class Result:
     common: Common = NO_COMMON
 
 
+def _configs(summary: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(summary["cell_id"].astype(str), summary["config_id"].astype(str), strict=True))
+
+
 def compare_tables(
     base: pd.DataFrame,
     new: pd.DataFrame,
-    base_speed: dict[str, float],
-    new_speed: dict[str, float],
+    base_speed: Sequence[float],
+    new_speed: Sequence[float],
     base_cells: Mapping[str, Sequence[float]] | None = None,
     new_cells: Mapping[str, Sequence[float]] | None = None,
 ) -> Result:
-    """Compare two summaries (aggregate.build_summary frames; only cell_id, scenario_name,
-    valid, threads, processes and the METRICS columns are read) configuration by
-    configuration, given each run's loop timings (RunRecord.speed) and, where the runs have
-    them, the readings next to each cell (cell id → CellRecord.speed's values)."""
+    """Compare two summaries (aggregate.build_summary frames; only cell_id, config_id,
+    scenario_name, valid, threads, processes and the METRICS columns are read) configuration
+    by configuration, given each run's loop timings (RunRecord.speed.readings) and, where the
+    runs have them, the readings next to each cell (cell id → CellRecord.speed.readings)."""
     if base.empty or new.empty:  # a run without cells has nothing to compare
         empty = pd.DataFrame({"config": pd.Series(dtype=str)})
         return Result(empty, NO_MACHINE, math.nan, 0, {}, len(base), len(new))
@@ -406,8 +410,8 @@ def compare_tables(
     machine = speed_machine(base_speed, new_speed) or drift_machine(d_cpu)
     ratio, var, df, own = per_config_machine(
         common,
-        config_speeds(base_cells or {}),
-        config_speeds(new_cells or {}),
+        config_speeds(base_cells or {}, _configs(base)),
+        config_speeds(new_cells or {}, _configs(new)),
         machine.log_ratio,
         machine.var,
         machine_df(machine),

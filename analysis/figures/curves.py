@@ -73,7 +73,7 @@ def shown_curves(run: RunData, shown: pd.DataFrame) -> dict[str, Curves]:
     """cell_id → Curves of every shown cell that measured anything, read one at a time."""
     out = {}
     for row in shown.itertuples():
-        curves = cell_curves(run, row, run.run.warmup_s)
+        curves = cell_curves(run, row, run.run.settings.warmup_s)
         if curves is not None:
             out[row.cell_id] = curves
     return out

@@ -12,19 +12,9 @@ import numpy as np
 import pandas as pd
 
 from record.errors import UserError
+from record.layout import RunLayout
 from record.records import RunRecord
-from record.schema import SUMMARY_COLUMNS
-
-# What makes two runs the same machine: its hardware as run.json records it (the rule of
-# Conbench: only runs on the same hardware are compared). Not the hostname: CI runners get a
-# new one per job on the same hardware. Not package versions: an upgrade is a change to find.
-FINGERPRINT_KEYS = (
-    ("cpu", "model"),
-    ("cpu", "cores"),
-    ("cpu", "usable_cores"),
-    ("cpu", "machine"),
-    ("memory", "total_bytes"),
-)
+from record.schema import RUN_FILE, SUMMARY_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -39,32 +29,18 @@ class HistoryRun:
     summary: pd.DataFrame  # SUMMARY_COLUMNS, one row per cell
 
 
-def fingerprint(environment: dict) -> str:
-    parts = []
-    for table, key in FINGERPRINT_KEYS:
-        value = (environment.get(table) or {}).get(key)
-        if value is None:
-            continue
-        if key == "total_bytes":
-            value = f"{float(value) / 2**30:.1f} GB"
-        elif key.endswith("cores"):
-            value = f"{value} {key.replace('_', ' ')}"
-        parts.append(str(value))
-    return " / ".join(parts) or "unknown machine"
-
-
 def find_runs(folders: list[Path]) -> list[Path]:
     """Every folder holding a run.json under the folders given (a folder may be a run)."""
     found: list[Path] = []
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"history: {folder} is not a folder")
-        found += sorted(p.parent for p in folder.rglob("run.json"))
+        found += sorted(p.parent for p in folder.rglob(RUN_FILE))
     return list(dict.fromkeys(found))
 
 
 def read_summary(run_dir: Path) -> pd.DataFrame:
-    path = run_dir / "summary.csv"
+    path = RunLayout(run_dir).summary_csv
     if path.exists():
         frame = pd.read_csv(path)
     else:  # never reported: build it from the raw data, as `report` would
@@ -78,16 +54,15 @@ def read_summary(run_dir: Path) -> pd.DataFrame:
 
 def read_run(run_dir: Path) -> HistoryRun:
     record = RunRecord.read(run_dir)
-    git = record.environment.get("git") or {}
-    speeds = np.array([v for v in record.speed.values() if v > 0], dtype=float)
+    speeds = record.speed.readings
     return HistoryRun(
         run_id=record.run_id,
         path=run_dir,
         started=record.started,
-        commit=str(git.get("commit") or ""),
-        dirty=git.get("dirty"),
-        machine=fingerprint(record.environment),
-        speed_s=float(speeds.mean()) if len(speeds) else math.nan,
+        commit=record.environment.git_commit,
+        dirty=record.environment.git_dirty,
+        machine=record.environment.fingerprint(),
+        speed_s=float(np.mean(speeds)) if speeds else math.nan,
         summary=read_summary(run_dir),
     )
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from record import io
+from record.layout import RunLayout
 from record.schema import SUMMARY_COLUMNS
 
 T0 = 1_700_000_000.0
@@ -142,7 +143,7 @@ def write_history(
             row["run_id"] = run_dir.name
         columns = SCHEMA1_COLUMNS if plan.schema == 1 else SUMMARY_COLUMNS
         frame = pd.DataFrame(rows).reindex(columns=list(columns))
-        frame.to_csv(run_dir / "summary.csv", index=False)
+        frame.to_csv(RunLayout(run_dir).summary_csv, index=False)
         commit = hashlib.sha1(f"{plan.seed}-{start_index + r}".encode()).hexdigest()
         env = {**plan.environment, "git": {"commit": commit, "dirty": False}}
         meta = {
@@ -156,7 +157,7 @@ def write_history(
         }
         if plan.speed_s is not None and plan.schema >= 2:
             meta["speed"] = {"start_s": plan.speed_s[r], "end_s": plan.speed_s[r]}
-        io.write_json(run_dir / "run.json", meta)
+        io.write_json(RunLayout(run_dir).run_json, meta)
         out.append(run_dir)
     return out
 

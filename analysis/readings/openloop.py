@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.openloop import reached, slo_ranking
+from analysis.openloop import open_cells, reached, slo_ranking
 from analysis.readings.words import family, format_ms, format_rate
 
 # The generator, not the server, fell behind: the server had room (utilisation below this)
@@ -20,21 +20,6 @@ GENERATOR_RATIO = 2.0
 GENERATOR_MARGIN_MS = 20.0
 NO_OPEN = "No open-loop cell."
 SLO_COLUMNS = [*("scenario", "loop", "variant", "max_rate", "p99_corrected_ms"), "capacity_rps"]
-
-
-def open_cells(summary: pd.DataFrame) -> pd.DataFrame:
-    """The open-loop cells (an offered rate); none in a run from before open loop."""
-    if "offered_rps" not in summary:
-        return summary.iloc[0:0]
-    return summary[summary["offered_rps"].notna()]
-
-
-def closed_cells(summary: pd.DataFrame) -> pd.DataFrame:
-    """The closed-loop cells: the only ones a chart or table 'per users' may show (an
-    open-loop cell's users is its cap on requests in flight, the same at every rate)."""
-    if "offered_rps" not in summary:
-        return summary
-    return summary[summary["offered_rps"].isna()]
 
 
 def open_families(summary: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:

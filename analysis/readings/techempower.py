@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import precision
+from analysis.openloop import is_open
 from analysis.readings.words import fmt
 
 # Scenario name → the type's name in TechEmpower's words, in TechEmpower's order.
@@ -45,9 +46,7 @@ def with_labels(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def closed(cells: pd.DataFrame) -> pd.Series:
-    if "offered_rps" not in cells:
-        return pd.Series(True, index=cells.index)
-    return cells["offered_rps"].isna()
+    return ~is_open(cells)
 
 
 def best_per_strategy(cells: pd.DataFrame) -> pd.DataFrame:

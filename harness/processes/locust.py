@@ -4,14 +4,14 @@ Every process runs in its own group and dies with the harness (harness/processes
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from catalog.locust_env import LOCAL_WORKER, locust_env
 from catalog.paths import PROJECT_ROOT
 from harness.processes import children as procs
 from harness.processes import logs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv, worker_argv
-from record.schema import GO_FILE
+from record.layout import CellLayout
 
 # The reason of a cell whose Locust workers did not all join: the run stops on it when remote
 # workers were expected (harness/runner.py).
@@ -38,11 +38,8 @@ def start(
         gated=True,
         cpus=cpus,
     )
-    # The plugin's packages first; a user's file keeps the PYTHONPATH it was given.
-    paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "") if own_file else ""]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-    env["BENCH_TOKEN"] = dist.token
-    log = cell_dir / "locust.log"
+    env = locust_env(dist.token, user_pythonpath=own_file)
+    log = CellLayout(cell_dir).log(procs.LOCUST)
     started = [procs.start("locust", argv, log_path=log, env=env, cwd=PROJECT_ROOT)]
     for i in range(dist.local_workers if dist.distributed else 0):
         started.append(
@@ -50,7 +47,7 @@ def start(
                 f"locust-w{i}",
                 worker_argv(scenario_file, _local_master_host(dist), dist.master_port, cpus),
                 log_path=cell_dir / f"locust-w{i}.log",
-                env={**env, "BENCH_LOCAL_WORKER": "1"},
+                env={**env, LOCAL_WORKER: "1"},
                 cwd=PROJECT_ROOT,
                 role=procs.LOCUST_WORKER,
                 index=i,
@@ -61,12 +58,12 @@ def start(
 
 def go(cell_dir: Path) -> None:
     """Let the started generator load (loadgen/go.py): the servers are verified."""
-    (cell_dir / GO_FILE).touch()
+    CellLayout(cell_dir).go.touch()
 
 
 def gone(cell_dir: Path) -> None:
     """The go file has served once the load ran: a results folder holds only results."""
-    (cell_dir / GO_FILE).unlink(missing_ok=True)
+    CellLayout(cell_dir).go.unlink(missing_ok=True)
 
 
 def _local_master_host(dist: Distribution) -> str:
@@ -78,7 +75,7 @@ def _local_master_host(dist: Distribution) -> str:
 
 def failure(cell_dir: Path, dist: Distribution, exit_code: int | None) -> str:
     """Why the generator produced no measurement ("" when it did its part)."""
-    log = cell_dir / "locust.log"
+    log = CellLayout(cell_dir).log(procs.LOCUST)
     text = logs.read(log)
     if dist.distributed and "Gave up waiting for workers" in text:
         # The master names each worker it refused and why (loadgen/master.py).

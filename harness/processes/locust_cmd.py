@@ -18,7 +18,8 @@ from catalog.limits import DEFAULT_ARRIVALS
 from catalog.paths import PROJECT_ROOT, SCENARIO_DIR
 from harness.processes.children import python_argv
 from harness.timing import TAIL_S, planned_load_s
-from record.schema import GO_FILE, GO_WAIT_S
+from record.layout import CellLayout
+from record.schema import GO_WAIT_S
 
 PLUGIN = PROJECT_ROOT / "loadgen" / "locust_plugin.py"
 # The plugin stops Locust on time; --run-time (whole seconds) only backs it up.
@@ -133,7 +134,7 @@ def locust_argv(
     if rate is not None:
         args += ["--bench-rate", f"{rate:g}", "--bench-arrivals", load.arrivals]
     if gated:
-        args += ["--bench-go-file", str(cell_dir / GO_FILE)]
+        args += ["--bench-go-file", str(CellLayout(cell_dir).go)]
     if dist.distributed:
         args += _master_args(dist, Path(scenario_file))
     return python_argv(*args, *_placed(cpus))

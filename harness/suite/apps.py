@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalog.strategies import TARGET, VARIANT_NAMES
+from catalog.strategies import BACKEND, TARGET, VARIANT_NAMES
 from harness.suite.checks import Checker
 
 APP_KEYS = {"name", "command", "health", "env", "cwd", "processes_hint"}
 PORT = "{port}"  # replaced by the free port the harness picked for the cell
 PYTHON = "{python}"  # replaced by the Python running the harness (it has Tornado and Locust)
 # An app's name becomes part of a cell id, hence of a folder name; '+' separates a built-in
-# strategy from its options (CellSpec.strategy), so it is not allowed here.
+# strategy from its options (CellSpec.variant, record.schema.VARIANT_JOIN), so it is not allowed here.
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # Names the harness already gives a meaning to: the built-in strategies, a running target and
 # the upstream backend (its log is backend.log in the same cell folder).
-RESERVED = (*VARIANT_NAMES, TARGET, "backend")
+RESERVED = (*VARIANT_NAMES, TARGET, BACKEND)
 
 
 @dataclass(frozen=True)

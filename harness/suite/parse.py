@@ -142,7 +142,7 @@ class Suite:
         """The scenario table a cell comes from (a label may recur for other subjects)."""
         subjects = self.subjects
         for s in self.scenarios:
-            if s.label == cell.label and cell.variant in subjects.of(s):
+            if s.label == cell.label and cell.strategy in subjects.of(s):
                 return s
         raise KeyError(f"cell {cell.cell_id} is not in suite {self.name}")
 
@@ -172,7 +172,7 @@ class Suite:
         subjects = self.subjects
         return [
             CellSpec(
-                variant=variant,
+                strategy=variant,
                 loop=loop,
                 scenario=scenario.name,
                 params=scenario.params,

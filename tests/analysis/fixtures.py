@@ -100,7 +100,7 @@ def cell(
     loop: str = "asyncio",
 ) -> Cell:
     return Cell(
-        variant=variant,
+        strategy=variant,
         loop=loop,
         scenario=scenario,
         params=params if params is not None else {"ms": 50},

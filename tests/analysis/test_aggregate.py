@@ -225,6 +225,7 @@ def test_ranking_ignores_invalid_cells() -> None:
             "users": [10, 10, 10],
             "rps": [19.0, 5000.0, 150.0],
             "valid": [True, False, True],
+            "open_loop": [False] * 3,
         }
     )
     ranked = aggregate.ranking(frame)

@@ -67,7 +67,7 @@ def synthetic_run(
                     "p99_ms": latency * float(np.exp(0.5 + rng.normal(0, noise))),
                 }
             )
-    speed = {k: LOOP_S * float(np.exp(drift + rng.normal(0, 0.01))) for k in ("start_s", "end_s")}
+    speed = tuple(LOOP_S * float(np.exp(drift + rng.normal(0, 0.01))) for _ in ("start", "end"))
     return pd.DataFrame(rows), speed
 
 
@@ -192,7 +192,7 @@ def test_without_loop_timings_the_cpu_cells_common_drift_stands_in() -> None:
     cells = configs(20)
     base, _ = synthetic_run(rng, cells, noise=0.02, cell_sd=0.005, drift=0.0)
     new, _ = synthetic_run(rng, cells, noise=0.02, cell_sd=0.005, drift=math.log(1.25))
-    result = compare_tables(base, new, {}, {})
+    result = compare_tables(base, new, (), ())
     assert result.machine.source == "drift"
     rows = result.rows
     # 10 CPU-bound cells lost 20 % together: the machine's (one may still come out as the
@@ -245,6 +245,7 @@ def write_repeats(
         write_cell(path, c, requests=steady_requests(rate, latency, T0, T0 + 4))
 
 
+# As a run written before schema 8 stores its loop timings.
 SPEED = {"start_s": 0.054, "end_s": 0.055}
 
 
@@ -290,9 +291,9 @@ def test_loop_readings_that_disagree_within_a_run_are_not_trusted() -> None:
     stands in, so unchanged CPU-bound cells are not "corrected" into a change."""
     from analysis.compare.stats import speed_machine
 
-    steady = {"start_s": 0.054, "end_s": 0.056}
+    steady = (0.054, 0.056)
     assert speed_machine(steady, steady) is not None
-    assert speed_machine({"start_s": 0.044, "end_s": 0.080}, steady) is None
+    assert speed_machine((0.044, 0.080), steady) is None
 
 
 def drifting_run(
@@ -456,7 +457,7 @@ def test_readings_next_to_each_cell_are_read_from_cell_json(tmp_path: Path) -> N
     from analysis.load import load_run
 
     records = load_run(tmp_path / "new").records
-    assert {tuple(r.speed) for r in records.values()} == {("before_s", "after_s")}
+    assert {r.speed.readings for r in records.values()} == {(0.07, 0.07 * 1.01)}
 
 
 def test_a_waiting_cell_that_moved_with_the_readings_next_to_it_is_inconclusive() -> None:

@@ -172,14 +172,14 @@ def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
     """Two local workers on the generator's one core are one core's worth of load; a remote
     worker brings its own machine."""
     from analysis.load import _workers_figures
+    from record.calibration import Calibration
     from record.records import CellRecord, CellSettings, CellSpec, Placement
-    from record.run_meta import Calibration
 
     def record(workers: list[dict]) -> CellRecord:
         return CellRecord(
             cell=CellSpec("sync", "asyncio", "hello", {}, 4, 1, 8, 1),
             status="failed",
-            limits=CellSettings(2.0, 0.5, 0.01),
+            settings=CellSettings(2.0, 0.5, 0.01),
             placement=Placement("split", (0,), (1,)),
             workers=max(1, sum(1 for w in workers if w["local"])),
             loadgen_workers=tuple(workers),

@@ -136,6 +136,7 @@ def test_slo_ranking_takes_the_highest_rate_within_the_slo() -> None:
             "p99_corrected_ms": [60.0, 4000.0, 25.0, 40.0, 150.0],
             "capacity_rps": [50.0, 50.0, 2500.0, 2500.0, 2500.0],
             "valid": [True] * 5,
+            "open_loop": [True] * 5,
         }
     )
     ranked = slo_ranking(summary, slo_ms=100)

@@ -163,7 +163,7 @@ def test_chart_draws_every_part_inside_the_figure(material: ChartInputs) -> None
 
 
 def test_chart_is_left_out_without_open_loop_cells(material: ChartInputs) -> None:
-    closed = material.summary.assign(offered_rps=np.nan)
+    closed = material.summary.assign(offered_rps=np.nan, open_loop=False)
     assert openloop_latency(closed, 100.0) is None
 
 
@@ -207,6 +207,7 @@ def _pointer_frame(**changes: Any) -> pd.DataFrame:
         "variant": "coroutine",
         "requests": 80,
         "offered_rps": 40.0,
+        "open_loop": True,
         "utilisation": 0.04,
         "p99_ms": 50.0,
         "p99_corrected_ms": 150.0,

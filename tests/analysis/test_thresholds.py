@@ -19,6 +19,7 @@ from harness.suite.parse import Suite, parse_suite
 from record import io
 from record.errors import UserError
 from record.records import CellRecord, CellSpec, RunRecord
+from record.run_meta import Environment
 from record.thresholds import Threshold
 from tests.analysis.fixtures import cell, steady_requests, write_cell, write_run
 
@@ -128,7 +129,7 @@ def test_abort_on_fail_stops_after_the_breaching_cell(
 
     monkeypatch.setattr(runner, "run_cell", run_cell)
     monkeypatch.setattr(runner, "measure_speed", lambda: 0.1)
-    monkeypatch.setattr(runner, "collect_environment", lambda: {})
+    monkeypatch.setattr(runner, "collect_environment", Environment)
     suite = _suite({**P99_MAX_50, "abort_on_fail": True})
     judge = LiveJudge()
     outcome = runner.run_suite(

@@ -32,8 +32,10 @@ def test_older_summaries_without_rss_get_an_empty_column() -> None:
     assert math.isnan(out["upload_kb_in_flight"][0])
 
 
-def test_the_column_is_appended_last_with_a_version_bump() -> None:
-    assert schema.SUMMARY_COLUMNS[-1] == "upload_kb_in_flight"
+def test_the_column_follows_schema_5s_with_a_version_bump() -> None:
+    assert schema.SUMMARY_COLUMNS[schema.SUMMARY_COLUMNS.index("upload_kb_in_flight") - 1] == (
+        "polls_waiting_max"
+    )
     assert schema.SCHEMA_VERSION >= 6 and 5 in schema.READABLE_VERSIONS
 
 

@@ -67,6 +67,7 @@ def test_a_generator_limited_leader_cannot_be_beaten_by_a_lower_figure(tmp_path:
             "rps_ci_high": [2010.0, 1910.0, 4010.0],
             "valid": [True] * 3,
             "generator_limited": [False, True, False],
+            "open_loop": [False] * 3,
         }
     )
     ranked = aggregate.ranking(summary).set_index("variant")

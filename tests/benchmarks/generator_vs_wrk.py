@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from catalog.server_config import ServerConfig
 from harness.processes import children as procs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     server_core, gen_core = cpus[0], cpus[-1]
     port = procs.free_port()
     server = procs.start(
-        "server", procs.server_argv(args.variant, port), cwd=ROOT, cpus={server_core}
+        "server",
+        procs.server_argv(ServerConfig(variant=args.variant, port=port)),
+        cwd=ROOT,
+        cpus={server_core},
     )
     base = f"http://127.0.0.1:{port}"
     try:

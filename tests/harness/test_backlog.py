@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from catalog.health import Background, Health
 from harness.cell import CellOptions, run_cell
 from harness.placement import choose
-from harness.processes.backlog import BACKLOG_COLUMNS, BacklogPoller, reading, wanted, write_backlog
+from harness.processes.backlog import BACKLOG_COLUMNS, BacklogPoller, wanted, write_backlog
 from harness.suite.parse import parse_suite
 
-HEALTH = (
-    b'{"status": "ok", "pid": 42, "background": {"queued": 3, "in_progress": 2, '
-    b'"completed": 10, "failed": 0, "rejected": 1, "max_backlog": 5}}'
+HEALTH = Health(
+    status="ok",
+    variant="coroutine",
+    loop="asyncio.EventLoop",
+    pid=42,
+    threads=8,
+    processes=1,
+    http_client="simple",
+    background=Background(
+        queued=3, in_progress=2, completed=10, failed=0, rejected=1, max_backlog=5
+    ),
 )
 
 
-def test_reading_takes_the_counts_or_nothing() -> None:
-    assert reading(HEALTH) == (3, 2, 10, 1, 42)
-    assert reading(b'{"status": "ok", "background": null}') is None
-    assert reading(b"<html>") is None
+def test_a_row_takes_the_counts_or_nothing() -> None:
+    poller = BacklogPoller("http://127.0.0.1:9/health")
+    poller._take(7.0, Health.from_json(HEALTH.to_json()))
+    poller._take(8.0, Health.from_json(replace(HEALTH, background=None).to_json()))
+    assert poller.rows == [(7.0, 3, 2, 10, 1, 42)]
+    with pytest.raises(ValueError):
+        Health.from_json(b"<html>")
 
 
 def test_only_enqueue_cells_on_built_in_servers_are_polled() -> None:
@@ -31,7 +45,7 @@ def test_only_enqueue_cells_on_built_in_servers_are_polled() -> None:
 
 
 def test_a_server_that_does_not_answer_gives_an_empty_file(tmp_path: Path) -> None:
-    poller = BacklogPoller("http://127.0.0.1:9/health", interval_s=0.05)
+    poller = BacklogPoller("http://127.0.0.1:9/health")
     poller.start()
     rows = poller.stop()
     write_backlog(tmp_path, rows)

@@ -15,8 +15,8 @@ from scipy import stats
 from analysis.report.load_generator import calibration_text
 from harness import calibrate, calibration_figures
 from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
+from record.calibration import Calibration
 from record.records import RunRecord
-from record.run_meta import Calibration
 from record.verdict import Verdict
 
 
@@ -45,30 +45,30 @@ def test_result_keeps_the_older_keys_and_adds_intervals() -> None:
     acc = _rounds([0.15, 0.152, 0.149], [0.155, 0.158, 0.153])
     pairs = Estimate((0.5, 1.0, 0.2))
     result = result_of(acc, pairs, workers=1, rate=1200)
-    assert result["ceiling_rps_per_worker"] == pytest.approx(
+    assert result.ceiling_rps_per_worker == pytest.approx(
         900 / statistics.fmean([0.15, 0.152, 0.149])
     )
-    lo, hi = result["ceiling_ci"]
-    assert lo < result["ceiling_rps_per_worker"] < hi
-    assert result["converged"] and result["repeats"] == 3
-    assert result["check_agrees"] and abs(result["check_gap_pct"]) < 10
-    assert result["harness_wrk_ratio"] == pytest.approx(2000 / 2100)
-    assert result["listener_overhead_pct"] == pytest.approx(statistics.fmean([0.5, 1.0, 0.2]))
+    lo, hi = result.ceiling_ci.low, result.ceiling_ci.high
+    assert lo < result.ceiling_rps_per_worker < hi
+    assert result.converged and result.repeats == 3
+    assert result.check_agrees and abs(result.check_gap_pct) < 10
+    assert result.harness_wrk_ratio == pytest.approx(2000 / 2100)
+    assert result.listener_overhead_pct == pytest.approx(statistics.fmean([0.5, 1.0, 0.2]))
     text = "\n".join(summary_lines(result))
     assert "interval within ±5% after 3 repeats" in text
     assert "(agrees within 10%)" in text and "harness/wrk 0.95 [" in text
-    json.dumps(result)  # storable as it is
+    json.dumps(result.to_dict())  # storable as it is
 
 
 def test_a_calibration_that_never_settles_says_so() -> None:
     acc = _rounds([0.10, 0.20, 0.14, 0.25], [0.30, 0.31, 0.29, 0.30])
     result = result_of(acc, Estimate((1.0,)), workers=1, rate=1000)
-    assert not result["converged"]
+    assert not result.converged
     text = "\n".join(summary_lines(result))
     assert "still wider than ±5% after 4 repeats" in text
     assert "DISAGREES" in text  # 0.30 ms against about 0.17 ms
-    assert all(math.isnan(v) for v in result["listener_overhead_ci"])  # one pair: no interval
-    line = calibration_text(Calibration.from_dict(result))
+    assert not result.listener_overhead_ci.known  # one pair: no interval
+    line = calibration_text(result)
     assert "ceiling" in line and "not steady" in line
 
 
@@ -76,12 +76,13 @@ def test_the_report_reads_old_and_new_calibrations() -> None:
     old = {"ceiling_rps_per_worker": 5000.0, "listener_overhead_pct": 0.3}
     assert "ceiling 5,000 req/s per Locust worker;" in calibration_text(Calibration.from_dict(old))
     new = result_of(_rounds([0.15, 0.152, 0.149], [0.15] * 3), Estimate((0.1, 0.2, 0.3)), 1, 10)
-    line = calibration_text(Calibration.from_dict(new))
+    line = calibration_text(new)
     assert "95 % CI" in line and "3 repeats" in line and "not steady" not in line
     # run.json stores it as it is; an older run.json without the new keys loads too.
-    record = RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": new})
-    assert record.calibration["ceiling_ci"] == new["ceiling_ci"]
-    assert RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": old}).calibration == old
+    record = RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": new.to_dict()})
+    assert record.calibration.ceiling_ci == new.ceiling_ci
+    older = RunRecord.from_dict({"run_id": "r", "suite": {}, "calibration": old}).calibration
+    assert older.ceiling_rps_per_worker == 5000.0 and older.listener_overhead_pct == 0.3
 
 
 def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,14 +99,14 @@ def test_rounds_stop_once_every_interval_is_narrow(monkeypatch: pytest.MonkeyPat
             acc.ratio = acc.ratio.added(1.0)
             return acc
 
-        monkeypatch.setattr(calibrate.Calibration, "round", fake_round)
-        monkeypatch.setattr(calibrate.Calibration, "server", lambda self: (None, "http://x"))
+        monkeypatch.setattr(calibrate.Calibrator, "round", fake_round)
+        monkeypatch.setattr(calibrate.Calibrator, "server", lambda self: (None, "http://x"))
         monkeypatch.setattr(
-            calibrate.Calibration, "listener", lambda self, b, r, a: Estimate((1.0,))
+            calibrate.Calibrator, "listener", lambda self, b, r, a: Estimate((1.0,))
         )
         result = calibrate.measure(1, 1.0, quiet=True)
         assert len(rounds) == expected
-        assert result["repeats"] == expected
+        assert result.repeats == expected
 
 
 # A real calibration is rounds of real cells (about 20 s): in the slow series.
@@ -128,21 +129,21 @@ def test_a_short_real_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(calibrate.tempfile, "mkdtemp", mkdtemp)
     assert calibrate.calibrate(tmp_path, workers=1, duration_s=1.0) == 0
-    result = json.loads((tmp_path / "calibration.json").read_text())
-    assert result["repeats"] == 2 and len(result["cpu_ms_per_req_samples"]) == 2
-    assert result["ceiling_per_request_rps"] == pytest.approx(900 / result["cpu_ms_per_req"])
-    if result["ceiling_method"] == "per-request":
-        assert result["ceiling_rps_per_worker"] == result["ceiling_per_request_rps"]
+    result = Calibration.from_dict(json.loads((tmp_path / "calibration.json").read_text()))
+    assert result.repeats == 2 and len(result.cpu_ms_per_req_samples) == 2
+    assert result.ceiling_per_request_rps == pytest.approx(900 / result.cpu_ms_per_req)
+    if result.ceiling_method == "per-request":
+        assert result.ceiling_rps_per_worker == result.ceiling_per_request_rps
     else:  # the fit: the recorder's slower loads joined the cells
-        assert result["ceiling_method"] == "fit" and result["marginal_ms_per_req"] > 0
-    lo, hi = result["cpu_ms_per_req_ci"]
-    assert lo <= result["cpu_ms_per_req"] <= hi
-    assert 0.01 < result["cpu_ms_per_req"] < 5 and 0.01 < result["check_cpu_ms_per_req"] < 5
-    assert result["listener_pairs"] == 1
+        assert result.ceiling_method == "fit" and result.marginal_ms_per_req > 0
+    lo, hi = result.cpu_ms_per_req_ci.low, result.cpu_ms_per_req_ci.high
+    assert lo <= result.cpu_ms_per_req <= hi
+    assert 0.01 < result.cpu_ms_per_req < 5 and 0.01 < result.check_cpu_ms_per_req < 5
+    assert result.listener_pairs == 1
     if shutil.which("wrk") is None:
         assert "wrk_rps" not in result
     else:
-        assert result["wrk_rps"] > 0 and result["harness_wrk_ratio"] > 0
+        assert result.wrk_rps > 0 and result.harness_wrk_ratio > 0
     assert not made[0].exists()  # the calibration's own folder (cells, logs) is removed
 
 
@@ -211,12 +212,12 @@ def test_the_ceiling_comes_from_the_fit_where_req_s_varied() -> None:
         acc.check = acc.check.added((7.0 + 0.012 * 500) / 500 * 10)
         acc.check_rps = acc.check_rps.added(500.0)
     result = result_of(acc, Estimate((0.1, 0.2, 0.3)), workers=1, rate=360)
-    assert result["ceiling_method"] == "fit"
-    assert result["ceiling_rps_per_worker"] == pytest.approx(83 / 0.012, rel=0.05)
-    lo, hi = result["ceiling_ci"]
-    assert lo < result["ceiling_rps_per_worker"] < hi
-    assert result["ceiling_per_request_rps"] == pytest.approx(900 / 0.237, rel=0.02)
-    assert result["check_agrees"] and abs(result["check_gap_pct"]) < 5
+    assert result.ceiling_method == "fit"
+    assert result.ceiling_rps_per_worker == pytest.approx(83 / 0.012, rel=0.05)
+    lo, hi = result.ceiling_ci.low, result.ceiling_ci.high
+    assert lo < result.ceiling_rps_per_worker < hi
+    assert result.ceiling_per_request_rps == pytest.approx(900 / 0.237, rel=0.02)
+    assert result.check_agrees and abs(result.check_gap_pct) < 5
     text = "\n".join(summary_lines(result))
     assert "fixed-cost fit: CPU ≈ 6." in text and "by the fit" in text
 
@@ -233,10 +234,10 @@ def test_a_fit_too_uncertain_to_use_falls_back_to_the_cost_per_request() -> None
         acc.check = acc.check.added(cpu / rps * 10)
         acc.check_rps = acc.check_rps.added(float(rps))
     result = result_of(acc, Estimate((0.1, 0.2, 0.3)), workers=1, rate=400)
-    assert result["ceiling_method"] == "per-request"
-    assert result["ceiling_rps_per_worker"] == result["ceiling_per_request_rps"]
-    lo, hi = result["ceiling_fit_ci"]
-    assert (hi - lo) / 2 > 0.25 * result["ceiling_fit_rps"]
+    assert result.ceiling_method == "per-request"
+    assert result.ceiling_rps_per_worker == result.ceiling_per_request_rps
+    lo, hi = result.ceiling_fit_ci.low, result.ceiling_fit_ci.high
+    assert (hi - lo) / 2 > 0.25 * result.ceiling_fit_rps
     assert "too uncertain to use" in "\n".join(summary_lines(result))
 
 
@@ -252,7 +253,7 @@ def test_a_cell_at_the_generator_limit_counts_and_is_said(monkeypatch: pytest.Mo
         ]
     )
     monkeypatch.setattr(calibrate, "run_cell", lambda cell, cell_dir, options: object())
-    cal = calibrate.Calibration(1, 1.0, lambda record, cell_dir: next(verdicts), quiet=True)
+    cal = calibrate.Calibrator(1, 1.0, lambda record, cell_dir: next(verdicts), quiet=True)
     try:
         acc = Rounds()
         spec = cal.cells["multiprocess"]
@@ -263,7 +264,7 @@ def test_a_cell_at_the_generator_limit_counts_and_is_said(monkeypatch: pytest.Mo
         cal.stop()
         shutil.rmtree(cal.tmp, ignore_errors=True)
     result = result_of(_rounds([0.15, 0.152, 0.149], [0.15] * 3), Estimate((1.0,)), 1, 10)
-    assert result["cells_at_generator_limit"] == 0
+    assert result.cells_at_generator_limit == 0
     assert "above a run's 90% limit" not in "\n".join(summary_lines(result))
     counted = _rounds([0.15, 0.152, 0.149], [0.15] * 3)
     counted.at_limit = 2

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
+from catalog.health import Health, LiveCounts
 from harness import connections, timing
 from harness.suite import limits
 from record.window import Window
@@ -49,13 +51,24 @@ def test_memory_before_the_first_connection_and_while_held() -> None:
     assert connections.tree_rss_mb(samples, "locust", WINDOW, before=9.5)[0] == 5.0
 
 
-def test_reading_ignores_a_health_without_live_counts() -> None:
-    assert connections.reading(b'{"pid": 3}', 1.0) is None
-    body = (
-        b'{"pid": 3, "live": {"websockets": 2, "polls_waiting": 1, "polls_waiting_max": 4,'
-        b' "messages_sent": 9}}'
+def test_a_reading_is_taken_only_from_a_health_with_live_counts() -> None:
+    live = LiveCounts(
+        websockets=2,
+        feeds=2,
+        polls_waiting=1,
+        polls_waiting_max=4,
+        polls_answered=0,
+        polls_timed_out=0,
+        messages_sent=9,
+        send_backlog_bytes=0,
+        backlog_closes=0,
+        send_backlog_max_bytes=1,
     )
-    assert connections.reading(body, 1.0) == (1.0, 3, 2, 1, 4, 9)
+    health = Health("ok", "sync", "asyncio.EventLoop", 3, 8, 1, "simple", live=live)
+    poller = connections.ConnectionsPoller("http://127.0.0.1:9/health")
+    poller._take(1.0, Health.from_json(health.to_json()))
+    poller._take(2.0, replace(health, live=None))
+    assert poller.rows == [(1.0, 3, 2, 1, 4, 9)]
 
 
 def test_nearest_rank() -> None:

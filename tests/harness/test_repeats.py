@@ -14,6 +14,7 @@ from analysis.precision import half_width_pct
 from harness import runner
 from harness.suite.parse import parse_suite
 from record.records import CellRecord, CellSettings, CellSpec, RunRecord
+from record.run_meta import Environment, Speed
 from record.verdict import Verdict
 from record.window import Window
 
@@ -45,7 +46,11 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, noise: dict[str, float]) -> tuple
     def run_cell(cell: CellSpec, cell_dir: Path, options: object) -> CellRecord:
         ran.append(cell.cell_id)
         record = CellRecord(
-            cell=cell, status="ok", limits=CellSettings(1, 0), window=Window(0.0, 1.0), started=0.0
+            cell=cell,
+            status="ok",
+            settings=CellSettings(1, 0),
+            window=Window(0.0, 1.0),
+            started=0.0,
         )
         record.write(cell_dir)
         return record
@@ -56,7 +61,7 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, noise: dict[str, float]) -> tuple
 
     monkeypatch.setattr(runner, "run_cell", run_cell)
     monkeypatch.setattr(runner, "measure_speed", lambda: 0.1)
-    monkeypatch.setattr(runner, "collect_environment", lambda: {})
+    monkeypatch.setattr(runner, "collect_environment", Environment)
     return ran, judge
 
 
@@ -99,7 +104,7 @@ def test_adaptive_repeats_stop_at_the_right_count(
     assert list(run.cells) == ran  # run.json lists every cell the run added
     # Each cell carries the speed readings taken next to it, before and after.
     speeds = [CellRecord.read(tmp_path / "cells" / cid).speed for cid in ran]
-    assert speeds == [{"before_s": 0.1, "after_s": 0.1}] * len(ran)
+    assert speeds == [Speed(0.1, 0.1)] * len(ran)
 
 
 def test_noise_that_never_settles_stops_at_max_repeats(
