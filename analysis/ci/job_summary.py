@@ -11,9 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import thresholds as th
+from analysis.ci.stopped import Stopped
+from analysis.ci.text import printable
 from record.errors import UserError
 
 STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"  # GitHub Actions appends this file to the job page
+UNRUN_LISTED = 20  # unrun cells named in the summary; a full suite can leave thousands
 
 
 def _cell(value: object) -> str:
@@ -38,11 +41,17 @@ def run_summary(
     summary: pd.DataFrame,
     ranking: pd.DataFrame,
     verdicts: list[th.ThresholdVerdict],
+    stop: Stopped | None = None,
 ) -> str:
-    """The run's summary as Markdown."""
+    """The run's summary as Markdown; `stop`: why the run ended before its last cell."""
     parts = [f"## tornado-bench run `{run_id}`", ""]
     counts = summary["status"].value_counts().to_dict() if len(summary) else {}
-    parts.append(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no cells")
+    shown = [f"{n} {k}" for k, n in sorted(counts.items())]
+    if stop is not None and stop.unrun:
+        shown.append(f"{len(stop.unrun)} not run")
+    parts.append(", ".join(shown) or "no cells")
+    if stop is not None:
+        parts += ["", f"**{stop.line}**"]
     if len(ranking):
         parts += ["", "### Ranking (closed loop, best load level per strategy)", ""]
         rows = [
@@ -60,7 +69,16 @@ def run_summary(
         parts += ["", "### Cells not trusted", ""]
         rows = [[r.cell_id, r.status, _reason(r)] for r in bad.itertuples(index=False)]
         parts.append(md_table(["cell", "status", "why"], rows))
-    return "\n".join(parts) + "\n"
+    if stop is not None and stop.unrun:
+        parts += ["", "### Cells not run", "", _unrun_list(stop)]
+    return printable("\n".join(parts) + "\n")
+
+
+def _unrun_list(stop: Stopped) -> str:
+    """The unrun cells, the first UNRUN_LISTED of them by name."""
+    names = ", ".join(f"`{c}`" for c in stop.unrun[:UNRUN_LISTED])
+    more = len(stop.unrun) - UNRUN_LISTED
+    return names + (f" and {more} more" if more > 0 else "") + f" ({stop.skip_message})"
 
 
 def _reason(row: object) -> str:
@@ -95,7 +113,7 @@ def compare_summary(
         ]
         header = ["configuration", "req/s", "95% CI", "req/s verdict", "p99", "p99 verdict"]
         parts.append(md_table(header, table))
-    return "\n".join(parts) + "\n"
+    return printable("\n".join(parts) + "\n")
 
 
 def _ci(lo: float, hi: float) -> str:
@@ -121,6 +139,9 @@ def write(summary_md: Path | None, text: str) -> list[Path]:
     written = []
     for path, mode in destinations(summary_md):
         try:
+            # Like --junit: a folder that does not exist yet is made (options.py refused,
+            # before the run, a path where none can be).
+            path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, mode, encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as exc:

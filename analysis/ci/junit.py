@@ -6,7 +6,8 @@ skipped counts → `<testcase name classname time>`, each with at most one `<fai
 or `<skipped>` carrying a `message` attribute (the reason in one line).
 
 For a run: a testcase per cell for its validity (invalid: a failure with the reason; failed:
-an error with the reason; interrupted: skipped) and one per threshold and configuration (a
+an error with the reason; interrupted, or never run because the run stopped: skipped) and one
+per threshold and configuration (a
 breach is a failure; inconclusive and not judged are skipped with the reason, since neither
 is evidence of a breach). For `compare`: one testcase per configuration, failing on a
 significant regression beyond the limit."""
@@ -21,9 +22,13 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import thresholds as th
+from analysis.ci.stopped import Stopped
+from analysis.ci.text import printable
 from record import io
 
 PASSED, FAILURE, ERROR, SKIPPED = "passed", "failure", "error", "skipped"
+# The classname of a cell that never ran: its scenario is known only to the suite's matrix.
+NOT_RUN = "validity.not-run"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,13 @@ def validity_cases(summary: pd.DataFrame) -> list[Case]:
         else:
             out.append(Case(cls, name, PASSED, why, "", duration))
     return out
+
+
+def unrun_cases(stop: Stopped | None) -> list[Case]:
+    """A skipped testcase per planned cell a stopped run never ran, saying why it stopped."""
+    if stop is None:
+        return []
+    return [Case(NOT_RUN, cell_id, SKIPPED, stop.skip_message) for cell_id in stop.unrun]
 
 
 def threshold_cases(verdicts: list[th.ThresholdVerdict]) -> list[Case]:
@@ -111,8 +123,19 @@ def build_xml(suites: list[Suite]) -> bytes:
         if key != "skipped":  # the schema's <testsuites> has no skipped count
             root.set(key, str(value))
     root.set("time", f"{total_time:.3f}")
+    _printable(root)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _printable(root: ET.Element) -> None:
+    """Every attribute and text of the tree without the characters XML 1.0 forbids (text.py):
+    ElementTree writes them as they are, and one would make every reader refuse the file."""
+    for node in root.iter():
+        for key, value in node.attrib.items():
+            node.set(key, printable(value))
+        if node.text:
+            node.text = printable(node.text)
 
 
 def _case(parent: ET.Element, case: Case) -> None:

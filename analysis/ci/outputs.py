@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis import thresholds as th
 from analysis.ci import job_summary, junit
+from analysis.ci.stopped import stopped
 from analysis.compare.stats import NOT_ENOUGH
 from record.records import RunRecord
 from record.thresholds import Threshold, thresholds_of
@@ -45,11 +46,13 @@ def write_run_outputs(
 ) -> None:
     """JUnit and the job summary of a run, where the options (and the environment) ask."""
     junit_path: Path | None = getattr(args, "junit", None)
+    stop = stopped(run, summary)
     if junit_path is not None:
-        cases = junit.validity_cases(summary) + junit.threshold_cases(verdicts)
-        props = (("suite", run.suite_name), ("status", run.status))
+        cases = junit.validity_cases(summary) + junit.unrun_cases(stop)
+        cases += junit.threshold_cases(verdicts)
+        props = (("suite", run.settings.name), ("status", run.status))
         junit.write(junit_path, [junit.Suite(run.run_id, tuple(cases), run.started, props)])
-    text = job_summary.run_summary(run.run_id, summary, ranking, verdicts)
+    text = job_summary.run_summary(run.run_id, summary, ranking, verdicts, stop)
     job_summary.write(getattr(args, "summary_md", None), text)
 
 
