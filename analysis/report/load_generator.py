@@ -15,8 +15,8 @@ import pandas as pd
 from analysis.readings.words import fmt
 from analysis.report.tables import Table, html_table
 from analysis.validity import CEILING_NEAR_PCT
+from record.calibration import Calibration
 from record.records import CellRecord
-from record.run_meta import Calibration
 
 WORKERS_NOTE = (
     "Cells whose load came from several Locust processes: each one's own mean CPU over the "
@@ -39,7 +39,7 @@ def _count(value: Any) -> str:
 def _interval(calibration: Calibration) -> str:
     """The ceiling's 95 % interval and repeats (calibrations since it was measured as cells;
     older ones have a single figure: '')."""
-    lo, hi = calibration.ceiling_ci_low, calibration.ceiling_ci_high
+    lo, hi = calibration.ceiling_ci.low, calibration.ceiling_ci.high
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
     steady = "" if calibration.converged else ", not steady"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,18 +19,21 @@ import pandas as pd
 import tornado.template
 
 from analysis import aggregate, hlog, thresholds
+from analysis.figures import interactive
 from analysis.figures.charts import Chart, ChartInputs, build_charts
+from analysis.figures.interactive import InteractiveChart
 from analysis.load import RunData, load_run
+from analysis.openloop import closed_cells, open_cells
 from analysis.readings import openloop as openloop_text
 from analysis.readings import words
 from analysis.readings.ipc import ipc_items
-from analysis.readings.openloop import closed_cells, open_cells
 from analysis.readings.stability import stability_items
 from analysis.readings.summary import read_ranking
 from analysis.readings.upload import UPLOAD_NOTE, upload_items
 from analysis.report import load_generator as generator
 from analysis.report import tables as table
 from analysis.report import techempower
+from analysis.report.interactive import page_script
 from analysis.report.tables import Table, table_text
 from record import io
 from record.records import Placement
@@ -38,6 +43,7 @@ from record.thresholds import thresholds_of
 __all__ = ["ReportResult", "build_report", "render_html", "table_text"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+CHARTS_DIR = "charts"  # beside report.html: the PNGs and SVGs the page links
 TE_CHART = "techempower"  # drawn in the TechEmpower section, not among the other charts
 CELLS_NOTE = (
     "Percentiles are exact (nearest rank) over the raw latencies of successful requests that "
@@ -85,15 +91,31 @@ class ReportResult:
 
 @dataclass(frozen=True)
 class Figure:
-    """A chart as the page shows it: the PNG inline as base64, so the page stands alone."""
+    """A chart as the page shows it. An interactive one is drawn by the page's script from
+    the data embedded in it, its PNG linked (and shown inside <noscript>); any other has its
+    PNG inline as base64, so the page stands alone."""
 
     name: str
     title: str
     reading: str
-    data: str
+    data: str  # the PNG as base64; "" for an interactive chart
+    interactive: bool = False
+    rows: int = 1  # rows of panels the interactive chart will take: its room before it is drawn
+
+    @property
+    def png(self) -> str:
+        """The PNG beside report.html, as a link relative to it."""
+        return f"{CHARTS_DIR}/{self.name}.png"
+
+    @property
+    def svg(self) -> str:
+        return f"{CHARTS_DIR}/{self.name}.svg"
 
     @classmethod
-    def of(cls, chart: Chart) -> Figure:
+    def of(cls, chart: Chart, drawn: InteractiveChart | None = None) -> Figure:
+        if drawn is not None:
+            rows = math.ceil(len(drawn.panels) / drawn.columns)
+            return cls(chart.name, chart.title, chart.reading, "", True, rows)
         return cls(chart.name, chart.title, chart.reading, base64.b64encode(chart.png).decode())
 
 
@@ -107,6 +129,21 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     text: str = ""
     items: list[str] = field(default_factory=list)  # a short bulleted note
+    anchor: str = ""  # the section's id, the table of contents' link to it (_anchored)
+
+
+def _anchored(sections: list[Section]) -> list[Section]:
+    """Each section with a unique id from its title ('Every cell' → 'every-cell')."""
+    out, seen = [], set()
+    for section in sections:
+        base = re.sub(r"[^a-z0-9]+", "-", section.title.lower()).strip("-") or "section"
+        anchor, n = base, 1
+        while anchor in seen:
+            n += 1
+            anchor = f"{base}-{n}"
+        seen.add(anchor)
+        out.append(replace(section, anchor=anchor))
+    return out
 
 
 def build_report(run_dir: str | Path) -> ReportResult:
@@ -119,9 +156,11 @@ def build_report(run_dir: str | Path) -> ReportResult:
     # rate they sustained, _sustained_section).
     ranking = aggregate.ranking(closed_cells(summary))
     repeats = _repeats(summary)
-    charts = build_charts(ChartInputs(run, summary, ranking), run.path / "charts")
+    material = ChartInputs(run, summary, ranking)
+    charts = build_charts(material, run.path / CHARTS_DIR)
+    drawn = interactive.build(material, [c.name for c in charts if c.name != TE_CHART])
     report_path = run.path / "report.html"
-    io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts))
+    io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts, drawn))
     return ReportResult(summary, ranking, charts, report_path, table_text(summary))
 
 
@@ -131,20 +170,25 @@ def render_html(
     ranking: pd.DataFrame,
     repeats: pd.DataFrame,
     charts: list[Chart],
+    drawn: Mapping[str, InteractiveChart] | None = None,
 ) -> bytes:
-    """report.html's bytes (UTF-8)."""
+    """report.html's bytes (UTF-8). `drawn`: the charts the page draws itself (by name);
+    the others are shown as their PNG."""
     loader = tornado.template.Loader(str(TEMPLATES), autoescape="xhtml_escape")
     record = run.run
+    drawn = drawn or {}
+    sections = _anchored(_sections(run, summary, ranking, repeats, charts, drawn))
     return loader.load("report.html").generate(
         run_id=run.run_id,
-        suite_name=record.suite_name,
+        suite_name=record.settings.name,
         started=_when(record.started),
         status=record.status,
         description=record.settings.description,
         untrusted=_untrusted(summary),
-        calibration=generator.calibration_text(record.generator_calibration),
+        calibration=generator.calibration_text(record.calibration),
         near_ceiling=generator.ceiling_warning(summary),
-        sections=_sections(run, summary, ranking, repeats, charts),
+        sections=sections,
+        page=page_script(drawn),
         path=str(run.path),
     )
 
@@ -155,6 +199,7 @@ def _sections(
     ranking: pd.DataFrame,
     repeats: pd.DataFrame,
     charts: list[Chart],
+    drawn: Mapping[str, InteractiveChart],
 ) -> list[Section]:
     """The page's sections in order."""
     sections = []
@@ -184,7 +229,7 @@ def _sections(
     uploads = upload_items(summary)
     if uploads:
         sections.append(Section("Upload memory", note=UPLOAD_NOTE, items=uploads))
-    shown = [Figure.of(chart) for chart in charts if chart.name != TE_CHART]
+    shown = [Figure.of(chart, drawn.get(chart.name)) for chart in charts if chart.name != TE_CHART]
     sections.append(Section("Charts", figures=shown))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
@@ -305,7 +350,7 @@ def _placement_text(placement: Placement | None) -> str:
 
 def _environment(run: RunData) -> list[tuple[str, str]]:
     """(what, value) rows of the environment table."""
-    env, suite = run.run.machine, run.run.settings
+    env, suite = run.run.environment, run.run.settings
     cores = "?" if env.cores is None else env.cores
     return [
         ("CPU", f"{env.cpu_model} ({cores} cores)"),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.openloop import is_open
 from analysis.readings.words import DASH, fmt, format_percent
 
 LEFT = "l"  # CSS class of a left-aligned (text) column
@@ -79,9 +80,7 @@ CORRECTED = ("p99", "p99 corr. (late sends)")
 
 
 def _is_open(summary: pd.DataFrame) -> pd.Series:
-    if "offered_rps" not in summary:
-        return pd.Series(False, index=summary.index)
-    return summary["offered_rps"].notna()
+    return is_open(summary)
 
 
 def _offered_text(offered: float, utilisation: float) -> str:
@@ -147,16 +146,42 @@ class TableCell:
     badge: str = ""  # when set, the text is shown as a status badge of this kind
 
 
+# What a row can be filtered by in the page (data-* attributes the script reads), in the
+# order the filters are offered: a scenario, a strategy, a cell's status (its validity).
+FILTER_KEYS = ("scenario", "variant", "status")
+
+
 @dataclass(frozen=True)
 class Row:
     cells: list[TableCell]
     css: str | None = None  # tr class: the cell's status, so failed and invalid rows stand out
+    keys: tuple[tuple[str, str], ...] = ()  # (FILTER_KEYS name, value) the row is filtered by
+
+    def __post_init__(self) -> None:
+        unknown = {name for name, _ in self.keys} - set(FILTER_KEYS)
+        if unknown:
+            raise ValueError(f"row filter keys {sorted(unknown)} are not among {FILTER_KEYS}")
 
 
 @dataclass(frozen=True)
 class Table:
     head: list[TableCell]
     rows: list[Row]
+
+    @property
+    def filters(self) -> str:
+        """The filter keys its rows carry, space-separated (the table's data-filters)."""
+        names = {name for row in self.rows for name, _ in row.keys}
+        return " ".join(k for k in FILTER_KEYS if k in names)
+
+
+def row_keys(frame: pd.DataFrame) -> list[tuple[tuple[str, str], ...]]:
+    """Each row's filter keys from frame's scenario, variant and status columns (those it
+    has)."""
+    cols = [k for k in FILTER_KEYS if k in frame]
+    values = zip(*(frame[c].astype(str) for c in cols), strict=True) if cols else ()
+    keys = [tuple(zip(cols, v, strict=True)) for v in values]
+    return keys or [() for _ in range(len(frame))]
 
 
 def html_table(
@@ -166,10 +191,11 @@ def html_table(
     formats: dict[str, Callable[[Any], str]] | None = None,
     badges: str | None = None,
     row_css: list[str] | None = None,
+    keys: list[tuple[tuple[str, str], ...]] | None = None,
 ) -> Table:
     """frame's columns as headings and its values as text (fmt with one decimal unless
     `formats` names another formatter for a column); `badges` names the column shown as a
-    status badge; `row_css` gives each row's class."""
+    status badge; `row_css` gives each row's class, `keys` what each row is filtered by."""
     formats = formats or {}
     cols = list(frame.columns)
     css = {c: LEFT if c in left else "" for c in cols}
@@ -180,7 +206,13 @@ def html_table(
             TableCell(formats.get(c, fmt)(v), css[c], badge=str(v) if c == badges else "")
             for c, v in zip(cols, values, strict=True)
         ]
-        rows.append(Row(cells, row_css[i] if row_css is not None else None))
+        rows.append(
+            Row(
+                cells,
+                row_css[i] if row_css is not None else None,
+                keys[i] if keys is not None else (),
+            )
+        )
     return Table(head, rows)
 
 
@@ -190,6 +222,7 @@ def ranking_table(ranking: pd.DataFrame) -> Table:
         frame,
         left={"scenario", "loop", "variant"},
         formats={"× best": lambda v: fmt(v, 2)},
+        keys=row_keys(ranking),
     )
 
 
@@ -209,6 +242,7 @@ def cells_table(summary: pd.DataFrame) -> Table:
         },
         badges="status",
         row_css=[str(s) for s in summary["status"]],
+        keys=row_keys(summary),
     )
 
 
@@ -229,12 +263,14 @@ def sustained_table(table: pd.DataFrame, slo_ms: float | None) -> Table:
         }
     )
     return html_table(
-        frame, left={"scenario", "loop", "variant", "next rate offered (why it missed)"}
+        frame,
+        left={"scenario", "loop", "variant", "next rate offered (why it missed)"},
+        keys=row_keys(table),
     )
 
 
 def repeats_table(repeats: pd.DataFrame) -> Table:
-    return html_table(repeats, left={"variant", "loop", "scenario", "load"})
+    return html_table(repeats, left={"variant", "loop", "scenario", "load"}, keys=row_keys(repeats))
 
 
 def table_text(summary: pd.DataFrame) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.openloop import open_cells
 from analysis.readings import openloop as openloop_text
 from analysis.readings import techempower as te
 from analysis.readings.words import DASH, fmt, format_rate
@@ -90,7 +91,7 @@ def type_tables(summary: pd.DataFrame, slo_ms: float | None) -> list[TypeTable]:
         if mine.empty:
             continue
         items = te.readings(best[best["scenario_name"] == scenario_name])
-        opened = openloop_text.open_cells(mine) if "offered_rps" in mine else mine.iloc[0:0]
+        opened = open_cells(mine)
         if len(opened):
             ranked = openloop_text.sustained(opened, slo_ms)
             items += openloop_text.sustained_sentences(ranked, opened, slo_ms)

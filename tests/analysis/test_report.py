@@ -71,7 +71,14 @@ def test_report_has_every_chart_and_cell(tmp_path) -> None:  # type: ignore[no-u
     page = result.report_path.read_text()
     for c in cells:
         assert c.cell_id in page
-    assert page.count("data:image/png;base64,") == len(CHARTS)
+    # Every chart is in the page: drawn from its data (its PNG linked, and shown without
+    # JavaScript) or, for the bar charts, as its PNG inline.
+    drawn = {"throughput", "latency", "spectrum", "timeseries", "cpu"}
+    for name in drawn:
+        assert f"<div class='ichart' data-chart='{name}'" in page
+        assert f"src='charts/{name}.png'" in page
+    assert page.count("<noscript><img ") == len(drawn)
+    assert page.count("data:image/png;base64,") == len(CHARTS - drawn)
     assert "src='http" not in page and 'src="http' not in page  # self-contained
     assert "b-failed" in page  # the failed cell is visibly marked
     summary = pd.read_csv(tmp_path / "summary.csv")
@@ -174,12 +181,14 @@ def test_report_escapes_every_value(tmp_path) -> None:  # type: ignore[no-untype
     write_cell(tmp_path, ok, requests=steady_requests(100, 50, T0, T0 + 4))
     write_cell(tmp_path, failed, requests=None, window=None, status="failed", reason=SCRIPT)
     page = build_report(tmp_path).report_path.read_text()
-    assert "<script" not in page.lower()
+    # The page's own scripts only, none of the values' (the JSON of the charts has \u003c).
+    assert SCRIPT not in page and "alert(1)</script" not in page.lower()
+    assert page.lower().count("<script") == 3
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert page.count(escaped) == 3  # the description, the failed cell's notes, a package
     assert "onmouseover='" not in page and "x&#x27; onmouseover=&#x27;alert(1)" in page
     assert "<span class='badge b-failed'>failed</span>" in page
-    assert '<tr class="failed">' in page
+    assert '<tr class="failed" ' in page
 
 
 def test_report_draws_strategies_it_has_no_facts_for(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
