@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from commands.main import build_parser, main
-
-__all__ = ["build_parser", "main"]
+from commands.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

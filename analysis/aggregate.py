@@ -15,19 +15,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import connections, model, openloop, precision, validity
-from analysis.cellstats import (  # noqa: F401  (kept importable from here)
-    PERCENTILES,
-    REQUEST_STATS,
-    STAT_COLUMNS,
-    _rank,
-    cell_stats,
-    latency_stats,
-    per_second,
-    rate_series,
-    request_stats,
-    stability_cv,
-    window_series,
-)
+from analysis.cellstats import REQUEST_STATS, STAT_COLUMNS, request_stats
 from catalog import strategies, workloads
 from record import schema
 from record.records import MEASURED_STATUSES
@@ -38,7 +26,7 @@ CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstabl
 
 # cell id, columns wanted → that cell's window requests with (at least) those columns.
 RequestsOf = Callable[[str, Sequence[str]], pd.DataFrame]
-# cell id → an open-loop cell's slots (harness/outcome.py write_slots), or None.
+# cell id → an open-loop cell's slots (record/stream.py writes them), or None.
 SlotsOf = Callable[[str], "pd.DataFrame | None"]
 
 

@@ -181,7 +181,7 @@ def cell_requests(
 
 
 def cell_slots(cell_dir: Path) -> pd.DataFrame | None:
-    """An open-loop cell's slots.parquet (harness/outcome.py write_slots), if it has one."""
+    """An open-loop cell's slots.parquet (record/stream.py writes it), if it has one."""
     path = CellLayout(cell_dir).slots
     return pd.read_parquet(path) if path.exists() else None
 

@@ -5,7 +5,7 @@ variation, and whether the figure is stable enough to rank on.
   interval of their mean (the variation that matters on these machines is between runs and
   repeats, not between the seconds of one window).
 - With one, the samples are the window's throughput per second (per shorter bin when the window
-  has fewer than MIN_BINS seconds: aggregate.rate_series), which is autocorrelated (a stall
+  has fewer than MIN_BINS seconds: cellstats.rate_series), which is autocorrelated (a stall
   spans seconds), so a plain bootstrap would be too narrow: a circular block bootstrap
   (Politis & Romano 1992) with blocks of about n^(1/3) bins (Hall, Horowitz & Jing 1995)
   keeps neighbouring bins together.

@@ -1,6 +1,6 @@
-"""The one validity rule: why a cell's numbers cannot be trusted (DESIGN.md, "Results layout").
+"""The one validity rule: why a cell's numbers cannot be trusted (README, "What the numbers mean").
 
-Both the live progress line (through the callback run_bench.py hands the harness) and the
+Both the live progress line (through the callback commands/ hands the harness) and the
 report judge cells with `judge`; nothing else decides whether a cell is valid.
 """
 

@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m servers",
         description="Run one tornado-bench server variant (or the upstream backend).",
     )
+    add_options(parser)
+    return parser
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The variant and every launch option, on a parser (the launcher's, or `run_bench.py
+    serve`'s: the same options either way)."""
     parser.add_argument("variant", choices=[*VARIANT_NAMES, BACKEND], help="strategy to serve")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="TCP port (0 = any free port)"
@@ -213,12 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="upstream client of the awaiting strategies: simple (a connection per call) or "
         "curl (pycurl; connections kept alive)",
     )
-    return parser
+
+
+def from_args(args: argparse.Namespace) -> tuple[ServerConfig, Path | None]:
+    """The config and the port file of parsed options (add_options). A ServerConfig that
+    refuses a value raises ValueError."""
+    values = {f.name: getattr(args, f.name) for f in fields(ServerConfig)}
+    return ServerConfig(**values), args.port_file
 
 
 def parse(argv: Sequence[str] | None = None) -> tuple[ServerConfig, Path | None]:
     """The config and the port file a command line asks for. argparse exits on a malformed
-    line (with its usage); a ServerConfig that refuses a value raises ValueError."""
-    args = build_parser().parse_args(argv)
-    values = {f.name: getattr(args, f.name) for f in fields(ServerConfig)}
-    return ServerConfig(**values), args.port_file
+    line (with its usage)."""
+    return from_args(build_parser().parse_args(argv))

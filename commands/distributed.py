@@ -90,16 +90,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return serve(args.master, args.token, args.processes, args.worker_timeout)
 
 
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    """calibrate's cells are judged as a run's are: by the analysis's own judge."""
-    from analysis.live import LiveJudge
-    from harness.calibrate import calibrate
-
-    judge = LiveJudge()
-    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
-
-
-def add_commands(sub: Any, results_dir: Any) -> None:
+def add_commands(sub: Any) -> None:
     worker = sub.add_parser(
         "worker",
         help="generate load for a run on another machine",
@@ -122,23 +113,3 @@ def add_commands(sub: Any, results_dir: Any) -> None:
         help="exit when the master has been unreachable this long (default 60)",
     )
     worker.set_defaults(func=cmd_worker)
-
-    cal = sub.add_parser(
-        "calibrate",
-        help="measure this machine's load generator ceiling (and wrk's, if installed)",
-        description="Measure the req/s at which one Locust worker reaches 90 % CPU, from "
-        "ordinary cells (multiprocess /hello, 32 users) repeated until the 95 % interval is "
-        "within 5 % (3 to 8 rounds), cross-checked against a coroutine /hello cell and, when "
-        "installed, wrk on the same server; and the cost of the raw-record recorder. Writes "
-        "calibration.json with each figure's interval, which later runs store and their "
-        "reports draw as the generator's ceiling.",
-    )
-    cal.add_argument("--workers", type=positive_int, default=1, help="Locust workers (default 1)")
-    cal.add_argument(
-        "--duration",
-        type=positive_float,
-        default=5.0,
-        help="measured seconds of each cell and each wrk run (default 5)",
-    )
-    cal.add_argument("--out", default=results_dir, help="folder of calibration.json")
-    cal.set_defaults(func=cmd_calibrate)

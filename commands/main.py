@@ -7,9 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from analysis.history import cli as history_cli
-from catalog.paths import RESULTS_DIR
-from commands import distributed, results, run, tools
+from commands import distributed, history, results, run, tools
 from commands.common import EXIT_INTERRUPTED, EXIT_USER, Parser
 from harness.interrupts import install_stop_signals
 from record.errors import UserError
@@ -35,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_run(sub)
     results.add_report_and_compare(sub)
     tools.add_tools(sub)
-    distributed.add_commands(sub, RESULTS_DIR)
-    history_cli.add_command(sub)
+    run.add_calibrate(sub)
+    distributed.add_commands(sub)
+    history.add_command(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from analysis.ci.options import add_output_options
 from catalog.paths import RESULTS_DIR
 from commands import distributed
 from commands.common import DEFAULT_SUITE, EXIT_INTERRUPTED, finish_report
-from commands.types import existing_dir, positive_float, rate_list
+from commands.types import existing_dir, positive_float, positive_int, rate_list
 from record.errors import UserError
 
 
@@ -78,8 +78,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return finish_report(run_dir, args)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """calibrate's cells are judged as a run's are: by the analysis's own judge."""
+    from analysis.live import LiveJudge
+    from harness.calibrate import calibrate
+
+    judge = LiveJudge()
+    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
+
+
 def add_run(sub: Any) -> None:
-    from harness.placement import PLACEMENTS
+    from harness.placements import PLACEMENTS
 
     run = sub.add_parser(
         "run",
@@ -133,3 +142,25 @@ def add_run(sub: Any) -> None:
     add_output_options(run, "a testsuite with each cell's validity and each threshold's verdict")
     distributed.add_run_options(run)
     run.set_defaults(func=cmd_run)
+
+
+def add_calibrate(sub: Any) -> None:
+    cal = sub.add_parser(
+        "calibrate",
+        help="measure this machine's load generator ceiling (and wrk's, if installed)",
+        description="Measure the req/s at which one Locust worker reaches 90 % CPU, from "
+        "ordinary cells (multiprocess /hello, 32 users) repeated until the 95 % interval is "
+        "within 5 % (3 to 8 rounds), cross-checked against a coroutine /hello cell and, when "
+        "installed, wrk on the same server; and the cost of the raw-record recorder. Writes "
+        "calibration.json with each figure's interval, which later runs store and their "
+        "reports draw as the generator's ceiling.",
+    )
+    cal.add_argument("--workers", type=positive_int, default=1, help="Locust workers (default 1)")
+    cal.add_argument(
+        "--duration",
+        type=positive_float,
+        default=5.0,
+        help="measured seconds of each cell and each wrk run (default 5)",
+    )
+    cal.add_argument("--out", default=RESULTS_DIR, help="folder of calibration.json")
+    cal.set_defaults(func=cmd_calibrate)

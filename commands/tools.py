@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from catalog import server_config
 from catalog.paths import PROJECT_ROOT
 from commands.common import EXIT_OK
 from record.errors import UserError
@@ -66,20 +67,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from servers.launch import main as serve_main
+    """The launcher in this process, with the options the user gave (the same as `python -m
+    servers` takes: catalog/server_config.py)."""
+    from servers import launch
 
-    argv = [args.variant, "--port", str(args.port), "--host", args.host, "--loop", args.loop]
-    argv += ["--threads", str(args.threads), "--processes", str(args.processes)]
-    argv += ["--pool-processes", str(args.pool_processes)]
-    if args.backend_url:
-        argv += ["--backend-url", args.backend_url]
-    return serve_main(argv)
+    try:
+        config, port_file = server_config.from_args(args)
+    except ValueError as exc:
+        raise UserError(f"serve: {exc}") from None
+    return launch.main(config.argv(port_file))
 
 
 def add_tools(sub: Any) -> None:
-    from catalog.limits import DEFAULT_THREADS
-    from catalog.strategies import LOOPS, VARIANT_NAMES
-
     lst = sub.add_parser("list", help="variants, scenarios, suites with cell counts and time")
     lst.set_defaults(func=cmd_list)
 
@@ -93,15 +92,12 @@ def add_tools(sub: Any) -> None:
     init.add_argument("dir", type=Path, metavar="DIR", help="folder to write into (created)")
     init.set_defaults(func=cmd_init)
 
-    serve = sub.add_parser("serve", help="run one server variant in the foreground")
-    serve.add_argument("variant", choices=[*VARIANT_NAMES, "backend"])
-    serve.add_argument("--port", type=int, default=8888)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--loop", choices=LOOPS, default="asyncio")
-    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    serve.add_argument("--processes", type=int, default=0, help="0 = one per CPU")
-    serve.add_argument(
-        "--pool-processes", type=int, default=0, help="processpool's workers (0 = one per CPU)"
+    serve = sub.add_parser(
+        "serve",
+        help="run one server variant in the foreground",
+        description="Run one server variant (or the upstream backend) in the foreground, with "
+        "every option `python -m servers` takes: poke it by hand, or load it with a suite's "
+        "`target`. Ctrl-C stops it.",
     )
-    serve.add_argument("--backend-url")
+    server_config.add_options(serve)
     serve.set_defaults(func=cmd_serve)

@@ -2,7 +2,7 @@
 cell measures it, with an interval.
 
 - The ceiling: a short suite of ordinary cells (harness/cell.py, judged by the analysis's own
-  judge when run_bench.py hands it one), `multiprocess` `/hello` at 32 users with the
+  judge when commands/ hands it one), `multiprocess` `/hello` at 32 users with the
   generator on its own cores. Each cell's generator cost per request is the figure a run's
   summary shows (loadgen_cpu_ms_per_req: every Locust process's CPU over the measured
   window ÷ the window's req/s; analysis/aggregate.py cost_per_request), and the ceiling is
@@ -37,7 +37,7 @@ from typing import Any
 from catalog.locust_env import locust_env
 from catalog.paths import SCENARIO_DIR
 from catalog.server_config import ServerConfig
-from harness import placement as placements
+from harness import placements
 from harness.calibration_figures import (
     CHECK_USERS,
     MIN_ROUNDS,
@@ -50,7 +50,7 @@ from harness.calibration_figures import (
 )
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import sigterm_as_interrupt
-from harness.processes import children as procs
+from harness.processes import procs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv
 from harness.suite.parse import Suite, parse_suite
 from record import calibration, io

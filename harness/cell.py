@@ -1,6 +1,6 @@
 """One cell from start to teardown: backend and server on free ports, readiness, verification,
 the load generator with resource sampling, its records checked, cell.json. Every process started here is
-stopped here, and cell.json is written whatever happened (DESIGN.md, "Results layout")."""
+stopped here, and cell.json is written whatever happened (README, "Results"; record/layout.py)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ from catalog.strategies import BACKEND, VARIANTS
 from catalog.workloads import WORKLOADS
 from harness import connections, outcome
 from harness.interrupts import signals_deferred
-from harness.processes import backlog, logs, postgres
-from harness.processes import children as procs
-from harness.processes import locust as generator
+from harness.processes import backlog, locust, logs, postgres, procs
 from harness.processes.locust_cmd import Distribution, LoadSpec
 from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
 from harness.suite.apps import AppEntry
@@ -329,9 +327,7 @@ class CellRun:
             arrivals=suite.arrivals,
         )
         cpus = set(self.options.placement.loadgen_cpus)
-        started = generator.start(
-            load, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus
-        )
+        started = locust.start(load, entry.locustfile, bool(entry.file), self.cell_dir, dist, cpus)
         self.children += started
         return started
 
@@ -358,12 +354,12 @@ class CellRun:
         if builtin and connections.is_live(cell, bool(entry.file)):
             live = connections.ConnectionsPoller(subjects.base_url + "/health")
             live.start()
-        generator.go(self.cell_dir)  # after the sampler's first look: the idle server
+        locust.go(self.cell_dir)  # after the sampler's first look: the idle server
         readings: tuple[connections.Reading, ...] = ()
         try:
             self._watch(started[0], subjects.server)
         finally:
-            generator.gone(self.cell_dir)
+            locust.gone(self.cell_dir)
             if live is not None:
                 readings = tuple(live.stop())
                 connections.write_readings(self.cell_dir, readings)
@@ -372,19 +368,19 @@ class CellRun:
             if poller is not None:
                 backlog.write_backlog(self.cell_dir, poller.stop())
         code = started[0].popen.returncode
-        reason = generator.failure(self.cell_dir, dist, code)
+        reason = locust.failure(self.cell_dir, dist, code)
         if reason:
             raise CellFailed(reason)
         return LoadRun(code, samples, dict(sampler.idle_rss), readings)
 
-    def _watch(self, locust: procs.Child, server: procs.Child | None) -> None:
+    def _watch(self, first: procs.Child, server: procs.Child | None) -> None:
         """Wait for Locust to finish; fail the cell if the server dies or Locust overruns."""
         suite, dist = self.options.suite, self.options.dist
         deadline = time.monotonic() + planned_load_s(suite.warmup_s, suite.duration_s)
         deadline += WATCHDOG_SLACK_S + (dist.worker_timeout_s if dist.distributed else 0.0)
         while True:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                locust.popen.wait(timeout=POLL_S)  # returns the moment Locust exits
+                first.popen.wait(timeout=POLL_S)  # returns the moment Locust exits
                 return
             for child in self.children:  # the server under test, and the backend it calls
                 if child.role in (procs.SERVER, procs.BACKEND) and not child.alive():
@@ -420,7 +416,7 @@ class CellRun:
         try:
             loadgen = outcome.read_outcome(self.cell_dir)
         except outcome.NoRecords as exc:
-            raise CellFailed(f"{exc}: {logs.tail(self.layout.log('locust'))}") from None
+            raise CellFailed(f"{exc}: {logs.tail(self.layout.log(procs.LOCUST))}") from None
         window, placement, samples = loadgen.window, self.options.placement, load.samples
         shared = set(placement.loadgen_cpus) & set(placement.server_cpus)
         reported = tuple(w.cpu for w in loadgen.workers)

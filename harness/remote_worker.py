@@ -5,7 +5,7 @@ master has been unreachable for the worker timeout, or the master refuses them.
 
 Nothing is written into the run's results folder: records travel to the master through Locust's
 message API (loadgen/worker.py). Each Locust worker runs in its own process group and dies
-with this process (harness/processes/children.py), and stops loading by itself when its master goes silent.
+with this process (harness/processes/procs.py), and stops loading by itself when its master goes silent.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from catalog.locust_env import WORKER_STATE, locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
-from harness.processes import children as procs
+from harness.processes import procs
 from harness.processes.locust_cmd import worker_argv
 from record.errors import UserError
 from record.worker_state import StateNote, WorkerState

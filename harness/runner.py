@@ -16,13 +16,12 @@ from typing import Any
 from catalog.locust_env import locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
-from harness import connections
-from harness import placement as placements
+from harness import connections, placements
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
 from harness.hosts import check_target, is_loopback
 from harness.interrupts import sigterm_as_interrupt
-from harness.processes import children as procs
+from harness.processes import procs
 from harness.processes.locust import WORKERS_MISSING
 from harness.processes.locust_cmd import Distribution
 from harness.processes.postgres import db_refusal

@@ -17,7 +17,7 @@ from catalog.payloads import (
     upload_pieces,
 )
 from harness import verify_te
-from harness.processes.children import HTTP_TIMEOUT_S, http_get
+from harness.processes.procs import HTTP_TIMEOUT_S, http_get
 from harness.verify_live import check_socket
 
 

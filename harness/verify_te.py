@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from catalog.techempower import FORTUNES, RANDOM_MAX, WORLD_ROWS, clamp_queries, sorted_fortunes
-from harness.processes.children import http_get
+from harness.processes.procs import http_get
 
 CONTENT_TYPES = {  # TechEmpower's verify_headers patterns
     "json": re.compile(r"^application/json(; ?charset=(UTF|utf)-8)?$"),

@@ -1,4 +1,4 @@
-"""Names and versions of the results format (DESIGN.md, "Results layout").
+"""Names and versions of the results format (README, "Results"; the paths: record/layout.py).
 
 Columns are only ever appended, with a version bump; every version listed in READABLE_VERSIONS
 keeps loading (a reader fills columns an older run lacks)."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 # A request sent more than this after its slot in an open-loop schedule was late
-# (DESIGN.md: late_pct).
+# (summary.csv: late_pct).
 LATE_MS = 5.0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from catalog.server_config import ServerConfig
-from harness.processes import children as procs
+from harness.processes import procs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import children as procs
+from harness.processes import procs
 from tests.analysis.fixtures import noisy_run
 from tests.conftest import ROOT, run_bench, run_main
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import aggregate
+from analysis import aggregate, cellstats
 from analysis.readings.words import family, fmt
 from catalog import workloads
 from catalog.strategies import concurrent_fanout, forks
@@ -110,7 +110,7 @@ def read_series(summary: pd.DataFrame, windows: Mapping[str, pd.DataFrame]) -> s
         for row in cells.itertuples():
             if row.cell_id not in windows:
                 continue
-            cv = aggregate.stability_cv(windows[row.cell_id])
+            cv = cellstats.stability_cv(windows[row.cell_id])
             if math.isfinite(cv):
                 cvs.append(cv)
     if not cvs:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from catalog.health import Health
-from harness.processes import children as procs
+from harness.processes import procs
 
 POLL_INTERVAL_S = 0.5
 

@@ -1,6 +1,6 @@
 """The load generator of one cell, started on the generator's cores: one Locust process, or
 Locust's master and its local workers (remote ones join by themselves, harness/remote_worker.py).
-Every process runs in its own group and dies with the harness (harness/processes/children.py)."""
+Every process runs in its own group and dies with the harness (harness/processes/procs.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 from catalog.locust_env import LOCAL_WORKER, locust_env
 from catalog.paths import PROJECT_ROOT
-from harness.processes import children as procs
-from harness.processes import logs
+from harness.processes import logs, procs
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv, worker_argv
 from record.layout import CellLayout
 

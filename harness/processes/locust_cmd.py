@@ -16,7 +16,7 @@ from pathlib import Path
 
 from catalog.limits import DEFAULT_ARRIVALS
 from catalog.paths import PROJECT_ROOT, SCENARIO_DIR
-from harness.processes.children import python_argv
+from harness.processes.procs import python_argv
 from harness.timing import TAIL_S, planned_load_s
 from record.layout import CellLayout
 from record.schema import GO_WAIT_S

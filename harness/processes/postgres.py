@@ -1,7 +1,7 @@
 """The database of the db scenarios: a throwaway PostgreSQL per cell, or the user's own.
 
 A throwaway one is `initdb` into a fresh temp folder, then `postgres` on a free loopback port
-(and a unix socket inside that folder), started like every other child of the harness (harness/processes/children.py): in a
+(and a unix socket inside that folder), started like every other child of the harness (harness/processes/procs.py): in a
 session and a PID namespace of its own, dying with the harness, stopped by group. Its tables
 are seeded before the server starts. Stopping it (a normal end, Ctrl-C, a failed cell: the
 cell's teardown stops every child) also deletes its folder. A folder left by a harness that
@@ -31,8 +31,7 @@ from urllib.parse import urlsplit
 
 from catalog.limits import DB_URL_SCHEMES
 from harness.hosts import require_loopback
-from harness.processes import children as procs
-from harness.processes import logs
+from harness.processes import logs, procs
 from record.errors import UserError, first_line
 
 # Where Debian-like systems install the binaries (initdb is not on PATH there).

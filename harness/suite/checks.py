@@ -1,5 +1,5 @@
 """The checks behind suite files: ranges and a checker whose every refusal names the file, the
-key and what is allowed; loopback-only targets."""
+key and what is allowed (the loopback rule is harness/hosts.py's)."""
 
 from __future__ import annotations
 

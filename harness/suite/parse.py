@@ -25,9 +25,9 @@ from catalog.limits import (
 from catalog.paths import SUITE_DIR
 from catalog.strategies import AWAITS, LOOPS, TARGET, VARIANT_NAMES, facts, forks
 from catalog.workloads import WORKLOADS
-from harness import placement as placements
+from harness import placements
 from harness.hosts import check_target
-from harness.placement import PLACEMENTS
+from harness.placements import PLACEMENTS
 from harness.suite.apps import AppEntry, parse_apps
 from harness.suite.checks import RANGES, Checker, pycurl_problem
 from harness.suite.scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
@@ -77,7 +77,7 @@ DEFAULT_MAX_IN_FLIGHT = 200
 DEFAULT_DURATION_S = 10.0
 DEFAULT_WARMUP_S = 2.0
 DEFAULT_PROCESSES = 2  # a forking strategy's processes: one per core of a 2-core server side
-DEFAULT_PLACEMENT = "split"  # server and generator on cores of their own (harness/placement.py)
+DEFAULT_PLACEMENT = "split"  # server and generator on cores of their own (harness/placements.py)
 
 
 @dataclass(frozen=True)
@@ -460,6 +460,3 @@ def with_overrides(
     data = suite.to_dict()
     data["duration_s"] = float(duration_s)
     return Suite.from_dict(data)
-
-
-__all__ = ["AppEntry", "ScenarioEntry", "Suite", "load_suite", "parse_suite"]

@@ -147,7 +147,7 @@ def test_slo_ranking_takes_the_highest_rate_within_the_slo() -> None:
 
 
 def test_slots_without_answers_count_and_make_percentiles_lower_bounds() -> None:
-    from analysis.aggregate import _rank
+    from analysis.cellstats import _rank
     from analysis.openloop import open_loop_stats
 
     slots = pd.DataFrame(

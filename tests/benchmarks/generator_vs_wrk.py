@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from catalog.server_config import ServerConfig
-from harness.processes import children as procs
+from harness.processes import procs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ import pytest
 
 from analysis.model import cpu_capacity_rps
 from harness.cell import CellOptions, run_cell
-from harness.placement import choose
-from harness.processes import children as procs
+from harness.placements import choose
+from harness.processes import procs
 from harness.suite.parse import load_suite
 from tests.conftest import run_bench
 

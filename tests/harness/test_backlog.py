@@ -10,7 +10,7 @@ import pytest
 
 from catalog.health import Background, Health
 from harness.cell import CellOptions, run_cell
-from harness.placement import choose
+from harness.placements import choose
 from harness.processes.backlog import BACKLOG_COLUMNS, BacklogPoller, wanted, write_backlog
 from harness.suite.parse import parse_suite
 

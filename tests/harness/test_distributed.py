@@ -26,7 +26,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from harness.processes import children as procs
+from harness.processes import procs
 from tests.conftest import ROOT
 
 SUITE = """

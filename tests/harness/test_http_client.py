@@ -10,8 +10,8 @@ import pytest
 
 from catalog.server_config import ServerConfig
 from harness.cell import CellOptions, run_cell
-from harness.placement import choose
-from harness.processes import children as procs
+from harness.placements import choose
+from harness.processes import procs
 from harness.suite.parse import Suite, parse_suite
 from record.errors import UserError
 from record.records import CellRecord, CellSpec

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.processes import children as procs
+from harness.processes import procs
 from tests.conftest import run_bench, run_main
 
 
@@ -30,8 +30,11 @@ def test_init_output_runs_as_written(tmp_path: Path) -> None:
         for users in (5, 20)
     ]
     rps = summary.set_index(["variant", "users"])["rps"]
-    # Blocking waits one 20 ms query at a time whatever the load; async waits them together.
-    assert rps[("blocking", 20)] < 1.5 * rps[("blocking", 5)]
+    # Blocking waits one 20 ms query at a time whatever the load: never above 50 req/s (a busy
+    # machine only lowers it, so two blocking cells are not compared with each other: 30 and
+    # 47 req/s were seen at a load average of 5); async waits them together.
+    assert rps[("blocking", 20)] <= 1.05 * 1000 / 20
+    assert rps[("blocking", 5)] <= 1.05 * 1000 / 20
     assert rps[("async", 20)] > 3 * rps[("blocking", 20)]
     for cell_id in summary["cell_id"]:
         info = json.loads((run_dir / "cells" / cell_id / "cell.json").read_text())

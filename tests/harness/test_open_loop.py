@@ -51,10 +51,21 @@ def test_coroutine_keeps_up_with_the_offered_rate(open_run: Path) -> None:
     assert row["offered_rps"] == 50
     assert row["achieved_rps"] == pytest.approx(50, rel=0.05)
     # Near 0 on a quiet machine; on 2 busy cores gevent wakes a few sends over 5 ms late
-    # (1-16 % seen, typically 1-3 ms late): the corrected p99 below is the real check.
+    # (1-16 % seen, typically 1-3 ms late).
     assert row["late_pct"] < 25.0
-    assert row["p99_corrected_ms"] == pytest.approx(row["p99_ms"], abs=5.0)
     assert row["status"] == "ok" and pd.isna(row["notes"])
+    # Keeping up means no queue: most requests leave on their slot, so the latency measured
+    # from the slot is the service latency at the median, and it does not grow over the
+    # window (as sync's does below). The tail is not compared: on a busy machine a few late
+    # sends and a slow server move both p99s by hundreds of ms (376 against 184 seen at a
+    # load average of 5), on a quiet one they agree within a few ms.
+    assert row["p50_corrected_ms"] == pytest.approx(row["p50_ms"], abs=5.0)
+    assert row["p99_corrected_ms"] >= row["p99_ms"] - 1.0
+    reqs = pd.read_parquet(open_run / "cells" / row.name / "requests.parquet")
+    reqs = reqs.sort_values("intended_start")
+    corrected = (reqs["start"] + reqs["latency_ms"] / 1000 - reqs["intended_start"]) * 1000
+    half = len(reqs) // 2
+    assert corrected.iloc[half:].median() < 2 * corrected.iloc[:half].median() + 20.0
 
 
 def test_sync_behind_its_capacity_shows_the_queue(open_run: Path) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from catalog.server_config import ServerConfig
-from harness.processes import children as procs
-from harness.processes import containment
+from harness.processes import containment, procs
 
 # Binds the port it is given (SO_REUSEADDR off, so a held port fails), then serves nothing.
 BINDER = """

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from analysis.hlog import FILE_NAME as HLOG_FILE
-from harness.processes import children as procs
+from harness.processes import procs
 from record import io
 from record.schema import REQUEST_COLUMNS, REQUESTS_FILE, SCHEMA_VERSION
 from tests.conftest import ROOT, Server, run_bench, start_server
@@ -301,10 +301,10 @@ def test_ctrl_c_exits_130_cleans_up_and_resume_completes(tmp_path: Path) -> None
 
 def test_harness_never_imports_locust_or_gevent() -> None:
     code = (
-        "import sys, run_bench, harness.runner, harness.cell, harness.suite.parse, harness.processes.children, "
+        "import sys, commands.main, harness.runner, harness.cell, harness.suite.parse, harness.processes.procs, "
         "harness.verify, harness.processes.sampler, analysis.report.page, analysis.compare.runs, servers.launch, "
         "servers.registry\n"
-        "run_bench.build_parser()\n"
+        "commands.main.build_parser()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent', 'greenlet'))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import placement
+from harness import placements
 from harness.cell import CellOptions, run_cell
 from harness.suite.parse import load_suite
 from record.errors import UserError
@@ -50,7 +50,7 @@ def _suite(tmp: Path, extra: str) -> Path:
 def _run(tmp: Path, extra: str) -> tuple[str, str]:
     suite = load_suite(_suite(tmp, extra))
     (cell,) = suite.cells()
-    record = run_cell(cell, tmp / "cell", CellOptions(suite, placement.choose("split")))
+    record = run_cell(cell, tmp / "cell", CellOptions(suite, placements.choose("split")))
     return record.status, record.reason
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.processes.children import live
+from harness.processes.procs import live
 from tests.conftest import ROOT
 
 SUITE = """
@@ -40,7 +40,7 @@ processes = 2
 name = "upstream"
 params = { ms = 10 }
 """
-# The promise for every child: gone within 2 s of the harness (DESIGN.md).
+# The promise for every child: gone within 2 s of the harness (README: Ctrl-C, SIGTERM and SIGKILL).
 GONE_WITHIN_S = 2.0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.processes.children import live
+from harness.processes.procs import live
 from tests.conftest import ROOT
 
 SUITE = """

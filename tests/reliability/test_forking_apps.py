@@ -18,10 +18,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import placement
+from harness import placements
 from harness.cell import CellOptions, run_cell
-from harness.processes import children as procs
-from harness.processes import containment
+from harness.processes import containment, procs
 from harness.suite.parse import load_suite
 from tests.conftest import ROOT
 
@@ -196,7 +195,7 @@ def test_sigkill_of_the_harness_ends_an_app_that_forks(tmp_path: Path, kind: str
 def test_a_normal_end_stops_every_process_of_an_app_that_forks(tmp_path: Path, kind: str) -> None:
     suite = load_suite(_suite(tmp_path, kind, duration_s=1))
     (cell,) = suite.cells()
-    record = run_cell(cell, tmp_path / "cell", CellOptions(suite, placement.choose("split")))
+    record = run_cell(cell, tmp_path / "cell", CellOptions(suite, placements.choose("split")))
     assert record.status == "ok", record.reason
     assert record.leftover_pids == ()
     assert _app_processes(tmp_path, kind) == {}
@@ -238,7 +237,7 @@ def test_a_namespace_ends_what_left_the_group(tmp_path: Path) -> None:
 AS_USER = """
 import sys, time
 from harness.processes import containment
-from harness.processes import children as procs
+from harness.processes import procs
 assert containment.wanted(), containment.unavailable_reason()
 script = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(60)\\ntime.sleep(60)\\n"
 child = procs.start("t", [sys.executable, "-c", script], contain=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import placement
+from harness import placements
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import signals_deferred
-from harness.processes.children import free_port, live
+from harness.processes.procs import free_port, live
 from harness.suite.parse import parse_suite
 from record.records import CellRecord
 from tests.conftest import ROOT
@@ -140,7 +140,7 @@ def test_ctrl_c_during_teardown_writes_the_cell_then_stops(
         real_write(self, cell_dir)
 
     monkeypatch.setattr(CellRecord, "write", write_with_ctrl_c)
-    options = CellOptions(suite=suite, placement=placement.choose("split"))
+    options = CellOptions(suite=suite, placement=placements.choose("split"))
     with pytest.raises(KeyboardInterrupt):
         run_cell(cell, tmp_path, options)
     record = CellRecord.read(tmp_path)

@@ -2,7 +2,7 @@
 headers, lying Content-Lengths, broken chunked bodies, pipelined garbage, non-UTF-8 bytes,
 every method on every endpoint, and out-of-range parameters.
 
-The promise (DESIGN.md: "a bad or out-of-range value is a 400 with a short message, never a
+The promise (README, "Server variants": "a bad or out-of-range value is a 400 with a short message, never a
 500 and never an unbounded wait"): the server survives everything, never answers 5xx other
 than 502/504, refuses bad parameters with a quick 400, and still answers /health afterwards.
 A dropped connection is a fine answer to malformed input.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pytest
 
 from catalog.strategies import VARIANT_NAMES, forks
-from harness.processes.children import free_port
+from harness.processes.procs import free_port
 from tests.conftest import Server, start_server
 from tests.reliability.rawhttp import LOOPBACK, get_status
 

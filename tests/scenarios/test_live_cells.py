@@ -14,7 +14,7 @@ import pytest
 from catalog import workloads
 from catalog.fdlimit import LOOPBACK_SOURCES, loopback_source
 from catalog.workloads import WORKLOADS
-from harness import placement, timing
+from harness import placements, timing
 from harness.cell import CellOptions, run_cell
 from harness.suite import limits
 from harness.suite.parse import Suite, parse_suite
@@ -69,7 +69,7 @@ def test_a_cell_of_200_connections(tmp_path: Path, scenario: str) -> None:
     suite = live_suite(scenario)
     (cell,) = suite.cells()
     assert cell.users == CONNECTIONS  # one user per connection
-    info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=placement.choose("split")))
+    info = run_cell(cell, tmp_path, CellOptions(suite=suite, placement=placements.choose("split")))
     assert info.status == "ok", info.reason
     record = json.loads((tmp_path / "cell.json").read_text())
     assert record["leftover_pids"] == []

@@ -22,7 +22,7 @@ from tornado.testing import bind_unused_port
 from catalog import server_config
 from catalog.limits import PYCURL_HINT
 from catalog.server_config import ServerConfig
-from harness.processes import children as procs
+from harness.processes import procs
 from servers import backend, launch
 from tests.conftest import Server
 

@@ -11,8 +11,7 @@ from catalog.db import DB_ROWS
 from catalog.server_config import ServerConfig
 from catalog.strategies import VARIANT_NAMES, forks
 from catalog.workloads import WORKLOADS
-from harness.processes import children as procs
-from harness.processes import postgres
+from harness.processes import postgres, procs
 from harness.verify import verify
 from tests.conftest import Server
 

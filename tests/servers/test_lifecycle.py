@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from catalog.strategies import VARIANTS
-from harness.processes import children as procs
+from harness.processes import procs
 from tests.conftest import launch_refusal, start_server
 
 

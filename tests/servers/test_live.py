@@ -28,7 +28,7 @@ from catalog.live import (
     parse_feed,
 )
 from catalog.strategies import AWAITS, BLOCKS, POOL, VARIANTS
-from harness.processes.children import http_get
+from harness.processes.procs import http_get
 from servers import live
 from tests.servers.inprocess import AppUnderTest
 from tests.servers.threaded import served

@@ -18,8 +18,8 @@ import pytest
 from catalog.payloads import cpu_work
 from catalog.strategies import VARIANTS
 from harness.cell import CellOptions, run_cell
-from harness.placement import choose
-from harness.processes import children as procs
+from harness.placements import choose
+from harness.processes import procs
 from harness.processes.sampler import Sampler
 from harness.suite.parse import parse_suite
 from record.errors import UserError

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from catalog.strategies import AWAITS, BLOCKS, POOL, VARIANTS
-from harness.processes.children import http_get
+from harness.processes.procs import http_get
 from tests.conftest import Server
 from tests.servers.inprocess import AppUnderTest
 

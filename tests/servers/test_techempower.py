@@ -17,7 +17,7 @@ from catalog.strategies import VARIANT_NAMES
 from catalog.workloads import WORKLOADS
 from harness import verify_te
 from harness.processes import postgres
-from harness.processes.children import http_get
+from harness.processes.procs import http_get
 from harness.verify import verify
 from servers.dbqueries import AsyncPool
 from servers.registry import make_app

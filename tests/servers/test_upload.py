@@ -22,7 +22,7 @@ from catalog.limits import UPLOAD_MODES
 from catalog.payloads import upload_digest, upload_pieces
 from catalog.strategies import VARIANTS
 from harness.cell import CellOptions, run_cell
-from harness.placement import choose
+from harness.placements import choose
 from harness.suite.parse import parse_suite
 from harness.verify import verify
 from record.errors import UserError

@@ -186,7 +186,7 @@ def start(
         # Runs in the child between fork and exec. The namespace is made while the child
         # still has the privilege to; the user changes next; the parent-death signal comes
         # after both (a change of credentials clears it): the child is SIGKILLed the moment
-        # the harness exits, however it exits (DESIGN.md: no stray process, SIGKILL included).
+        # the harness exits, however it exits (README: no stray process, SIGKILL included).
         if contained:
             containment.unshare_pid(uid, gid)
         if run_as is not None and not contained:  # contained: nsinit changes the user
