@@ -242,25 +242,52 @@ Job = tuple[str, Callable[..., Any], tuple[Any, ...], Path]
 STORAGE_ERRORS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """Charts being drawn in the worker processes, begun by start_charts: the report builds
+    what needs no chart (the hlogs, the page's data) meanwhile, then asks for them."""
+
+    material: ChartInputs
+    collect: Callable[[], list[Any]]  # each chart's PNG bytes, None or the exception it raised
+    cancel: Callable[[], None] = lambda: None  # stop the workers (the report failed meanwhile)
+
+    def __enter__(self) -> Rendering:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def charts(self) -> list[Chart]:
+        """Every chart that had something to show, read. A chart that raised is skipped with a
+        warning: one broken chart must not lose the report."""
+        charts = []
+        for spec, png in zip(CHARTS, self.collect(), strict=True):
+            if isinstance(png, OSError) and png.errno in STORAGE_ERRORS:
+                raise png  # a full disk is the user's to know, as for any results file
+            if isinstance(png, BaseException):
+                print(
+                    f"warning: chart {spec.name} skipped: {type(png).__name__}: {png}",
+                    file=sys.stderr,
+                )
+            elif png is not None:
+                charts.append(Chart(spec.name, spec.title, spec.read(self.material), png))
+        return charts
+
+
+def start_charts(material: ChartInputs, charts_dir: Path) -> Rendering:
+    """Begin drawing every chart of CHARTS, each written as PNG and SVG into charts_dir; the
+    arguments (the curves, read one cell at a time) are computed here, before the workers
+    start."""
+    if material.summary.empty:
+        return Rendering(material, lambda: [None] * len(CHARTS))
+    jobs = [(spec.name, spec.make, spec.args(material), charts_dir) for spec in CHARTS]
+    return Rendering(material, *_start_render(jobs))
+
+
 def build_charts(material: ChartInputs, charts_dir: Path) -> list[Chart]:
     """Draw every chart of CHARTS that has something to show, write its PNG and SVG into
-    charts_dir and read it. A chart that raises is skipped with a warning: one broken chart
-    must not lose the report."""
-    if material.summary.empty:
-        return []
-    jobs = [(spec.name, spec.make, spec.args(material), charts_dir) for spec in CHARTS]
-    charts = []
-    for spec, png in zip(CHARTS, _render_charts(jobs), strict=True):
-        if isinstance(png, OSError) and png.errno in STORAGE_ERRORS:
-            raise png  # a full disk is the user's to know, as for any results file
-        if isinstance(png, BaseException):
-            print(
-                f"warning: chart {spec.name} skipped: {type(png).__name__}: {png}",
-                file=sys.stderr,
-            )
-        elif png is not None:
-            charts.append(Chart(spec.name, spec.title, spec.read(material), png))
-    return charts
+    charts_dir and read it."""
+    return start_charts(material, charts_dir).charts()
 
 
 def _save(fig: Any, charts_dir: Path, name: str) -> bytes:
@@ -287,23 +314,36 @@ def _render_chart(job: Job) -> bytes | None:
     return None if fig is None else _save(fig, charts_dir, name)
 
 
-def _render_charts(jobs: list[Job]) -> list[Any]:
-    """Render charts in parallel; each result is PNG bytes, None (nothing to show) or the
-    exception that chart raised."""
+def _start_render(jobs: list[Job]) -> tuple[Callable[[], list[Any]], Callable[[], None]]:
+    """Start rendering the charts in parallel. Returns a function that waits for them (each
+    result is PNG bytes, None (nothing to show) or the exception that chart raised) and one
+    that stops the workers, whatever they were doing."""
     workers = min(len(jobs), CHART_WORKERS, os.cpu_count() or 1)
     if workers <= 1:
-        return [_try(_render_chart, job) for job in jobs]
+        return (lambda: [_try(_render_chart, job) for job in jobs]), (lambda: None)
     # fork: the workers inherit the imported plotting modules instead of importing them again.
     # Each worker dies with the report process, even a SIGKILLed one: forked workers would
     # otherwise stay behind, idle, for good (found by killing `report` mid-write).
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=die_with_parent,
         initargs=(os.getpid(),),
-    ) as pool:
+    )
+    try:
+        # The workers are forked here, by the first submissions, in this thread.
         futures = [pool.submit(_render_chart, job) for job in jobs]
-        return [f.exception() or f.result() for f in futures]
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+
+    def collect() -> list[Any]:
+        try:
+            return [f.exception() or f.result() for f in futures]
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    return collect, lambda: pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _try(fn: Callable[..., Any], *args: Any) -> Any:

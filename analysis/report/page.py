@@ -20,7 +20,7 @@ import tornado.template
 
 from analysis import aggregate, hlog, thresholds
 from analysis.figures import interactive
-from analysis.figures.charts import Chart, ChartInputs, build_charts
+from analysis.figures.charts import CHARTS, Chart, ChartInputs, start_charts
 from analysis.figures.interactive import InteractiveChart
 from analysis.load import RunData, load_run
 from analysis.openloop import closed_cells, open_cells
@@ -151,14 +151,18 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
     csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
     io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
-    hlog.write_run_hlogs(run)
     # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
     # rate they sustained, _sustained_section).
     ranking = aggregate.ranking(closed_cells(summary))
     repeats = _repeats(summary)
     material = ChartInputs(run, summary, ranking)
-    charts = build_charts(material, run.path / CHARTS_DIR)
-    drawn = interactive.build(material, [c.name for c in charts if c.name != TE_CHART])
+    # The charts are drawn in worker processes while this one writes the hlogs and builds
+    # the interactive charts' data (the PNGs dominate the report's time).
+    with start_charts(material, run.path / CHARTS_DIR) as rendering:
+        hlog.write_run_hlogs(run)
+        drawn = interactive.build(material, [s.name for s in CHARTS if s.name != TE_CHART])
+        charts = rendering.charts()
+    drawn = {name: chart for name, chart in drawn.items() if name in {c.name for c in charts}}
     report_path = run.path / "report.html"
     io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts, drawn))
     return ReportResult(summary, ranking, charts, report_path, table_text(summary))

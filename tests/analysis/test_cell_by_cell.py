@@ -60,7 +60,9 @@ def test_report_reads_one_cell_at_a_time(run_dir: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(load, "read_requests", counted)
     # Drawing reads no request rows (the chart processes get curves) and is slow under
     # tracemalloc: every chart "draws" a placeholder, so every reading still runs.
-    monkeypatch.setattr(charts, "_render_charts", lambda jobs: [b"png"] * len(jobs))
+    monkeypatch.setattr(
+        charts, "_start_render", lambda jobs: (lambda: [b"png"] * len(jobs), lambda: None)
+    )
     all_at_once = _all_requests_peak(run_dir)
     rows.clear()
     others_held.clear()
