@@ -37,6 +37,11 @@
     return Math.abs(m - 1) < 1e-6 || Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6;
   }
 
+  // A log axis's grid lines and ticks where its labels may be: fewer lines to read past.
+  function logSplits(u, splits) {
+    return splits.map(function (v) { return v != null && logLabel(v) ? v : null; });
+  }
+
   function rgba(hex, alpha) {
     var n = parseInt(hex.slice(1), 16);
     return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
@@ -263,6 +268,7 @@
       var colour = s.bound ? rgba(s.colour, 0.2) : s.faded ? rgba(s.colour, 0.35) : s.colour;
       series.push({
         label: s.label,
+        class: s.bound ? "bound" : undefined, // a bound gets no cursor point (CSS)
         stroke: colour,
         width: s.bound ? 7 : s.width || 2,
         dash: s.dash || undefined,
@@ -309,6 +315,10 @@
         });
       },
     };
+    if (yaxis.log) {
+      y.grid.filter = logSplits;
+      y.ticks = { filter: logSplits };
+    }
     var cursor = {
       drag: { x: true, y: false },
       points: { size: 9, width: 2, fill: "#ffffff" },
