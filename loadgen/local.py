@@ -1,5 +1,6 @@
 """A single local Locust process (no master): it records, streams its records to the cell's
-Parquet files itself (record/stream.py) and stops the load exactly on time. Locust's
+Parquet files itself (record/stream.py, on a thread of its own: loadgen/writer.py), probes how
+late its event loop runs (loadgen/lag.py) and stops the load exactly on time. Locust's
 --run-time takes whole seconds only (3.5 s becomes 4 s), so the stop is the plugin's; the
 command line's --run-time is a backstop."""
 
@@ -17,9 +18,11 @@ from locust.env import Environment
 
 from loadgen.cpu import CpuWatch
 from loadgen.go import wait_for_go
+from loadgen.lag import LagProbe, freeze_heap
 from loadgen.pacing import INTENDED, OpenLoop
 from loadgen.recorder import FLUSH_S, Recorder
-from record.loadgen_summary import LoadgenSummary, WorkerRecord, write_summary
+from loadgen.writer import OffLoopWriter
+from record.loadgen_summary import NOT_PROBED, HubLag, LoadgenSummary, WorkerRecord, write_summary
 from record.stream import Counts, RecordWriter, warm
 from record.window import Window
 
@@ -43,7 +46,7 @@ def flush_every(recorder: Recorder) -> gevent.Greenlet:
 
 
 def worker_entry(
-    index: int, recorder: Recorder, locust_requests: int, cpu: CpuWatch
+    index: int, recorder: Recorder, locust_requests: int, cpu: CpuWatch, lag: HubLag
 ) -> WorkerRecord:
     """This process, as cell.json's loadgen_workers lists it (a single process: clock offset
     and round trip are zero)."""
@@ -57,6 +60,7 @@ def worker_entry(
         cpu_pct=cpu.pct(),
         records=recorder.recorded,
         locust_requests=locust_requests,
+        lag=lag,
     )
 
 
@@ -70,6 +74,7 @@ def summary(
     *,
     problems: tuple[str, ...] = (),
     refused: tuple[str, ...] = (),
+    master_lag: HubLag = NOT_PROBED,
 ) -> LoadgenSummary:
     """loadgen.json, in the one shape the single process and the master both write."""
     return LoadgenSummary(
@@ -84,6 +89,7 @@ def summary(
         workers=workers,
         problems=problems,
         refused=refused,
+        master_lag=master_lag,
     )
 
 
@@ -103,6 +109,7 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
 
     runner.start = gated_start
     cpu = CpuWatch()
+    probe = LagProbe()
     state: dict[str, Any] = {}
     recorder = Recorder(lambda batch: state["writer"].add(batch))
     recorder.loop = loop
@@ -110,8 +117,11 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
     def start(**_: Any) -> None:
         t0 = time.time()
         state.update(t0=t0, window=window_from(t0, opts))
-        state["writer"] = RecordWriter(out, state["window"], open_loop=loop is not None)
+        writer = RecordWriter(out, state["window"], open_loop=loop is not None)
+        state["writer"] = OffLoopWriter(writer)
         cpu.start(opts.bench_warmup, opts.bench_duration)
+        probe.start(opts.bench_warmup, opts.bench_duration)
+        freeze_heap(opts.bench_warmup)
         flush_every(recorder)
         gevent.spawn_later(planned_s(opts), runner.quit)
 
@@ -119,12 +129,15 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
         if recorder.closed or "writer" not in state:
             return
         stopped_at = time.time()
+        lag = probe.figures()
         if loop is not None:
             recorder.unanswered(loop.unanswered(stopped_at))
         recorder.close(stopped_at)
-        counts = state["writer"].close()
+        # Locust's count as the last batch left: closing waits (cooperatively) for the
+        # writer's thread, and nothing counted after this point was recorded.
         requests = int(runner.stats.total.num_requests)
-        entry = worker_entry(0, recorder, requests, cpu)
+        counts = state["writer"].close()
+        entry = worker_entry(0, recorder, requests, cpu, lag)
         meta = summary(state["window"], state["t0"], stopped_at, counts, requests, (entry,))
         write_summary(out, meta)
 

@@ -1,8 +1,9 @@
 """The Locust master of a distributed cell (Locust's own master/worker mode): it admits only
 workers that present the run's token and run the same code, receives their records through
 Locust's message API (register_message / send_message) and streams them to the cell's Parquet
-files, decides the measured window on its own clock, stops the load on time, and says how the
-cell went in loadgen.json (record/stream.py).
+files on a thread of its own (loadgen/writer.py: never on the event loop that receives them),
+decides the measured window on its own clock, stops the load on time, and says how the cell
+went in loadgen.json (record/stream.py), its own event loop's lag among it (loadgen/lag.py).
 
 Admission: Locust's master counts any connected worker as ready and hands it users. Here a
 worker counts as ready, and so gets users, only once its hello was accepted (AdmittedNodes); one
@@ -24,8 +25,10 @@ from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes
 
 from loadgen import identity, messages
 from loadgen.go import wait_for_go
+from loadgen.lag import LagProbe, freeze_heap
 from loadgen.local import planned_s, summary, window_from
-from record.loadgen_summary import WorkerRecord, write_summary
+from loadgen.writer import OffLoopWriter
+from record.loadgen_summary import NOT_PROBED, WorkerRecord, write_summary
 from record.stream import RecordWriter, warm
 
 log = logging.getLogger("tornado-bench")
@@ -66,7 +69,8 @@ class Master:
         self.done: dict[str, messages.Done] = {}
         self.last_seen: dict[str, float] = {}
         self.lost: dict[str, str] = {}
-        self.writer: RecordWriter | None = None
+        self.writer: OffLoopWriter | None = None
+        self.probe = LagProbe()
         self.t0 = 0.0
         self.window = window_from(0.0, self.opts)
         warm()  # before the load, not in its window
@@ -158,7 +162,10 @@ class Master:
         self.t0 = time.time()
         self.window = window_from(self.t0, self.opts)
         out = Path(self.opts.bench_out)
-        self.writer = RecordWriter(out, self.window, open_loop=self.opts.bench_rate > 0)
+        writer = RecordWriter(out, self.window, open_loop=self.opts.bench_rate > 0)
+        self.writer = OffLoopWriter(writer)
+        self.probe.start(self.opts.bench_warmup, self.opts.bench_duration)
+        freeze_heap(self.opts.bench_warmup)
         # Every worker gets these with its spawn message (Locust copies custom options).
         self.opts.bench_workers_total = len(self.admitted)
         gevent.spawn(self.watch)
@@ -195,6 +202,7 @@ class Master:
             records=done.records if done else None,
             locust_requests=done.locust_requests if done else None,
             client_id=client,
+            lag=done.lag() if done else NOT_PROBED,
         )
 
     def watch(self) -> None:
@@ -246,6 +254,7 @@ class Master:
 
     def close(self) -> None:
         assert self.writer is not None
+        master_lag = self.probe.figures()
         counts = self.writer.close()
         stopped = [d.stopped_at for d in self.done.values()]
         requests = sum(d.locust_requests for d in self.done.values())
@@ -263,5 +272,6 @@ class Master:
                 tuple(workers),
                 problems=tuple(self.lost.values()),
                 refused=refused,
+                master_lag=master_lag,
             ),
         )

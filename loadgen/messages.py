@@ -9,6 +9,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from record.loadgen_summary import HubLag
+
 HELLO, WELCOME, REFUSED = "bench_hello", "bench_welcome", "bench_refused"
 PING, PONG = "bench_ping", "bench_pong"
 RECORDS, DONE, RUN_OVER = "bench_records", "bench_done", "bench_run_over"
@@ -95,8 +97,9 @@ class Pong:
 @dataclass(frozen=True)
 class Done:
     """A worker's last word on a cell: when it stopped (on the master's clock), how many
-    requests Locust counted and it recorded, its CPU, and its clock offset and round trip
-    (NaN when no ping came back)."""
+    requests Locust counted and it recorded, its CPU, its clock offset and round trip (NaN
+    when no ping came back), and how late its event loop ran (record.loadgen_summary.HubLag's
+    figures, NaN from a worker that sent none)."""
 
     stopped_at: float
     locust_requests: int
@@ -104,10 +107,31 @@ class Done:
     cpu_pct: float
     offset_s: float
     rtt_ms: float
+    lag_samples: int = 0
+    lag_p50_ms: float = math.nan
+    lag_p99_ms: float = math.nan
+    lag_max_ms: float = math.nan
+    cpu_busiest_pct: float = math.nan
+    cpu_busiest_100ms_pct: float = math.nan
 
     def __post_init__(self) -> None:
         if self.locust_requests < 0 or self.records < 0:
             raise BadMessage("negative counts")
+        try:
+            self.lag()
+        except ValueError as exc:
+            raise BadMessage(str(exc)) from None
+
+    def lag(self) -> HubLag:
+        """How late the worker's event loop ran, as loadgen.json keeps it."""
+        return HubLag(
+            samples=self.lag_samples,
+            p50_ms=self.lag_p50_ms,
+            p99_ms=self.lag_p99_ms,
+            max_ms=self.lag_max_ms,
+            cpu_busiest_pct=self.cpu_busiest_pct,
+            cpu_busiest_100ms_pct=self.cpu_busiest_100ms_pct,
+        )
 
     def to_wire(self) -> dict[str, Any]:
         """NaN (unknown) travels as None."""
@@ -124,6 +148,7 @@ class Done:
             present = isinstance(data, dict) and data.get(name) is not None  # None: unknown
             return float(_field(data, name, float)) if present else math.nan
 
+        samples = isinstance(data, dict) and data.get("lag_samples") is not None
         return cls(
             stopped_at=float(_field(data, "stopped_at", float)),
             locust_requests=_field(data, "locust_requests", int),
@@ -131,4 +156,10 @@ class Done:
             cpu_pct=number("cpu_pct"),
             offset_s=number("offset_s"),
             rtt_ms=number("rtt_ms"),
+            lag_samples=_field(data, "lag_samples", int) if samples else 0,
+            lag_p50_ms=number("lag_p50_ms"),
+            lag_p99_ms=number("lag_p99_ms"),
+            lag_max_ms=number("lag_max_ms"),
+            cpu_busiest_pct=number("cpu_busiest_pct"),
+            cpu_busiest_100ms_pct=number("cpu_busiest_100ms_pct"),
         )

@@ -1,7 +1,8 @@
 """A Locust worker of a distributed cell, local or on another machine: it introduces itself to
 the master (token and versions, loadgen/identity.py), aligns its clock with the master's,
 records its requests and sends them in batches through Locust's message API, and reports its
-own end: its Locust request count and its CPU over the window.
+own end: its Locust request count, its CPU over the window and how late its event loop ran
+(loadgen/lag.py).
 
 It never outlives its master's attention: if the master stops answering heartbeats for
 MASTER_SILENCE_S, the worker stops its users and quits (Locust alone waits 60 s), so no worker
@@ -25,6 +26,7 @@ from locust.runners import WorkerRunner
 
 from loadgen import identity, messages
 from loadgen.cpu import CpuWatch
+from loadgen.lag import LagProbe, freeze_heap
 from loadgen.local import flush_every
 from loadgen.pacing import OpenLoop
 from loadgen.recorder import Recorder
@@ -45,6 +47,7 @@ class Worker:
         self.offset_s = math.nan
         self.rtt_ms = math.inf
         self.cpu = CpuWatch()
+        self.probe = LagProbe()
         self.recorder = Recorder(self.send_records)
         # Locust's own count of this worker's requests: a worker's stats are reset each time
         # they are reported to the master (every 3 s), so the reports are summed here.
@@ -117,6 +120,8 @@ class Worker:
             self.loop.process_index = self.index or 0
             self.loop.start(time.time())
         self.cpu.start(opts.bench_warmup, opts.bench_duration)
+        self.probe.start(opts.bench_warmup, opts.bench_duration)
+        freeze_heap(opts.bench_warmup)
         flush_every(self.recorder)
 
     def send_records(self, batch: dict[str, Any]) -> None:
@@ -127,6 +132,7 @@ class Worker:
         if self.recorder.closed or self.recorder.t0 is None:
             return
         stopped_at = time.time()
+        lag = self.probe.figures()
         if self.loop is not None:
             self.recorder.unanswered(self.loop.unanswered(stopped_at))
         self.recorder.close(stopped_at)
@@ -137,6 +143,12 @@ class Worker:
             cpu_pct=self.cpu.pct(),
             offset_s=self.offset_s,
             rtt_ms=self.rtt_ms if math.isfinite(self.rtt_ms) else math.nan,
+            lag_samples=lag.samples,
+            lag_p50_ms=lag.p50_ms,
+            lag_p99_ms=lag.p99_ms,
+            lag_max_ms=lag.max_ms,
+            cpu_busiest_pct=lag.cpu_busiest_pct,
+            cpu_busiest_100ms_pct=lag.cpu_busiest_100ms_pct,
         )
         self.runner.send_message(messages.DONE, done.to_wire())
 

@@ -1,14 +1,13 @@
 """WebSocket /ws/feed?interval_ms=--interval_ms&bytes=--bytes: each user holds one
 subscription and records every message it receives with its delivery latency (received −
 the server's send time, both on this machine's clock on loopback) as the record's latency,
-and the send time as its start."""
+and the send time as its start. Received is when the message's bytes came off the socket,
+before any bookkeeping (WebSocketUser.subscribe)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import websocket
 from locust import constant, events, task
 
 from catalog import live
@@ -35,20 +34,16 @@ class FeedUser(WebSocketUser):
 
     @task
     def receive(self) -> None:
-        ws = self.connected()
-        if ws is None:
-            return
-        start_time, started = time.time(), time.perf_counter()
-        try:
-            message = ws.recv()
-        except (OSError, websocket.WebSocketException) as exc:
-            self.lost(exc, started, start_time)
-            return
-        received = time.time()
+        if self.connected() is not None:
+            self.subscribe(self.delivered)
+
+    def delivered(self, message: bytes, waited_from: float, received: float) -> None:
         try:
             _, sent = live.parse_feed(message)
-        except ValueError as exc:
-            self.fire(self.endpoint, (received - start_time) * 1000, len(message), exc, start_time)
+        except ValueError as exc:  # UnicodeDecodeError among them
+            self.fire(
+                self.endpoint, (received - waited_from) * 1000, len(message), exc, waited_from
+            )
             return
         wrong = None if len(message) == self.size else ValueError("wrong message size")
         self.fire(self.endpoint, (received - sent) * 1000, len(message), wrong, sent)

@@ -79,3 +79,33 @@ def test_welcome_and_pong_round_trip() -> None:
     assert (pong.t_worker, pong.t_master) == (1.0, 2.0)
     with pytest.raises(BadMessage):
         Welcome.from_wire({"index": "0", "t_master": 1.0})
+
+
+def test_done_carries_the_workers_lag_and_an_older_worker_sends_none() -> None:
+    done = Done(
+        stopped_at=1.5,
+        locust_requests=10,
+        records=10,
+        cpu_pct=12.5,
+        offset_s=0.0,
+        rtt_ms=0.4,
+        lag_samples=300,
+        lag_p50_ms=0.2,
+        lag_p99_ms=3.5,
+        lag_max_ms=41.0,
+        cpu_busiest_pct=30.0,
+        cpu_busiest_100ms_pct=80.0,
+    )
+    back = Done.from_wire(_wire(done.to_wire()))
+    assert back == done
+    lag = back.lag()
+    assert (lag.samples, lag.p99_ms, lag.max_ms) == (300, 3.5, 41.0)
+    assert (lag.cpu_busiest_pct, lag.cpu_busiest_100ms_pct) == (30.0, 80.0)
+    older = {k: v for k, v in done.to_wire().items() if not k.startswith(("lag_", "cpu_b"))}
+    unprobed = Done.from_wire(_wire(older)).lag()
+    assert unprobed.samples == 0 and math.isnan(unprobed.p99_ms)
+    assert math.isnan(unprobed.cpu_busiest_pct)
+    with pytest.raises(BadMessage, match="negative"):
+        Done.from_wire({**done.to_wire(), "lag_p99_ms": -1.0})
+    with pytest.raises(BadMessage, match="lag_samples is str"):
+        Done.from_wire({**done.to_wire(), "lag_samples": "300"})
