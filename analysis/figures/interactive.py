@@ -11,6 +11,7 @@ the frames the PNG is drawn from (ChartInputs), never from request rows."""
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
@@ -48,7 +49,8 @@ BOUND_WIDTH = 7.0
 CEILING_COLOUR = "#555555"
 SLO_COLOUR = "#333333"
 REFERENCE_COLOUR = "#888888"
-MAX_IDS = 4  # cell ids named under one hovered point (repeats); the rest are counted
+MAX_IDS = 4  # cell ids named under one hovered point; the rest are counted
+REPEAT = re.compile(r"(.+)-r(\d+)")  # a cell id's configuration and its repeat
 PANEL_COLUMNS = 3  # kit.panels: three panels a row
 
 Number = float | None
@@ -166,9 +168,18 @@ class InteractiveChart:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON values, defaults left out and numbers rounded to DIGITS (the page
-        carries every chart; the full suite's has thousands of points)."""
+        carries every chart; the full suite's has thousands of points). Each panel lists its
+        cells' names once ("cells"); a series' ids are indices into that list (a point's
+        p50 and p99 name the same cells)."""
         out = _compact(self)
         assert isinstance(out, dict)
+        for panel in out["panels"]:
+            names: dict[str, int] = {}
+            for series in panel["series"]:
+                if "ids" in series:
+                    series["ids"] = [names.setdefault(i, len(names)) for i in series["ids"]]
+            if names:
+                panel["cells"] = list(names)
         return out
 
 
@@ -222,17 +233,20 @@ def _spans(values: Iterable[Any], span: float) -> bool:
     return bool(len(v) and v.max() / v.min() > span)
 
 
+def cell_list(cells: Sequence[str]) -> str:
+    """The cells behind one point as a reader takes them in: the repeats of one configuration
+    as 'sync-...-u10-r1, r2, r3'; other cells by id, the first MAX_IDS and a count."""
+    repeats = [REPEAT.fullmatch(c) for c in cells]
+    if len(cells) > 1 and all(repeats) and len({m.group(1) for m in repeats if m}) == 1:
+        return cells[0] + "".join(f", r{m.group(2)}" for m in repeats[1:] if m)
+    text = ", ".join(cells[:MAX_IDS])
+    return text + (f" (+{len(cells) - MAX_IDS} more)" if len(cells) > MAX_IDS else "")
+
+
 def _ids(frame: pd.DataFrame, key: str, xs: Sequence[float]) -> tuple[str, ...]:
-    """The cell ids behind each x (several repeats: the first MAX_IDS and a count)."""
+    """The cells behind each x (cell_list)."""
     by = frame.groupby(key)["cell_id"].agg(list).to_dict()
-    out = []
-    for x in xs:
-        cells = [str(c) for c in by.get(x, [])]
-        text = ", ".join(cells[:MAX_IDS])
-        if len(cells) > MAX_IDS:
-            text += f" (+{len(cells) - MAX_IDS} more)"
-        out.append(text)
-    return tuple(out)
+    return tuple(cell_list([str(c) for c in by.get(x, [])]) for x in xs)
 
 
 def _aligned(means: pd.Series, xs: Sequence[float]) -> tuple[Number, ...]:

@@ -371,3 +371,26 @@ def test_a_chart_that_fails_to_build_leaves_its_png(
     )
     figure = page.split("<figure id='latency'>")[1].split("</figure>")[0]
     assert "data:image/png;base64," in figure and "ichart" not in figure
+
+
+def test_a_point_names_its_cells_once_per_panel() -> None:
+    repeats = [f"sync-asyncio-sleep-ms50-u10-r{r}" for r in (1, 2, 3)]
+    assert interactive.cell_list(repeats) == "sync-asyncio-sleep-ms50-u10-r1, r2, r3"
+    others = [f"app{n}-asyncio-hello-u10-r1" for n in range(6)]
+    assert interactive.cell_list(others).endswith("app3-asyncio-hello-u10-r1 (+2 more)")
+    assert interactive.cell_list([]) == ""
+    ids = ("a-r1", "b-r1")
+    series = (
+        interactive.Series("x", "x", "#000000", (1.0, 2.0), ids),
+        interactive.Series("x p99", "x", "#000000", (3.0, 4.0), ids),
+        interactive.Series("y", "y", "#111111", (5.0, None), ("c-r1",)),
+    )
+    panel = interactive.Panel(
+        "p", (1.0, 2.0), interactive.Axis("users"), interactive.Axis("ms"), series
+    )
+    keys = (interactive.Key("x", "#000000"), interactive.Key("y", "#111111"))
+    data = interactive.InteractiveChart("latency", "t", (panel,), keys).to_json()
+    (out,) = data["panels"]
+    assert out["cells"] == ["a-r1", "b-r1", "c-r1"]
+    assert [s["ids"] for s in out["series"]] == [[0, 1], [0, 1], [2]]
+    assert out["series"][2]["y"] == [5, None]

@@ -249,8 +249,11 @@
       var mark = spec.marks && spec.marks[idx];
       if (mark === "invalid") tip.appendChild(el("div", "tip-warn", "invalid cell: not trusted"));
       if (mark === "limited") tip.appendChild(el("div", "tip-warn", "generator-limited: at least this"));
-      var ids = spec.ids ? (spec.ids.length === 1 ? spec.ids[0] : spec.ids[idx]) : "";
-      if (ids) tip.appendChild(el("div", "tip-cell", "cell " + ids));
+      // A series names its cells by index into the panel's list: one for the whole line, or
+      // one per point.
+      var at = spec.ids ? (spec.ids.length === 1 ? spec.ids[0] : spec.ids[idx]) : null;
+      var cells = at != null && panel.cells ? panel.cells[at] : "";
+      if (cells) tip.appendChild(el("div", "tip-cell", "cell " + cells));
       tip.hidden = false;
       var left = u.cursor.left + 14, top = Math.max(0, u.valToPos(y, "y") - 10);
       var room = u.over.clientWidth;
