@@ -318,9 +318,14 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
     only when its 95 % interval does not overlap that of the leader of the rank above. A
     generator-limited figure is a lower bound, so nothing below can be separated from it.
     Invalid and failed cells never rank."""
-    valid = summary[summary["valid"] & summary["rps"].notna()]
+    # A contended cell's figures may be the machine's (analysis/validity.py): never ranked.
     # Open-loop cells are ranked by the rate they sustain (openloop.py).
-    valid = valid[~valid["open_loop"].astype(bool)]
+    valid = summary[
+        summary["valid"]
+        & summary["rps"].notna()
+        & ~summary["contended"].astype(bool)
+        & ~summary["open_loop"].astype(bool)
+    ]
     if valid.empty:
         return pd.DataFrame(columns=RANKING_COLUMNS)
     if "generator_limited" not in valid:

@@ -167,3 +167,41 @@ def stability_cv(series: pd.DataFrame) -> float:
     if len(rps) < 2 or rps.mean() <= 0:
         return math.nan
     return float(rps.std(ddof=1) / rps.mean())
+
+
+def corrected_series(slots: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """An open-loop cell's corrected latency over its window, per whole second in which it was
+    seen: an answered slot at its answer, a slot still unanswered at the stop in the window's
+    last second, counted as waiting until the stop (censored there: its true wait is longer).
+    Columns: second, seen (slots), p95_corrected_ms (nearest rank; NaN for a second with none),
+    censored (unanswered slots in that second). An overloaded server's queue then shows as a
+    corrected latency that grows over the window, about one second per second when twice its
+    capacity is offered, instead of stopping where its answers stopped."""
+    seconds = max(0, math.floor(window.duration_s))
+    empty = {"second": np.arange(seconds), "seen": 0.0, "p95_corrected_ms": math.nan}
+    if slots.empty or seconds == 0:
+        return pd.DataFrame({**empty, "censored": 0})
+    intended = slots["intended_start"].to_numpy(float)
+    corrected = slots["corrected_ms"].to_numpy(float)
+    answered = slots["answered"].to_numpy(bool)
+    last = window.start + seconds - 1e-6  # inside the last whole second
+    seen_at = np.where(answered, intended + corrected / 1000.0, last)
+    # per_second bins by completion (start + latency) and ranks latency: a row per slot that
+    # completes where it was seen, with its corrected latency.
+    series = per_second(
+        pd.DataFrame({"start": seen_at - corrected / 1000.0, "latency_ms": corrected}),
+        window.start,
+        seconds,
+    )
+    censored = np.bincount(
+        np.floor(seen_at[~answered] - window.start).astype(np.int64).clip(0, seconds - 1),
+        minlength=seconds,
+    )[:seconds]
+    return pd.DataFrame(
+        {
+            "second": series["second"],
+            "seen": series["rps"],
+            "p95_corrected_ms": series["p95_ms"],
+            "censored": censored,
+        }
+    )

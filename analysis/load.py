@@ -119,11 +119,21 @@ def _workers_figures(record: CellRecord, calibration: Calibration) -> dict[str, 
     local = workers - remote
     cores = len(record.placement.loadgen_cpus) if record.placement else local
     capacity = remote + min(local, max(cores, 1))
+    lags = [w.lag.p99_ms for w in record.loadgen_workers if math.isfinite(w.lag.p99_ms)]
+    bursts = [
+        w.lag.cpu_busiest_pct
+        for w in record.loadgen_workers
+        if math.isfinite(w.lag.cpu_busiest_pct)
+    ]
     return {
         "loadgen_workers": workers,
         "worker_cpu_max_pct": max(cpus) if cpus else math.nan,
         "ceiling_workers": capacity,
         "ceiling_rps": per_worker * capacity,
+        # How late the generator's event loop woke (loadgen/lag.py), the worst process's p99,
+        # and the busiest second of its busiest process (% of a core): NaN where not probed.
+        "generator_lag_p99_ms": max(lags) if lags else math.nan,
+        "generator_busiest_pct": max(bursts) if bursts else math.nan,
     }
 
 
@@ -160,6 +170,8 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "locust_requests": record.locust_requests,
         "server_rss_idle_bytes": record.server_rss_idle_bytes,
         "server_rss_peak_bytes": record.server_rss_peak_bytes,
+        "foreign_cpu_server": record.foreign_cpu_server_pct,
+        "foreign_cpu_generator": record.foreign_cpu_generator_pct,
         **_workers_figures(record, calibration or Calibration()),
         # The configuration as columns, so that nothing parses it back out of cell_id.
         "strategy": cell.strategy,  # without options: multiprocess

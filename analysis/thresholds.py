@@ -23,7 +23,8 @@ PASS, FAIL, INCONCLUSIVE, NOT_JUDGED = "pass", "fail", "inconclusive", "not judg
 NOTE = (
     "Each threshold is judged per configuration on its valid repeats pooled (mean and 95 % "
     "interval). fail: the whole interval is past the limit; inconclusive: the interval "
-    "straddles it; not judged: no valid cell."
+    "straddles it, or other processes kept the machine busy (a contended repeat); not judged: "
+    "no valid cell."
 )
 
 
@@ -104,6 +105,10 @@ def judge(summary: pd.DataFrame, thresholds: tuple[Threshold, ...]) -> list[Thre
                 out.append(ThresholdVerdict(t, config, NOT_JUDGED, value, lo, hi, 0, why))
                 continue
             verdict, why = verdict_of(t, value, lo, hi)
+            busy = int(valid["contended"].astype(bool).sum())
+            if busy:  # the machine may have set the figure: neither a pass nor a fail
+                verdict = INCONCLUSIVE
+                why = f"{why}; machine busy: {busy} of {n} repeats contended"
             if n > 1:
                 why += f" ({n} repeats)"
             out.append(ThresholdVerdict(t, config, verdict, value, lo, hi, n, why))

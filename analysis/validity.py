@@ -34,10 +34,55 @@ EFFICIENCY_LIMIT = 1.05
 # most req/s one Locust process sends, times the cell's processes) reads the generator as
 # much as the server: the cell stays valid, marked generator-limited.
 CEILING_NEAR_PCT = 80.0
+# Other processes used more than this share of the server's or the generator's cores during
+# the window (harness/outcome.py foreign_cpu): the machine, not the strategy, may have set
+# the figures. The cell stays valid but is flagged contended: never ranked, never blamed on
+# the code by compare or history, its thresholds inconclusive. Measured here (2 cores, split
+# placement, coroutine /hello at 10 users): quiet cells read 0-5 %; a busy loop pinned to the
+# server's core 54 % on it (and 23 % on the generator's, the harness and kernel spilling over).
+CONTENDED_PCT = 15.0
+CONTENDED = "contended"
+# The generator's own event loop woke late (loadgen/lag.py: a 10 ms sleep's lateness, p99):
+# every timestamp it took then is late by as much, so its figures hold the generator's pauses.
+# Stalled when that lag is over STALL_SHARE of the cell's p99 latency (the tail is then as
+# much the generator's as the server's) and over STALL_FLOOR_MS (a busy gevent hub wakes a
+# few ms late; a feed broadcast drained in 100-355 ms on the Locust side while the server's
+# own spread was about 50 ms). Valid, said like a generator-limited cell: latency is an upper
+# bound.
+STALL_SHARE = 0.2
+STALL_FLOOR_MS = 5.0
+GENERATOR_STALLED = "generator stalled"
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def stall_marks(*, status: str, lag_p99_ms: float, p99_ms: float) -> list[str]:
+    """A note on a measured cell whose generator's event loop lagged beyond what its latency
+    can absorb."""
+    if status not in MEASURED_STATUSES or not _present(lag_p99_ms):
+        return []
+    if lag_p99_ms <= STALL_FLOOR_MS or not (_present(p99_ms) and lag_p99_ms > STALL_SHARE * p99_ms):
+        return []
+    return [
+        f"{GENERATOR_STALLED}: the generator's event loop woke {lag_p99_ms:.0f} ms late at its "
+        f"p99 (latency p99 {p99_ms:.0f} ms): latency is an upper bound"
+    ]
+
+
+def burst_marks(*, status: str, busiest_pct: float, loadgen_core_pct: float) -> list[str]:
+    """A note on a measured cell whose generator was at its limit in its busiest second while
+    its mean over the window looked fine (a feed's broadcast arrives in bursts)."""
+    if status not in MEASURED_STATUSES or not _present(busiest_pct):
+        return []
+    if busiest_pct <= LOADGEN_CPU_LIMIT_PCT:
+        return []
+    mean = f", {loadgen_core_pct:.0f}% over the window" if _present(loadgen_core_pct) else ""
+    return [
+        f"{GENERATOR_LIMITED}: a generator process at {busiest_pct:.0f}% of its core in its "
+        f"busiest second{mean}: latency in its bursts is the generator's as much as the server's"
+    ]
 
 
 def marks(*, status: str, loadgen_core_pct: float, users: float = math.nan) -> list[str]:
@@ -70,6 +115,22 @@ def ceiling_marks(*, status: str, ceiling_pct: float) -> list[str]:
     return [
         f"{GENERATOR_LIMITED}: req/s at {ceiling_pct:.0f}% of the load generator's calibrated "
         "ceiling, a lower bound"
+    ]
+
+
+def contention_marks(
+    *, status: str, foreign_server_pct: float, foreign_generator_pct: float
+) -> list[str]:
+    """A note on a measured cell whose cores other processes used beyond CONTENDED_PCT."""
+    if status not in MEASURED_STATUSES:
+        return []
+    figures = [v for v in (foreign_server_pct, foreign_generator_pct) if _present(v)]
+    if not figures or max(figures) <= CONTENDED_PCT:
+        return []
+    return [
+        f"{CONTENDED}: other processes used {foreign_server_pct:.0f}% of the server's cores and "
+        f"{foreign_generator_pct:.0f}% of the generator's during the window (machine busy: not "
+        "ranked, not compared)"
     ]
 
 
@@ -155,6 +216,21 @@ def row_problems(row: Any, count_generator: bool = True) -> tuple[list[str], lis
     qualifiers += ceiling_marks(
         status=row.status, ceiling_pct=float(getattr(row, "ceiling_pct", math.nan))
     )
+    qualifiers += burst_marks(
+        status=row.status,
+        busiest_pct=float(getattr(row, "generator_busiest_pct", math.nan)),
+        loadgen_core_pct=core,
+    )
+    qualifiers += stall_marks(
+        status=row.status,
+        lag_p99_ms=float(getattr(row, "generator_lag_p99_ms", math.nan)),
+        p99_ms=float(getattr(row, "p99_ms", math.nan)),
+    )
+    qualifiers += contention_marks(
+        status=row.status,
+        foreign_server_pct=float(getattr(row, "foreign_cpu_server", math.nan)),
+        foreign_generator_pct=float(getattr(row, "foreign_cpu_generator", math.nan)),
+    )
     if row.status not in UNMEASURED_STATUSES:
         extra, more = open_loop_notes(
             offered=float(getattr(row, "offered_rps", math.nan)),
@@ -171,9 +247,10 @@ def row_problems(row: Any, count_generator: bool = True) -> tuple[list[str], lis
 
 
 def apply(summary: pd.DataFrame) -> pd.DataFrame:
-    """valid, generator_limited and notes columns for every cell; an ok cell with problems
-    becomes invalid. Needs status, reason, requests, error_rate, efficiency, loadgen_core_pct,
-    max_error_rate; reads ceiling_pct and cell_notes when present."""
+    """valid, generator_limited, contended and notes columns for every cell; an ok cell with
+    problems becomes invalid. Needs status, reason, requests, error_rate, efficiency,
+    loadgen_core_pct, max_error_rate; reads ceiling_pct, foreign_cpu_server and _generator,
+    and cell_notes when present."""
     out = summary.copy()
     problems, qualifiers = [], []
     for row in out.itertuples(index=False):
@@ -185,6 +262,7 @@ def apply(summary: pd.DataFrame) -> pd.DataFrame:
         any(GENERATOR_LIMITED in m for m in q) and not p
         for p, q in zip(problems, qualifiers, strict=True)
     ]
+    out["contended"] = [any(m.startswith(CONTENDED) for m in q) for q in qualifiers]
     out["notes"] = ["; ".join(p + q) for p, q in zip(problems, qualifiers, strict=True)]
     out.loc[(out["status"] == "ok") & ~out["valid"], "status"] = "invalid"
     return out

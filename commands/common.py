@@ -25,6 +25,7 @@ def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
     """Build the report, show the thresholds' verdicts, write what CI asked for, and give the
     exit status: 99 when a threshold failed, else 2 when cells failed, else 0."""
     from analysis.ci import outputs as ci
+    from analysis.readings.machine import contention_line
     from analysis.report.page import build_report
     from analysis.thresholds import failed as failed_thresholds
     from analysis.thresholds import format_verdicts
@@ -41,6 +42,9 @@ def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
         ) from None
     if not quiet:
         print(result.table_text)
+    busy = contention_line(result.summary)
+    if busy:  # said before the report's path, whatever --quiet: the figures depend on it
+        print(busy)
     print(f"report: {result.report_path}")
     failed = int((result.summary["status"] == "failed").sum())
     if failed:

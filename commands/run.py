@@ -11,7 +11,13 @@ from analysis.ci.options import add_output_options
 from catalog.paths import RESULTS_DIR
 from commands import distributed
 from commands.common import DEFAULT_SUITE, EXIT_INTERRUPTED, finish_report
-from commands.types import existing_dir, positive_float, positive_int, rate_list
+from commands.types import (
+    existing_dir,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    rate_list,
+)
 from record.errors import UserError
 
 
@@ -65,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         precision=half_width_pct,
         db_url=db_url,
         stop=abort_check(judge.summary, suite.thresholds),
+        wait_quiet_s=args.wait_quiet,
     )
     if outcome.interrupted:
         print(
@@ -139,6 +146,15 @@ def add_run(sub: Any) -> None:
         "one per cell",
     )
     run.add_argument("--quiet", action="store_true", help="no progress; print only the report path")
+    run.add_argument(
+        "--wait-quiet",
+        type=non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="before the first cell, wait up to S seconds for other processes to leave the "
+        "cores alone (the preflight says when they did not; a cell they disturb anyway is "
+        "flagged contended)",
+    )
     add_output_options(run, "a testsuite with each cell's validity and each threshold's verdict")
     distributed.add_run_options(run)
     run.set_defaults(func=cmd_run)

@@ -142,6 +142,8 @@ class Measurement:
             loadgen_cpu_total_pct=self.cpu.loadgen_total_pct,
             loadgen_core_pct=self.cpu.loadgen_core_pct,
             server_shares=self.cpu.server_shares,
+            foreign_cpu_server_pct=self.cpu.foreign_server_pct,
+            foreign_cpu_generator_pct=self.cpu.foreign_generator_pct,
             problems=self.problems,
             notes=self.outcome.notes,
             records=self.outcome.records,
@@ -341,7 +343,10 @@ class CellRun:
             for c in self.children
             if c.role in procs.ROLES
         ]
-        sampler = Sampler(roles)
+        placement = self.options.placement
+        sampler = Sampler(
+            roles, cores=tuple(sorted({*placement.server_cpus, *placement.loadgen_cpus}))
+        )
         sampler.start()
         # An enqueue cell on a built-in server: its /health polled, backlog.csv written.
         builtin = subjects.server is not None and self.app is None
@@ -422,6 +427,10 @@ class CellRun:
         reported = tuple(w.cpu for w in loadgen.workers)
         cores = len(placement.loadgen_cpus)
         cpu = outcome.cpu_figures(samples, window, cores, bool(shared), reported)
+        on_server, on_generator = outcome.foreign_cpu(
+            samples, window, placement.server_cpus, placement.loadgen_cpus
+        )
+        cpu = replace(cpu, foreign_server_pct=on_server, foreign_generator_pct=on_generator)
         problems = loadgen.problems + outcome.problems(samples, window)
         if connections.is_live(self.cell, bool(self.entry.file)):
             figures = connections.figures(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.processes.sampler import CORE, HARNESS, SAMPLE_INTERVAL_S
 from record import io
 from record.layout import CellLayout
 from record.loadgen_summary import WorkerRecord, read_summary
@@ -32,6 +33,11 @@ class CpuFigures:
     # although neither looks busy on its own.
     loadgen_core_pct: float
     server_shares: dict[str, float]  # each server process's share of the server's CPU
+    # Other processes' use of the cell's cores over the window (foreign_cpu), percent of the
+    # server's cores and of the generator's: what is left of each group's busy time once the
+    # cell's own processes (and the harness) are taken out. NaN without core samples.
+    foreign_server_pct: float = math.nan
+    foreign_generator_pct: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,57 @@ def cpu_figures(
     )
 
 
+# The roles whose CPU is the cell's own on each group of cores (split placement: the server
+# pinned to its cores; Locust, the backend and the database to the generator's).
+SERVER_ROLES = ("server",)
+GENERATOR_ROLES = ("locust", "backend")
+
+
+def foreign_cpu(
+    samples: pd.DataFrame,
+    window: Window,
+    server_cpus: tuple[int, ...],
+    loadgen_cpus: tuple[int, ...],
+) -> tuple[float, float]:
+    """(server's cores, generator's cores): the share of those cores' time (%) that processes
+    outside the cell used during the window, steal included. Per sample: each group's busy
+    time minus what the cell's processes on it used; the harness's own (unpinned) time is
+    taken off both in proportion. With shared placement both groups are every core, and both
+    figures are the same."""
+    inside = samples[window.covers(samples["t"])]
+    cores = inside[inside["role"] == CORE]
+    if cores.empty:
+        return math.nan, math.nan
+    busy = cores.pivot_table(index="t", columns="pid", values="cpu_pct", aggfunc="sum")
+    procs = inside[inside["role"] != CORE].pivot_table(
+        index="t", columns="role", values="cpu_pct", aggfunc="sum"
+    )
+    procs = procs.reindex(busy.index).fillna(0.0)
+
+    def used(roles: tuple[str, ...]) -> pd.Series:
+        present = [r for r in roles if r in procs]
+        return procs[present].sum(axis=1) if present else pd.Series(0.0, index=busy.index)
+
+    def group(cpus: tuple[int, ...]) -> pd.Series:
+        present = [c for c in cpus if c in busy]
+        return busy[present].sum(axis=1) if present else pd.Series(math.nan, index=busy.index)
+
+    harness = used((HARNESS,))
+    if set(server_cpus) == set(loadgen_cpus):  # shared: every process on every core
+        everyone = used((*SERVER_ROLES, *GENERATOR_ROLES, HARNESS))
+        share = ((group(server_cpus) - everyone).clip(lower=0) / len(server_cpus)).mean()
+        return float(share), float(share)
+    on_server = (group(server_cpus) - used(SERVER_ROLES)).clip(lower=0)
+    on_generator = (group(loadgen_cpus) - used(GENERATOR_ROLES)).clip(lower=0)
+    both = (on_server + on_generator).where(lambda x: x > 0)
+    on_server = (on_server - harness * on_server / both).fillna(on_server).clip(lower=0)
+    on_generator = (on_generator - harness * on_generator / both).fillna(on_generator).clip(lower=0)
+    return (
+        float((on_server / max(len(server_cpus), 1)).mean()),
+        float((on_generator / max(len(loadgen_cpus), 1)).mean()),
+    )
+
+
 def peak_rss(samples: pd.DataFrame, window: Window, role: str = "server") -> float:
     """The largest RSS (bytes) of a role's processes together at one sample in the window;
     NaN without samples."""
@@ -146,8 +203,6 @@ def problems(samples: pd.DataFrame, window: Window) -> tuple[str, ...]:
     found = []
     server = samples[samples["role"] == "server"]
     if len(server):
-        from harness.processes.sampler import SAMPLE_INTERVAL_S
-
         first_seen = server.groupby("pid")["t"].min()
         last_seen = server.groupby("pid")["t"].max()
         cutoff = min(window.end, server["t"].max()) - MISSED_SAMPLES * SAMPLE_INTERVAL_S

@@ -16,7 +16,7 @@ from typing import Any
 from catalog.locust_env import locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
-from harness import connections, placements
+from harness import connections, placements, preflight
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
 from harness.hosts import check_target, is_loopback
@@ -32,7 +32,7 @@ from record import calibration
 from record.errors import UserError
 from record.layout import RunLayout
 from record.records import CellRecord, CellSpec, RunOptions, RunRecord
-from record.run_meta import Speed
+from record.run_meta import Preflight, Speed
 from record.verdict import Judge, Verdict
 
 # Asked after each judged cell: why the run must stop now (a threshold with abort_on_fail
@@ -115,9 +115,10 @@ def status_as_verdict(record: CellRecord, cell_dir: Path) -> Verdict:
 
 
 def _open_run(
-    suite: Suite, run_dir: Path, options: CellOptions, resumed: RunRecord | None
+    suite: Suite, run_dir: Path, options: CellOptions, resumed: RunRecord | None, look: Preflight
 ) -> RunRecord:
-    """run.json at the start of a run (or of a resumed one), status running."""
+    """run.json at the start of a run (or of a resumed one, with the resume's preflight),
+    status running."""
     if resumed is None:
         run = RunRecord(
             run_id=run_dir.name,
@@ -138,9 +139,11 @@ def _open_run(
             # The generator's measured ceiling (run_bench.py calibrate in the same results
             # folder), for the report's line and warnings.
             calibration=calibration.latest(run_dir.parent),
+            preflight=look,
         )
     else:
-        run = replace(resumed, status="running", resumed=(*resumed.resumed, time.time()))
+        resumed_at = (*resumed.resumed, time.time())
+        run = replace(resumed, status="running", resumed=resumed_at, preflight=look)
     run.write(run_dir)
     return run
 
@@ -254,7 +257,10 @@ def run_suite(
     precision: Precision | None = None,
     db_url: str | None = None,
     stop: Stop | None = None,
+    wait_quiet_s: float = 0.0,
 ) -> RunOutcome:
+    """Run every cell of the suite not yet done into run_dir. `wait_quiet_s`: before the
+    first cell, wait up to that long for a quiet machine (harness/preflight.py)."""
     from rich.console import Console
 
     try:
@@ -264,11 +270,15 @@ def run_suite(
     dist = with_run_master_port(distribution or Distribution(local_workers=workers))
     connections.prepare()  # servers and Locust inherit the raised open-file limit
     options = _cell_options(suite, dist, placement, db_url)
-    run = _open_run(suite, run_dir, options, resumed)
+    console = Console(stderr=False, quiet=quiet, highlight=False)
+    # The machine before the first cell, said in one line; each cell's own window is checked
+    # again (foreign CPU), and the end of the run says how many were contended.
+    look = preflight.wait_quiet(options.placement, wait_quiet_s, console.print)
+    console.print(preflight.line(look), markup=False)
+    run = _open_run(suite, run_dir, options, resumed, look)
     cells = _planned(suite, run)
     todo = [c for c in cells if not cell_done(RunLayout(run_dir).cell(c.cell_id).root)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}
-    console = Console(stderr=False, quiet=quiet, highlight=False)
     total_s = estimate_s(suite.warmup_s, suite.duration_s, todo)
     skipped = f" ({counts['skipped']} already done)" if counts["skipped"] else ""
     more = f", up to {suite.max_repeats} repeats" if suite.adaptive else ""

@@ -16,7 +16,7 @@ from record import io
 from record.calibration import Calibration
 from record.layout import CellLayout, RunLayout
 from record.loadgen_summary import WorkerRecord
-from record.run_meta import Environment, Speed, SuiteSettings
+from record.run_meta import Environment, Preflight, Speed, SuiteSettings
 from record.schema import VARIANT_JOIN, scenario_label
 from record.window import Window
 
@@ -226,6 +226,10 @@ class CellRecord:
     # its highest sample in the window (peak); NaN in older records.
     server_rss_idle_bytes: float = math.nan
     server_rss_peak_bytes: float = math.nan
+    # Schema 8. Other processes' use of the cell's cores during the window, % of the server's
+    # cores and of the generator's (harness/outcome.py foreign_cpu); NaN in older records.
+    foreign_cpu_server_pct: float = math.nan
+    foreign_cpu_generator_pct: float = math.nan
 
     def __post_init__(self) -> None:
         if self.status not in CELL_STATUSES:
@@ -290,6 +294,8 @@ class CellRecord:
             "speed": self.speed.to_dict(),
             "server_rss_idle_bytes": self.server_rss_idle_bytes,
             "server_rss_peak_bytes": self.server_rss_peak_bytes,
+            "foreign_cpu_server_pct": self.foreign_cpu_server_pct,
+            "foreign_cpu_generator_pct": self.foreign_cpu_generator_pct,
         }
 
     @classmethod
@@ -345,6 +351,8 @@ class CellRecord:
             speed=Speed.from_dict(data.get("speed")),
             server_rss_idle_bytes=_float(data.get("server_rss_idle_bytes")),
             server_rss_peak_bytes=_float(data.get("server_rss_peak_bytes")),
+            foreign_cpu_server_pct=_float(data.get("foreign_cpu_server_pct")),
+            foreign_cpu_generator_pct=_float(data.get("foreign_cpu_generator_pct")),
         )
 
     def write(self, cell_dir: Path) -> None:
@@ -426,6 +434,8 @@ class RunRecord:
     # Schema 4: the latest `run_bench.py calibrate` of this machine when the run started
     # (record/calibration.py); no ceiling when there was none.
     calibration: Calibration = field(default_factory=Calibration)
+    # Schema 8: the machine just before the first cell (harness/preflight.py).
+    preflight: Preflight = field(default_factory=Preflight)
     settings: SuiteSettings = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -451,6 +461,7 @@ class RunRecord:
             "speed": self.speed.to_dict(),
             "unmet_targets": list(self.unmet_targets),
             "calibration": self.calibration.to_dict() if self.calibration.has_ceiling else {},
+            "preflight": self.preflight.to_dict(),
         }
 
     @classmethod
@@ -468,6 +479,7 @@ class RunRecord:
             speed=Speed.from_dict(data.get("speed")),
             unmet_targets=tuple(data.get("unmet_targets") or ()),
             calibration=Calibration.from_dict(data.get("calibration") or {}),
+            preflight=Preflight.from_dict(data.get("preflight")),
         )
 
     def write(self, run_dir: Path) -> None:

@@ -180,3 +180,47 @@ class Speed:
         before = data.get("before_s", data.get("start_s"))
         after = data.get("after_s", data.get("end_s"))
         return cls(_number(before, "speed.before_s"), _number(after, "speed.after_s"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preflight:
+    """What the machine looked like just before the first cell (harness/preflight.py): other
+    processes' CPU (the most any of the cell's cores was busy with them over a second, %),
+    the load average, the frequency governors and turbo boost where /sys shows them, and the
+    cores the server and the generator were given. NaN: not looked (an older run)."""
+
+    at: float = math.nan
+    others_pct: float = math.nan
+    load_average: float = math.nan
+    cores: int = 0
+    governors: tuple[str, ...] = ()
+    boost: bool | None = None
+    server_cpus: tuple[int, ...] = ()
+    loadgen_cpus: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "others_pct": self.others_pct,
+            "load_average": self.load_average,
+            "cores": self.cores,
+            "governors": list(self.governors),
+            "boost": self.boost,
+            "server_cpus": list(self.server_cpus),
+            "loadgen_cpus": list(self.loadgen_cpus),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Preflight:
+        data = data or {}
+        boost = data.get("boost")
+        return cls(
+            at=_number(data.get("at"), "preflight.at"),
+            others_pct=_number(data.get("others_pct"), "preflight.others_pct"),
+            load_average=_number(data.get("load_average"), "preflight.load_average"),
+            cores=int(_number(data.get("cores", 0), "preflight.cores")),
+            governors=tuple(str(g) for g in data.get("governors") or ()),
+            boost=None if boost is None else bool(boost),
+            server_cpus=tuple(int(c) for c in data.get("server_cpus") or ()),
+            loadgen_cpus=tuple(int(c) for c in data.get("loadgen_cpus") or ()),
+        )

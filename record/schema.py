@@ -23,9 +23,11 @@ from typing import Any
 # 7: request rows gained request_type (Locust's: "GET", "POST", "WS" for a WebSocket message
 # or handshake; null in older runs).
 # 8: cell.json's cell names its strategy "strategy" (was "variant": the variant is the strategy
-# with its options); run.json's speed is {before_s, after_s} (was {start_s, end_s}), its
-# calibration the whole calibration.json; summary.csv gained strategy, options, open_loop
-# and config_id (the configuration as columns: nothing parses them back out of cell_id).
+# with its options), and cell.json gained foreign_cpu_server_pct/_generator_pct; run.json's
+# speed is {before_s, after_s} (was {start_s, end_s}), its calibration the whole
+# calibration.json; summary.csv gained strategy, options, open_loop and config_id (the
+# configuration as columns: nothing parses them back out of cell_id), and foreign_cpu_server
+# .. unanswered_pct.
 SCHEMA_VERSION = 8
 READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 
@@ -140,6 +142,16 @@ SUMMARY_COLUMNS = (
     "options",
     "open_loop",
     "config_id",
+    # schema 8: the machine around the cell (record.records.CellRecord): other processes'
+    # share of the server's and the generator's cores in the window (%), whether that made
+    # the cell contended (analysis/validity.py), how late the generator's own event loop
+    # woke at its 99th percentile (loadgen/: its lag probe), and the share of an open loop's
+    # slots still unanswered at the stop (counted as waiting until then)
+    "foreign_cpu_server",
+    "foreign_cpu_generator",
+    "contended",
+    "generator_lag_p99_ms",
+    "unanswered_pct",
 )
 
 

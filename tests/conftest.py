@@ -136,3 +136,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "a test module imported Locust during collection; it monkey-patches this process "
             "for gevent. Import it only in child processes (or a Locust file run by them)."
         )
+
+
+# Notes that say what the machine did to a cell, not what the cell did: other processes
+# (another test, on a busy CI runner) on its cores, or its generator's event loop starved.
+MACHINE_NOTES = ("contended:", "generator stalled:")
+
+
+def own_notes(notes: object) -> list[str]:
+    """A summary row's notes but the machine's (MACHINE_NOTES)."""
+    text = "" if notes is None or (isinstance(notes, float) and notes != notes) else str(notes)
+    return [n for n in text.split("; ") if n and not n.startswith(MACHINE_NOTES)]

@@ -77,6 +77,7 @@ MIN_DRIFT_CELLS = 3  # CPU-bound cells needed for the median drift to stand in f
 # A log value is never more exact than 0.1 %: keeps identical repeats from dividing by zero.
 VAR_FLOOR = 0.001**2
 NOT_ENOUGH = "not enough repeats to judge"
+MACHINE_BUSY = "machine busy"  # a repeat on either side was contended
 # metric column → (short name, +1 when a higher value is faster, -1 when it is slower)
 METRICS: dict[str, tuple[str, int]] = {
     "rps": ("rps", 1),
@@ -104,6 +105,9 @@ def side_stats(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     base = {
         "total": np.bincount(codes, minlength=len(names)),
         "all_valid": np.bincount(codes, ~valid, minlength=len(names)) == 0,
+        # A repeat the machine was busy around (analysis/validity.py): no verdict can blame
+        # the code for it.
+        "contended": np.bincount(codes, summary["contended"].to_numpy(bool), len(names)) > 0,
         "cpu_bound": [is_cpu_bound(str(scenario[i])) and pd.isna(rate[i]) for i in first],
         "settings": [settings[i] for i in first],
     }
@@ -344,6 +348,9 @@ def compare_metric(
     )
     way = np.where(unsure, INCONCLUSIVE, way)
     why = np.where(unsure, MACHINE_ASKED, why)
+    busy = sb["contended"].to_numpy(bool) | sn["contended"].to_numpy(bool)
+    way = np.where(busy & judged, INCONCLUSIVE, way)
+    why = np.where(busy & judged, MACHINE_BUSY, why)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = 2 * special.stdtr(df, -np.abs(d_corr / se))
     out = {

@@ -60,7 +60,13 @@ def run_points(run: HistoryRun, index: int, metrics: tuple[str, ...]) -> list[pd
     from scipy import special  # scipy.stats would add seconds to every `history`
 
     s = run.summary
-    valid = s[s["valid"].astype(str).str.lower().isin(["true", "1"])]
+
+    def true(column: str) -> pd.Series:  # a csv's booleans; empty in runs older than it
+        return s[column].astype(str).str.lower().isin(["true", "1"])
+
+    # A contended cell's figure may be the machine's (analysis/validity.py): it is no point of
+    # a configuration's history, so no change is ever found, nor blamed on the code, from it.
+    valid = s[true("valid") & ~true("contended")]
     if valid.empty:
         return []
     config = valid["cell_id"].astype(str).str.replace(REPEAT_SUFFIX, "", regex=True)

@@ -198,6 +198,7 @@ def test_ranking_ignores_invalid_cells() -> None:
             "rps": [19.0, 5000.0, 150.0],
             "valid": [True, False, True],
             "open_loop": [False] * 3,
+            "contended": [False] * 3,
         }
     )
     ranked = aggregate.ranking(frame)

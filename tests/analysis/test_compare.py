@@ -58,6 +58,7 @@ def synthetic_run(
                 {
                     "cell_id": f"{config}-r{r}",
                     "config_id": config,
+                    "contended": False,
                     "scenario_name": scenario,
                     "valid": True,
                     "threads": 8,

@@ -68,6 +68,7 @@ def test_a_generator_limited_leader_cannot_be_beaten_by_a_lower_figure(tmp_path:
             "valid": [True] * 3,
             "generator_limited": [False, True, False],
             "open_loop": [False] * 3,
+            "contended": [False] * 3,
         }
     )
     ranked = aggregate.ranking(summary).set_index("variant")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run_bench
+from analysis.cellstats import corrected_series
+from analysis.load import load_run
+from tests.conftest import own_notes, run_bench
 
 SUITE = """
 name = "open"
@@ -53,7 +56,7 @@ def test_coroutine_keeps_up_with_the_offered_rate(open_run: Path) -> None:
     # Near 0 on a quiet machine; on 2 busy cores gevent wakes a few sends over 5 ms late
     # (1-16 % seen, typically 1-3 ms late).
     assert row["late_pct"] < 25.0
-    assert row["status"] == "ok" and pd.isna(row["notes"])
+    assert row["status"] == "ok" and own_notes(row["notes"]) == []
     # Keeping up means no queue: most requests leave on their slot, so the latency measured
     # from the slot is the service latency at the median, and it does not grow over the
     # window (as sync's does below). The tail is not compared: on a busy machine a few late
@@ -84,3 +87,29 @@ def test_sync_behind_its_capacity_shows_the_queue(open_run: Path) -> None:
     assert corrected.iloc[half:].mean() > 1.5 * corrected.iloc[:half].mean()
     info = json.loads((open_run / "cells" / cell_id / "cell.json").read_text())
     assert info["cell"]["rate"] == 40 and info["cell"]["users"] == 5
+
+
+def test_an_overloaded_cells_unanswered_slots_count_as_waiting_until_the_stop(
+    open_run: Path,
+) -> None:
+    """Offered twice its capacity, sync leaves slots unanswered at the stop. Each counts in
+    the corrected percentiles as waiting until then (censored there: a lower bound), and in
+    the corrected latency over time in the window's last second: so the queue's growth shows
+    (about 1 s per second at twice the capacity), instead of stopping where answers stopped."""
+    cell_id = "sync-asyncio-sleep-ms50-r40-r1"
+    row = _row(open_run, cell_id)
+    slots = pd.read_parquet(open_run / "cells" / cell_id / "slots.parquet")
+    waiting = slots[~slots["answered"]]
+    assert len(waiting) > 0
+    assert row["unanswered_pct"] == pytest.approx(100 * len(waiting) / len(slots), abs=0.01)
+    assert "had no answer when the load stopped" in row["notes"]
+    # The percentiles are those of every slot, the censored ones included.
+    ordered = slots["corrected_ms"].sort_values().to_numpy()
+    assert row["p99_corrected_ms"] == pytest.approx(ordered[math.ceil(0.99 * len(ordered)) - 1])
+    run = load_run(open_run)
+    window = run.records[cell_id].window
+    assert window is not None
+    series = corrected_series(slots, window)
+    assert series["censored"].iloc[-1] == len(waiting)
+    first, last = series["p95_corrected_ms"].iloc[0], series["p95_corrected_ms"].iloc[-1]
+    assert last > first + 1000.0  # the window is 4 s long: the queue grew seconds

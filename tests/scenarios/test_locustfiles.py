@@ -129,9 +129,8 @@ def test_wrong_body_counts_as_failure(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
     finally:
         srv.child.stop()
-    reqs = pd.concat(
-        [pd.read_parquet(out / name) for name in ("requests.parquet", "outside.parquet")]
-    )
+    files = [out / name for name in ("requests.parquet", "outside.parquet")]
+    reqs = pd.concat([pd.read_parquet(f) for f in files if f.exists()])
     assert len(reqs) > 0
     assert not reqs["ok"].any()
 
