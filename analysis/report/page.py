@@ -33,6 +33,7 @@ from analysis.readings.upload import UPLOAD_NOTE, upload_items
 from analysis.report import load_generator as generator
 from analysis.report import tables as table
 from analysis.report import techempower
+from analysis.report.beside import Beside
 from analysis.report.interactive import page_script
 from analysis.report.tables import Table, table_text
 from record import io
@@ -148,20 +149,22 @@ def _anchored(sections: list[Section]) -> list[Section]:
 
 def build_report(run_dir: str | Path) -> ReportResult:
     run = load_run(run_dir)
-    summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
-    csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
-    io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
-    # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
-    # rate they sustained, _sustained_section).
-    ranking = aggregate.ranking(closed_cells(summary))
-    repeats = _repeats(summary)
-    material = ChartInputs(run, summary, ranking)
-    # The charts are drawn in worker processes while this one writes the hlogs and builds
-    # the interactive charts' data (the PNGs dominate the report's time).
-    with start_charts(material, run.path / CHARTS_DIR) as rendering:
-        hlog.write_run_hlogs(run)
-        drawn = interactive.build(material, [s.name for s in CHARTS if s.name != TE_CHART])
-        charts = rendering.charts()
+    # Three lines of work side by side: the hlogs in a process of their own (they read every
+    # cell's rows, as the summary does), then the charts in worker processes (the PNGs and
+    # SVGs) while this one builds the interactive charts' data.
+    with Beside(hlog.write_run_hlogs, run) as hlogs:
+        summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
+        csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
+        io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
+        # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
+        # rate they sustained, _sustained_section).
+        ranking = aggregate.ranking(closed_cells(summary))
+        repeats = _repeats(summary)
+        material = ChartInputs(run, summary, ranking)
+        with start_charts(material, run.path / CHARTS_DIR) as rendering:
+            drawn = interactive.build(material, [s.name for s in CHARTS if s.name != TE_CHART])
+            charts = rendering.charts()
+        hlogs.wait()
     drawn = {name: chart for name, chart in drawn.items() if name in {c.name for c in charts}}
     report_path = run.path / "report.html"
     io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts, drawn))
