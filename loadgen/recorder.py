@@ -1,7 +1,7 @@
 """The per-request recorder: every request Locust reports becomes a row of typed columns, and
 every second (or every FLUSH_ROWS rows) the rows leave as one batch (record/stream.py) for a
 sink: the cell's Parquet writer in this process, or the master through Locust's message API
-(loadgen/distributed.py). Memory stays at one batch whatever the cell's length.
+(loadgen/master.py). Memory stays at one batch whatever the cell's length.
 
 A Locust process never decides which rows count: the writer applies the window rule once.
 """
