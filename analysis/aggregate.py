@@ -19,7 +19,6 @@ from analysis.cellstats import REQUEST_STATS, STAT_COLUMNS, request_stats
 from catalog import strategies, workloads
 from record import schema
 from record.records import MEASURED_STATUSES
-from record.window import Window
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
@@ -348,14 +347,3 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
                 {**row._asdict(), "rank": rank, "vs_best": row.rps / top if top else math.nan}
             )
     return pd.DataFrame(rows)[RANKING_COLUMNS]
-
-
-def busiest_worker_share(resources: pd.DataFrame, window: Window) -> float:
-    """Share of the server's CPU time spent by its busiest process inside the window (1.0 for
-    a single process; near 1.0 for a multiprocess server means one worker did the work)."""
-    if resources.empty:
-        return math.nan
-    inside = resources[(resources["role"] == "server") & window.covers(resources["t"])]
-    per_pid = inside.groupby("pid")["cpu_pct"].sum()
-    total = per_pid.sum()
-    return float(per_pid.max() / total) if total > 0 else math.nan

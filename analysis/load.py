@@ -170,6 +170,9 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "locust_requests": record.locust_requests,
         "server_rss_idle_bytes": record.server_rss_idle_bytes,
         "server_rss_peak_bytes": record.server_rss_peak_bytes,
+        # The busiest server process's share of the server's CPU in the window, as the
+        # harness measured it (harness/outcome.py: server_shares); NaN without samples.
+        "busiest_share": max(record.server_shares.values(), default=math.nan),
         "foreign_cpu_server": record.foreign_cpu_server_pct,
         "foreign_cpu_generator": record.foreign_cpu_generator_pct,
         **_workers_figures(record, calibration or Calibration()),

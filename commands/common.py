@@ -24,12 +24,10 @@ class Parser(argparse.ArgumentParser):
 def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
     """Build the report, show the thresholds' verdicts, write what CI asked for, and give the
     exit status: 99 when a threshold failed, else 2 when cells failed, else 0."""
-    from analysis.ci import outputs as ci
+    from analysis import thresholds
+    from analysis.ci import outputs
     from analysis.readings.machine import contention_line
     from analysis.report.page import build_report
-    from analysis.thresholds import failed as failed_thresholds
-    from analysis.thresholds import format_verdicts
-    from record.records import RunRecord
 
     quiet = args.quiet
 
@@ -49,12 +47,12 @@ def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
     failed = int((result.summary["status"] == "failed").sum())
     if failed:
         print(f"{failed} cell(s) failed: the notes column says why", file=sys.stderr)
-    run = RunRecord.read(run_dir)
-    verdicts = ci.run_verdicts(run, result.summary)
-    if verdicts:
-        print(format_verdicts(verdicts))
-    ci.write_run_outputs(args, run, result.summary, result.ranking, verdicts)
-    breached = failed_thresholds(verdicts)
+    if result.verdicts:
+        print(thresholds.format_verdicts(result.verdicts))
+    outputs.write_run_outputs(
+        result.run, result.summary, result.ranking, result.verdicts, args.junit, args.summary_md
+    )
+    breached = thresholds.failed(result.verdicts)
     if breached:
         print(f"{len(breached)} threshold verdict(s) failed", file=sys.stderr)
         return EXIT_THRESHOLD

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from analysis.ci.options import add_output_options
 from commands.common import EXIT_OK, EXIT_REGRESSION, finish_report
+from commands.outputs import add_output_options
 from commands.types import existing_dir, positive_float
 
 
@@ -21,7 +21,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     comparison = compare_runs(args.base, args.new, force=args.force)
     print(format_comparison(comparison))
-    write_compare_outputs(args, comparison, machine_line(comparison))
+    write_compare_outputs(
+        comparison,
+        machine_line(comparison),
+        args.fail_on_regression,
+        args.junit,
+        args.summary_md,
+    )
     if args.fail_on_regression is not None:
         worse = comparison.regressions(args.fail_on_regression)
         if worse:

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analysis.ci.options import add_output_options
 from catalog.paths import RESULTS_DIR
 from commands import distributed
 from commands.common import DEFAULT_SUITE, EXIT_INTERRUPTED, finish_report
+from commands.outputs import add_output_options
 from commands.types import (
     existing_dir,
     non_negative_float,

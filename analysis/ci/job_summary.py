@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import thresholds as th
+from analysis import thresholds
 from analysis.ci.stopped import Stopped
 from analysis.ci.text import printable
 from record.errors import UserError
@@ -40,7 +40,7 @@ def run_summary(
     run_id: str,
     summary: pd.DataFrame,
     ranking: pd.DataFrame,
-    verdicts: list[th.ThresholdVerdict],
+    verdicts: list[thresholds.ThresholdVerdict],
     stop: Stopped | None = None,
 ) -> str:
     """The run's summary as Markdown; `stop`: why the run ended before its last cell."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import thresholds as th
+from analysis import thresholds
 from analysis.ci.stopped import Stopped
 from analysis.ci.text import printable
 from record import io
@@ -78,15 +78,20 @@ def unrun_cases(stop: Stopped | None) -> list[Case]:
     return [Case(NOT_RUN, cell_id, SKIPPED, stop.skip_message) for cell_id in stop.unrun]
 
 
-def threshold_cases(verdicts: list[th.ThresholdVerdict]) -> list[Case]:
-    outcome = {th.PASS: PASSED, th.FAIL: FAILURE, th.INCONCLUSIVE: SKIPPED, th.NOT_JUDGED: SKIPPED}
+def threshold_cases(verdicts: list[thresholds.ThresholdVerdict]) -> list[Case]:
+    outcome = {
+        thresholds.PASS: PASSED,
+        thresholds.FAIL: FAILURE,
+        thresholds.INCONCLUSIVE: SKIPPED,
+        thresholds.NOT_JUDGED: SKIPPED,
+    }
     return [
         Case(
             "thresholds",
             f"{v.threshold.name} :: {v.config}",
             outcome[v.verdict],
             f"{v.verdict}: {v.reason}",
-            "threshold" if v.verdict == th.FAIL else v.verdict,
+            "threshold" if v.verdict == thresholds.FAIL else v.verdict,
         )
         for v in verdicts
     ]

@@ -1,10 +1,10 @@
 """What `run`, `report` and `compare` give a CI job besides the report: the thresholds'
 verdicts (analysis/thresholds.py), JUnit XML (analysis/ci/junit.py) and a Markdown job summary
-(analysis/ci/job_summary.py). run_bench.py calls these; the options are declared here once."""
+(analysis/ci/job_summary.py). commands/ calls these with the paths its options name
+(commands/outputs.py)."""
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -12,40 +12,37 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import thresholds as th
+from analysis import thresholds
 from analysis.ci import job_summary, junit
 from analysis.ci.stopped import stopped
+from analysis.compare.runs import Comparison
 from analysis.compare.stats import NOT_ENOUGH
 from record.records import RunRecord
-from record.thresholds import Threshold, thresholds_of
+from record.thresholds import Threshold
 
 
-def abort_check(summary: Callable[[], pd.DataFrame], thresholds: tuple[Threshold, ...]) -> Any:
+def abort_check(summary: Callable[[], pd.DataFrame], objectives: tuple[Threshold, ...]) -> Any:
     """For run_suite's `stop`: the first breach of a threshold with abort_on_fail among the
     cells judged so far (`summary` gives them), or None. None when no threshold aborts."""
-    if not any(t.abort_on_fail for t in thresholds):
+    if not any(t.abort_on_fail for t in objectives):
         return None
 
     def stop() -> str | None:
         frame = summary()
-        return th.first_breach(frame, thresholds) if len(frame) else None
+        return thresholds.first_breach(frame, objectives) if len(frame) else None
 
     return stop
 
 
-def run_verdicts(run: RunRecord, summary: pd.DataFrame) -> list[th.ThresholdVerdict]:
-    return th.judge(summary, thresholds_of(run.suite))
-
-
 def write_run_outputs(
-    args: argparse.Namespace,
     run: RunRecord,
     summary: pd.DataFrame,
     ranking: pd.DataFrame,
-    verdicts: list[th.ThresholdVerdict],
+    verdicts: list[thresholds.ThresholdVerdict],
+    junit_path: Path | None,
+    summary_md: Path | None,
 ) -> None:
     """JUnit and the job summary of a run, where the options (and the environment) ask."""
-    junit_path: Path | None = getattr(args, "junit", None)
     stop = stopped(run, summary)
     if junit_path is not None:
         cases = junit.validity_cases(summary) + junit.unrun_cases(stop)
@@ -53,7 +50,7 @@ def write_run_outputs(
         props = (("suite", run.settings.name), ("status", run.status))
         junit.write(junit_path, [junit.Suite(run.run_id, tuple(cases), run.started, props)])
     text = job_summary.run_summary(run.run_id, summary, ranking, verdicts, stop)
-    job_summary.write(getattr(args, "summary_md", None), text)
+    job_summary.write(summary_md, text)
 
 
 def compare_cases(rows: pd.DataFrame, regressions: list[str], pct: float) -> list[junit.Case]:
@@ -75,14 +72,20 @@ def compare_cases(rows: pd.DataFrame, regressions: list[str], pct: float) -> lis
     return out
 
 
-def write_compare_outputs(args: argparse.Namespace, comparison: Any, machine: str) -> None:
-    pct = args.fail_on_regression if args.fail_on_regression is not None else 0.0
+def write_compare_outputs(
+    comparison: Comparison,
+    machine: str,
+    fail_on_regression: float | None,
+    junit_path: Path | None,
+    summary_md: Path | None,
+) -> None:
+    pct = fail_on_regression if fail_on_regression is not None else 0.0
     regressions = comparison.regressions(pct)
-    if args.junit is not None:
+    if junit_path is not None:
         cases = compare_cases(comparison.rows, regressions, pct)
         name = f"compare {comparison.base} -> {comparison.new}"
-        junit.write(args.junit, [junit.Suite(name, tuple(cases))])
+        junit.write(junit_path, [junit.Suite(name, tuple(cases))])
     text = job_summary.compare_summary(
         comparison.base, comparison.new, comparison.rows, regressions, machine
     )
-    job_summary.write(args.summary_md, text)
+    job_summary.write(summary_md, text)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis import thresholds as th
+from analysis import thresholds
 from record.records import RUN_STATUSES, RunRecord
 from record.thresholds import thresholds_of
 
@@ -60,7 +60,9 @@ def stopped(run: RunRecord, summary: pd.DataFrame) -> Stopped | None:
         return None
     if run.status == "aborted":
         # The same rule the run applied when it stopped (commands/run.py's abort_check).
-        breach = th.first_breach(summary, thresholds_of(run.suite)) if len(summary) else None
+        breach = (
+            thresholds.first_breach(summary, thresholds_of(run.suite)) if len(summary) else None
+        )
         reason = f"abort_on_fail: {breach}" if breach else ABORTED
     else:
         reason = WHY[run.status]

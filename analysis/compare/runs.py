@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import aggregate
-from analysis.compare import stats as compare_stats
 from analysis.compare.speed import NO_COMMON, Common
 from analysis.compare.stats import (
     ALPHA,
@@ -24,6 +23,7 @@ from analysis.compare.stats import (
     MIN_REPEATS,
     NO_MACHINE,
     NOT_ENOUGH,
+    STEADY_SPEED,
     Machine,
     compare_tables,
 )
@@ -47,7 +47,7 @@ def check_comparable(base: RunRecord, new: RunRecord) -> None:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One row per configuration found in both runs (columns: compare_stats.compare_tables)
+    """One row per configuration found in both runs (columns: stats.compare_tables)
     and what the comparison saw of the machine and of the noise."""
 
     base: str
@@ -131,7 +131,7 @@ def machine_line(c: Comparison) -> str:
     else:
         head = (
             "machine speed: it changed during a run (its loop readings differ by more than "
-            f"{compare_stats.STEADY_SPEED - 1:.0%}), so two readings cannot say by how much"
+            f"{STEADY_SPEED - 1:.0%}), so two readings cannot say by how much"
         )
     if m.source == "drift":
         return (

@@ -19,21 +19,35 @@ from typing import Any
 import pandas as pd
 
 from analysis import aggregate
-from analysis.figures import bars as plot_bars
-from analysis.figures import connections as plot_connections
-from analysis.figures import lines as plot
-from analysis.figures import openloop as plot_openloop
-from analysis.figures import techempower as plot_te
 from analysis.figures.backlog import backlog_over_time
+from analysis.figures.bars import cost_bars, strategy_bars
+from analysis.figures.connections import memory_per_connection, p99_vs_connections
 from analysis.figures.curves import Curves, shown_curves, spectra_of
+from analysis.figures.lines import (
+    cpu_vs_users,
+    fanout_vs_calls,
+    latency_spectrum,
+    latency_vs_users,
+    throughput_vs_users,
+    time_series,
+)
+from analysis.figures.openloop import openloop_latency
+from analysis.figures.techempower import te_bars
 from analysis.load import RunData
 from analysis.openloop import closed_cells
-from analysis.readings import backlog as backlog_text
-from analysis.readings import connections as connections_text
-from analysis.readings import cost as readings_cost
-from analysis.readings import openloop as openloop_text
-from analysis.readings import summary as readings
-from analysis.readings import techempower
+from analysis.readings import connections, techempower
+from analysis.readings.backlog import backlog_of, read_backlog
+from analysis.readings.cost import cost_table, read_cost
+from analysis.readings.openloop import read_openloop
+from analysis.readings.summary import (
+    read_cpu,
+    read_fanout,
+    read_latency,
+    read_ranking,
+    read_series,
+    read_spectrum,
+    read_throughput,
+)
 from catalog import workloads
 from catalog.lifeline import die_with_parent
 from catalog.strategies import forks
@@ -109,18 +123,15 @@ class ChartInputs:
         """Busiest process's share of the server's CPU for every measured forking cell."""
         summary = self.summary
         cells = summary[summary["variant"].map(forks).astype(bool) & (summary["requests"] > 0)]
-        return {
-            row.cell_id: aggregate.busiest_worker_share(self.run.resources(row.cell_id), row.window)
-            for row in cells.itertuples()
-        }
+        return dict(zip(cells["cell_id"], cells["busiest_share"], strict=True))
 
     @cached_property
     def cost(self) -> pd.DataFrame:
-        """The cells the CPU-cost chart and its reading compare (readings_cost.cost_table)."""
-        return readings_cost.cost_table(self.closed)
+        """The cells the CPU-cost chart and its reading compare (cost_table)."""
+        return cost_table(self.closed)
 
     def series_args(self) -> tuple[Any, ...]:
-        """plot.time_series's arguments: the series, each cell's warm-up and window end, in
+        """time_series's arguments: the series, each cell's warm-up and window end, in
         seconds since its t0."""
         warmup = self.run.run.settings.warmup_s
         drawn = self.shown[self.shown["cell_id"].isin(set(self.series))]
@@ -147,93 +158,93 @@ CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "throughput",
         "Throughput vs users",
-        plot.throughput_vs_users,
+        throughput_vs_users,
         _closed,
-        lambda m: readings.read_throughput(m.closed, m.shares),
+        lambda m: read_throughput(m.closed, m.shares),
     ),
     ChartSpec(
         "latency",
         "Latency p50 and p99 vs users",
-        plot.latency_vs_users,
+        latency_vs_users,
         _closed,
-        lambda m: readings.read_latency(m.closed),
+        lambda m: read_latency(m.closed),
     ),
     ChartSpec(
         "openloop",
         "Open loop: latency vs offered rate",
-        plot_openloop.openloop_latency,
+        openloop_latency,
         lambda m: (m.summary, m.slo_ms),
-        lambda m: openloop_text.read_openloop(m.summary),
+        lambda m: read_openloop(m.summary),
     ),
     ChartSpec(
         "spectrum",
         "Latency percentile spectrum",
-        plot.latency_spectrum,
+        latency_spectrum,
         lambda m: (m.closed, m.spectra()),
-        lambda m: readings.read_spectrum(m.closed),
+        lambda m: read_spectrum(m.closed),
     ),
     ChartSpec(
         "timeseries",
         "Throughput and p95 over time",
-        plot.time_series,
+        time_series,
         ChartInputs.series_args,
-        lambda m: readings.read_series(m.closed, m.windows),
+        lambda m: read_series(m.closed, m.windows),
     ),
     ChartSpec(
         "cpu",
         "Server CPU vs users",
-        plot.cpu_vs_users,
+        cpu_vs_users,
         _closed,
-        lambda m: readings.read_cpu(m.closed),
+        lambda m: read_cpu(m.closed),
     ),
     ChartSpec(
         "cost",
         "CPU cost per request",
-        plot_bars.cost_bars,
+        cost_bars,
         lambda m: (m.cost,),
-        lambda m: readings_cost.read_cost(m.cost),
+        lambda m: read_cost(m.cost),
     ),
     ChartSpec(
         "fanout",
         "Fan-out: latency vs upstream calls",
-        plot.fanout_vs_calls,
+        fanout_vs_calls,
         _closed,
-        lambda m: readings.read_fanout(m.closed),
+        lambda m: read_fanout(m.closed),
     ),
     ChartSpec(
         "backlog",
         "Respond now, work later: background backlog over time",
         backlog_over_time,
-        lambda m: backlog_text.backlog_of(m.summary, m.run.backlog),
-        lambda m: backlog_text.read_backlog(backlog_text.backlog_of(m.summary, m.run.backlog)[0]),
+        lambda m: backlog_of(m.summary, m.run.backlog),
+        lambda m: read_backlog(backlog_of(m.summary, m.run.backlog)[0]),
     ),
     ChartSpec(
         "techempower",
         "TechEmpower test types",
-        plot_te.te_bars,
+        te_bars,
         lambda m: techempower.chart_args(m.summary),
         lambda m: techempower.read_chart(m.summary),
     ),
     ChartSpec(
         "connections-memory",
         "Long-lived connections: server memory per connection",
-        plot_connections.memory_per_connection,
-        lambda m: (connections_text.live_cells(m.summary),),
-        lambda m: connections_text.read_memory(m.summary),
+        memory_per_connection,
+        lambda m: (connections.live_cells(m.summary),),
+        lambda m: connections.read_memory(m.summary),
     ),
     ChartSpec(
         "connections-latency",
         "Long-lived connections: p99 latency vs connections held",
-        plot_connections.p99_vs_connections,
-        lambda m: (connections_text.live_cells(m.summary),),
-        lambda m: connections_text.read_latency(m.summary),
+        p99_vs_connections,
+        lambda m: (connections.live_cells(m.summary),),
+        lambda m: connections.read_latency(m.summary),
     ),
     ChartSpec(
         "strategies",
         "Strategy summary",
-        plot_bars.strategy_bars,
+        strategy_bars,
         lambda m: (m.ranking,),
-        lambda m: readings.read_ranking(m.ranking),
+        lambda m: read_ranking(m.ranking),
     ),
 )
 

@@ -23,8 +23,7 @@ import pandas as pd
 from analysis import aggregate
 from analysis.figures import kit
 from analysis.figures.charts import ChartInputs
-from analysis.readings import connections as connections_text
-from analysis.readings.connections import DELIVERY_SLO_MS
+from analysis.readings.connections import DELIVERY_SLO_MS, live_cells
 from analysis.readings.openloop import open_families
 from catalog import workloads
 from catalog.strategies import LOOPS
@@ -780,7 +779,7 @@ def _connections(
 
 def connections_latency(summary: pd.DataFrame) -> InteractiveChart | None:
     return _connections(
-        connections_text.live_cells(summary),
+        live_cells(summary),
         "p99_ms",
         "p99 latency (ms)",
         " ms",
@@ -792,7 +791,7 @@ def connections_latency(summary: pd.DataFrame) -> InteractiveChart | None:
 
 def connections_memory(summary: pd.DataFrame) -> InteractiveChart | None:
     return _connections(
-        connections_text.live_cells(summary),
+        live_cells(summary),
         "kb_per_connection",
         "server KB per connection",
         " KB",

@@ -24,20 +24,34 @@ from analysis.figures.charts import CHARTS, Chart, ChartInputs, start_charts
 from analysis.figures.interactive import InteractiveChart
 from analysis.load import RunData, load_run
 from analysis.openloop import closed_cells, open_cells
-from analysis.readings import openloop as openloop_text
 from analysis.readings import words
 from analysis.readings.ipc import ipc_items
+from analysis.readings.machine import contention_line
+from analysis.readings.openloop import generator_pointers, sustained, sustained_sentences
 from analysis.readings.stability import stability_items
 from analysis.readings.summary import read_ranking
 from analysis.readings.upload import UPLOAD_NOTE, upload_items
-from analysis.report import load_generator as generator
-from analysis.report import tables as table
 from analysis.report import techempower
 from analysis.report.beside import Beside
 from analysis.report.interactive import page_script
-from analysis.report.tables import Table, table_text
+from analysis.report.load_generator import (
+    WORKERS_NOTE,
+    calibration_text,
+    ceiling_warning,
+    workers_table,
+)
+from analysis.report.tables import (
+    Table,
+    cells_table,
+    html_table,
+    ranking_table,
+    repeats_table,
+    sustained_table,
+    table_text,
+)
 from record import io
-from record.records import Placement
+from record.layout import RunLayout
+from record.records import Placement, RunRecord
 from record.thresholds import thresholds_of
 
 # Kept importable from here: callers and tests read these through the report module.
@@ -83,8 +97,13 @@ STABILITY_NOTE = (
 
 @dataclass(frozen=True)
 class ReportResult:
+    """What building a report gave, for its caller to print and to hand to CI's outputs: the
+    run's record and its thresholds' verdicts (judged once, here) with the summary."""
+
+    run: RunRecord
     summary: pd.DataFrame
     ranking: pd.DataFrame
+    verdicts: list[thresholds.ThresholdVerdict]
     charts: list[Chart]
     report_path: Path
     table_text: str
@@ -166,9 +185,13 @@ def build_report(run_dir: str | Path) -> ReportResult:
             charts = rendering.charts()
         hlogs.wait()
     drawn = {name: chart for name, chart in drawn.items() if name in {c.name for c in charts}}
-    report_path = run.path / "report.html"
-    io.write_bytes(report_path, render_html(run, summary, ranking, repeats, charts, drawn))
-    return ReportResult(summary, ranking, charts, report_path, table_text(summary))
+    report_path = RunLayout(run.path).report_html
+    verdicts = thresholds.judge(summary, thresholds_of(run.run.suite))
+    page = render_html(run, summary, ranking, repeats, charts, drawn, verdicts)
+    io.write_bytes(report_path, page)
+    return ReportResult(
+        run.run, summary, ranking, verdicts, charts, report_path, table_text(summary)
+    )
 
 
 def render_html(
@@ -178,13 +201,16 @@ def render_html(
     repeats: pd.DataFrame,
     charts: list[Chart],
     drawn: Mapping[str, InteractiveChart] | None = None,
+    verdicts: list[thresholds.ThresholdVerdict] | None = None,
 ) -> bytes:
     """report.html's bytes (UTF-8). `drawn`: the charts the page draws itself (by name);
-    the others are shown as their PNG."""
+    the others are shown as their PNG. `verdicts`: the thresholds' (judged when not given)."""
     loader = tornado.template.Loader(str(TEMPLATES), autoescape="xhtml_escape")
     record = run.run
     drawn = drawn or {}
-    sections = _anchored(_sections(run, summary, ranking, repeats, charts, drawn))
+    if verdicts is None:
+        verdicts = thresholds.judge(summary, thresholds_of(record.suite))
+    sections = _anchored(_sections(run, summary, ranking, repeats, charts, drawn, verdicts))
     return loader.load("report.html").generate(
         run_id=run.run_id,
         suite_name=record.settings.name,
@@ -192,8 +218,9 @@ def render_html(
         status=record.status,
         description=record.settings.description,
         untrusted=_untrusted(summary),
-        calibration=generator.calibration_text(record.calibration),
-        near_ceiling=generator.ceiling_warning(summary),
+        machine=contention_line(summary),
+        calibration=calibration_text(record.calibration),
+        near_ceiling=ceiling_warning(summary),
         sections=sections,
         page=page_script(drawn),
         path=str(run.path),
@@ -207,6 +234,7 @@ def _sections(
     repeats: pd.DataFrame,
     charts: list[Chart],
     drawn: Mapping[str, InteractiveChart],
+    verdicts: list[thresholds.ThresholdVerdict],
 ) -> list[Section]:
     """The page's sections in order."""
     sections = []
@@ -219,14 +247,13 @@ def _sections(
         sections.append(
             Section(
                 "Which strategy for which work",
-                table=table.ranking_table(ranking) if len(ranking) else None,
+                table=ranking_table(ranking) if len(ranking) else None,
                 text=text,
             )
         )
     if len(opened):
         sections.append(_sustained_section(summary, _slo_ms(run)))
     sections += _techempower_sections(summary, _slo_ms(run), charts)
-    verdicts = thresholds.judge(summary, thresholds_of(run.run.suite))
     if verdicts:
         items = [v.line for v in verdicts]
         sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))
@@ -255,20 +282,16 @@ def _sections(
         Section(
             "Every cell",
             note=CELLS_NOTE,
-            table=table.cells_table(summary) if len(summary) else None,
+            table=cells_table(summary) if len(summary) else None,
         ),
     ]
     if len(repeats) and (repeats["repeats"] > 1).any():
-        sections.append(Section("Repeats", note=REPEATS_NOTE, table=table.repeats_table(repeats)))
-    workers = generator.workers_table(run.records, list(summary.get("cell_id", [])))
+        sections.append(Section("Repeats", note=REPEATS_NOTE, table=repeats_table(repeats)))
+    workers = workers_table(run.records, list(summary.get("cell_id", [])))
     if workers is not None:
-        sections.append(
-            Section("Load generator workers", note=generator.WORKERS_NOTE, table=workers)
-        )
+        sections.append(Section("Load generator workers", note=WORKERS_NOTE, table=workers))
     environment = pd.DataFrame(_environment(run), columns=["what", "value"])
-    sections.append(
-        Section("Environment", table=table.html_table(environment, left={"what", "value"}))
-    )
+    sections.append(Section("Environment", table=html_table(environment, left={"what", "value"})))
     return sections
 
 
@@ -293,15 +316,15 @@ def _sustained_section(summary: pd.DataFrame, slo_ms: float | None) -> Section:
     """The open-loop ranking: the highest offered rate each strategy sustained (under the
     SLO when the suite set one), a sentence per scenario, and any cell where the generator,
     not the server, fell behind (its figures would mislead the ranking)."""
-    frame = openloop_text.sustained(summary, slo_ms)
-    items = openloop_text.sustained_sentences(frame, summary, slo_ms)
-    items += [f"Caution: {p}" for p in openloop_text.generator_pointers(summary)]
+    frame = sustained(summary, slo_ms)
+    items = sustained_sentences(frame, summary, slo_ms)
+    items += [f"Caution: {p}" for p in generator_pointers(summary)]
     if slo_ms is None:
         title, note = "Highest offered rate each strategy kept up with", NO_SLO_NOTE
     else:
         slo = words.format_ms(slo_ms)
         title, note = f"Sustained rate under the SLO ({slo} ms)", SUSTAINED_NOTE.format(slo=slo)
-    return Section(title, note=note, table=table.sustained_table(frame, slo_ms), items=items)
+    return Section(title, note=note, table=sustained_table(frame, slo_ms), items=items)
 
 
 def _repeats(summary: pd.DataFrame) -> pd.DataFrame:

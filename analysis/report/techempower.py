@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis.openloop import open_cells
-from analysis.readings import openloop as openloop_text
-from analysis.readings import techempower as te
+from analysis.readings.openloop import sustained, sustained_sentences
+from analysis.readings.techempower import (
+    TYPES,
+    best_per_strategy,
+    closed,
+    readings,
+    te_cells,
+    with_labels,
+)
 from analysis.readings.words import DASH, fmt, format_rate
-from analysis.report import tables as table
-from analysis.report.tables import Table
+from analysis.report.tables import Table, html_table
 
 NOTE = (
     "TechEmpower's six test types as its FrameworkBenchmarks specifies them (verified before "
@@ -48,7 +54,7 @@ def _load(users: float, offered: float) -> str:
 
 def _type_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """One type's rows as shown, strongest load first within each strategy."""
-    is_open = ~te.closed(cells)
+    is_open = ~closed(cells)
     frame = pd.DataFrame(
         {
             "type": cells["te_type"],
@@ -77,26 +83,26 @@ def _type_frame(cells: pd.DataFrame) -> pd.DataFrame:
 
 def type_tables(summary: pd.DataFrame, slo_ms: float | None) -> list[TypeTable]:
     """One table per TechEmpower type the run measured, in TechEmpower's order."""
-    cells = te.te_cells(summary)
+    cells = te_cells(summary)
     if cells.empty:
         return []
-    labelled = te.with_labels(cells).sort_values(
+    labelled = with_labels(cells).sort_values(
         ["te_type", "strategy", "offered_rps", "users"] if "offered_rps" in cells else ["te_type", "strategy", "users"],
         na_position="first",
     )  # fmt: skip
-    best = te.best_per_strategy(cells)
+    best = best_per_strategy(cells)
     out = []
-    for scenario_name, name in te.TYPES.items():
+    for scenario_name, name in TYPES.items():
         mine = labelled[labelled["scenario_name"] == scenario_name]
         if mine.empty:
             continue
-        items = te.readings(best[best["scenario_name"] == scenario_name])
+        items = readings(best[best["scenario_name"] == scenario_name])
         opened = open_cells(mine)
         if len(opened):
-            ranked = openloop_text.sustained(opened, slo_ms)
-            items += openloop_text.sustained_sentences(ranked, opened, slo_ms)
+            ranked = sustained(opened, slo_ms)
+            items += sustained_sentences(ranked, opened, slo_ms)
         frame = _type_frame(mine)
-        shown = table.html_table(
+        shown = html_table(
             frame,
             left={"type", "strategy", "load"},
             formats={"status": str, "95% CI": str, "eff": lambda v: fmt(v, 2),

@@ -9,7 +9,6 @@ import pytest
 
 from analysis import aggregate, model
 from analysis.load import load_run
-from record.window import Window
 from tests.analysis.fixtures import T0, cell, requests_frame, steady_requests, write_cell, write_run
 
 
@@ -228,19 +227,6 @@ def test_wait_bound_is_capped_when_the_cpu_saturates(tmp_path) -> None:  # type:
         cores=1,
         service_s=0.001,
     ) == pytest.approx(1000.0)
-
-
-def test_busiest_worker_share() -> None:
-    resources = pd.DataFrame(
-        {
-            "t": [T0 + 1.5] * 3 + [T0 + 2.5] * 3 + [T0 + 9.0] * 3,
-            "role": ["server"] * 9,
-            "pid": [1, 2, 3] * 3,
-            "cpu_pct": [0.0, 9.0, 1.0, 0.0, 9.0, 1.0, 0.0, 0.0, 50.0],  # last row: after the window
-        }
-    )
-    assert aggregate.busiest_worker_share(resources, Window(T0 + 1, T0 + 3)) == pytest.approx(0.9)
-    assert math.isnan(aggregate.busiest_worker_share(resources.iloc[0:0], Window(T0, T0 + 1)))
 
 
 def test_reading_explains_a_lopsided_multiprocess_cell() -> None:

@@ -1,5 +1,5 @@
 """The CI output options of `run`, `report` and `compare` (argparse only: building the parser
-must not import pandas). Each output path is checked when the command line is read, before
+must not import pandas), and the paths they name. Each output path is checked when the command line is read, before
 anything starts: a run of hours must not end in "cannot write" and lose its verdict."""
 
 from __future__ import annotations
