@@ -9,7 +9,7 @@ SUITE ?= suites/quick.toml
 # requirements-nodeps.txt is installed with --no-deps: apache-otava's change-point module needs
 # only numpy and scipy, but the package's own requirements would downgrade both and add cloud
 # clients; a requirements file cannot say --no-deps, so it gets a pip call of its own.
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt
+$(VENV)/.installed: requirements.txt requirements-server.txt requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

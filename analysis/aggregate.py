@@ -106,8 +106,8 @@ def ipc_costs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
 
 def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     """expected_rps from the model and efficiency = rps / expected_rps for every cell.
-    Needs columns variant, loop, scenario (label), scenario_name, params, users, threads,
-    processes, cores, duration_s (the window)."""
+    Needs columns variant, strategy, loop, scenario (label), scenario_name, params, users,
+    threads, processes, cores, duration_s (the window)."""
     out = summary.copy()
     services = service_times(out)
     waits = wait_demands(out)
@@ -124,7 +124,7 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
                 service += extra
         expected.append(
             model.expected_rps(
-                variant=row.variant,
+                strategy=row.strategy,
                 scenario=row.scenario_name,
                 params=row.params,
                 users=int(row.users),
@@ -141,8 +141,8 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     # from the cell's own CPU per request (in memory only: summary.csv's columns are fixed).
     demand = cpu_s_per_request(out["server_cpu_pct"], out["rps"].where(out["rps"] > 0))
     out["cpu_capacity_rps"] = [
-        model.cpu_capacity_rps(variant=v, processes=int(p), cores=int(c), service_s=float(s))
-        for v, p, c, s in zip(out["variant"], out["processes"], out["cores"], demand, strict=True)
+        model.cpu_capacity_rps(strategy=v, processes=int(p), cores=int(c), service_s=float(s))
+        for v, p, c, s in zip(out["strategy"], out["processes"], out["cores"], demand, strict=True)
     ]
     return out
 

@@ -183,6 +183,8 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
         "reuse_port": cell.reuse_port,
         "http_client": cell.http_client,
         "config_id": cell.config_id,  # everything but the repeat
+        "environment": cell.environment,  # "" for the harness's own interpreter
+        "across_environments": cell.across_environments,  # the config id without it
     }
 
 

@@ -19,7 +19,7 @@ from catalog import strategies, workloads
 # counts. The kind of each workload is asked of catalog/workloads.py.
 
 
-def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float:
+def min_response_s(strategy: str, scenario: str, params: dict[str, int]) -> float:
     """R_min for the wait scenarios: the simulated wait itself; a fan-out waits for its calls
     one after another unless the strategy awaits them together."""
     work = workloads.facts(scenario)
@@ -27,14 +27,14 @@ def min_response_s(variant: str, scenario: str, params: dict[str, int]) -> float
         return math.nan
     calls = work.calls(params)
     if work.fanout_param:
-        facts = strategies.facts(variant)
+        facts = strategies.facts(strategy)
         calls = facts.fanout_calls(calls) if facts is not None else calls
     return calls * params["ms"] / 1000.0
 
 
 def expected_rps(
     *,
-    variant: str,
+    strategy: str,
     scenario: str,
     params: dict[str, int],
     users: int,
@@ -48,17 +48,17 @@ def expected_rps(
     (a user's own target, the mixed workload, a zero wait). service_s is the server's CPU
     demand per request: the whole bound for CPU scenarios, a cap for wait scenarios;
     window_s the measured window, which bounds a long-poll's answers per user."""
-    if strategies.facts(variant) is None:  # a user's own server: its strategy is unknown
+    if strategies.facts(strategy) is None:  # a user's own server: its strategy is unknown
         return math.nan
     work = workloads.kind(scenario)
     if workloads.is_wait(scenario):
-        r_min = min_response_s(variant, scenario, params)
+        r_min = min_response_s(strategy, scenario, params)
         if not r_min > 0:
             return math.nan
         concurrency = strategies.wait_concurrency(
-            variant, users=users, threads=threads, processes=processes
+            strategy, users=users, threads=threads, processes=processes
         )
-        facts = strategies.facts(variant)
+        facts = strategies.facts(strategy)
         if work == workloads.POOL_BOUND and facts is not None and facts.waits == strategies.AWAITS:
             concurrency = min(concurrency, params.get("pool", workloads.DEFAULT_DB_POOL))
         bound = concurrency / r_min
@@ -66,14 +66,14 @@ def expected_rps(
             # "until the CPU saturates": the same requests also cost CPU in the server.
             bound = min(
                 bound,
-                strategies.cpu_parallelism(variant, users=users, processes=processes, cores=cores)
+                strategies.cpu_parallelism(strategy, users=users, processes=processes, cores=cores)
                 / service_s,
             )
         return bound
     live = workloads.live(scenario)
     if live:
         return live_bound(
-            variant,
+            strategy,
             live,
             params,
             users=users,
@@ -87,14 +87,14 @@ def expected_rps(
         if service_s is None or not service_s > 0:
             return math.nan
         parallel = strategies.cpu_parallelism(
-            variant, users=users, processes=processes, cores=cores
+            strategy, users=users, processes=processes, cores=cores
         )
         return min(users, parallel) / service_s
     return math.nan
 
 
 def live_bound(
-    variant: str,
+    strategy: str,
     live: str,
     params: dict[str, int],
     *,
@@ -122,8 +122,8 @@ def live_bound(
       hold one from every user with T = 5 s. The bound counts per window when W is given.
     """
     interval = params["interval_ms"] / 1000.0
-    slots = strategies.wait_concurrency(variant, users=users, threads=threads, processes=processes)
-    if strategies.process_pool(variant):
+    slots = strategies.wait_concurrency(strategy, users=users, threads=threads, processes=processes)
+    if strategies.process_pool(strategy):
         slots = users  # its long-lived endpoints wait on the IOLoop (servers/processpool.py)
     if live == workloads.LIVE_FEED:
         bound = users / interval
@@ -135,14 +135,14 @@ def live_bound(
     else:
         timeout = params["timeout_ms"] / 1000.0
         bound = min(users, slots) * _per_second(min(interval, timeout), window_s)
-        facts = strategies.facts(variant)
+        facts = strategies.facts(strategy)
         if facts is not None and facts.waits == strategies.POOL and users > slots:
             # Polls queued behind busy threads keep their deadline and, once it has passed,
             # are answered 204 as soon as a thread takes them: at most one per user per T.
             bound += (users - slots) * _per_second(timeout, window_s)
     if service_s is not None and service_s > 0:
         parallel = strategies.cpu_parallelism(
-            variant, users=users, processes=processes, cores=cores
+            strategy, users=users, processes=processes, cores=cores
         )
         bound = min(bound, parallel / service_s)
     return bound
@@ -158,13 +158,13 @@ def _per_second(cycle_s: float, window_s: float | None) -> float:
     return math.ceil(window_s / cycle_s - 1e-9) / window_s
 
 
-def cpu_capacity_rps(*, variant: str, processes: int, cores: int, service_s: float) -> float:
+def cpu_capacity_rps(*, strategy: str, processes: int, cores: int, service_s: float) -> float:
     """For a server whose strategy the model does not know (a user's app): what its CPU alone
     would allow, by the utilization law, X <= C / S, with S its measured CPU seconds per
     request and C the cores it may use (its processes_hint, at most the cores it was given).
     A ceiling, not a prediction: waits, locks or the GIL may hold it far below. NaN for a
     built-in strategy (its bound, expected_rps, already includes C / S) and where S was not
     measured."""
-    if strategies.facts(variant) is not None or not service_s > 0:
+    if strategies.facts(strategy) is not None or not service_s > 0:
         return math.nan
     return max(1, min(processes, cores)) / service_s

@@ -69,7 +69,7 @@ def _write_cell(
     path: Path, i: int, cell: CellSpec, per_cell: int, rng: np.random.Generator
 ) -> None:
     bound = expected_rps(
-        variant=cell.variant,
+        strategy=cell.strategy,
         scenario=cell.scenario,
         params=cell.params,
         users=cell.users,

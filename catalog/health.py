@@ -49,6 +49,9 @@ class Health:
     http_client: str
     background: Background | None = None  # None on the backend
     live: LiveCounts | None = None
+    # What the process runs (an [[environments]] cell checks it is its environment's).
+    python: str = ""  # platform.python_version()
+    tornado: str = ""  # tornado.version
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -68,6 +71,8 @@ class Health:
                 http_client=str(data["http_client"]),
                 background=_section(Background, data.get("background")),
                 live=_section(LiveCounts, data.get("live")),
+                python=str(data.get("python") or ""),
+                tornado=str(data.get("tornado") or ""),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a /health body: {exc!r}") from None

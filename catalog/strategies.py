@@ -141,15 +141,10 @@ VARIANTS: dict[str, VariantFacts] = {
 VARIANT_NAMES = tuple(VARIANTS)
 
 
-def base_name(name: str) -> str:
-    """A strategy's name without its options ("multiprocess+reuseport" → "multiprocess")."""
-    return name.split("+", 1)[0]
-
-
 def facts(name: str) -> VariantFacts | None:
-    """The facts of a built-in strategy (options after a '+' do not change them), or None for
-    a target or a user's own app."""
-    return VARIANTS.get(base_name(name))
+    """The facts of a built-in strategy by its name (the summary's `strategy` column, never
+    a variant with its options), or None for a target or a user's own app."""
+    return VARIANTS.get(name)
 
 
 def forks(name: str) -> bool:

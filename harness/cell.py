@@ -5,23 +5,27 @@ stopped here, and cell.json is written whatever happened (README, "Results"; rec
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from catalog.health import Health
 from catalog.limits import DEFAULT_DB_POOL, DEFAULT_UPLOAD, MAX_BODY_SIZE
 from catalog.paths import PROJECT_ROOT
 from catalog.server_config import ServerConfig
 from catalog.strategies import BACKEND, VARIANTS
 from catalog.workloads import WORKLOADS
 from harness import connections, outcome
+from harness.environments import Built
 from harness.interrupts import signals_deferred
 from harness.processes import backlog, locust, logs, postgres, procs
 from harness.processes.locust_cmd import Distribution, LoadSpec
@@ -84,10 +88,21 @@ class CellOptions:
     db_refused: str = ""
     workers: int = 1  # local Locust processes
     distribution: Distribution | None = None  # None: `workers` local ones, no remote
+    # The suite's [[environments]], built (harness/environments.py), by name.
+    environments: Mapping[str, Built] = field(default_factory=dict)
 
     @property
     def dist(self) -> Distribution:
         return self.distribution or Distribution(local_workers=self.workers)
+
+    def interpreter(self, cell: CellSpec) -> Built | None:
+        """The environment a cell's server and app run in; None: the harness's own."""
+        if not cell.environment:
+            return None
+        built = self.environments.get(cell.environment)
+        if built is None:
+            raise CellFailed(f"environment {cell.environment} was not built for this run")
+        return built
 
 
 @dataclass(frozen=True)
@@ -166,11 +181,45 @@ class CellRun:
     children: list[procs.Child] = field(default_factory=list)
     entry: ScenarioEntry = field(init=False)
     app: AppEntry | None = field(init=False)
+    built: Built | None = field(init=False)  # the cell's [[environments]] entry, built
     command: tuple[str, ...] = ()  # an app's command line as started, once it has been
 
     def __post_init__(self) -> None:
         self.entry = self.options.suite.entry(self.cell)
         self.app = self.options.suite.app(self.cell.strategy)
+        self.built = self.options.interpreter(self.cell)
+
+    @property
+    def built_python(self) -> Path | None:
+        return self.built.python if self.built is not None else None
+
+    @property
+    def python(self) -> str:
+        """The interpreter of the cell's servers and apps."""
+        return str(self.built.python) if self.built is not None else sys.executable
+
+    @property
+    def server_env(self) -> dict[str, str] | None:
+        """A free-threaded environment's servers run with the GIL off (PYTHON_GIL=0: its
+        extensions that did not declare themselves safe would turn it back on); None: the
+        harness's own environment, inherited."""
+        if self.built is None or not self.built.info.free_threaded:
+            return None
+        return {**os.environ, "PYTHON_GIL": "0"}
+
+    def _check_environment(self, health: dict[str, Any]) -> None:
+        """A built-in server must run its cell's environment: the versions it reports are
+        the ones the environment was built with."""
+        if self.built is None:
+            return
+        found = Health.from_json(json.dumps(health))
+        info = self.built.info
+        wanted = (info.python_version, info.packages.get("tornado", ""))
+        if (found.python, found.tornado) != wanted:
+            raise CellFailed(
+                f"the server ran Python {found.python} with tornado {found.tornado}, not "
+                f"environment {self.cell.environment}'s (Python {wanted[0]}, tornado {wanted[1]})"
+            )
 
     @property
     def layout(self) -> CellLayout:
@@ -191,14 +240,18 @@ class CellRun:
         common: dict[str, Any] = {"log_path": log, "cpus": set(cpus), "contain": True}
         try:
             if app is None:
+                env = self.server_env if name == procs.SERVER else None
                 child, port = procs.start_listening(
                     name,
                     lambda f: [*argv_for_port(0), "--port-file", str(f)],
                     cwd=PROJECT_ROOT,
+                    env=env,
                     **common,
                 )
                 self.children.append(child)
-                procs.wait_ready(f"http://{host}:{port}/health", child)
+                health = procs.wait_ready(f"http://{host}:{port}/health", child)
+                if name == procs.SERVER:
+                    self._check_environment(health)
             else:
                 child, port = self._start_app(app, log, host, common)
         except RuntimeError as exc:
@@ -215,8 +268,11 @@ class CellRun:
         """A user's app is told its port ({port}): a free one, another if it says "in use"."""
 
         def start_at(port: int) -> procs.Child:
-            self.command = tuple(app.argv(port))
-            env, cwd = app.environment(port), Path(app.cwd)
+            self.command = tuple(app.argv(port, self.python))
+            env, cwd = (
+                {**app.environment(port, self.python), **(self.server_env or {})},
+                Path(app.cwd),
+            )
             child = procs.start("server", self.command, env=env, cwd=cwd, **common)
             self.children.append(child)
             return child
@@ -254,7 +310,7 @@ class CellRun:
         )
         server, base = self._start_http(
             "server",
-            lambda port: procs.server_argv(replace(config, port=port)),
+            lambda port: procs.server_argv(replace(config, port=port), python=self.built_python),
             placement.server_cpus,
             host=host,
         )

@@ -92,24 +92,12 @@ def quiet(found: Preflight) -> bool:
 
 def line(found: Preflight) -> str:
     """What the preflight saw, in one line; "not quiet" leads when it was not."""
-    parts = [
-        f"other processes used up to {found.others_pct:.0f}% of a cell core over {LOOK_S:g} s",
-        f"load average {found.load_average:.1f} on {found.cores} cores",
-    ]
-    if found.governors:
-        parts.append(f"governor {'/'.join(found.governors)}")
-    if found.boost is not None:
-        parts.append(f"turbo {'on' if found.boost else 'off'}")
-    parts.append(
-        f"server on cores {_cores(found.server_cpus)}, generator on {_cores(found.loadgen_cpus)}"
+    if quiet(found):
+        return f"preflight: {found.describe()}"
+    return (
+        f"preflight: NOT QUIET, figures may be the machine's: {found.describe()} "
+        "(cells are flagged contended; --wait-quiet S waits)"
     )
-    head = "preflight: " if quiet(found) else "preflight: NOT QUIET, figures may be the machine's: "
-    tail = "" if quiet(found) else " (cells are flagged contended; --wait-quiet S waits)"
-    return head + "; ".join(parts) + tail
-
-
-def _cores(cpus: tuple[int, ...]) -> str:
-    return ",".join(map(str, cpus)) or "?"
 
 
 def wait_quiet(

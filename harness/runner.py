@@ -16,7 +16,7 @@ from typing import Any
 from catalog.locust_env import locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
-from harness import connections, placements, preflight
+from harness import connections, environments, placements, preflight
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
 from harness.hosts import check_target, is_loopback
@@ -32,7 +32,7 @@ from record import calibration
 from record.errors import UserError
 from record.layout import RunLayout
 from record.records import CellRecord, CellSpec, RunOptions, RunRecord
-from record.run_meta import Preflight, Speed
+from record.run_meta import EnvironmentInfo, Preflight, Speed
 from record.verdict import Judge, Verdict
 
 # Asked after each judged cell: why the run must stop now (a threshold with abort_on_fail
@@ -115,10 +115,15 @@ def status_as_verdict(record: CellRecord, cell_dir: Path) -> Verdict:
 
 
 def _open_run(
-    suite: Suite, run_dir: Path, options: CellOptions, resumed: RunRecord | None, look: Preflight
+    suite: Suite,
+    run_dir: Path,
+    options: CellOptions,
+    resumed: RunRecord | None,
+    look: Preflight,
+    infos: tuple[EnvironmentInfo, ...],
 ) -> RunRecord:
-    """run.json at the start of a run (or of a resumed one, with the resume's preflight),
-    status running."""
+    """run.json at the start of a run (or of a resumed one, with the resume's preflight and
+    environments), status running."""
     if resumed is None:
         run = RunRecord(
             run_id=run_dir.name,
@@ -140,10 +145,13 @@ def _open_run(
             # folder), for the report's line and warnings.
             calibration=calibration.latest(run_dir.parent),
             preflight=look,
+            environments=infos,
         )
     else:
         resumed_at = (*resumed.resumed, time.time())
-        run = replace(resumed, status="running", resumed=resumed_at, preflight=look)
+        run = replace(
+            resumed, status="running", resumed=resumed_at, preflight=look, environments=infos
+        )
     run.write(run_dir)
     return run
 
@@ -271,11 +279,18 @@ def run_suite(
     connections.prepare()  # servers and Locust inherit the raised open-file limit
     options = _cell_options(suite, dist, placement, db_url)
     console = Console(stderr=False, quiet=quiet, highlight=False)
+    # Every [[environments]] entry built (or found in the cache) before the first cell: a
+    # package that cannot be had stops the run here, not halfway through.
+    built = environments.build_all(
+        suite.environments, lambda line: console.print(line, markup=False)
+    )
+    options = replace(options, environments=built)
     # The machine before the first cell, said in one line; each cell's own window is checked
     # again (foreign CPU), and the end of the run says how many were contended.
     look = preflight.wait_quiet(options.placement, wait_quiet_s, console.print)
     console.print(preflight.line(look), markup=False)
-    run = _open_run(suite, run_dir, options, resumed, look)
+    infos = tuple(b.info for b in built.values())
+    run = _open_run(suite, run_dir, options, resumed, look, infos)
     cells = _planned(suite, run)
     todo = [c for c in cells if not cell_done(RunLayout(run_dir).cell(c.cell_id).root)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}

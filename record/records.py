@@ -16,8 +16,8 @@ from record import io
 from record.calibration import Calibration
 from record.layout import CellLayout, RunLayout
 from record.loadgen_summary import WorkerRecord
-from record.run_meta import Environment, Preflight, Speed, SuiteSettings
-from record.schema import VARIANT_JOIN, scenario_label
+from record.run_meta import Environment, EnvironmentInfo, Preflight, Speed, SuiteSettings
+from record.schema import ENVIRONMENT_MARK, VARIANT_JOIN, scenario_label
 from record.window import Window
 
 # A cell's status as the harness writes it. "invalid" is not among them: validity is a verdict
@@ -69,6 +69,9 @@ class CellSpec:
     # An upload cell's server reads request bodies "buffered" or "streamed" (catalog/limits.py
     # UPLOAD_MODES), named in its id; None for every other cell.
     upload: str | None = None
+    # Schema 8: the suite's [[environments]] entry whose interpreter and packages ran the
+    # server (named in the id after the loop); "" for the harness's own.
+    environment: str = ""
 
     def __post_init__(self) -> None:
         if self.upload is not None and self.upload not in UPLOAD_MODES:
@@ -104,14 +107,25 @@ class CellSpec:
 
     @property
     def variant(self) -> str:
-        """The strategy with its options, as tables, charts and the cell id name it
-        ("multiprocess+reuseport"; "coroutine" without options)."""
+        """What was measured, as tables, charts and the cell id name it: the strategy with its
+        options and, in a suite of [[environments]], the environment ("multiprocess+reuseport",
+        "coroutine@py312"; "coroutine" alone)."""
+        where = f"{ENVIRONMENT_MARK}{self.environment}" if self.environment else ""
+        return self._bare_variant + where
+
+    @property
+    def _bare_variant(self) -> str:
         return VARIANT_JOIN.join([self.strategy, *self.options])
 
     @property
     def config_id(self) -> str:
         """The cell's configuration: everything but the repeat."""
         return f"{self.variant}-{self.loop}-{self.label}-{self.load}"
+
+    @property
+    def across_environments(self) -> str:
+        """The configuration without its environment: what two environments' cells share."""
+        return f"{self._bare_variant}-{self.loop}-{self.label}-{self.load}"
 
     @property
     def cell_id(self) -> str:
@@ -137,6 +151,7 @@ class CellSpec:
             # Older cell.json has no http_client: those servers used the default.
             http_client=str(data.get("http_client") or DEFAULT_HTTP_CLIENT),
             upload=None if data.get("upload") is None else str(data["upload"]),
+            environment=str(data.get("environment") or ""),
         )
 
 
@@ -434,8 +449,10 @@ class RunRecord:
     # Schema 4: the latest `run_bench.py calibrate` of this machine when the run started
     # (record/calibration.py); no ceiling when there was none.
     calibration: Calibration = field(default_factory=Calibration)
-    # Schema 8: the machine just before the first cell (harness/preflight.py).
+    # Schema 8: the machine just before the first cell (harness/preflight.py), and the
+    # suite's [[environments]] as they ran (none: the harness's own interpreter).
     preflight: Preflight = field(default_factory=Preflight)
+    environments: tuple[EnvironmentInfo, ...] = ()
     settings: SuiteSettings = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -446,6 +463,10 @@ class RunRecord:
     @property
     def placement(self) -> Placement | None:
         return self.options.placement
+
+    def suite_environment(self, name: str) -> EnvironmentInfo | None:
+        """A [[environments]] entry as it ran, by name ("": the harness's own: None)."""
+        return next((e for e in self.environments if e.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -462,6 +483,7 @@ class RunRecord:
             "unmet_targets": list(self.unmet_targets),
             "calibration": self.calibration.to_dict() if self.calibration.has_ceiling else {},
             "preflight": self.preflight.to_dict(),
+            "environments": [e.to_dict() for e in self.environments],
         }
 
     @classmethod
@@ -480,6 +502,9 @@ class RunRecord:
             unmet_targets=tuple(data.get("unmet_targets") or ()),
             calibration=Calibration.from_dict(data.get("calibration") or {}),
             preflight=Preflight.from_dict(data.get("preflight")),
+            environments=tuple(
+                EnvironmentInfo.from_dict(e) for e in data.get("environments") or ()
+            ),
         )
 
     def write(self, run_dir: Path) -> None:

@@ -125,17 +125,18 @@ class Environment:
             "git": {"commit": self.git_commit, "dirty": self.git_dirty},
         }
 
-    def machine_key(self) -> dict[str, str]:
-        """What must match for two runs to be compared: the CPU, the cores, Python and every
+    def hardware_key(self) -> dict[str, str]:
+        """What must match for two runs to be compared at all: the CPU and the cores."""
+        return {"cpu model": self.cpu_model, "cores": str(self.cores)}
+
+    def versions(self) -> dict[str, str]:
+        """What two comparable runs may differ in, said when they do: Python and every
         package's version."""
-        key = {
-            "cpu model": self.cpu_model,
-            "cores": str(self.cores),
-            "python": self.python_version,
-        }
-        for name, version in sorted(self.packages.items()):
-            key[name] = version
-        return key
+        return {"python": self.python_version, **dict(sorted(self.packages.items()))}
+
+    def machine_key(self) -> dict[str, str]:
+        """Both: the machine and what it ran."""
+        return {**self.hardware_key(), **self.versions()}
 
     def fingerprint(self) -> str:
         """What makes two runs the same machine for `history`: its hardware (the rule of
@@ -198,6 +199,23 @@ class Preflight:
     server_cpus: tuple[int, ...] = ()
     loadgen_cpus: tuple[int, ...] = ()
 
+    def describe(self) -> str:
+        """What the look saw, in one line ("" for an older run that took none)."""
+        if math.isnan(self.others_pct):
+            return ""
+        parts = [
+            f"other processes used up to {self.others_pct:.0f}% of a cell core",
+            f"load average {self.load_average:.1f} on {self.cores} cores",
+        ]
+        if self.governors:
+            parts.append(f"governor {'/'.join(self.governors)}")
+        if self.boost is not None:
+            parts.append(f"turbo {'on' if self.boost else 'off'}")
+        server = ",".join(map(str, self.server_cpus)) or "?"
+        generator = ",".join(map(str, self.loadgen_cpus)) or "?"
+        parts.append(f"server on cores {server}, generator on {generator}")
+        return "; ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "at": self.at,
@@ -223,4 +241,55 @@ class Preflight:
             boost=None if boost is None else bool(boost),
             server_cpus=tuple(int(c) for c in data.get("server_cpus") or ()),
             loadgen_cpus=tuple(int(c) for c in data.get("loadgen_cpus") or ()),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentInfo:
+    """One [[environments]] entry as it ran (harness/environments.py): its interpreter and
+    what it had, read from inside it."""
+
+    name: str
+    python: str  # the environment's own interpreter (in its venv)
+    python_version: str
+    implementation: str = "cpython"
+    free_threaded: bool = False  # a build without the GIL (Py_GIL_DISABLED)
+    gil_enabled: bool = True  # whether the GIL was on when asked (PYTHON_GIL=0 turns it off)
+    packages: dict[str, str] = field(default_factory=dict)  # name → version, as installed
+    key: str = ""  # its cache folder's key (harness/environments.py key_of)
+    pins: tuple[str, ...] = ()  # the suite's pins for it
+
+    def describe(self) -> str:
+        """ "Python 3.12.1, tornado 6.5.2, uvloop 0.23.0" (free-threaded said when it is)."""
+        build = " free-threaded" if self.free_threaded else ""
+        gil = ", GIL off" if self.free_threaded and not self.gil_enabled else ""
+        parts = [f"Python {self.python_version}{build}{gil}"]
+        parts += [f"{n} {self.packages[n]}" for n in ("tornado", "uvloop") if n in self.packages]
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "python": self.python,
+            "python_version": self.python_version,
+            "implementation": self.implementation,
+            "free_threaded": self.free_threaded,
+            "gil_enabled": self.gil_enabled,
+            "packages": dict(self.packages),
+            "key": self.key,
+            "pins": list(self.pins),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EnvironmentInfo:
+        return cls(
+            name=str(data["name"]),
+            python=str(data.get("python") or ""),
+            python_version=str(data.get("python_version") or "?"),
+            implementation=str(data.get("implementation") or "cpython"),
+            free_threaded=bool(data.get("free_threaded", False)),
+            gil_enabled=bool(data.get("gil_enabled", True)),
+            packages={str(k): str(v) for k, v in _section(data, "packages").items()},
+            key=str(data.get("key") or ""),
+            pins=tuple(str(p) for p in data.get("pins") or ()),
         )

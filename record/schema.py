@@ -152,6 +152,9 @@ SUMMARY_COLUMNS = (
     "contended",
     "generator_lag_p99_ms",
     "unanswered_pct",
+    # schema 8: the suite's [[environments]] entry that ran the cell's server ("" for the
+    # harness's own)
+    "environment",
 )
 
 
@@ -162,8 +165,10 @@ def request_arrow_schema() -> Any:
     return pa.schema([(c.name, getattr(pa, c.arrow)()) for c in REQUEST_TABLE])
 
 
-# A variant is its strategy and its options joined by this ("multiprocess+reuseport").
+# A variant is its strategy and its options joined by this ("multiprocess+reuseport"), and
+# in a suite of [[environments]] the environment after this ("coroutine@py312").
 VARIANT_JOIN = "+"
+ENVIRONMENT_MARK = "@"
 
 
 def scenario_label(name: str, params: dict[str, int]) -> str:

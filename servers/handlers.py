@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import json
 import os
+import platform
 import re
 from concurrent.futures import Executor
 from dataclasses import dataclass, fields
 from typing import Any
 
+import tornado
 from tornado import httpclient, web
 from tornado.iostream import StreamClosedError
 from tornado.simple_httpclient import HTTPTimeoutError
@@ -215,6 +217,8 @@ class HealthHandler(BenchHandler):
             # keeps its own).
             background=backlog.snapshot() if isinstance(backlog, Backlog) else None,
             live=hub.snapshot() if hub is not None else None,
+            python=platform.python_version(),
+            tornado=tornado.version,
         )
         self.set_header("Content-Type", "application/json")
         self.finish(health.to_json())

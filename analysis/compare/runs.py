@@ -32,17 +32,39 @@ from record.errors import UserError
 from record.records import RunRecord
 
 
-def check_comparable(base: RunRecord, new: RunRecord) -> None:
-    a, b = base.environment.machine_key(), new.environment.machine_key()
-    diffs = [
-        f"{k} {a.get(k)} vs {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+def _differences(a: dict[str, str], b: dict[str, str], joint: str) -> list[str]:
+    return [
+        f"{k} {a.get(k, '-')}{joint}{b.get(k, '-')}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
     ]
+
+
+def check_comparable(base: RunRecord, new: RunRecord) -> None:
+    """Runs from different hardware are refused (their figures say nothing of each other);
+    runs of other versions on the same hardware are compared, and say so (changed_versions)."""
+    a, b = base.environment.hardware_key(), new.environment.hardware_key()
+    diffs = _differences(a, b, " vs ")
     if diffs:
         raise UserError(
-            "runs come from different machines or versions ("
+            "runs come from different machines ("
             + "; ".join(diffs[:3])
             + "); use --force to compare anyway"
         )
+
+
+def changed_versions(base: RunRecord, new: RunRecord) -> list[str]:
+    """What the servers ran that differs between the runs: the harness's Python and packages,
+    and each [[environments]] entry both runs have by name ("tornado 6.5.2 → 6.6.1")."""
+    out = _differences(base.environment.versions(), new.environment.versions(), " → ")
+    for mine in base.environments:
+        theirs = new.suite_environment(mine.name)
+        if theirs is None:
+            continue
+        a = {"python": mine.python_version, **mine.packages}
+        b = {"python": theirs.python_version, **theirs.packages}
+        out += [f"{mine.name}: {d}" for d in _differences(a, b, " → ")]
+    return out
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,7 @@ class Comparison:
     speed_missing: tuple[str, ...] = ()  # "base", "new": runs without loop timings
     cell_speed: int = 0  # CPU-bound configurations corrected by readings next to their cells
     common: Common = NO_COMMON  # CPU-bound cells' req/s movement the correction left
+    versions: tuple[str, ...] = ()  # what the servers ran that changed (changed_versions)
 
     def regressions(self, pct: float) -> list[str]:
         """Configurations whose req/s dropped significantly, by more than pct %, for a reason
@@ -69,7 +92,7 @@ class Comparison:
         r = self.rows
         worse = r[
             (r["rps_direction"] == "slower")
-            & r["rps_cause"].isin(["code", "settings"])
+            & r["rps_cause"].isin(["code", "settings", "versions"])
             & (r["rps_change"] < -pct / 100)
         ]
         return list(worse["config"])
@@ -79,6 +102,7 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
     base, new = load_run(base_dir), load_run(new_dir)
     if not force:
         check_comparable(base.run, new.run)
+    versions = changed_versions(base.run, new.run)
     result = compare_tables(
         aggregate.build_summary(base.cells, base.cell_requests, base.run_id),
         aggregate.build_summary(new.cells, new.cell_requests, new.run_id),
@@ -86,6 +110,8 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
         new.run.speed.readings,
         {cid: r.speed.readings for cid, r in base.records.items() if r.speed.readings},
         {cid: r.speed.readings for cid, r in new.records.items() if r.speed.readings},
+        # What the servers ran changed: a significant change is the versions', never the code's.
+        cause="versions" if versions else "code",
     )
     if result.rows.empty:
         raise UserError(f"{base_dir} and {new_dir} have no cell in common")
@@ -105,6 +131,7 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
         speed_missing=missing,
         cell_speed=result.cell_speed,
         common=result.common,
+        versions=tuple(versions),
     )
 
 
@@ -164,6 +191,10 @@ def common_lines(c: Comparison) -> list[str]:
 
 def header_lines(c: Comparison) -> list[str]:
     lines = [f"base: {c.base}", f"new:  {c.new}", machine_line(c), *common_lines(c)]
+    if c.versions:
+        lines.append(
+            "versions changed (a change is theirs, not the code's): " + "; ".join(c.versions)
+        )
     if c.machine.source == "speed" and c.drift_cells:
         lines.append(
             f"  cross-check: CPU-bound cells' req/s moved {math.expm1(c.drift):+.0%} together "

@@ -397,11 +397,14 @@ def compare_tables(
     new_speed: Sequence[float],
     base_cells: Mapping[str, Sequence[float]] | None = None,
     new_cells: Mapping[str, Sequence[float]] | None = None,
+    cause: str = "code",
 ) -> Result:
     """Compare two summaries (aggregate.build_summary frames; only cell_id, config_id,
     scenario_name, valid, threads, processes and the METRICS columns are read) configuration
     by configuration, given each run's loop timings (RunRecord.speed.readings) and, where the
-    runs have them, the readings next to each cell (cell id → CellRecord.speed.readings)."""
+    runs have them, the readings next to each cell (cell id → CellRecord.speed.readings).
+    `cause`: what a significant change is put down to ("code"; "versions" when what the
+    servers ran differs; "settings" anyway where a configuration's threads or processes do)."""
     if base.empty or new.empty:  # a run without cells has nothing to compare
         empty = pd.DataFrame({"config": pd.Series(dtype=str)})
         return Result(empty, NO_MACHINE, math.nan, 0, {}, len(base), len(new))
@@ -425,7 +428,7 @@ def compare_tables(
     )
     shift = Shift(ratio, var, df, own)
     settings_b, settings_n = rb["settings"].to_numpy(str), rn["settings"].to_numpy(str)
-    cause = np.where(settings_b != settings_n, "settings", "code")
+    why = np.where(settings_b != settings_n, "settings", cause)
     columns: dict[str, object] = {
         "config": common,
         "cpu_bound": cpu,
@@ -440,7 +443,7 @@ def compare_tables(
     noise, moved = {}, {}
     for metric, (b, n) in sides.items():
         part, noise[METRICS[metric][0]], moved[metric] = compare_metric(
-            b.iloc[at_b], n.iloc[at_n], metric, shift, cause
+            b.iloc[at_b], n.iloc[at_n], metric, shift, why
         )
         columns.update(part)
     rows = pd.DataFrame(columns)

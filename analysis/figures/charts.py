@@ -122,7 +122,7 @@ class ChartInputs:
     def shares(self) -> dict[str, float]:
         """Busiest process's share of the server's CPU for every measured forking cell."""
         summary = self.summary
-        cells = summary[summary["variant"].map(forks).astype(bool) & (summary["requests"] > 0)]
+        cells = summary[summary["strategy"].map(forks).astype(bool) & (summary["requests"] > 0)]
         return dict(zip(cells["cell_id"], cells["busiest_share"], strict=True))
 
     @cached_property

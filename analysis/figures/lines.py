@@ -291,8 +291,9 @@ def fanout_vs_calls(summary: pd.DataFrame) -> Figure | None:
     fig, axes = kit.figure(figsize=(kit.MIN_WIDTH, 5.2))
     ax = axes[0][0]
     for variant in kit.variants(fan):
-        group = fan[fan["variant"] == variant].groupby("calls")["p50_ms"].mean().sort_index()
-        concurrent = concurrent_fanout(variant)
+        mine = fan[fan["variant"] == variant]
+        group = mine.groupby("calls")["p50_ms"].mean().sort_index()
+        concurrent = concurrent_fanout(str(mine["strategy"].iloc[0]))
         ax.plot(
             group.index,
             group.values,

@@ -96,7 +96,7 @@ def backlog_of(
                 "users": row.users,
                 "p50_ms": row.p50_ms,
                 "rps": row.rps,
-                "one_process": bool(forks(row.variant) or several),
+                "one_process": bool(forks(row.strategy) or several),
                 "completion_rps": completion,
                 "growth_per_s": growth,
                 "growth_se": growth_se,

@@ -63,7 +63,7 @@ def read_throughput(summary: pd.DataFrame, shares: dict[str, float] | None = Non
 def _low_reason(row: Any, shares: dict[str, float]) -> str:
     text = f"{row.variant} on {row.scenario} at {int(row.users)} users ({row.efficiency:.2f}"
     share = shares.get(row.cell_id, math.nan)
-    if forks(row.variant) and share > IMBALANCE_SHARE:
+    if forks(row.strategy) and share > IMBALANCE_SHARE:
         text += (
             f": one process did {share:.0%} of the work, because kept-alive connections stay"
             " with the process that accepted them"
@@ -152,7 +152,7 @@ def read_fanout(summary: pd.DataFrame) -> str:
     pairs = zip(fan["scenario_name"], fan["params"], strict=True)
     fan["calls"] = [workloads.calls(name, params) for name, params in pairs]
     most = fan[fan["calls"] == fan["calls"].max()]
-    together = most["variant"].map(concurrent_fanout).astype(bool)
+    together = most["strategy"].map(concurrent_fanout).astype(bool)
     conc = most[together]["p50_ms"].min()
     seq = most[~together]["p50_ms"].min()
     return (

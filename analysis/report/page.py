@@ -31,7 +31,7 @@ from analysis.readings.openloop import generator_pointers, sustained, sustained_
 from analysis.readings.stability import stability_items
 from analysis.readings.summary import read_ranking
 from analysis.readings.upload import UPLOAD_NOTE, upload_items
-from analysis.report import techempower
+from analysis.report import environments, techempower
 from analysis.report.beside import Beside
 from analysis.report.interactive import page_script
 from analysis.report.load_generator import (
@@ -52,6 +52,7 @@ from analysis.report.tables import (
 from record import io
 from record.layout import RunLayout
 from record.records import Placement, RunRecord
+from record.run_meta import EnvironmentInfo
 from record.thresholds import thresholds_of
 
 # Kept importable from here: callers and tests read these through the report module.
@@ -254,6 +255,8 @@ def _sections(
     if len(opened):
         sections.append(_sustained_section(summary, _slo_ms(run)))
     sections += _techempower_sections(summary, _slo_ms(run), charts)
+    if run.run.environments:
+        sections.append(_environments_section(run, summary))
     if verdicts:
         items = [v.line for v in verdicts]
         sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))
@@ -293,6 +296,19 @@ def _sections(
     environment = pd.DataFrame(_environment(run), columns=["what", "value"])
     sections.append(Section("Environment", table=html_table(environment, left={"what", "value"})))
     return sections
+
+
+def _environments_section(run: RunData, summary: pd.DataFrame) -> Section:
+    rows = environments.table_rows(summary)
+    frame = pd.DataFrame(
+        rows, columns=["configuration", "environment", "req/s [95% CI]", "p99", "repeats"]
+    )
+    return Section(
+        "Environments",
+        note=environments.NOTE,
+        table=html_table(frame, left={"configuration", "environment"}) if rows else None,
+        items=environments.readings(summary, run.run.environments),
+    )
 
 
 def _techempower_sections(
@@ -378,6 +394,12 @@ def _placement_text(placement: Placement | None) -> str:
     return f"shared: every process on CPUs {server}"
 
 
+def _environment_text(info: EnvironmentInfo) -> str:
+    """An [[environments]] entry as it ran: its interpreter and every package's version."""
+    packages = ", ".join(f"{k} {v}" for k, v in sorted(info.packages.items()))
+    return f"{info.describe()} ({info.python}); {packages}"
+
+
 def _environment(run: RunData) -> list[tuple[str, str]]:
     """(what, value) rows of the environment table."""
     env, suite = run.run.environment, run.run.settings
@@ -390,6 +412,8 @@ def _environment(run: RunData) -> list[tuple[str, str]]:
         ("packages", ", ".join(f"{k} {v}" for k, v in env.packages.items())),
         ("git commit", f"{env.git_commit}{' (modified)' if env.git_dirty else ''}"),
         ("placement", _placement_text(run.run.placement)),
+        ("machine before the run", run.run.preflight.describe() or "not looked at"),
+        *((f"environment {e.name}", _environment_text(e)) for e in run.run.environments),
         (
             "suite",
             f"duration {suite.duration_s} s, warm-up {suite.warmup_s} s, "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ERROR_LINE = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|Traceback")
+# A line naming an exception: any class whose name ends in Error or Exception, the bare ones
+# too (`tornado.options.Error: ...`, `Exception: boom`), or a traceback's head.
+ERROR_LINE = re.compile(r"\b(?:[A-Z]\w*)?(?:Error|Exception)\b|Traceback")
 
 
 def read(path: Path) -> str:

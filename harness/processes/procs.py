@@ -299,10 +299,13 @@ def python_argv(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def server_argv(config: ServerConfig, port_file: Path | None = None) -> list[str]:
+def server_argv(
+    config: ServerConfig, port_file: Path | None = None, python: Path | None = None
+) -> list[str]:
     """The command line of a built-in server (catalog/server_config.py: the launcher reads
-    the same options back)."""
-    return python_argv("-m", "servers", *config.argv(port_file))
+    the same options back), run by `python` (an environment's interpreter; default: this
+    one's)."""
+    return [str(python or sys.executable), "-m", "servers", *config.argv(port_file)]
 
 
 def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict[str, str], bytes]:

@@ -21,7 +21,9 @@ from harness.suite.checks import Checker
 
 APP_KEYS = {"name", "command", "health", "env", "cwd", "processes_hint"}
 PORT = "{port}"  # replaced by the free port the harness picked for the cell
-PYTHON = "{python}"  # replaced by the Python running the harness (it has Tornado and Locust)
+# Replaced by the Python of the cell's [[environments]] entry, else the one running the
+# harness (it has Tornado and Locust).
+PYTHON = "{python}"
 # An app's name becomes part of a cell id, hence of a folder name; '+' separates a built-in
 # strategy from its options (CellSpec.variant, record.schema.VARIANT_JOIN), so it is not allowed here.
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -39,12 +41,14 @@ class AppEntry:
     cwd: str = ""  # absolute once parsed (relative paths are the suite file's folder's)
     processes_hint: int = 1  # how many cores the model may assume the app can use
 
-    def argv(self, port: int) -> list[str]:
-        return [_fill(part, port) for part in self.command]
+    def argv(self, port: int, python: str = sys.executable) -> list[str]:
+        """The command line, {port} and {python} (the Python of the cell's environment, or the
+        harness's own) filled in."""
+        return [_fill(part, port, python) for part in self.command]
 
-    def environment(self, port: int) -> dict[str, str]:
+    def environment(self, port: int, python: str = sys.executable) -> dict[str, str]:
         """The harness's environment (PATH, the user's own settings) with the app's on top."""
-        return {**os.environ, **{k: _fill(v, port) for k, v in self.env.items()}}
+        return {**os.environ, **{k: _fill(v, port, python) for k, v in self.env.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AppEntry:
@@ -58,9 +62,9 @@ class AppEntry:
         )
 
 
-def _fill(text: str, port: int) -> str:
+def _fill(text: str, port: int, python: str) -> str:
     # str.replace, not str.format: a command may well contain other braces (JSON, shell).
-    return text.replace(PORT, str(port)).replace(PYTHON, sys.executable)
+    return text.replace(PORT, str(port)).replace(PYTHON, python)
 
 
 def check_path(c: Checker, value: Any, key: str) -> str:

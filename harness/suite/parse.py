@@ -30,6 +30,7 @@ from harness.hosts import check_target
 from harness.placements import PLACEMENTS
 from harness.suite.apps import AppEntry, parse_apps
 from harness.suite.checks import RANGES, Checker, pycurl_problem
+from harness.suite.environments import EnvironmentEntry, parse_environments
 from harness.suite.scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
 from harness.suite.thresholds import parse_thresholds
 from record.errors import UserError
@@ -60,6 +61,7 @@ TOP_KEYS = {
     "apps",
     "thresholds",
     "verify_grace_s",
+    "environments",
 }
 SERVER_KEYS = {
     "threads",
@@ -125,6 +127,9 @@ class Suite:
     # Verification is retried for this long before the cell fails (0: once); for an app whose
     # health path answers before it can serve (its processes still opening their pools).
     verify_grace_s: float = 0.0
+    # The interpreters and packages the servers and apps run in (harness/suite/environments.py);
+    # none: the harness's own.
+    environments: tuple[EnvironmentEntry, ...] = ()
 
     @property
     def adaptive(self) -> bool:
@@ -160,6 +165,9 @@ class Suite:
         data["scenarios"] = tuple(ScenarioEntry.from_dict(x) for x in data["scenarios"])
         data["apps"] = tuple(AppEntry.from_dict(a) for a in data.get("apps", ()))
         data["thresholds"] = tuple(Threshold.from_dict(t) for t in data.get("thresholds", ()))
+        data["environments"] = tuple(
+            EnvironmentEntry.from_dict(e) for e in data.get("environments", ())
+        )
         return cls(**data)
 
     def cells(self) -> list[CellSpec]:
@@ -186,6 +194,7 @@ class Suite:
                 reuse_port=reuse,
                 http_client=client,
                 upload=upload,
+                environment=environment,
             )
             for scenario in self.scenarios
             for variant in subjects.of(scenario)
@@ -198,6 +207,9 @@ class Suite:
             for loop in subjects.loops_of(scenario, variant)
             for users, rate in [(u, None) for u in scenario.users]
             + [(self.max_in_flight, r) for r in scenario.rates]
+            # Innermost: each environment right after the other, so a machine that drifts
+            # during the run moves all of them alike.
+            for environment in [e.name for e in self.environments] or [""]
         ]
 
     def _processes(self, variant: str) -> int:
@@ -406,7 +418,18 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
         verify_grace_s=float(
             c.number(data.get("verify_grace_s", 0), "verify_grace_s", "verify_grace_s", False)
         ),
+        environments=_parse_environments(c, data, subjects),
     )
+
+
+def _parse_environments(
+    c: Checker, data: dict[str, Any], subjects: SubjectSet
+) -> tuple[EnvironmentEntry, ...]:
+    if "environments" not in data:
+        return ()
+    if subjects.target is not None:
+        raise c.fail("environments", "a target runs in its own environment: give one or the other")
+    return parse_environments(c, data["environments"])
 
 
 def resolve_suite_path(name_or_path: str) -> Path:
@@ -457,6 +480,4 @@ def with_overrides(
     lo, hi = RANGES["duration_s"]
     if not lo <= duration_s <= hi:
         raise UserError(f"--duration: {duration_s:g} is out of range; allowed {lo:g}..{hi:g}")
-    data = suite.to_dict()
-    data["duration_s"] = float(duration_s)
-    return Suite.from_dict(data)
+    return replace(suite, duration_s=float(duration_s))

@@ -35,7 +35,7 @@ def test_expected_rps(
     variant: str, scenario: str, params: dict, users: int, expected: float
 ) -> None:
     got = model.expected_rps(
-        variant=variant,
+        strategy=variant,
         scenario=scenario,
         params=params,
         users=users,
@@ -51,11 +51,11 @@ def test_expected_rps(
 
 def test_cpu_bound_uses_service_time_and_processes() -> None:
     kw = {"scenario": "cpu", "params": {"n": 1}, "threads": 8, "processes": 2, "service_s": 0.01}
-    assert model.expected_rps(variant="sync", users=4, cores=2, **kw) == pytest.approx(100)
-    assert model.expected_rps(variant="threadpool", users=4, cores=2, **kw) == pytest.approx(100)
-    assert model.expected_rps(variant="multiprocess", users=4, cores=2, **kw) == pytest.approx(200)
-    assert model.expected_rps(variant="multiprocess", users=4, cores=1, **kw) == pytest.approx(100)
-    assert model.expected_rps(variant="multiprocess", users=1, cores=2, **kw) == pytest.approx(100)
+    assert model.expected_rps(strategy="sync", users=4, cores=2, **kw) == pytest.approx(100)
+    assert model.expected_rps(strategy="threadpool", users=4, cores=2, **kw) == pytest.approx(100)
+    assert model.expected_rps(strategy="multiprocess", users=4, cores=2, **kw) == pytest.approx(200)
+    assert model.expected_rps(strategy="multiprocess", users=4, cores=1, **kw) == pytest.approx(100)
+    assert model.expected_rps(strategy="multiprocess", users=1, cores=2, **kw) == pytest.approx(100)
 
 
 def _summary(tmp_path, cells_and_requests, **kw):  # type: ignore[no-untyped-def]
@@ -218,7 +218,7 @@ def test_wait_bound_is_capped_when_the_cpu_saturates(tmp_path) -> None:  # type:
     assert s.loc[light.cell_id, "expected_rps"] == pytest.approx(200.0)
     assert s.loc[heavy.cell_id, "expected_rps"] == pytest.approx(500.0)
     assert model.expected_rps(
-        variant="coroutine",
+        strategy="coroutine",
         scenario="sleep",
         params={"ms": 50},
         users=100,
@@ -236,6 +236,7 @@ def test_reading_explains_a_lopsided_multiprocess_cell() -> None:
         {
             "cell_id": ["mp", "co"],
             "variant": ["multiprocess", "coroutine"],
+            "strategy": ["multiprocess", "coroutine"],
             "scenario": ["sleep-ms50"] * 2,
             "loop": ["asyncio"] * 2,
             "users": [10, 10],
@@ -261,7 +262,7 @@ def test_every_variant_and_scenario_is_covered_by_the_model() -> None:
         for name, spec in WORKLOADS.items():
             params = {k: p.default for k, p in spec.params.items()}
             bound = model.expected_rps(
-                variant=variant,
+                strategy=variant,
                 scenario=name,
                 params=params,
                 users=10,
@@ -279,26 +280,26 @@ def test_long_lived_bounds() -> None:
     feed = {"connections": 1000, "spawn_rate": 1000, "interval_ms": 2000, "bytes": 64}
     poll = {"connections": 1000, "spawn_rate": 1000, "interval_ms": 2000, "timeout_ms": 5000}
     common = {"users": 1000, "threads": 8, "processes": 2, "cores": 2}
-    assert model.expected_rps(variant="sync", scenario="ws-feed", params=feed, **common) == 500
-    assert model.expected_rps(variant="sync", scenario="poll", params=poll, **common) == 0.5
-    pool = model.expected_rps(variant="threadpool", scenario="poll", params=poll, **common)
+    assert model.expected_rps(strategy="sync", scenario="ws-feed", params=feed, **common) == 500
+    assert model.expected_rps(strategy="sync", scenario="poll", params=poll, **common) == 0.5
+    pool = model.expected_rps(strategy="threadpool", scenario="poll", params=poll, **common)
     assert pool == pytest.approx(8 / 2 + 992 / 5)
-    assert model.expected_rps(variant="coroutine", scenario="poll", params=poll, **common) == 500
+    assert model.expected_rps(strategy="coroutine", scenario="poll", params=poll, **common) == 500
     # Over a 4 s window the pool's expired polls (5 s apart per user, in bursts: the users
     # connected together) can all fall inside it: one each, 992 / 4 s; events stay 2 per 4 s.
     windowed = model.expected_rps(
-        variant="threadpool", scenario="poll", params=poll, window_s=4.0, **common
+        strategy="threadpool", scenario="poll", params=poll, window_s=4.0, **common
     )
     assert windowed == pytest.approx(8 * 2 / 4 + 992 / 4)
     assert (
-        model.expected_rps(variant="coroutine", scenario="poll", params=poll, window_s=4, **common)
+        model.expected_rps(strategy="coroutine", scenario="poll", params=poll, window_s=4, **common)
         == 500
     )
     long_window = model.expected_rps(
-        variant="threadpool", scenario="poll", params=poll, window_s=500.0, **common
+        strategy="threadpool", scenario="poll", params=poll, window_s=500.0, **common
     )
     assert long_window == pytest.approx(8 / 2 + 992 / 5)
     capped = model.expected_rps(
-        variant="coroutine", scenario="ws-feed", params=feed, service_s=0.004, **common
+        strategy="coroutine", scenario="ws-feed", params=feed, service_s=0.004, **common
     )
     assert capped == pytest.approx(250)  # one process: 1 / S

@@ -486,3 +486,18 @@ def test_a_waiting_cell_that_moved_with_the_readings_next_to_it_is_inconclusive(
     }
     rows = compare_tables(base, halved, speed, speed, steady, bit_slower).rows.set_index("config")
     assert rows.loc[pool, "rps_verdict"] == "slower (settings)"
+
+
+def test_other_versions_are_named_and_a_change_is_theirs_never_the_codes(tmp_path: Path) -> None:
+    """Runs on the same hardware with another Tornado: compared (no --force), the versions
+    named at the top, and a significant drop put down to them, not to the code."""
+    write_repeats(tmp_path / "base", [100, 104, 97], [50, 52, 49], SPEED)
+    write_repeats(tmp_path / "new", [70, 73, 68], [71, 74, 70], SPEED)
+    meta = json.loads((tmp_path / "new" / "run.json").read_text())
+    meta["environment"]["packages"]["tornado"] = "6.5.0"
+    (tmp_path / "new" / "run.json").write_text(json.dumps(meta))
+    result = compare.compare_runs(tmp_path / "base", tmp_path / "new")
+    assert result.versions == ("tornado 6.6.1 → 6.5.0",)
+    assert list(result.rows["rps_verdict"]) == ["slower (versions)"]
+    text = compare.format_comparison(result)
+    assert "versions changed (a change is theirs, not the code's): tornado 6.6.1 → 6.5.0" in text

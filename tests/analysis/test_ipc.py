@@ -18,6 +18,7 @@ POOL = next(name for name, v in VARIANTS.items() if v.process_pool)
 def cell(variant: str, users: int, processes: int, rps: float, cpu_pct: float) -> dict:
     return {
         "variant": variant,
+        "strategy": variant,
         "loop": "asyncio",
         "scenario": "cpu-n1",
         "scenario_name": "cpu",

@@ -228,10 +228,10 @@ def test_a_locustfile_with_a_syntax_error_is_refused_in_one_line(tmp_path: Path)
 
 def test_cpu_capacity_is_the_utilization_law_for_apps_only() -> None:
     # 2 ms of CPU per request on at most min(processes_hint, cores) cores.
-    assert cpu_capacity_rps(variant="mine", processes=1, cores=4, service_s=0.002) == 500
-    assert cpu_capacity_rps(variant="mine", processes=4, cores=2, service_s=0.002) == 1000
-    assert math.isnan(cpu_capacity_rps(variant="coroutine", processes=1, cores=1, service_s=0.002))
-    assert math.isnan(cpu_capacity_rps(variant="mine", processes=1, cores=1, service_s=math.nan))
+    assert cpu_capacity_rps(strategy="mine", processes=1, cores=4, service_s=0.002) == 500
+    assert cpu_capacity_rps(strategy="mine", processes=4, cores=2, service_s=0.002) == 1000
+    assert math.isnan(cpu_capacity_rps(strategy="coroutine", processes=1, cores=1, service_s=0.002))
+    assert math.isnan(cpu_capacity_rps(strategy="mine", processes=1, cores=1, service_s=math.nan))
 
 
 def test_resume_runs_stored_app_commands_only_against_the_users_suite(tmp_path: Path) -> None:
