@@ -43,6 +43,29 @@ def test_serve_runs_one_variant_in_the_foreground() -> None:
             popen.wait()
 
 
+def test_serve_takes_every_launcher_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The options the README and the server's own 503 name (--db-url, --upload,
+    --max-upload-bytes, ...) reach the launcher as `python -m servers` would take them."""
+    from servers import launch
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(launch, "main", lambda argv: seen.append(list(argv)) or 0)
+    args = ["serve", "sync", "--port", "0", "--db-url", "postgresql://me@127.0.0.1/db"]
+    args += ["--upload", "streamed", "--max-upload-bytes", "1000", "--db-pool", "3"]
+    assert run_main(capsys, *args).returncode == 0
+    (argv,) = seen
+    assert argv[argv.index("--db-url") + 1] == "postgresql://me@127.0.0.1/db"
+    assert argv[argv.index("--upload") + 1] == "streamed"
+    assert argv[argv.index("--max-upload-bytes") + 1] == "1000"
+    refused = run_main(capsys, "serve", "coroutine", "--reuse-port")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: serve: --reuse-port is for a forking strategy (multiprocess) only"
+    )
+
+
 def shifted_run(path: Path, rate: float) -> None:
     noisy_run(path, rate=rate, latency_ms=50.0, seconds=8, jitter=3, spread_ms=2.0, seed=7)
 

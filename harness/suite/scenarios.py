@@ -141,6 +141,16 @@ def _parse_scenario(
     else:
         sname, params = _builtin(c, raw, where)
     if not file and WORKLOADS[sname].live:
+        given = raw.get("params", {})
+        if defaults[2] and "connections" not in given:
+            # The suite's users apply to request scenarios; a long-lived one would silently
+            # hold its default connections instead of what the suite seems to ask.
+            raise c.fail(
+                f"{where}.params.connections",
+                f"{sname} holds one connection per user: its load is params.connections "
+                f"({params['connections']} by default), not the suite's users; give "
+                "params = { connections = N }",
+            )
         users, rates = _live_load(c, raw, where, params, workloads.live(sname))
     else:
         # A scenario that gives only rates means open loop: it inherits users only when the

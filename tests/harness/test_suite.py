@@ -480,3 +480,19 @@ def test_a_user_locustfile_may_load_a_target(tmp_path: Path) -> None:
     data, source = own(tmp_path, apps=None, target="http://127.0.0.1:8000")
     (cell,) = parse_suite(data, source).cells()
     assert cell.cell_id == "target-na-load-limit5-u2-r1"
+
+
+def test_users_never_stand_in_silently_for_a_long_lived_scenarios_connections() -> None:
+    """users = [1000] beside ws-feed would have run its default 200 connections: refused by
+    name; with params.connections given, the suite's users go to its request scenarios."""
+    base = {"name": "t", "variants": ["coroutine"], "users": [1000]}
+    feed = {"name": "ws-feed"}
+    text = refused({**base, "scenarios": [feed]}, "t.toml")
+    assert "scenarios[0].params.connections: ws-feed holds one connection per user" in text
+    assert "(200 by default), not the suite's users" in text
+    given = {**feed, "params": {"connections": 300}}
+    suite = parse_suite({**base, "scenarios": [given, {"name": "hello"}]}, "t.toml")
+    assert sorted(c.users for c in suite.cells()) == [300, 1000]
+    bare = {"name": "t", "variants": ["coroutine"], "scenarios": [{**given, "users": [5]}]}
+    table = refused(bare, "t.toml")
+    assert "scenarios[0].users: a long-lived scenario's load is params.connections" in table

@@ -172,3 +172,15 @@ def test_hung_backend_is_a_bounded_504(
     assert elapsed < upstream_timeout_s(0) + DEADLINE_MARGIN_S
     assert body == b"504: backend timed out\n"
     assert_no_traceback_logged(caplog)
+
+
+@pytest.mark.parametrize("path", ["/te/db", "/te/queries?queries=3", "/te/updates", "/te/fortunes"])
+def test_a_techempower_database_type_without_a_database_is_503(
+    server: AppUnderTest, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every strategy says why (no --db-url), never a 500: the arguments are read and the
+    missing database refused before the connections are touched."""
+    status, _, body = server.get(path)
+    assert status == 503, body
+    assert b"no database configured (start the server with --db-url)" in body
+    assert_no_traceback_logged(caplog)
