@@ -30,7 +30,7 @@ from harness.interrupts import signals_deferred
 from harness.processes import backlog, locust, logs, postgres, procs
 from harness.processes.locust_cmd import Distribution, LoadSpec
 from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
-from harness.suite.apps import AppEntry
+from harness.suite.apps import TCP, AppEntry
 from harness.suite.parse import Suite
 from harness.suite.scenarios import ScenarioEntry
 from harness.timing import live_warmup, planned_load_s
@@ -267,7 +267,10 @@ class CellRun:
     ) -> tuple[procs.Child, int]:
         """A user's app is told its port ({port}): a free one, another if it says "in use"."""
 
+        starts: dict[int, int] = {}  # port -> the log's size when the app was started on it
+
         def start_at(port: int) -> procs.Child:
+            starts[port] = log.stat().st_size if log.exists() else 0
             self.command = tuple(app.argv(port, self.python))
             env, cwd = (
                 {**app.environment(port, self.python), **(self.server_env or {})},
@@ -278,7 +281,14 @@ class CellRun:
             return child
 
         def ready(child: procs.Child, port: int) -> None:
-            procs.wait_answering(f"http://{host}:{port}{app.health}", child)
+            how = app.ready
+            if how.log:
+                procs.wait_log_line(log, how.log, child, since=starts[port])
+            if how.health == TCP:
+                procs.wait_accepting(host, port, child)
+            elif how.health:
+                url = f"http://{host}:{port}{how.health}"
+                procs.wait_answering(url, child, method=how.method, statuses=how.statuses)
 
         return procs.start_on_free_port(start_at, ready, procs.log_says_in_use(log), host=host)
 
@@ -363,11 +373,11 @@ class CellRun:
         app = self.app
         if app is None:
             return ""
-        grace = self.options.suite.verify_grace_s
+        grace, ready = self.options.suite.verify_grace_s, app.ready.describe()
         if grace > 0:
-            return f" (still failing {grace:g} s after {app.health} answered: verify_grace_s)"
+            return f" (still failing {grace:g} s after {ready} said ready: verify_grace_s)"
         return (
-            f" ({app.health} answered before these paths could serve; if {app.name} is still "
+            f" ({ready} said ready before these paths could serve; if {app.name} is still "
             "starting then, set verify_grace_s = 5 in the suite to retry for 5 s)"
         )
 

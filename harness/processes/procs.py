@@ -9,9 +9,11 @@ reaped. Nothing here is ever found by name."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -310,8 +312,17 @@ def server_argv(
 
 def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict[str, str], bytes]:
     """GET url; returns (status, headers, body) for any HTTP answer, raises OSError otherwise."""
+    return http_request(url, "GET", timeout)
+
+
+def http_request(
+    url: str, method: str = "GET", timeout: float = HTTP_TIMEOUT_S
+) -> tuple[int, dict[str, str], bytes]:
+    """`method` url without a body; (status, headers, body) for any HTTP answer, raises
+    OSError otherwise."""
+    request = urllib.request.Request(url, method=method)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             return resp.status, dict(resp.headers.items()), resp.read()
     except urllib.error.HTTPError as err:
         body = err.read()
@@ -355,11 +366,81 @@ def running(
         child.stop()
 
 
-def wait_answering(url: str, child: Child | None = None, timeout_s: float | None = None) -> None:
-    """Poll url until it answers 200 with any body (a user's app: its health path may answer
-    plain text or HTML, which wait_ready's JSON would refuse); raise RuntimeError otherwise.
-    The deadline is READY_TIMEOUT_S, read at call time so that a test can patch it."""
-    _poll_200(url, child, READY_TIMEOUT_S if timeout_s is None else timeout_s, parse=False)
+def wait_answering(
+    url: str,
+    child: Child | None = None,
+    timeout_s: float | None = None,
+    *,
+    method: str = "GET",
+    statuses: Sequence[int] = (200,),
+) -> None:
+    """Poll url until it answers `method` with one of `statuses`, any body (a user's app: its
+    health path may answer plain text or HTML, which wait_ready's JSON would refuse); raise
+    RuntimeError otherwise. The deadline is READY_TIMEOUT_S, read at call time so that a test
+    can patch it."""
+
+    def answered() -> None:
+        try:
+            status, _, _ = http_request(url, method, timeout=1.0)
+        except (OSError, http.client.HTTPException) as exc:
+            raise NotYet(type(exc).__name__) from None
+        if status not in statuses:
+            raise NotYet(f"status {status}")
+
+    codes = "/".join(str(s) for s in statuses)
+    what = f"{url} did not answer {method} with {codes}"
+    poll_until(answered, child, READY_TIMEOUT_S if timeout_s is None else timeout_s, what)
+
+
+def wait_accepting(
+    host: str, port: int, child: Child | None = None, timeout_s: float | None = None
+) -> None:
+    """Poll until host:port accepts a TCP connection (closed again at once): readiness for an
+    app that answers no request with a status the harness could wait for."""
+
+    def accepted() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError as exc:
+            raise NotYet(type(exc).__name__) from None
+
+    timeout = READY_TIMEOUT_S if timeout_s is None else timeout_s
+    poll_until(accepted, child, timeout, f"{host}:{port} accepted no connection")
+
+
+def wait_log_line(
+    log_path: Path,
+    pattern: str,
+    child: Child | None = None,
+    timeout_s: float | None = None,
+    *,
+    since: int = 0,
+) -> None:
+    """Poll the child's log from byte `since` (where this start's output begins in a log an
+    earlier attempt wrote to) until a line matches `pattern` (a regex searched in each line):
+    readiness for an app that says when it listens. Each look reads on from where the last
+    ended (a line cut by the read is looked at again whole)."""
+    regex = re.compile(pattern)
+    seen = since
+
+    def said() -> None:
+        nonlocal seen
+        try:
+            with open(log_path, "rb") as f:
+                f.seek(seen)
+                text = f.read()
+        except OSError:
+            raise NotYet("no log yet") from None
+        whole = text[: text.rfind(b"\n") + 1]
+        seen += len(whole)
+        lines = whole.decode("utf-8", "replace").splitlines()
+        if any(regex.search(line) for line in lines):
+            return
+        raise NotYet(f"no line matching /{pattern}/ yet")
+
+    timeout = READY_TIMEOUT_S if timeout_s is None else timeout_s
+    poll_until(said, child, timeout, f"its log had no line matching /{pattern}/")
 
 
 def descendants(pid: int) -> list[Any]:

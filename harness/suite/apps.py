@@ -19,7 +19,17 @@ from typing import Any
 from catalog.strategies import BACKEND, TARGET, VARIANT_NAMES
 from harness.suite.checks import Checker
 
-APP_KEYS = {"name", "command", "health", "env", "cwd", "processes_hint"}
+APP_KEYS = {
+    "name",
+    "command",
+    "health",
+    "health_status",
+    "health_method",
+    "ready_log",
+    "env",
+    "cwd",
+    "processes_hint",
+}
 PORT = "{port}"  # replaced by the free port the harness picked for the cell
 # Replaced by the Python of the cell's [[environments]] entry, else the one running the
 # harness (it has Tornado and Locust).
@@ -30,13 +40,51 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # Names the harness already gives a meaning to: the built-in strategies, a running target and
 # the upstream backend (its log is backend.log in the same cell folder).
 RESERVED = (*VARIANT_NAMES, TARGET, BACKEND)
+# health = "tcp": ready once its port accepts a connection (an app that answers no GET
+# with 200, e.g. a receiver that only takes POST and says 405 to anything else).
+TCP = "tcp"
+# Methods a readiness probe may send: none of them has a body or changes anything.
+HEALTH_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """When a started app is ready for load, every given condition holding in this order:
+    a line of its log matching `log` (a regex; "" for none), then `health` — a path answering
+    `method` with one of `statuses`, "tcp" (its port accepts a connection) or "" (no probe:
+    only allowed beside a log line)."""
+
+    health: str = "/"
+    statuses: tuple[int, ...] = (200,)
+    method: str = "GET"
+    log: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.health and not self.log:
+            raise ValueError("an app's readiness needs a health probe or a ready_log line")
+        if self.health not in ("", TCP) and not self.health.startswith("/"):
+            raise ValueError(f"health {self.health!r} is neither a path nor {TCP!r}")
+        if self.method not in HEALTH_METHODS or not self.statuses:
+            raise ValueError(f"health_method {self.method!r} / statuses {self.statuses!r}")
+        if self.log:
+            re.compile(self.log)
+
+    def describe(self) -> str:
+        """How the run's messages name it: "/health", "tcp", "log /listening/"."""
+        parts = [f"log /{self.log}/"] if self.log else []
+        if self.health == TCP:
+            parts.append("its port accepting")
+        elif self.health:
+            codes = "/".join(str(s) for s in self.statuses)
+            parts.append(self.health if self.statuses == (200,) else f"{self.health} ({codes})")
+        return " then ".join(parts)
 
 
 @dataclass(frozen=True)
 class AppEntry:
     name: str
     command: tuple[str, ...]
-    health: str = "/"
+    ready: Readiness = field(default_factory=Readiness)
     env: dict[str, str] = field(default_factory=dict)
     cwd: str = ""  # absolute once parsed (relative paths are the suite file's folder's)
     processes_hint: int = 1  # how many cores the model may assume the app can use
@@ -55,11 +103,25 @@ class AppEntry:
         return cls(
             name=str(data["name"]),
             command=tuple(data["command"]),
-            health=str(data.get("health", "/")),
+            ready=_ready_from(data),
             env=dict(data.get("env") or {}),
             cwd=str(data.get("cwd", "")),
             processes_hint=int(data.get("processes_hint", 1)),
         )
+
+
+def _ready_from(data: dict[str, Any]) -> Readiness:
+    """An app as run.json holds it; runs written before readiness had keys of its own had only
+    `health` (a path answering 200)."""
+    ready = data.get("ready")
+    if ready is None:
+        return Readiness(health=str(data.get("health", "/")))
+    return Readiness(
+        health=str(ready["health"]),
+        statuses=tuple(int(s) for s in ready["statuses"]),
+        method=str(ready["method"]),
+        log=str(ready["log"]),
+    )
 
 
 def _fill(text: str, port: int, python: str) -> str:
@@ -72,6 +134,49 @@ def check_path(c: Checker, value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.startswith("/") or any(ch.isspace() for ch in value):
         raise c.fail(key, "must be a path starting with '/' and without spaces, e.g. \"/health\"")
     return value
+
+
+def parse_readiness(c: Checker, raw: dict[str, Any], where: str) -> Readiness:
+    """health (a path, "tcp", or absent beside ready_log), health_status, health_method and
+    ready_log, each refused by name when wrong."""
+    log = raw.get("ready_log", "")
+    if not isinstance(log, str):
+        raise c.fail(
+            f"{where}.ready_log",
+            'must be a regex a line of the app\'s log matches, e.g. "Listening on"',
+        )
+    if log:
+        try:
+            re.compile(log)
+        except re.error as exc:
+            raise c.fail(f"{where}.ready_log", f"is not a valid regex: {exc}") from None
+    health = raw.get("health", "" if log and "health" not in raw else "/")
+    if health != TCP and health != "":
+        health = check_path(c, health, f"{where}.health")
+    if health == "" and not log:
+        raise c.fail(f"{where}.health", f'must be a path, "{TCP}", or left out beside ready_log')
+    method = raw.get("health_method", "GET")
+    if method not in HEALTH_METHODS:
+        raise c.fail(
+            f"{where}.health_method", f"{method!r} is not one of: {', '.join(HEALTH_METHODS)}"
+        )
+    statuses = raw.get("health_status", [200])
+    if isinstance(statuses, int) and not isinstance(statuses, bool):
+        statuses = [statuses]
+    if (
+        not isinstance(statuses, list)
+        or not statuses
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses
+        )
+    ):
+        raise c.fail(f"{where}.health_status", "must be a list of HTTP statuses, e.g. [200, 405]")
+    if health in (TCP, "") and ("health_status" in raw or "health_method" in raw):
+        raise c.fail(
+            f"{where}.health_status",
+            "applies to an HTTP health path only" + (f', not health = "{TCP}"' if health else ""),
+        )
+    return Readiness(health=health, statuses=tuple(statuses), method=method, log=log)
 
 
 def _strings(c: Checker, value: Any, key: str) -> tuple[str, ...]:
@@ -131,7 +236,7 @@ def parse_app(c: Checker, raw: Any, where: str, base: Path) -> AppEntry:
     return AppEntry(
         name=name,
         command=command,
-        health=check_path(c, raw.get("health", "/"), f"{where}.health"),
+        ready=parse_readiness(c, raw, where),
         env=env,
         cwd=str(cwd),
         processes_hint=c.number(

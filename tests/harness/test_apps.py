@@ -207,10 +207,110 @@ def test_an_app_that_never_answers_health_fails_at_the_deadline_and_is_stopped(
     (cell,) = suite.cells()
     record = run_cell(cell, tmp_path / "cell", CellOptions(suite, choose("split")))
     assert record.status == "failed"
-    assert "app silent did not start:" in record.reason and "did not answer 200 within 2 s" in (
-        record.reason
+    assert (
+        "app silent did not start:" in record.reason
+        and "did not answer GET with 200 within 2 s" in (record.reason)
     )
     assert record.leftover_pids == () and procs.live(set(record.pids.values())) == set()
+
+
+# A receiver that takes only POST, as an upload endpoint does: any GET is 405, so a health
+# path can never answer 200. It says when it listens, after a pause that a readiness check
+# must wait out (--delay), on the port from its own option name.
+RECEIVER = """
+import argparse, asyncio, time
+import tornado.web
+
+class Receive(tornado.web.RequestHandler):
+    def post(self):
+        self.write(str(len(self.request.body)))
+
+async def main(port, delay):
+    time.sleep(delay)
+    tornado.web.Application([("/", Receive)]).listen(port, address="127.0.0.1")
+    print(f"receiver listening on {port}", flush=True)
+    await asyncio.Event().wait()
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--listen", type=int, required=True)
+parser.add_argument("--delay", type=float, default=0)
+args = parser.parse_args()
+asyncio.run(main(args.listen, args.delay))
+"""
+
+SENDER = """
+from locust import FastHttpUser, constant, task
+
+class Sender(FastHttpUser):
+    wait_time = constant(0.01)
+
+    @task
+    def send(self):
+        self.client.post("/", data=b"x" * 1000, name="post /")
+"""
+
+
+def receiver_suite(tmp: Path, readiness: str, delay: float = 0.0) -> Path:
+    (tmp / "app.py").write_text(RECEIVER)
+    (tmp / "send.py").write_text(SENDER)
+    path = tmp / "suite.toml"
+    path.write_text(
+        'name = "receiver"\nduration_s = 1\nwarmup_s = 0\nusers = [2]\n\n[[apps]]\n'
+        'name = "receiver"\n'
+        f'command = ["{{python}}", "app.py", "--listen", "{{port}}", "--delay", "{delay}"]\n'
+        f'{readiness}\n\n[[scenarios]]\nfile = "send.py"\n'
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "readiness",
+    ['health = "tcp"', "health_status = [405]", 'ready_log = "listening on \\\\d+"'],
+    ids=["tcp", "status-405", "log-line"],
+)
+def test_an_app_that_answers_get_with_405_starts_on_another_readiness(
+    tmp_path: Path, readiness: str
+) -> None:
+    """health = "tcp", a status list and a log line each see the receiver ready after its
+    pause (its first posts are answered, not refused), where the default GET / -> 200 never
+    could."""
+    suite = load_suite(str(receiver_suite(tmp_path, readiness, delay=1.0)))
+    (cell,) = suite.cells()
+    record = run_cell(cell, tmp_path / "cell", CellOptions(suite, choose("split")))
+    assert record.status == "ok", record.reason
+    requests = pd.read_parquet(tmp_path / "cell" / "requests.parquet")
+    assert len(requests) > 5 and requests["ok"].all()
+    assert record.leftover_pids == () and procs.live(set(record.pids.values())) == set()
+
+
+def test_the_default_readiness_names_the_status_the_app_gave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(procs, "READY_TIMEOUT_S", 1.5)
+    suite = load_suite(str(receiver_suite(tmp_path, "")))
+    (cell,) = suite.cells()
+    record = run_cell(cell, tmp_path / "cell", CellOptions(suite, choose("split")))
+    assert record.status == "failed"
+    assert "did not answer GET with 200 within 2 s (status 405)" in record.reason
+    assert procs.live(set(record.pids.values())) == set()
+
+
+def test_an_app_that_raises_a_bare_exception_has_it_in_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import sys\nprint('starting on', sys.argv[1], flush=True)\nraise Exception('boom')\n"
+    )
+    (tmp_path / "send.py").write_text(SENDER)
+    path = tmp_path / "suite.toml"
+    path.write_text(
+        'name = "boom"\nduration_s = 1\nusers = [1]\n[[apps]]\nname = "boom"\n'
+        'command = ["{python}", "app.py", "{port}"]\n[[scenarios]]\nfile = "send.py"\n'
+    )
+    suite = load_suite(str(path))
+    (cell,) = suite.cells()
+    record = run_cell(cell, tmp_path / "cell", CellOptions(suite, choose("split")))
+    assert record.status == "failed"
+    assert record.reason.startswith("app boom did not start: server exited with code 1")
+    assert record.reason.endswith("Exception: boom"), record.reason
 
 
 def test_a_locustfile_with_a_syntax_error_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -370,6 +372,13 @@ def refused(data: dict, source: str) -> str:
         ({"comand": ["x"]}, "apps[0].comand: unknown key; allowed: command, cwd, env, health"),
         ({"processes_hint": 0}, "apps[0].processes_hint: 0 is out of range; allowed 1..64"),
         ({"health": "up"}, "apps[0].health: must be a path starting with '/'"),
+        ({"health": ""}, 'apps[0].health: must be a path, "tcp", or left out beside ready_log'),
+        ({"health_method": "POST"}, "apps[0].health_method: 'POST' is not one of: GET, HEAD"),
+        ({"health_status": []}, "apps[0].health_status: must be a list of HTTP statuses"),
+        ({"health_status": [200, 99]}, "apps[0].health_status: must be a list of HTTP statuses"),
+        ({"health": "tcp", "health_status": [405]}, "applies to an HTTP health path only"),
+        ({"ready_log": "listening ("}, "apps[0].ready_log: is not a valid regex: "),
+        ({"ready_log": 5}, "apps[0].ready_log: must be a regex a line of the app's log matches"),
         ({"env": {"PORT": 8000}}, "apps[0].env: must be a table of strings"),
         ({"cwd": "nowhere"}, "apps[0].cwd: "),
     ],
@@ -377,6 +386,31 @@ def refused(data: dict, source: str) -> str:
 def test_app_mistakes_are_refused(tmp_path: Path, app: dict, message: str) -> None:
     data, source = own(tmp_path, apps=[{**APP, **app}])
     assert message in refused(data, source)
+
+
+def test_an_apps_readiness_is_what_its_table_says(tmp_path: Path) -> None:
+    """The keys land in one Readiness (kept in run.json and read back), a ready_log alone
+    waits on the log only, and a run.json from before readiness had keys reads as GET ->
+    200 on its health path."""
+    from harness.suite.apps import AppEntry, Readiness
+
+    cases = [
+        ({}, Readiness()),
+        ({"health": "tcp"}, Readiness(health="tcp")),
+        ({"health_status": 405}, Readiness(statuses=(405,))),
+        ({"health": "/up", "health_method": "HEAD"}, Readiness(health="/up", method="HEAD")),
+        ({"ready_log": "Listening"}, Readiness(health="", log="Listening")),
+        ({"ready_log": "L", "health": "tcp"}, Readiness(health="tcp", log="L")),
+    ]
+    bare = {k: v for k, v in APP.items() if k != "health"}
+    for keys, expected in cases:
+        data, source = own(tmp_path, apps=[{**bare, **keys}])
+        app = parse_suite(data, source).apps[0]
+        assert app.ready == expected, keys
+        assert AppEntry.from_dict(json.loads(json.dumps(asdict(app)))) == app
+    old = {**asdict(app), "health": "/ping"}
+    del old["ready"]
+    assert AppEntry.from_dict(old).ready == Readiness(health="/ping")
 
 
 def test_an_app_needs_its_port_in_command_or_env(tmp_path: Path) -> None:
