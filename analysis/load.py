@@ -53,11 +53,20 @@ class RunData:
 
     def cell_requests(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One cell's window requests, read now from its requests.parquet (empty for a cell
-        that never loaded); only `columns` when given."""
+        that never loaded); only `columns` when given; its headline records only (all of them
+        unless its scenario names some)."""
         record = self.records.get(cell_id)
         if record is None:
             return empty_requests(columns)
         return cell_requests(record, self.cell_dir(cell_id), columns)
+
+    def every_request(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """cell_requests, every record whatever the headline (the per-endpoint table), with
+        endpoint and request_type as categoricals."""
+        record = self.records.get(cell_id)
+        if record is None:
+            return empty_requests(columns)
+        return cell_requests(record, self.cell_dir(cell_id), columns, every=True, categories=True)
 
     def iter_requests(
         self, columns: Sequence[str] | None = None
@@ -72,8 +81,14 @@ class RunData:
         return cell_slots(self.cell_dir(cell_id)) if cell_id in self.records else None
 
     def outside(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Warm-up and tail requests of one cell (only charts of a run over time use them)."""
-        return read_requests(CellLayout(self.cell_dir(cell_id)).outside, columns)
+        """Warm-up and tail requests of one cell (only charts of a run over time use them),
+        its headline records only, as inside the window."""
+        record = self.records.get(cell_id)
+        headline = record.settings.headline if record is not None else ()
+        rows = read_requests(
+            CellLayout(self.cell_dir(cell_id)).outside, _with_keys(columns, headline)
+        )
+        return _headline_only(rows, headline, columns)
 
     def backlog(self, cell_id: str) -> pd.DataFrame:
         """An enqueue cell's backlog.csv (read_backlog); empty for a cell without one."""
@@ -90,10 +105,14 @@ def empty_requests(columns: Sequence[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns or REQUEST_COLUMNS})
 
 
-def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def read_requests(
+    path: Path, columns: Sequence[str] | None = None, *, categories: bool = False
+) -> pd.DataFrame:
     """Request rows of one file (requests.parquet or outside.parquet), only `columns` when
     given; a column an older run lacks (intended_start before schema 3, ttfb_ms before 4)
-    is NaN, request_type (before 7) null. Every read of request rows goes through here."""
+    is NaN, request_type (before 7) null. `categories`: endpoint and request_type as pandas
+    categoricals, encoded by Arrow without a Python string per row (grouping a cell's rows by
+    endpoint). Every read of request rows goes through here."""
     if not path.exists():
         return empty_requests(columns)
     with pq.ParquetFile(path) as parquet:
@@ -104,6 +123,11 @@ def read_requests(path: Path, columns: Sequence[str] | None = None) -> pd.DataFr
         if col not in table.column_names and (columns is None or col in columns):
             kind = pa.string() if col == "request_type" else pa.float64()
             table = table.append_column(col, pa.nulls(table.num_rows, kind))
+    if categories:
+        for col in ("endpoint", "request_type"):
+            if col in table.column_names:
+                i = table.column_names.index(col)
+                table = table.set_column(i, col, table[col].dictionary_encode())
     return table.to_pandas()
 
 
@@ -188,13 +212,50 @@ def cell_row(record: CellRecord, calibration: Calibration | None = None) -> dict
     }
 
 
-def cell_requests(
-    record: CellRecord, cell_dir: Path, columns: Sequence[str] | None = None
+def headline_rows(frame: pd.DataFrame, headline: Sequence[str]) -> pd.Series:
+    """Which rows are the cell's headline records (CellSettings.headline: an endpoint's name,
+    or "TYPE name"); every row when it names none. `frame` has endpoint and request_type."""
+    if not headline:
+        return pd.Series(True, index=frame.index)
+    names = frame["endpoint"].astype(str)
+    typed = frame["request_type"].fillna("").astype(str) + " " + names
+    wanted = list(headline)
+    return names.isin(wanted) | typed.isin(wanted)
+
+
+def _headline_only(
+    frame: pd.DataFrame, headline: Sequence[str], columns: Sequence[str] | None
 ) -> pd.DataFrame:
-    """The window rows of one measured cell (empty for a cell that never loaded)."""
+    if not headline:
+        return frame
+    kept = frame[headline_rows(frame, headline)]
+    return kept if columns is None else kept[list(columns)]
+
+
+def _with_keys(columns: Sequence[str] | None, headline: Sequence[str]) -> list[str] | None:
+    """The columns to read: those asked for, and the two a headline is chosen by."""
+    if columns is None or not headline:
+        return None if columns is None else list(columns)
+    return list(dict.fromkeys([*columns, "endpoint", "request_type"]))
+
+
+def cell_requests(
+    record: CellRecord,
+    cell_dir: Path,
+    columns: Sequence[str] | None = None,
+    *,
+    every: bool = False,
+    categories: bool = False,
+) -> pd.DataFrame:
+    """The window rows of one measured cell (empty for a cell that never loaded): its
+    headline records only, unless `every` (the per-endpoint table, the connection figures);
+    `categories` as read_requests."""
     if record.status == "failed" or record.window is None:
         return empty_requests(columns)
-    return read_requests(CellLayout(cell_dir).requests, columns)
+    headline = () if every else record.settings.headline
+    path = CellLayout(cell_dir).requests
+    rows = read_requests(path, _with_keys(columns, headline), categories=categories)
+    return _headline_only(rows, headline, columns)
 
 
 def cell_slots(cell_dir: Path) -> pd.DataFrame | None:

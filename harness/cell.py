@@ -581,7 +581,9 @@ def _record(
         reason=reason,
         command=run.command,
         locustfile=run.entry.file,
-        settings=CellSettings(suite.duration_s, suite.warmup_s, suite.max_error_rate),
+        settings=CellSettings(
+            suite.duration_s, suite.warmup_s, suite.max_error_rate, headline=run.entry.headline
+        ),
         placement=options.placement,
         cores=len(options.placement.server_cpus),
         workers=options.workers,

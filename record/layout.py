@@ -1,6 +1,6 @@
 """Every path in a results folder, said once (the names are record/schema.py's):
 
-    <results>/<run-id>/          RunLayout: run.json, summary.csv, report.html, charts/
+    <results>/<run-id>/          RunLayout: run.json, summary.csv, endpoints.csv, report.html, charts/
         cells/<cell-id>/         CellLayout: cell.json, requests.parquet, loadgen.json, logs, ...
 
 A reader or writer asks a layout for a path instead of joining names itself, so the tree's
@@ -18,6 +18,7 @@ from record.schema import (
     CHARTS_DIR,
     CONNECTIONS_CSV,
     CONNECTIONS_FILE,
+    ENDPOINTS_FILE,
     GO_FILE,
     HLOG_FILE,
     LOADGEN_FILE,
@@ -44,6 +45,10 @@ class RunLayout:
     @property
     def summary_csv(self) -> Path:
         return self.root / SUMMARY_FILE
+
+    @property
+    def endpoints_csv(self) -> Path:
+        return self.root / ENDPOINTS_FILE
 
     @property
     def report_html(self) -> Path:

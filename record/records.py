@@ -188,6 +188,11 @@ class CellSettings:
     duration_s: float
     warmup_s: float
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    # The records that are the cell's figures (req/s, latency, ranking, CPU per request): each
+    # entry an endpoint's name, or "TYPE name" (its request type and name, e.g. "WS deliver");
+    # () for every record. A user's file that mixes posts, long-poll waits and deliveries
+    # names the one its question is about; the others stay in endpoints.csv.
+    headline: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -332,6 +337,7 @@ class CellRecord:
                 duration_s=_float(suite.get("duration_s")),
                 warmup_s=_float(suite.get("warmup_s", 0.0)),
                 max_error_rate=float(suite.get("max_error_rate", DEFAULT_MAX_ERROR_RATE)),
+                headline=tuple(str(h) for h in suite.get("headline") or ()),
             ),
             placement=Placement.from_dict(data.get("placement")),
             cores=int(data.get("cores", 1)),

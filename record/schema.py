@@ -177,10 +177,11 @@ def scenario_label(name: str, params: dict[str, int]) -> str:
 
 
 # The names of a results folder (record/layout.py makes the paths; docs/architecture.md and
-# the README's "Results layout"): the run's record, summary and report at the top, one folder
+# the README's "Results layout"): the run's record, summary, endpoints and report at the top, one folder
 # per cell under cells/.
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.csv"
+ENDPOINTS_FILE = "endpoints.csv"  # one row per endpoint of each cell (analysis/endpoints.py)
 REPORT_FILE = "report.html"
 CHARTS_DIR = "charts"
 CELLS_DIR = "cells"

@@ -19,6 +19,7 @@ import pandas as pd
 import tornado.template
 
 from analysis import aggregate, hlog, thresholds
+from analysis.endpoints import endpoint_table, unmatched_headlines
 from analysis.figures import interactive
 from analysis.figures.charts import CHARTS, Chart, ChartInputs, start_charts
 from analysis.figures.interactive import InteractiveChart
@@ -31,6 +32,7 @@ from analysis.readings.openloop import generator_pointers, sustained, sustained_
 from analysis.readings.stability import stability_items
 from analysis.readings.summary import read_ranking
 from analysis.readings.upload import UPLOAD_NOTE, upload_items
+from analysis.report import endpoints as endpoint_section
 from analysis.report import environments, techempower
 from analysis.report.beside import Beside
 from analysis.report.interactive import page_script
@@ -167,12 +169,44 @@ def _anchored(sections: list[Section]) -> list[Section]:
     return out
 
 
+def _beside_summary(run: RunData) -> None:
+    """What reads every cell's rows beside the summary: the hlogs, and endpoints.csv (every
+    record of each cell, grouped by endpoint)."""
+    hlog.write_run_hlogs(run)
+    table = endpoint_table(run)
+    path = RunLayout(run.path).endpoints_csv
+    io.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def _endpoints_section(run: RunData) -> Section | None:
+    """The cells of several endpoints, or with a headline, from the endpoints.csv the report
+    wrote beside its summary; None when no cell has any."""
+    path = RunLayout(run.path).endpoints_csv
+    if not path.exists():
+        return None
+    # Only an empty field is missing: an endpoint may well be named "NA" or "null".
+    labels = dict.fromkeys(("cell_id", "variant", "scenario", "request_type", "endpoint"), str)
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=labels)
+    table["request_type"] = table["request_type"].fillna("")
+    headlined = {cid for cid, record in run.records.items() if record.settings.headline}
+    rows = endpoint_section.shown(table, headlined)
+    items = unmatched_headlines(run, table)
+    if rows.empty and not items:
+        return None
+    return Section(
+        "Endpoints",
+        note=endpoint_section.NOTE,
+        table=endpoint_section.endpoints_table(rows) if len(rows) else None,
+        items=items,
+    )
+
+
 def build_report(run_dir: str | Path) -> ReportResult:
     run = load_run(run_dir)
     # Three lines of work side by side: the hlogs in a process of their own (they read every
     # cell's rows, as the summary does), then the charts in worker processes (the PNGs and
     # SVGs) while this one builds the interactive charts' data.
-    with Beside(hlog.write_run_hlogs, run) as hlogs:
+    with Beside(_beside_summary, run) as hlogs:
         summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
         csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
         io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
@@ -257,6 +291,9 @@ def _sections(
     sections += _techempower_sections(summary, _slo_ms(run), charts)
     if run.run.environments:
         sections.append(_environments_section(run, summary))
+    by_endpoint = _endpoints_section(run)
+    if by_endpoint is not None:
+        sections.append(by_endpoint)
     if verdicts:
         items = [v.line for v in verdicts]
         sections.append(Section("Thresholds", note=thresholds.NOTE, items=items))

@@ -22,7 +22,17 @@ from harness.suite.checks import Checker
 from harness.suite.userfile import check_locustfile, check_params, check_verify
 from record.schema import scenario_label
 
-SCENARIO_KEYS = {"name", "file", "params", "users", "rates", "variants", "loops", "verify"}
+SCENARIO_KEYS = {
+    "name",
+    "file",
+    "params",
+    "users",
+    "rates",
+    "variants",
+    "loops",
+    "verify",
+    "headline",
+}
 NA_LOOP = "na"  # the loop of a cell whose server chooses its own (a target, an app)
 
 
@@ -38,6 +48,9 @@ class ScenarioEntry:
     rates: tuple[float, ...] = ()  # open-loop offered req/s, beside or instead of users
     file: str = ""  # the user's Locust file (absolute path); "" for a built-in scenario
     verify: tuple[str, ...] = ()  # a user file's paths that must answer 2xx before the load
+    # The records that are each cell's figures (record.records.CellSettings.headline); ()
+    # for all of them.
+    headline: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -58,6 +71,7 @@ class ScenarioEntry:
             tuple(s.get("rates", ())),
             str(s.get("file", "")),
             tuple(s.get("verify", ())),
+            tuple(s.get("headline", ())),
         )
 
 
@@ -165,7 +179,8 @@ def _parse_scenario(
     allowed = (*subjects.variants, *subjects.apps)
     variants = c.names(raw["variants"], f"{where}.variants", allowed) if "variants" in raw else ()
     loops = c.names(raw["loops"], f"{where}.loops", LOOPS) if "loops" in raw else ()
-    entry = ScenarioEntry(sname, params, users, variants, loops, rates, file, verify)
+    headline = _headline(c, raw["headline"], f"{where}.headline") if "headline" in raw else ()
+    entry = ScenarioEntry(sname, params, users, variants, loops, rates, file, verify, headline)
     apps = [s for s in subjects.of(entry) if s in subjects.apps]
     if not file and WORKLOADS[sname].needs_backend and apps:
         raise c.fail(
@@ -174,6 +189,23 @@ def _parse_scenario(
             "list the built-in variants it runs on in variants = [...]",
         )
     return entry
+
+
+def _headline(c: Checker, value: Any, key: str) -> tuple[str, ...]:
+    """Endpoint names, or "TYPE name", each once."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v.strip() == v and v for v in value)
+    ):
+        raise c.fail(
+            key,
+            "must be a non-empty list of endpoint names as your Locust file names them, or "
+            '"TYPE name", e.g. ["/updates", "POST /messages"]',
+        )
+    if len(set(value)) != len(value):
+        raise c.fail(key, "names an endpoint twice")
+    return tuple(value)
 
 
 def _live_load(

@@ -48,11 +48,11 @@ def test_report_reads_one_cell_at_a_time(run_dir: Path, monkeypatch: pytest.Monk
     others_held: list[int] = []
     rows: list[int] = []
 
-    def counted(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def counted(path: Path, columns: Sequence[str] | None = None, **how: bool) -> pd.DataFrame:
         gc.collect()
         held = {p.parent for p, ref in alive if ref() is not None} - {path.parent}
         others_held.append(len(held))
-        frame = read(path, columns)
+        frame = read(path, columns, **how)
         alive.append((path, weakref.ref(frame)))
         rows.append(len(frame))
         return frame
