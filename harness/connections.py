@@ -20,6 +20,7 @@ from harness.processes.health import HealthPoller
 from record import io
 from record.connections import ConnectionFigures
 from record.layout import CellLayout
+from record.loadgen_summary import read_summary
 from record.records import CellSpec
 from record.window import Window
 
@@ -154,6 +155,12 @@ def figures(
         server_before = idle["server"] / MB
     if math.isnan(locust_before) and "locust" in idle:
         locust_before = idle["locust"] / MB
+    # The Locust side's own readings, when it gave them, are taken after its imports (the
+    # sampler's first look is before them): loadgen/cpu.py.
+    summary = read_summary(cell_dir)
+    if summary is not None and summary.rss_held_bytes is not None:
+        locust_before = sum(w.rss_load_start_bytes or 0.0 for w in summary.workers) / MB
+        locust_held = sum(w.rss_window_bytes or 0.0 for w in summary.workers) / MB
     return ConnectionFigures(
         target=cell.params["connections"],
         held_start=start,

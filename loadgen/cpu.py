@@ -1,6 +1,12 @@
 """A Locust process's own CPU over the measured window, read from the kernel's counters at the
-window's start and end (psutil, which Locust already loads). Every worker measures itself, so
-the figure exists for workers on other machines too."""
+window's start and end (psutil, which Locust already loads), and its resident memory when the
+load starts (imported, before the first user) and at the window's start and end. Every
+worker measures itself, so the figures exist for workers on other machines too.
+
+The memory readings give the load side's cost per long-lived connection (harness/connections.py):
+the harness's sampler sees a Locust process from its start, before its imports (about 80 MB
+here), so its "before the first connection" was the interpreter before Locust, and the
+difference charged every connection with Locust's imports (21 KB a connection at 5,000)."""
 
 from __future__ import annotations
 
@@ -43,6 +49,8 @@ class CpuWatch:
         self._proc = psutil.Process()
         self._first: tuple[float, float] | None = None
         self._last: tuple[float, float] | None = None
+        self.rss_load_start = math.nan  # bytes, when the load started
+        self._rss_window: list[float] = []  # bytes, at the window's start and end
 
     def _read(self) -> tuple[float, float]:
         times = self._proc.cpu_times()
@@ -51,15 +59,30 @@ class CpuWatch:
     def start(self, begin_in_s: float, length_s: float) -> None:
         """Read at the window's start and end, `begin_in_s` and `begin_in_s + length_s` from now."""
         self._first = self._last = None
+        self.rss_load_start = self._rss()
+        self._rss_window = []
 
         def first() -> None:
             self._first = self._read()
+            self._rss_window.append(self._rss())
 
         def last() -> None:
             self._last = self._read()
+            self._rss_window.append(self._rss())
 
         gevent.spawn_later(max(0.0, begin_in_s), first)
         gevent.spawn_later(max(0.0, begin_in_s + length_s), last)
+
+    def _rss(self) -> float:
+        try:
+            return float(self._proc.memory_info().rss)
+        except psutil.Error:
+            return math.nan
+
+    def rss_in_window(self) -> float:
+        """Resident bytes over the window: the mean of its start and end readings (the start's
+        alone when cut short); NaN if the window never began."""
+        return sum(self._rss_window) / len(self._rss_window) if self._rss_window else math.nan
 
     def pct(self) -> float:
         """Mean CPU % over the window (to now when it was cut short); NaN if it never began."""

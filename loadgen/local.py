@@ -61,7 +61,14 @@ def worker_entry(
         records=recorder.recorded,
         locust_requests=locust_requests,
         lag=lag,
+        rss_load_start_bytes=known(cpu.rss_load_start),
+        rss_window_bytes=known(cpu.rss_in_window()),
     )
+
+
+def known(value: float) -> float | None:
+    """A figure for a record: None (JSON's null) where it is NaN."""
+    return None if math.isnan(value) else value
 
 
 def summary(

@@ -22,6 +22,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from catalog.fdlimit import raise_nofile
 from catalog.lifeline import die_with_parent
 from loadgen import local
+from loadgen import stats as lean_stats
 from loadgen.cpu import place_self
 from loadgen.master import Master
 from loadgen.options import add_bench_options
@@ -56,6 +57,8 @@ def _install(environment: Environment, **_: Any) -> None:
     raise_nofile()  # each user of a long-lived scenario holds a socket
     if opts is not None:
         place_self(opts.bench_cpus)  # imported: onto the generator's cores
+    if not isinstance(runner, MasterRunner):  # a process that sends requests
+        lean_stats.install(environment)
     if isinstance(runner, WorkerRunner):
         if opts.processes:
             # A worker forked by its master (--processes) dies with it, even when the master

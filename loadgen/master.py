@@ -203,6 +203,8 @@ class Master:
             locust_requests=done.locust_requests if done else None,
             client_id=client,
             lag=done.lag() if done else NOT_PROBED,
+            rss_load_start_bytes=done.known("rss_load_start_bytes") if done else None,
+            rss_window_bytes=done.known("rss_window_bytes") if done else None,
         )
 
     def watch(self) -> None:

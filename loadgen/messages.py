@@ -113,10 +113,15 @@ class Done:
     lag_max_ms: float = math.nan
     cpu_busiest_pct: float = math.nan
     cpu_busiest_100ms_pct: float = math.nan
+    # Resident bytes when the load started and over the window (loadgen/cpu.py).
+    rss_load_start_bytes: float = math.nan
+    rss_window_bytes: float = math.nan
 
     def __post_init__(self) -> None:
         if self.locust_requests < 0 or self.records < 0:
             raise BadMessage("negative counts")
+        if self.rss_load_start_bytes < 0 or self.rss_window_bytes < 0:
+            raise BadMessage("negative memory")
         try:
             self.lag()
         except ValueError as exc:
@@ -162,4 +167,6 @@ class Done:
             lag_max_ms=number("lag_max_ms"),
             cpu_busiest_pct=number("cpu_busiest_pct"),
             cpu_busiest_100ms_pct=number("cpu_busiest_100ms_pct"),
+            rss_load_start_bytes=number("rss_load_start_bytes"),
+            rss_window_bytes=number("rss_window_bytes"),
         )

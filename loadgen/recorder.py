@@ -14,20 +14,28 @@ from collections.abc import Callable
 from typing import Any
 
 from loadgen.pacing import INTENDED, OpenLoop
-from record.stream import encode_batch, new_columns
+from record.stream import WIRE, encode_batch, new_columns
 
 # A batch leaves after this long or this many rows, whichever comes first.
 FLUSH_S = 1.0
 FLUSH_ROWS = 20_000
+# How often (in rows) the row count is compared with FLUSH_ROWS: FLUSH_ROWS is a multiple.
+FLUSH_CHECK = 1_000
 TTFB = "ttfb_ms"  # the request context key a scenario sets when it measures the first byte
 
 Sink = Callable[[dict[str, Any]], None]
+# The order on_request appends a row's values in: every wire column, once.
+APPEND_ORDER: tuple[str, ...] = (
+    *("start", "latency_ms", "endpoint", "status", "bytes", "ok", "intended_start", "ttfb_ms"),
+)
+if sorted(APPEND_ORDER) != sorted(WIRE):
+    raise ImportError(f"the recorder appends {APPEND_ORDER}, the wire has {tuple(WIRE)}")
 
 
 class Recorder:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self.columns = new_columns()
+        self._new_columns()
         # (request type, name) → the index a row carries; a name sent two ways has two.
         self.endpoints: dict[tuple[str, str], int] = {}
         self.t0: float | None = None
@@ -35,9 +43,15 @@ class Recorder:
         self.closed = False
         self.loop: OpenLoop | None = None  # open loop: told which slots got their answer
 
+    def _new_columns(self) -> None:
+        """Empty columns, and each one's append bound once: the hot path then makes no
+        dictionary look-up per value (about a microsecond a request at 5,000 a second)."""
+        self.columns = cols = new_columns()
+        self._appends = tuple(cols[name].append for name in APPEND_ORDER)
+
     def on_test_start(self, **_: Any) -> None:
         self.t0 = time.time()
-        self.columns = new_columns()
+        self._new_columns()
         self.recorded = 0
         self.closed = False
 
@@ -55,27 +69,31 @@ class Recorder:
     ) -> None:
         if self.closed:
             return
-        cols, context = self.columns, context or {}
         status = getattr(response, "status_code", 0) or 0
         start = start_time if start_time is not None else time.time() - response_time / 1000
-        key = (str(request_type or ""), name)
+        key = (request_type if type(request_type) is str else str(request_type or ""), name)
         index = self.endpoints.get(key)
         if index is None:
             index = self.endpoints.setdefault(key, len(self.endpoints))
-        cols["start"].append(start)
-        cols["latency_ms"].append(float(response_time))
-        cols["endpoint"].append(index)
-        cols["status"].append(int(status))
-        cols["bytes"].append(int(response_length or 0))
-        cols["ok"].append(exception is None)
-        # The slot an open-loop schedule gave this request (loadgen/pacing.py).
-        slot = context.get(INTENDED, math.nan)
-        cols["intended_start"].append(slot)
-        if self.loop is not None:
-            self.loop.answered(slot)
-        cols["ttfb_ms"].append(float(context.get(TTFB, math.nan)))
+        a_start, a_latency, a_endpoint, a_status, a_bytes, a_ok, a_slot, a_ttfb = self._appends
+        a_start(start)
+        a_latency(float(response_time))
+        a_endpoint(index)
+        a_status(int(status))
+        a_bytes(int(response_length or 0))
+        a_ok(exception is None)
+        if context:
+            # The slot an open-loop schedule gave this request (loadgen/pacing.py).
+            slot = context.get(INTENDED, math.nan)
+            a_slot(slot)
+            if self.loop is not None:
+                self.loop.answered(slot)
+            a_ttfb(float(context.get(TTFB, math.nan)))
+        else:
+            a_slot(math.nan)
+            a_ttfb(math.nan)
         self.recorded += 1
-        if len(cols["start"]) >= FLUSH_ROWS:
+        if self.recorded % FLUSH_CHECK == 0 and len(self.columns["start"]) >= FLUSH_ROWS:
             self.flush()
 
     def unanswered(self, rows: list[tuple[float, float]]) -> None:
@@ -98,7 +116,7 @@ class Recorder:
             return
         keys = sorted(self.endpoints, key=self.endpoints.__getitem__)
         batch = encode_batch(self.columns, [n for _, n in keys], [t for t, _ in keys])
-        self.columns = new_columns()
+        self._new_columns()
         self.sink({**batch, **extra})
 
     def close(self, stopped_at: float) -> None:

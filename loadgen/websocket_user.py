@@ -6,52 +6,28 @@ Records, through Locust's request event (request_type "WS"): the handshake as
 ``<path>:connect`` (its time to the 101), and every message under the endpoint's path. A
 handshake that fails is a failed connect record; the user tries again a second later.
 
-A subscriber (`subscribe`, the feed) reads its socket's bytes itself and stamps them as they
-arrive; cutting them into frames and recording each message waits until the event loop is
-idle (loadgen/later.py), so one subscriber's bookkeeping never delays another's stamp."""
+Kept for users' own Locust files (websocket-client is what they know). The built-in WebSocket
+scenarios use the project's client instead (loadgen/wsclient.py): it holds a connection
+without a greenlet, and reads a message as a header and a slice."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import itertools
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
 import websocket
-from locust import User, events
+from locust import User
 
 from catalog.fdlimit import loopback_source
-from loadgen.frames import BINARY, CLOSE, PING, TEXT, FrameError, FrameReader, close_reason
-from loadgen.later import Later
 
 CONNECT_TIMEOUT_S = 30.0
 RETRY_AFTER_S = 1.0
 WS = "WS"
 _CONNECTIONS = itertools.count()  # this process's connections, for their source addresses
-# One read of a subscriber's socket: what websocket-client reads at most (a larger request
-# grows and shrinks a large buffer every read); a 64 KiB message takes a few.
-READ_BYTES = 16_384
-# This process's deferred per-message bookkeeping, all of it recorded before the recorder
-# closes: this listener is added when the scenario file is imported, before the plugin's.
-LATER = Later()
-events.test_stop.add_listener(lambda **_: LATER.run_all())
-# A delivered message: its payload, when its read began (epoch s), when its bytes arrived.
-Deliver = Callable[[bytes, float, float], None]
-
-
-class _Subscription:
-    """One connection's frames and whether its end is already recorded (a close frame, bytes
-    that are no frame), so that the read that then fails records nothing more."""
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self.ws = ws
-        self.reader = FrameReader()
-        self.over = False
 
 
 class WebSocketUser(User):
@@ -139,77 +115,6 @@ class WebSocketUser(User):
         socket dropped so the next task reconnects."""
         self.fire(self.endpoint, (time.perf_counter() - started) * 1000, 0, exc, start_time)
         self.close()
-
-    def subscribe(self, deliver: Deliver) -> None:
-        """Read the open socket until it fails or ends, then close it (the next task opens a
-        new one). Each read is stamped the moment it returns; cutting its bytes into frames,
-        `deliver` for each message they complete (stamped with that read), answering a ping
-        and recording a close wait in LATER. One task for the socket's life: no trip through
-        Locust's scheduler per message."""
-        ws = self.ws
-        assert ws is not None and ws.sock is not None
-        sub = _Subscription(ws)
-        while True:
-            waited_from, started = time.time(), time.perf_counter()
-            try:
-                data = ws.sock.recv(READ_BYTES)
-            except OSError as exc:  # reset, or recv_timeout_s without a byte
-                error: Exception = exc
-            else:
-                received = time.time()
-                if data:
-                    LATER.add(
-                        functools.partial(self._take, sub, data, waited_from, received, deliver)
-                    )
-                    continue
-                error = websocket.WebSocketConnectionClosedException(
-                    "the server closed the connection"
-                )
-            elapsed = (time.perf_counter() - started) * 1000
-            LATER.add(functools.partial(self._ended, sub, error, elapsed, waited_from))
-            self.close()
-            return
-
-    def _take(
-        self, sub: _Subscription, data: bytes, waited_from: float, received: float, deliver: Deliver
-    ) -> None:
-        if sub.over:
-            return
-        error: FrameError | None = None
-        try:
-            messages = sub.reader.feed(data)
-        except FrameError as exc:  # what came before the bad bytes still counts
-            messages, error = exc.messages, exc
-        for opcode, payload in messages:
-            if opcode in (TEXT, BINARY):
-                deliver(payload, waited_from, received)
-            elif opcode == PING:
-                # A pong that cannot leave: the read that follows fails and says so.
-                with contextlib.suppress(OSError, websocket.WebSocketException):
-                    sub.ws.pong(payload)
-            elif opcode == CLOSE:
-                closed = websocket.WebSocketConnectionClosedException(close_reason(payload))
-                self._end(sub, closed, (received - waited_from) * 1000, waited_from)
-                return
-        if error is not None:
-            self._end(sub, error, (received - waited_from) * 1000, waited_from)
-
-    def _end(
-        self, sub: _Subscription, exc: Exception, elapsed_ms: float, start_time: float
-    ) -> None:
-        """The connection's end as one failed record; its socket shut so the read returns."""
-        sub.over = True
-        self.fire(self.endpoint, elapsed_ms, 0, exc, start_time)
-        if sub.ws.sock is not None:
-            with contextlib.suppress(OSError):
-                sub.ws.sock.shutdown(socket.SHUT_RDWR)
-
-    def _ended(
-        self, sub: _Subscription, exc: Exception, elapsed_ms: float, start_time: float
-    ) -> None:
-        if not sub.over:
-            sub.over = True
-            self.fire(self.endpoint, elapsed_ms, 0, exc, start_time)
 
     def close(self) -> None:
         ws, self.ws = self.ws, None

@@ -149,6 +149,8 @@ class Worker:
             lag_max_ms=lag.max_ms,
             cpu_busiest_pct=lag.cpu_busiest_pct,
             cpu_busiest_100ms_pct=lag.cpu_busiest_100ms_pct,
+            rss_load_start_bytes=self.cpu.rss_load_start,
+            rss_window_bytes=self.cpu.rss_in_window(),
         )
         self.runner.send_message(messages.DONE, done.to_wire())
 

@@ -125,11 +125,16 @@ class WorkerRecord:
     locust_requests: int | None = None
     client_id: str = ""  # Locust's id of a worker under a master; "" for a single process
     lag: HubLag = NOT_PROBED
+    # Its resident memory in bytes when the load started (imported, no user yet) and over
+    # the window (the mean of its start and end): a long-lived cell's cost per connection on
+    # the load side (harness/connections.py). None where not reported (older records).
+    rss_load_start_bytes: float | None = None
+    rss_window_bytes: float | None = None
 
     def __post_init__(self) -> None:
         if self.worker < 0:
             raise ValueError(f"worker index {self.worker} is negative")
-        for name in ("records", "locust_requests"):
+        for name in ("records", "locust_requests", "rss_load_start_bytes", "rss_window_bytes"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"worker {self.worker}: {name} {value} is negative")
@@ -151,6 +156,8 @@ class WorkerRecord:
             "records": self.records,
             "locust_requests": self.locust_requests,
             "lag": self.lag.to_dict(),
+            "rss_load_start_bytes": self.rss_load_start_bytes,
+            "rss_window_bytes": self.rss_window_bytes,
         }
         if self.client_id:
             out["client_id"] = self.client_id
@@ -170,6 +177,8 @@ class WorkerRecord:
             locust_requests=_opt_int(data.get("locust_requests")),
             client_id=str(data.get("client_id") or ""),
             lag=HubLag.from_dict(data.get("lag")),
+            rss_load_start_bytes=_opt_float(data.get("rss_load_start_bytes")),
+            rss_window_bytes=_opt_float(data.get("rss_window_bytes")),
         )
 
 
@@ -210,6 +219,18 @@ class LoadgenSummary:
         workers, or the single process); NaN where none was probed."""
         known = [w.lag.p99_ms for w in self.workers if not math.isnan(w.lag.p99_ms)]
         return max(known, default=math.nan)
+
+    @property
+    def rss_held_bytes(self) -> float | None:
+        """What the load-generating processes together held in memory over the window beyond
+        what they held when the load started (bytes); None unless every one said both."""
+        held = 0.0
+        for w in self.workers:
+            before, during = w.rss_load_start_bytes, w.rss_window_bytes
+            if before is None or during is None or math.isnan(before) or math.isnan(during):
+                return None
+            held += during - before
+        return held if self.workers else None
 
     @property
     def load_s(self) -> float:

@@ -1,12 +1,13 @@
 """GET /cpu?n=--n: pure-Python CPU work; the body must carry the right result."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from catalog.payloads import cpu_work
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class CpuUser(FastHttpUser):
+class CpuUser(LeanHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:

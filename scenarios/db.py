@@ -2,9 +2,10 @@
 each in its own scenario file (db_sleep.py, db_rows.py, db_write.py), which Locust loads
 alone; this file holds what they share and is never handed to Locust itself."""
 
-from locust import FastHttpUser, constant, events, task
+from locust import constant, events, task
 
 from loadgen.checks import add_option, expect
+from loadgen.http_user import LeanHttpUser
 
 
 @events.init_command_line_parser.add_listener
@@ -14,7 +15,7 @@ def _options(parser) -> None:
     add_option(parser, "--pool", type=int, default=10, help="db: the server's pool size")
 
 
-class DbUser(FastHttpUser):
+class DbUser(LeanHttpUser):
     abstract = True
     wait_time = constant(0)
     query = ""

@@ -1,12 +1,13 @@
 """GET /enqueue?ms=--ms (or ?n=--n when --n is above 0): respond now, work later. The answer
 must say the job was accepted; a 503 (the server's backlog is full) is a failure."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class EnqueueUser(FastHttpUser):
+class EnqueueUser(LeanHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:

@@ -2,12 +2,13 @@
 
 import json
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class FanoutUser(FastHttpUser):
+class FanoutUser(LeanHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:

@@ -1,11 +1,12 @@
 """GET /hello as fast as possible: framework overhead."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class HelloUser(FastHttpUser):
+class HelloUser(LeanHttpUser):
     wait_time = constant(0)
 
     @task

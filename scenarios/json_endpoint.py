@@ -1,11 +1,12 @@
 """GET /json as fast as possible: serialization."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class JsonUser(FastHttpUser):
+class JsonUser(LeanHttpUser):
     wait_time = constant(0)
 
     @task

@@ -1,12 +1,13 @@
 """A weighted mix: hello 4, json 3, sleep?ms=--ms 2, cpu?n=--n 1."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from catalog.payloads import cpu_work
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class MixedUser(FastHttpUser):
+class MixedUser(LeanHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:

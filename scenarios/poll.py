@@ -1,16 +1,18 @@
 """GET /poll?timeout_ms=--timeout_ms&interval_ms=--interval_ms: each user long-polls again as
 soon as its answer comes; a record's latency is the wait to the answer. A 200 must carry the
-event; a 204 (no event before the timeout) is an answer too."""
+event; a 204 (no event before the timeout) is an answer too. The polls are held by the hub,
+not by a greenlet each (loadgen/held_user.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from locust import FastHttpUser, constant, events, task
+from locust import events
 
 from catalog import live
 from loadgen.checks import add_option
+from loadgen.held_user import LongPollUser
 
 
 @events.init_command_line_parser.add_listener
@@ -19,29 +21,26 @@ def add_poll_options(parser: Any) -> None:
     add_option(parser, "--interval_ms", type=int, default=live.DEFAULT_INTERVAL_MS)
 
 
-class PollUser(FastHttpUser):
-    wait_time = constant(0)
-    # Longer than the longest poll the server holds (timeout_ms is at most 60 s).
-    network_timeout = live.TIMEOUT_MS_MAX / 1000 + 30
+class PollAnswerError(ValueError):
+    """A poll's answer that is neither a 204 nor a 200 carrying an event."""
 
-    def on_start(self) -> None:
+
+class PollUser(LongPollUser):
+    endpoint = "/poll"
+    # Longer than the longest poll the server holds (timeout_ms is at most 60 s).
+    timeout_s = live.TIMEOUT_MS_MAX / 1000 + 30
+
+    def configure(self) -> None:
         opts = self.environment.parsed_options
         self.path = f"/poll?timeout_ms={opts.timeout_ms}&interval_ms={opts.interval_ms}"
 
-    @task
-    def poll(self) -> None:
-        with self.client.get(self.path, name="/poll", catch_response=True) as resp:
-            if resp.status_code == 204:
-                resp.success()
-            elif resp.status_code != 200:
-                resp.failure(f"status {resp.status_code}")
-            else:
-                try:
-                    event = json.loads(resp.content or b"")
-                    ok = isinstance(event["seq"], int)
-                except (ValueError, KeyError, TypeError):
-                    ok = False
-                if ok:
-                    resp.success()
-                else:
-                    resp.failure("no event in the answer")
+    def judge(self, status: int, body: bytes) -> Exception | None:
+        if status == 204:
+            return None
+        if status != 200:
+            return PollAnswerError(f"status {status}")
+        try:
+            ok = isinstance(json.loads(body)["seq"], int)
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        return None if ok else PollAnswerError("no event in the answer")

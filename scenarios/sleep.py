@@ -1,11 +1,12 @@
 """GET /sleep?ms=--ms: simulated I/O wait."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class SleepUser(FastHttpUser):
+class SleepUser(LeanHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:

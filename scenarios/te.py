@@ -4,9 +4,10 @@ this file holds what they share and is never handed to Locust itself. Each answe
 cheaply here (status, and the part of the body only a right answer has); the full checks of
 TechEmpower's verifier run once before the load (harness/verify_te.py)."""
 
-from locust import FastHttpUser, constant, events, task
+from locust import constant, events, task
 
 from loadgen.checks import add_option
+from loadgen.http_user import LeanHttpUser
 from scenarios import db  # noqa: F401  (declares --pool, the server's pool size)
 
 
@@ -17,7 +18,7 @@ def _options(parser) -> None:
     )
 
 
-class TeUser(FastHttpUser):
+class TeUser(LeanHttpUser):
     abstract = True
     wait_time = constant(0)
     kind = ""

@@ -1,11 +1,12 @@
 """GET /upstream?ms=--ms: one real call to the backend per request."""
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from loadgen.checks import expect
+from loadgen.http_user import LeanHttpUser
 
 
-class UpstreamUser(FastHttpUser):
+class UpstreamUser(LeanHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:

@@ -53,10 +53,13 @@ ABOVE = {
 
 # room → for a project room it may import only parts of: the modules it may take from it
 # (docs/architecture.md's table): the servers' launcher for `serve`, the Locust files' checks
-# and WebSocket user.
+# and the Users they are built on (websocket-client's, the lean HTTP user, the held WebSocket
+# and long-poll users); never the recorder or the roles.
 ONLY = {
     "commands": {"servers": {"launch"}},
-    "scenarios": {"loadgen": {"checks", "websocket_user"}},
+    "scenarios": {
+        "loadgen": {"checks", "websocket_user", "http_user", "held_user", "wsclient", "http_client"}
+    },
 }
 
 

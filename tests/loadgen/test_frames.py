@@ -1,6 +1,7 @@
 """Server frames cut from raw reads (loadgen/frames.py): whole messages whatever the reads'
-boundaries, every length encoding, fragments joined, control frames between them, masked
-frames unmasked, and bytes no server may send refused. websocket-client's own frame builder
+boundaries, every length encoding, fragments joined, control frames between them, and bytes no
+server may send refused: a masked frame (RFC 6455, 5.1), a frame or message over the reader's
+limit (before its payload is buffered), reserved bits and opcodes. websocket-client's own frame builder
 makes the frames, so both sides agree on RFC 6455 by construction."""
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from loadgen.frames import (
     TEXT,
     FrameError,
     FrameReader,
+    client_frame,
     close_reason,
+    mask,
 )
 
 
@@ -69,9 +72,44 @@ def test_fragments_are_joined_and_control_frames_come_between() -> None:
     ]
 
 
-def test_a_masked_frame_is_unmasked() -> None:
+def test_a_masked_frame_from_the_server_is_refused() -> None:
     payload = b"masked by a peer that should not have"
-    assert FrameReader().feed(frame(payload, mask=True)) == [(TEXT, payload)]
+    with pytest.raises(FrameError, match="masked frame from the server"):
+        FrameReader().feed(frame(payload, mask=True))
+
+
+@pytest.mark.parametrize("length", [100, 126, 70_000])
+def test_a_frame_over_the_limit_is_refused_from_its_header(length: int) -> None:
+    reader = FrameReader(max_frame_bytes=99)
+    whole = frame(b"x" * length, BINARY)
+    with pytest.raises(FrameError, match=f"a frame of {length} bytes \\(at most 99\\)"):
+        reader.feed(whole[:10])  # the header alone says it
+
+
+def test_a_fragmented_message_over_the_limit_is_refused() -> None:
+    reader = FrameReader(max_frame_bytes=99)
+    stream = frame(b"a" * 60, TEXT, fin=False) + frame(b"b" * 60, CONTINUATION)
+    with pytest.raises(FrameError, match="a fragmented message over 99 bytes"):
+        reader.feed(stream)
+
+
+def test_a_whole_small_frame_read_alone_takes_the_short_path() -> None:
+    reader = FrameReader()
+    assert reader.feed(frame(b"hi")) == [(TEXT, b"hi")]
+    assert reader.feed(frame(b"", BINARY)) == [(BINARY, b"")]
+    # then a frame split over reads still joins
+    whole = frame(b"z" * 30)
+    assert reader.feed(whole[:5]) + reader.feed(whole[5:]) == [(TEXT, b"z" * 30)]
+
+
+def test_client_frames_are_masked_and_read_back() -> None:
+    for length in (0, 5, 125, 126, 65_535, 65_536):
+        payload = bytes(range(256)) * (length // 256) + bytes(length % 256)
+        data = client_frame(BINARY, payload, key=b"\x01\x02\x03\x04")
+        head = data[1] & 0x7F
+        at = 2 + {126: 2, 127: 8}.get(head, 0)
+        assert data[1] & 0x80 and data[at : at + 4] == b"\x01\x02\x03\x04"
+        assert mask(b"\x01\x02\x03\x04", data[at + 4 :]) == payload
 
 
 @pytest.mark.parametrize(
