@@ -41,7 +41,7 @@ pytestmark = pytest.mark.reliability
 
 GUARD_EXIT = 97
 RUN_TIMEOUT_S = 120.0
-FSIZE_LIMIT = 200_000  # bytes per file: the report (~250 KB) cannot be written
+FSIZE_LIMIT = 120_000  # bytes per file: the report (~180 KB) cannot be written, a chart (<60 KB) can
 FSIZE_TINY = 6_000  # bytes per file: the cell fits (compressed Parquet), no chart does
 
 # Runs run_bench.py as __main__ with an audit hook that refuses (status 97) any connect or
@@ -277,7 +277,7 @@ def _tiny(work: Path) -> Path:
 
 
 def case_disk_full_report(work: Path) -> Setup:
-    """Every file may hold 200 KB: the cell fits, the report does not."""
+    """Every file may hold 120 KB: the cell and its charts fit, the report does not."""
     out = work / "results"
     args = ["run", str(_tiny(work)), "--out", str(out), "--quiet"]
     return Setup(args, _fsize_preexec(FSIZE_LIMIT), out)
