@@ -258,12 +258,8 @@ class CellRecord:
             raise ValueError(f"cell {self.cell.cell_id} is ok but has no measured window")
         if self.cores < 1 or self.workers < 1:
             raise ValueError("cores and workers must be at least 1")
-        if any(not isinstance(w, WorkerRecord) for w in self.loadgen_workers):
-            workers = tuple(
-                w if isinstance(w, WorkerRecord) else WorkerRecord.from_dict(dict(w))
-                for w in self.loadgen_workers
-            )
-            object.__setattr__(self, "loadgen_workers", workers)
+        if not all(isinstance(w, WorkerRecord) for w in self.loadgen_workers):
+            raise TypeError("loadgen_workers must be WorkerRecord values (WorkerRecord.from_dict)")
 
     @property
     def cell_id(self) -> str:

@@ -173,6 +173,7 @@ def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
     worker brings its own machine."""
     from analysis.load import _workers_figures
     from record.calibration import Calibration
+    from record.loadgen_summary import WorkerRecord
     from record.records import CellRecord, CellSettings, CellSpec, Placement
 
     def record(workers: list[dict]) -> CellRecord:
@@ -182,7 +183,7 @@ def test_local_workers_sharing_one_core_make_one_workers_ceiling() -> None:
             settings=CellSettings(2.0, 0.5, 0.01),
             placement=Placement("split", (0,), (1,)),
             workers=max(1, sum(1 for w in workers if w["local"])),
-            loadgen_workers=tuple(workers),
+            loadgen_workers=tuple(WorkerRecord.from_dict(w) for w in workers),
         )
 
     calibration = Calibration(ceiling_rps_per_worker=1000.0)
