@@ -45,11 +45,18 @@ READ_BYTES = 65_536
 SWEEP_S = 0.5
 SWEEP_SLICE = 2_000
 READ, WRITE = 1, 2  # libev's event flags
+# Connections opening (connecting or handshaking) at once in one process; the rest wait their
+# turn. A Locust ramp spawns a second's users at once: 1,000 SYNs in a few milliseconds
+# overflowed a Tornado server's accept queue (its listen backlog is 128), the kernel dropped
+# the SYNs past it, and each of those connections waited for TCP's retransmission (1 s, then
+# 3 s): 2,000 connections at 1,000/s had a connect p99 of 2-3 s on every single-process
+# strategy. Below any common backlog, so the queue that forms is this one, in order.
+MAX_OPENING = 100
 # What the hub hands the dispatcher: bytes read (b"" at the end of the stream), the connect
 # done, or an error.
 DATA, CONNECTED, FAILED = 0, 1, 2
 # A connection's states.
-CLOSED, CONNECTING, OPEN = 0, 1, 2
+CLOSED, CONNECTING, OPEN, QUEUED = 0, 1, 2, 3
 
 
 class Dispatcher:
@@ -63,6 +70,8 @@ class Dispatcher:
         self.queue: deque[tuple[HeldSocket, Any, int, Any, float]] = deque()
         self._wake = Event()
         self.held: set[HeldSocket] = set()  # every connection open or opening
+        self.opening = 0  # connections between their connect and the end of their opening
+        self.waiting: deque[HeldSocket] = deque()  # their turn to open (MAX_OPENING)
         self._greenlet = gevent.spawn(self._run)
         self._sweeper = gevent.spawn(self._sweep)
         self.handled = 0  # items worked through (tests, and the sweep's pace)
@@ -107,6 +116,14 @@ class Dispatcher:
                         conn.hub_failed(TimeoutError(problem))
                 gevent.sleep(0)
 
+    def turn_done(self) -> None:
+        """One connection's opening is over: the next waiting one starts."""
+        self.opening -= 1
+        while self.waiting and self.opening < MAX_OPENING:
+            conn = self.waiting.popleft()
+            if conn.state == QUEUED:  # not closed meanwhile
+                conn.start_connect()
+
     def stop(self) -> None:
         self._greenlet.kill(block=False)
         self._sweeper.kill(block=False)
@@ -136,6 +153,7 @@ class HeldSocket:
 
     __slots__ = (
         "__weakref__",
+        "_opening",
         "_out",
         "_watcher",
         "connect_timeout_s",
@@ -169,13 +187,26 @@ class HeldSocket:
         self.silence_s = silence_s
         self._watcher: Any = None
         self._out = b""
+        self._opening = False  # counted in the dispatcher's opening
 
     # --- opening ------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start connecting (returns at once; callable from any greenlet or the hub)."""
+        """Start connecting, or queue for a turn to (returns at once; callable from any
+        greenlet or the hub)."""
         self.abandon()
         d = dispatcher()
+        if d.opening >= MAX_OPENING:
+            self.state = QUEUED
+            d.waiting.append(self)
+            return
+        self.start_connect()
+
+    def start_connect(self) -> None:
+        """The connect itself: the clock of the connection's opening starts here."""
+        d = dispatcher()
+        d.opening += 1
+        self._opening = True
         self.started_at, self.started = time.time(), time.monotonic()
         self.last = self.started
         family = _socket.AF_INET6 if ":" in self.host else _socket.AF_INET
@@ -195,6 +226,13 @@ class HeldSocket:
             self.hub_failed(OSError(err, os.strerror(err)))
             return
         self._watch(WRITE, self._on_writable)
+
+    def opening_done(self) -> None:
+        """The connection is open (or gave up): its turn goes to the next one waiting."""
+        if self._opening:
+            self._opening = False
+            if _DISPATCHER is not None:
+                _DISPATCHER.turn_done()
 
     def _watch(self, events: int, callback: Any) -> None:
         watcher = self._watcher
@@ -315,6 +353,7 @@ class HeldSocket:
     def release(self) -> None:
         """Close the socket without a word; the connection may be opened again."""
         self.state = CLOSED
+        self.opening_done()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher.close()

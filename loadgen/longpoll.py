@@ -48,6 +48,7 @@ class LongPoll(HeldSocket):
         self._keep = True
 
     def connected(self, at: float) -> None:
+        self.opening_done()
         self._send()
 
     def _send(self) -> None:

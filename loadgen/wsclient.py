@@ -288,6 +288,7 @@ class WebSocketClient(HeldSocket):
 
     def _opened(self, error: BaseException | None, at: float) -> None:
         self.handshaking = False
+        self.opening_done()
         self.opened_ms = (at - self.started_at) * 1000.0
         if error is not None:
             self.release()
