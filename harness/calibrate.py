@@ -34,15 +34,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from catalog import workloads
 from catalog.locust_env import locust_env
 from catalog.paths import SCENARIO_DIR
 from catalog.server_config import ServerConfig
 from harness import placements
 from harness.calibration_figures import (
     CHECK_USERS,
+    LOW_USERS,
     MIN_ROUNDS,
     TARGET_CI_PCT,
     USERS,
+    WS_BYTES,
+    WS_CONNECTIONS,
+    WS_INTERVAL_MS,
     Estimate,
     Rounds,
     result_of,
@@ -65,7 +70,10 @@ from record.verdict import Judge, Verdict
 MAX_ROUNDS = 8  # a machine not steady by then will not be within a calibration
 LISTENER_TARGET_PTS = 2.0  # the recorder's cost: ± percentage points
 MIN_PAIRS, MAX_PAIRS = 3, 6
-LISTENER_RATE_SHARE = 0.6  # the recorder's open loop: this share of the ceiling cells' req/s
+# The recorder's open loop: this share of the slower of the ceiling and check cells' req/s.
+# Those are the server's req/s now (the lean generator no longer saturates first), and an
+# open loop offered more than the server serves measures its queue, not the recorder.
+LISTENER_RATE_SHARE = 0.5
 WARMUP_S = 1.0
 
 
@@ -88,8 +96,25 @@ def cell_cost_ms(record: CellRecord, rps: float) -> float:
     return cpu / 100.0 / rps * 1000.0
 
 
+def server_cost_ms(record: CellRecord, rps: float) -> float:
+    """The server's CPU ms per request in the same cell (the utilization law, as the
+    summary's server_cpu_ms_per_req)."""
+    cpu = record.server_cpu_pct
+    if not (rps > 0 and math.isfinite(cpu)):
+        return math.nan
+    return cpu / 100.0 / rps * 1000.0
+
+
+def ratio(server_ms: float, generator_ms: float) -> float | None:
+    """Server ÷ generator CPU per request, None where either is unknown."""
+    if not (math.isfinite(server_ms) and generator_ms > 0):
+        return None
+    return server_ms / generator_ms
+
+
 def calibration_suite(duration_s: float, server_cores: int) -> Suite:
-    """The cells calibrate runs: the ceiling cell and the ordinary one, both on /hello."""
+    """The cells calibrate runs: the ceiling cell, the ordinary one and a slower one on
+    /hello, and a WebSocket feed for the cost of a message."""
     data = {
         "name": "calibrate",
         "description": "generator ceiling and its cross-check",
@@ -101,10 +126,28 @@ def calibration_suite(duration_s: float, server_cores: int) -> Suite:
         "server": {"processes": max(1, server_cores)},
         "scenarios": [
             {"name": "hello", "variants": ["multiprocess"], "users": [USERS]},
-            {"name": "hello", "variants": ["coroutine"], "users": [CHECK_USERS]},
+            {"name": "hello", "variants": ["coroutine"], "users": [CHECK_USERS, LOW_USERS]},
+            {
+                "name": "ws-feed",
+                "variants": ["coroutine"],
+                "params": {
+                    "connections": WS_CONNECTIONS,
+                    "interval_ms": WS_INTERVAL_MS,
+                    "bytes": WS_BYTES,
+                },
+            },
         ],
     }
     return parse_suite(data, "calibrate")
+
+
+def _role(cell: CellSpec) -> str:
+    """Which of calibrate's cells this is."""
+    if workloads.live(cell.scenario) == workloads.LIVE_FEED:
+        return "ws"
+    if cell.strategy == "multiprocess":
+        return "ceiling"
+    return "check" if cell.users == CHECK_USERS else "low"
 
 
 class Calibrator:
@@ -116,7 +159,7 @@ class Calibrator:
         self.tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
         self.suite = calibration_suite(duration_s, len(self.place.server_cpus))
         self.options = CellOptions(suite=self.suite, placement=self.place, workers=1)
-        self.cells = {c.strategy: c for c in self.suite.round(1)}
+        self.cells = {_role(c): c for c in self.suite.round(1)}
         self.children: list[procs.Child] = []  # the server of wrk and the recorder's pairs
 
     def stop(self) -> None:
@@ -150,22 +193,33 @@ class Calibrator:
         return record, rps
 
     def round(self, r: int, acc: Rounds, wrk_base: str | None) -> Rounds:
-        record, rps = self.cell(self.cells["multiprocess"], r, acc)
+        record, rps = self.cell(self.cells["ceiling"], r, acc)
         cost = cell_cost_ms(record, rps)
         acc.cost, acc.rps = acc.cost.added(cost), acc.rps.added(rps)
         acc.cpu = acc.cpu.added(record.loadgen_cpu_total_pct if rps > 0 else None)
         acc.busy = acc.busy.added(record.loadgen_core_pct if rps > 0 else None)
-        check_record, check_rps = self.cell(self.cells["coroutine"], r, acc)
+        check_record, check_rps = self.cell(self.cells["check"], r, acc)
         check = cell_cost_ms(check_record, check_rps)
         acc.check = acc.check.added(check)
         acc.check_rps = acc.check_rps.added(check_rps)
-        for rec, r_rps in ((record, rps), (check_record, check_rps)):
+        server = server_cost_ms(check_record, check_rps)
+        acc.server = acc.server.added(server)
+        acc.headroom = acc.headroom.added(ratio(server, check))
+        low_record, low_rps = self.cell(self.cells["low"], r, acc)
+        for rec, r_rps in ((record, rps), (check_record, check_rps), (low_record, low_rps)):
             if r_rps > 0 and math.isfinite(rec.loadgen_cpu_total_pct):
                 acc.points.append((r_rps, rec.loadgen_cpu_total_pct))
+        ws_record, ws_rate = self.cell(self.cells["ws"], r, acc)
+        ws_gen, ws_server = cell_cost_ms(ws_record, ws_rate), server_cost_ms(ws_record, ws_rate)
+        acc.ws_rate = acc.ws_rate.added(ws_rate)
+        acc.ws_gen, acc.ws_server = acc.ws_gen.added(ws_gen), acc.ws_server.added(ws_server)
+        acc.ws_headroom = acc.ws_headroom.added(ratio(ws_server, ws_gen))
         line = (
             f"  round {r}: {USERS} users {rps:7.0f} req/s, generator {cost:.3f} ms/req at "
             f"{record.loadgen_core_pct:3.0f}% of its core; check ({CHECK_USERS} users) "
-            f"{check:.3f} ms/req"
+            f"{check:.3f} ms/req (server {server:.3f}); {LOW_USERS} user {low_rps:7.0f} req/s; "
+            f"feed {ws_rate:5.0f} messages/s at {ws_gen * 1000:.1f} µs each (server "
+            f"{ws_server * 1000:.1f})"
         )
         if wrk_base is not None:
             wrk = run_wrk(wrk_base, self.duration_s, set(self.place.loadgen_cpus))
@@ -174,7 +228,7 @@ class Calibrator:
             acc.ratio = acc.ratio.added(rps / wrk_rps if wrk_rps and rps > 0 else None)
             line += f"; wrk {wrk_rps or math.nan:7.0f} req/s"
         if self.workers > 1:
-            n_record, n_rps = self.cell(self.cells["multiprocess"], r, acc, self.workers)
+            n_record, n_rps = self.cell(self.cells["ceiling"], r, acc, self.workers)
             acc.at_n = acc.at_n.added(n_rps / self.workers if n_rps > 0 else None)
             acc.at_n_cpu = acc.at_n_cpu.added(
                 n_record.loadgen_cpu_total_pct / self.workers if n_rps > 0 else None
@@ -300,9 +354,10 @@ def measure(
                 break
         if not acc.cost.n:
             raise RuntimeError("no ceiling cell was valid; see the lines above")
-        rate = round(LISTENER_RATE_SHARE * acc.rps.mean)
+        served = min(acc.rps.mean, acc.check_rps.mean if acc.check_rps.n else acc.rps.mean)
+        rate = round(LISTENER_RATE_SHARE * served)
         pairs = cal.listener(base, rate, acc)
-        return result_of(acc, pairs, workers, rate)
+        return result_of(acc, pairs, workers, rate, cal.place.mode)
 
 
 def calibrate(out: str | Path, *, workers: int, duration_s: float, judge: Judge = own_judge) -> int:

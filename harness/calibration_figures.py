@@ -13,7 +13,17 @@ from typing import NamedTuple
 from record.calibration import Calibration, Interval
 
 USERS = 32  # the ceiling cells' users (and wrk's connections)
-CHECK_USERS = 10  # the ordinary cell of the cross-check
+CHECK_USERS = 10  # the ordinary cell of the cross-check: the quick suite's own /hello cell
+# A closed-loop cell at a lower rate (one user waits for each answer): with the lean
+# generator every calibration cell is server-bound, so the ceiling and check cells run at
+# about the same req/s and the fixed-cost fit needs a point well below them.
+LOW_USERS = 1
+# The WebSocket message's cost: a feed of WS_CONNECTIONS subscribers, a message every
+# WS_INTERVAL_MS to each: 5,000 messages a second, the issue's figure for 10,000 connections
+# at 2 s, reached with fewer connections so that a round stays short.
+WS_CONNECTIONS = 1000
+WS_INTERVAL_MS = 200
+WS_BYTES = 64
 CEILING_BUSY = 0.9
 TARGET_CI_PCT = 5.0  # a figure is published once its 95 % interval is this narrow (± % of it)
 MIN_ROUNDS = 3  # the fewest that estimate their own spread
@@ -77,6 +87,12 @@ class Rounds:
     ratio: Estimate = Estimate(())  # per round: ceiling cell's req/s ÷ wrk's
     at_n: Estimate = Estimate(())  # --workers N: req/s per worker
     at_n_cpu: Estimate = Estimate(())
+    server: Estimate = Estimate(())  # ordinary cell: the server's CPU ms per request
+    headroom: Estimate = Estimate(())  # ordinary cell, per round: server ms ÷ generator ms
+    ws_rate: Estimate = Estimate(())  # feed cell: messages per second
+    ws_gen: Estimate = Estimate(())  # feed cell: generator CPU ms per message
+    ws_server: Estimate = Estimate(())  # feed cell: server CPU ms per message
+    ws_headroom: Estimate = Estimate(())
     skipped: list[str] = field(default_factory=list)
     # Cells counted although a run would call them invalid: their generator's cores were
     # above a run's limit, the load calibrate is there to measure (Calibration.cell).
@@ -86,6 +102,8 @@ class Rounds:
 
     def converged(self, with_wrk: bool) -> bool:
         figures = [self.cost, self.check] + ([self.ratio] if with_wrk else [])
+        if self.headroom.n:  # the rounds measured it (tests may feed the older figures only)
+            figures.append(self.headroom)
         return all(f.narrow(TARGET_CI_PCT) for f in figures)
 
 
@@ -179,7 +197,9 @@ def _ceiling(
     return Ceiling(simple, simple_ci, "per-request", math.nan, check_ceiling, gap)
 
 
-def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> Calibration:
+def result_of(
+    acc: Rounds, pairs: Estimate, workers: int, rate: float, placement: str = "split"
+) -> Calibration:
     """calibration.json. The ceiling is the fixed-cost fit's where the cells' req/s differed
     enough to make one (ceiling_method "fit"), else 90 % over the ceiling cells' cost per
     request ("per-request", which a slow server biases low); the cross-check is then the fit's
@@ -235,6 +255,24 @@ def result_of(acc: Rounds, pairs: Estimate, workers: int, rate: float) -> Calibr
         harness_wrk_ratio=acc.ratio.mean if acc.wrk.n else math.nan,
         harness_wrk_ratio_ci=_ci(acc.ratio),
         cells_at_generator_limit=acc.at_limit,
+        placement=placement,
+        server_cpu_ms_per_req=acc.server.mean,
+        server_cpu_ms_per_req_ci=_ci(acc.server),
+        headroom_ratio=acc.headroom.mean,
+        headroom_ratio_ci=_ci(acc.headroom),
+        ws_cell=(
+            f"coroutine ws-feed {WS_CONNECTIONS} connections, a {WS_BYTES}-byte message every "
+            f"{WS_INTERVAL_MS} ms"
+            if acc.ws_gen.n
+            else ""
+        ),
+        ws_messages_per_s=acc.ws_rate.mean,
+        ws_cpu_ms_per_msg=acc.ws_gen.mean,
+        ws_cpu_ms_per_msg_ci=_ci(acc.ws_gen),
+        ws_server_ms_per_msg=acc.ws_server.mean,
+        ws_server_ms_per_msg_ci=_ci(acc.ws_server),
+        ws_headroom_ratio=acc.ws_headroom.mean,
+        ws_headroom_ratio_ci=_ci(acc.ws_headroom),
     )
 
 
@@ -291,6 +329,7 @@ def summary_lines(result: Calibration) -> list[str]:
             "is what calibrate measures"
         )
     lines.append(_check_line(result, fit))
+    lines += headroom_lines(result)
     lines.append(
         f"recorder cost: {_figure(result.listener_overhead_pct, result.listener_overhead_ci, 1)}"
         f"% CPU per request ({result.listener_pairs} pairs at {result.listener_rate} req/s)"
@@ -316,3 +355,62 @@ def summary_lines(result: Calibration) -> list[str]:
     else:
         lines.append("wrk: not installed (apt-get install wrk), no comparison")
     return lines
+
+
+def headroom_lines(result: Calibration) -> list[str]:
+    """The generator's CPU per request and per WebSocket message beside the server's, in the
+    same cells, and the headroom that follows (none for an older calibration)."""
+    if not result.has_headroom:
+        return []
+    lines = [
+        f"headroom per /hello request ({result.check_cell}, {result.placement} placement): "
+        f"generator {_figure(result.check_cpu_ms_per_req, result.check_cpu_ms_per_req_ci, 3)} "
+        f"ms, server {_figure(result.server_cpu_ms_per_req, result.server_cpu_ms_per_req_ci, 3)}"
+        f" ms: the server spends "
+        f"{_figure(result.headroom_ratio, result.headroom_ratio_ci, 2)}x the generator's CPU"
+    ]
+    if math.isfinite(result.ws_headroom_ratio):
+        lines.append(
+            f"headroom per WebSocket message ({result.ws_cell}, "
+            f"{result.ws_messages_per_s:,.0f} messages/s): generator "
+            f"{_figure(result.ws_cpu_ms_per_msg * 1000, _scaled(result.ws_cpu_ms_per_msg_ci), 1)}"
+            f" µs, server "
+            f"{_figure(result.ws_server_ms_per_msg * 1000, _scaled(result.ws_server_ms_per_msg_ci), 1)}"
+            f" µs: {_figure(result.ws_headroom_ratio, result.ws_headroom_ratio_ci, 2)}x"
+        )
+    return lines
+
+
+def _scaled(ci: Interval, by: float = 1000.0) -> Interval:
+    return Interval(ci.low * by, ci.high * by) if ci.known else ci
+
+
+# Below this headroom (server CPU per request ÷ the generator's) a cell's req/s says as much
+# about the generator as about the server: the generator then needs over half the server's
+# CPU, and on a machine where each has one core, it saturates first.
+HEADROOM_MIN = 2.0
+
+
+def header_line(result: Calibration, placement: str) -> str:
+    """The run's header: the headroom this machine's calibration measured, for the run's
+    placement (a calibration made with another placement is said to be)."""
+    if not result.has_headroom:
+        return (
+            "generator headroom: not calibrated here (run_bench.py calibrate --out "
+            "<this results folder>: the generator's CPU per request beside the server's)"
+        )
+    when = time.strftime("%Y-%m-%d", time.localtime(result.measured_at))
+    text = (
+        f"generator headroom: a /hello request costs the server "
+        f"{_figure(result.headroom_ratio, result.headroom_ratio_ci, 1)}x the generator's CPU "
+        f"({result.server_cpu_ms_per_req:.3f} vs {result.check_cpu_ms_per_req:.3f} ms"
+    )
+    if math.isfinite(result.ws_headroom_ratio):
+        text += f"; a WebSocket message {result.ws_headroom_ratio:.1f}x"
+    text += f"; calibrated {when}"
+    if result.placement and result.placement != placement:
+        text += f" with {result.placement} placement, this run is {placement}"
+    text += ")"
+    if result.headroom_ratio < HEADROOM_MIN:
+        text += f": under {HEADROOM_MIN:g}x, the generator may limit the fastest cells"
+    return text

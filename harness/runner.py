@@ -17,6 +17,7 @@ from catalog.locust_env import locust_env
 from catalog.paths import PROJECT_ROOT
 from catalog.workloads import WORKLOADS
 from harness import connections, environments, placements, preflight
+from harness.calibration_figures import header_line
 from harness.cell import CellOptions, run_cell
 from harness.env import collect_environment, measure_speed, pinned
 from harness.hosts import check_target, is_loopback
@@ -291,6 +292,9 @@ def run_suite(
     console.print(preflight.line(look), markup=False)
     infos = tuple(b.info for b in built.values())
     run = _open_run(suite, run_dir, options, resumed, look, infos)
+    # The generator's CPU per request beside the server's, from this results folder's
+    # calibration, for this run's placement (harness/calibration_figures.py).
+    console.print(header_line(run.calibration, options.placement.mode), markup=False)
     cells = _planned(suite, run)
     todo = [c for c in cells if not cell_done(RunLayout(run_dir).cell(c.cell_id).root)]
     counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": len(cells) - len(todo)}

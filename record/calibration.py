@@ -115,6 +115,24 @@ class Calibration:
     harness_wrk_ratio_ci: Interval = NO_INTERVAL
     # Cells counted although a run calls them invalid: the generator at its limit.
     cells_at_generator_limit: int = 0
+    # The headroom: what a request costs the generator beside what it costs the server, in
+    # the same cells (the check cell: the quick suite's own /hello cell), each with its
+    # interval over the rounds, and their ratio (server ÷ generator, per round: 2 means the
+    # generator spends half the server's CPU on a request). NaN in older files.
+    placement: str = ""  # where those cells ran ("split": server and generator on own cores)
+    server_cpu_ms_per_req: float = NAN
+    server_cpu_ms_per_req_ci: Interval = NO_INTERVAL
+    headroom_ratio: float = NAN
+    headroom_ratio_ci: Interval = NO_INTERVAL
+    # The same per WebSocket message: a feed cell (ws_cell) at ws_messages_per_s.
+    ws_cell: str = ""
+    ws_messages_per_s: float = NAN
+    ws_cpu_ms_per_msg: float = NAN
+    ws_cpu_ms_per_msg_ci: Interval = NO_INTERVAL
+    ws_server_ms_per_msg: float = NAN
+    ws_server_ms_per_msg_ci: Interval = NO_INTERVAL
+    ws_headroom_ratio: float = NAN
+    ws_headroom_ratio_ci: Interval = NO_INTERVAL
 
     def __post_init__(self) -> None:
         if self.ceiling_rps_per_worker <= 0:
@@ -131,6 +149,10 @@ class Calibration:
     @property
     def has_wrk(self) -> bool:
         return math.isfinite(self.wrk_rps)
+
+    @property
+    def has_headroom(self) -> bool:
+        return math.isfinite(self.headroom_ratio)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

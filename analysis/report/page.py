@@ -19,6 +19,7 @@ import pandas as pd
 import tornado.template
 
 from analysis import aggregate, hlog, thresholds
+from analysis.connections import c10k_table, feed_broadcasts
 from analysis.endpoints import endpoint_table, unmatched_headlines
 from analysis.figures import interactive
 from analysis.figures.charts import CHARTS, Chart, ChartInputs, start_charts
@@ -26,6 +27,7 @@ from analysis.figures.interactive import InteractiveChart
 from analysis.load import RunData, load_run
 from analysis.openloop import closed_cells, open_cells
 from analysis.readings import words
+from analysis.readings.connections import C10K_NOTE, c10k_display, read_c10k
 from analysis.readings.ipc import ipc_items
 from analysis.readings.machine import contention_line
 from analysis.readings.openloop import generator_pointers, sustained, sustained_sentences
@@ -289,6 +291,9 @@ def _sections(
     if len(opened):
         sections.append(_sustained_section(summary, _slo_ms(run)))
     sections += _techempower_sections(summary, _slo_ms(run), charts)
+    c10k = _c10k_section(run, summary)
+    if c10k is not None:
+        sections.append(c10k)
     if run.run.environments:
         sections.append(_environments_section(run, summary))
     by_endpoint = _endpoints_section(run)
@@ -359,6 +364,21 @@ def _techempower_sections(
     figures = [Figure.of(chart) for chart in charts if chart.name == TE_CHART]
     head = Section("TechEmpower test types", note=techempower.NOTE, figures=figures)
     return [head, *(Section(t.title, table=t.table, items=t.items) for t in tables)]
+
+
+def _c10k_section(run: RunData, summary: pd.DataFrame) -> Section | None:
+    """The C10K table (analysis/connections.py), for a run with a ladder of feed cells."""
+    table = c10k_table(summary, feed_broadcasts(run))
+    if table.empty or not (table["steps"] > 1).any():
+        return None
+    shown = c10k_display(table)
+    left = {"strategy", "loop", "ended by", "ended by "}
+    return Section(
+        "C10K: subscribers served in time",
+        note=C10K_NOTE,
+        table=html_table(shown, left=left),
+        text=read_c10k(table),
+    )
 
 
 def _slo_ms(run: RunData) -> float | None:

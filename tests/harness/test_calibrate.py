@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,13 @@ from scipy import stats
 
 from analysis.report.load_generator import calibration_text
 from harness import calibrate, calibration_figures
-from harness.calibration_figures import Estimate, Rounds, result_of, summary_lines
+from harness.calibration_figures import (
+    Estimate,
+    Rounds,
+    headroom_lines,
+    result_of,
+    summary_lines,
+)
 from record.calibration import Calibration
 from record.records import RunRecord
 from record.verdict import Verdict
@@ -256,7 +263,7 @@ def test_a_cell_at_the_generator_limit_counts_and_is_said(monkeypatch: pytest.Mo
     cal = calibrate.Calibrator(1, 1.0, lambda record, cell_dir: next(verdicts), quiet=True)
     try:
         acc = Rounds()
-        spec = cal.cells["multiprocess"]
+        spec = cal.cells["ceiling"]
         at_limit, other_fault, ok = (cal.cell(spec, r, acc)[1] for r in (1, 2, 3))
         assert at_limit == 5600.0 and math.isnan(other_fault) and ok == 5000.0
         assert acc.at_limit == 1
@@ -270,3 +277,60 @@ def test_a_cell_at_the_generator_limit_counts_and_is_said(monkeypatch: pytest.Mo
     counted.at_limit = 2
     text = "\n".join(summary_lines(result_of(counted, Estimate((1.0,)), 1, 10)))
     assert "2 of its cells had the generator's cores above a run's 90% limit" in text
+
+
+def test_calibrate_runs_the_check_a_slower_point_and_a_feed() -> None:
+    suite = calibrate.calibration_suite(1.0, 1)
+    roles = {calibrate._role(c): c for c in suite.round(1)}
+    assert set(roles) == {"ceiling", "check", "low", "ws"}
+    assert (roles["check"].strategy, roles["check"].users) == ("coroutine", 10)
+    assert roles["low"].users == calibration_figures.LOW_USERS < roles["check"].users
+    ws = roles["ws"]
+    assert ws.scenario == "ws-feed" and ws.params["connections"] == 1000
+    # 1,000 subscribers, a message every 200 ms each: 5,000 messages a second.
+    assert ws.params["connections"] * 1000 / ws.params["interval_ms"] == 5000
+
+
+def test_the_headroom_is_the_servers_cost_over_the_generators_per_round() -> None:
+    acc = _rounds([0.06, 0.061, 0.059], [0.058, 0.06, 0.059])
+    for gen, server in ((0.058, 0.17), (0.06, 0.168), (0.059, 0.172)):
+        acc.server = acc.server.added(server)
+        acc.headroom = acc.headroom.added(calibrate.ratio(server, gen))
+    for gen_ms, server_ms in ((0.010, 0.021), (0.011, 0.02), (0.0105, 0.0205)):
+        acc.ws_rate = acc.ws_rate.added(5000)
+        acc.ws_gen, acc.ws_server = acc.ws_gen.added(gen_ms), acc.ws_server.added(server_ms)
+        acc.ws_headroom = acc.ws_headroom.added(server_ms / gen_ms)
+    result = result_of(acc, Estimate((1.0,)), 1, 1000, "split")
+    assert result.headroom_ratio == pytest.approx(
+        statistics.fmean([0.17 / 0.058, 0.168 / 0.06, 0.172 / 0.059])
+    )
+    assert result.headroom_ratio_ci.low < result.headroom_ratio < result.headroom_ratio_ci.high
+    assert result.server_cpu_ms_per_req == pytest.approx(0.17)
+    assert result.ws_cpu_ms_per_msg == pytest.approx(0.0105)
+    assert result.ws_cell.startswith("coroutine ws-feed 1000 connections")
+    back = Calibration.from_dict(json.loads(json.dumps(result.to_dict())))
+    for name in (
+        "placement",
+        "headroom_ratio",
+        "headroom_ratio_ci",
+        "ws_cell",
+        "ws_headroom_ratio",
+    ):
+        assert getattr(back, name) == getattr(result, name), name
+    text = "\n".join(summary_lines(result))
+    assert "headroom per /hello request (coroutine /hello 10 users, split placement)" in text
+    assert "the server spends 2.88 [" in text and "x the generator's CPU" in text
+    assert "headroom per WebSocket message" in text and "5,000 messages/s" in text
+    head = calibration_figures.header_line(result, "split")
+    assert head.startswith("generator headroom: a /hello request costs the server 2.9 [")
+    assert "a WebSocket message 2.0x" in head and "this run is" not in head
+    assert "may limit" not in head
+    other = calibration_figures.header_line(result, "shared")
+    assert other.endswith("with split placement, this run is shared)")
+    slow = calibration_figures.header_line(
+        replace(result, headroom_ratio=1.2, headroom_ratio_ci=result.headroom_ratio_ci), "split"
+    )
+    assert "under 2x, the generator may limit the fastest cells" in slow
+    # An older calibration (no headroom) and none at all say how to get it.
+    assert "not calibrated here" in calibration_figures.header_line(Calibration(), "split")
+    assert headroom_lines(Calibration()) == []
