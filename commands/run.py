@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from commands.types import (
     rate_list,
 )
 from record.errors import UserError
+from record.profile import OFF
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -58,6 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             rates=args.rates,
         )
         run_dir = new_run_dir(args.out, suite)
+    if args.no_profile:  # README, "Profiles": no py-spy, no profile files
+        suite = replace(suite, profile=OFF)
     distribution = distributed.distribution_from(args)
     judge = LiveJudge()
     outcome = run_suite(
@@ -91,7 +95,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from harness.calibrate import calibrate
 
     judge = LiveJudge()
-    return calibrate(args.out, workers=args.workers, duration_s=args.duration, judge=judge)
+    code = calibrate(
+        args.out, workers=args.workers, duration_s=args.duration, judge=judge, profile=args.profile
+    )
+    if args.profile:
+        from analysis.profile.generator import summary_lines
+        from record.profile import calibration_profiles
+
+        for line in summary_lines(calibration_profiles(Path(args.out))):
+            print(line)
+    return code
 
 
 def add_run(sub: Any) -> None:
@@ -155,6 +168,12 @@ def add_run(sub: Any) -> None:
         "cores alone (the preflight says when they did not; a cell they disturb anyway is "
         "flagged contended)",
     )
+    run.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="no py-spy profile of the server over each cell's window (on by default: the "
+        "suite's [profile] table)",
+    )
     add_output_options(run, "a testsuite with each cell's validity and each threshold's verdict")
     distributed.add_run_options(run)
     run.set_defaults(func=cmd_run)
@@ -179,4 +198,10 @@ def add_calibrate(sub: Any) -> None:
         help="measured seconds of each cell and each wrk run (default 5)",
     )
     cal.add_argument("--out", default=RESULTS_DIR, help="folder of calibration.json")
+    cal.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile the Locust side of the cells with py-spy (from the server's cores): "
+        "its frames and flame graphs in calibration-profile/ beside calibration.json",
+    )
     cal.set_defaults(func=cmd_calibrate)

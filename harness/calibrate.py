@@ -55,7 +55,7 @@ from harness.calibration_figures import (
 )
 from harness.cell import CellOptions, run_cell
 from harness.interrupts import sigterm_as_interrupt
-from harness.processes import procs
+from harness.processes import procs, profiler
 from harness.processes.locust_cmd import Distribution, LoadSpec, locust_argv
 from harness.suite.parse import Suite, parse_suite
 from record import calibration, io
@@ -63,6 +63,7 @@ from record.calibration import Calibration
 from record.errors import UserError
 from record.layout import CellLayout, RunLayout
 from record.loadgen_summary import read_summary
+from record.profile import GENERATOR, ProfileSettings, calibration_profiles
 from record.records import CellRecord, CellSpec
 from record.schema import LOADGEN_FILE
 from record.verdict import Judge, Verdict
@@ -137,6 +138,9 @@ def calibration_suite(duration_s: float, server_cores: int) -> Suite:
                 },
             },
         ],
+        # py-spy on the server would sample from the generator's cores it measures: off
+        # (calibrate --profile samples the generator instead, from the server's cores).
+        "profile": {"enabled": False},
     }
     return parse_suite(data, "calibrate")
 
@@ -153,11 +157,15 @@ def _role(cell: CellSpec) -> str:
 class Calibrator:
     """The cells, wrk and the recorder's pairs of one calibration, in a temporary folder."""
 
-    def __init__(self, workers: int, duration_s: float, judge: Judge, quiet: bool) -> None:
+    def __init__(
+        self, workers: int, duration_s: float, judge: Judge, quiet: bool, profile: bool = False
+    ) -> None:
         self.place = placements.choose("split")
         self.workers, self.duration_s, self.judge, self.quiet = workers, duration_s, judge, quiet
         self.tmp = Path(tempfile.mkdtemp(prefix="tornado-bench-calibrate-"))
         self.suite = calibration_suite(duration_s, len(self.place.server_cpus))
+        if profile:  # calibrate --profile: the Locust side's map (harness/processes/profiler.py)
+            self.suite = replace(self.suite, profile=ProfileSettings(target=GENERATOR))
         self.options = CellOptions(suite=self.suite, placement=self.place, workers=1)
         self.cells = {_role(c): c for c in self.suite.round(1)}
         self.children: list[procs.Child] = []  # the server of wrk and the recorder's pairs
@@ -337,9 +345,13 @@ def run_wrk(base: str, duration_s: float, cpus: set[int]) -> dict[str, float] | 
 
 
 def measure(
-    workers: int, duration_s: float, judge: Judge = own_judge, quiet: bool = False
+    workers: int,
+    duration_s: float,
+    judge: Judge = own_judge,
+    quiet: bool = False,
+    profile_dir: Path | None = None,
 ) -> Calibration:
-    cal = Calibrator(workers, duration_s, judge, quiet)
+    cal = Calibrator(workers, duration_s, judge, quiet, profile=profile_dir is not None)
     # SIGTERM stops a calibration as Ctrl-C does: its servers and Locust stopped, its folder
     # removed (without this, a terminated calibrate left its server and Locust running).
     with sigterm_as_interrupt(), contextlib.ExitStack() as cleanup:
@@ -357,10 +369,21 @@ def measure(
         served = min(acc.rps.mean, acc.check_rps.mean if acc.check_rps.n else acc.rps.mean)
         rate = round(LISTENER_RATE_SHARE * served)
         pairs = cal.listener(base, rate, acc)
+        if profile_dir is not None:
+            profiler.keep(RunLayout(cal.tmp), profile_dir)
         return result_of(acc, pairs, workers, rate, cal.place.mode)
 
 
-def calibrate(out: str | Path, *, workers: int, duration_s: float, judge: Judge = own_judge) -> int:
+def calibrate(
+    out: str | Path,
+    *,
+    workers: int,
+    duration_s: float,
+    judge: Judge = own_judge,
+    profile: bool = False,
+) -> int:
+    """profile: also sample the Locust side of the cells, into calibration-profile/ beside
+    calibration.json (README, "Profiles")."""
     folder = Path(out)
     print(
         f"calibrating the load generator (cells of {duration_s:g} s, {MIN_ROUNDS}-{MAX_ROUNDS} "
@@ -368,7 +391,8 @@ def calibrate(out: str | Path, *, workers: int, duration_s: float, judge: Judge 
         flush=True,
     )
     try:
-        result = measure(workers, duration_s, judge)
+        profiles = calibration_profiles(folder) if profile else None
+        result = measure(workers, duration_s, judge, profile_dir=profiles)
     except RuntimeError as exc:
         raise io.UserError(f"calibrate: {exc}") from None
     path = calibration.write(folder, result)

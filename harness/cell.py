@@ -27,7 +27,7 @@ from catalog.workloads import WORKLOADS
 from harness import connections, outcome
 from harness.environments import Built
 from harness.interrupts import signals_deferred
-from harness.processes import backlog, locust, logs, postgres, procs
+from harness.processes import backlog, locust, logs, postgres, procs, profiler
 from harness.processes.locust_cmd import Distribution, LoadSpec
 from harness.processes.sampler import SAMPLE_COLUMNS, Sampler
 from harness.suite.apps import TCP, AppEntry
@@ -37,6 +37,7 @@ from harness.timing import live_warmup, planned_load_s
 from harness.verify import verify
 from record import io
 from record.layout import CellLayout
+from record.profile import GENERATOR
 from record.records import CellRecord, CellSettings, CellSpec, Placement
 from record.window import Window
 
@@ -426,9 +427,10 @@ class CellRun:
             live = connections.ConnectionsPoller(subjects.base_url + "/health")
             live.start()
         locust.go(self.cell_dir)  # after the sampler's first look: the idle server
+        profile = self._profile(subjects, started, sampler)
         readings: tuple[connections.Reading, ...] = ()
         try:
-            self._watch(started[0], subjects.server)
+            self._watch(started[0], subjects.server, profile)
         finally:
             locust.gone(self.cell_dir)
             if live is not None:
@@ -439,20 +441,31 @@ class CellRun:
             if poller is not None:
                 backlog.write_backlog(self.cell_dir, poller.stop())
         code = started[0].popen.returncode
+        if profile is not None:
+            profile.finish()
         reason = locust.failure(self.cell_dir, dist, code)
         if reason:
             raise CellFailed(reason)
         return LoadRun(code, samples, dict(sampler.idle_rss), readings)
 
-    def _watch(self, first: procs.Child, server: procs.Child | None) -> None:
-        """Wait for Locust to finish; fail the cell if the server dies or Locust overruns."""
+    def _watch(
+        self,
+        first: procs.Child,
+        server: procs.Child | None,
+        profile: profiler.ProfileRun | None = None,
+    ) -> None:
+        """Wait for Locust to finish; fail the cell if the server dies or Locust overruns.
+        The profile starts and stops on time meanwhile."""
         suite, dist = self.options.suite, self.options.dist
         deadline = time.monotonic() + planned_load_s(suite.warmup_s, suite.duration_s)
         deadline += WATCHDOG_SLACK_S + (dist.worker_timeout_s if dist.distributed else 0.0)
         while True:
+            wait = POLL_S if profile is None else profile.wait_s(POLL_S)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                first.popen.wait(timeout=POLL_S)  # returns the moment Locust exits
+                first.popen.wait(timeout=wait)  # returns the moment Locust exits
                 return
+            if profile is not None:
+                profile.step()
             for child in self.children:  # the server under test, and the backend it calls
                 if child.role in (procs.SERVER, procs.BACKEND) and not child.alive():
                     code = child.popen.returncode
@@ -461,6 +474,48 @@ class CellRun:
             self._check_local_workers()
             if time.monotonic() > deadline:
                 raise CellFailed("watchdog: Locust ran far past its planned time")
+
+    def _profile(
+        self, subjects: Subjects, started: list[procs.Child], sampler: Sampler
+    ) -> profiler.ProfileRun | None:
+        """py-spy over the measured window (harness/processes/profiler.py), timed from the go
+        (the window opens after the warm-up): the server's process tree, from the generator's
+        cores; for calibrate --profile, the Locust processes, from the server's. None when
+        profiling is off, or the load goes to a target (no process of this cell's)."""
+        suite, placement = self.options.suite, self.options.placement
+        settings = suite.profile
+        if not settings.enabled:
+            return None
+        if settings.target == GENERATOR:
+            roots = tuple(c.program_pid for c in started)
+            cpus, role, folder = placement.server_cpus, profiler.GENERATOR_PROFILER, PROJECT_ROOT
+        elif subjects.server is not None:
+            roots = (subjects.server.program_pid,)
+            cpus, role = placement.loadgen_cpus, profiler.PROFILER
+            folder = Path(self.app.cwd) if self.app is not None else PROJECT_ROOT
+        else:
+            return None
+        # Follow the processes below the roots where there are (forked, a pool's) or may be
+        # (an app's own); one process alone is sampled without py-spy's watch for children.
+        below = self.app is not None or len(roots) > 1 or bool(procs.descendants(roots[0]))
+
+        def keep(child: procs.Child) -> None:
+            self.children.append(child)  # stopped with the cell, whatever happens
+            sampler.watch(child.role, child.pid)
+
+        start = time.time() + live_warmup(self.cell, suite.warmup_s)
+        return profiler.ProfileRun(
+            settings,
+            roots,
+            self.layout,
+            cpus,
+            start,
+            start + suite.duration_s,
+            keep,
+            subprocesses=below,
+            folders=(str(folder),),
+            role=role,
+        )
 
     def _check_local_workers(self) -> None:
         """A local worker that died before the load began would leave its master waiting out

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.processes.profiler import GENERATOR_PROFILER, PROFILER
 from harness.processes.sampler import CORE, HARNESS, SAMPLE_INTERVAL_S
 from record import io
 from record.layout import CellLayout
@@ -131,9 +132,10 @@ def cpu_figures(
 
 
 # The roles whose CPU is the cell's own on each group of cores (split placement: the server
-# pinned to its cores; Locust, the backend and the database to the generator's).
-SERVER_ROLES = ("server",)
-GENERATOR_ROLES = ("locust", "backend")
+# pinned to its cores; Locust, the backend and the database to the generator's; py-spy on the
+# other side's cores from the one it profiles: harness/processes/profiler.py).
+SERVER_ROLES = ("server", GENERATOR_PROFILER)
+GENERATOR_ROLES = ("locust", "backend", PROFILER)
 
 
 def foreign_cpu(

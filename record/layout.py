@@ -23,6 +23,9 @@ from record.schema import (
     HLOG_FILE,
     LOADGEN_FILE,
     OUTSIDE_FILE,
+    PROFILE_FILE,
+    PROFILE_SPEEDSCOPE,
+    PROFILE_STACKS,
     REPORT_FILE,
     REQUESTS_FILE,
     RESOURCES_FILE,
@@ -124,6 +127,18 @@ class CellLayout:
     @property
     def go(self) -> Path:
         return self.root / GO_FILE
+
+    @property
+    def profile(self) -> Path:
+        return self.root / PROFILE_FILE
+
+    def profile_stacks(self, view: str) -> Path:
+        """py-spy's collapsed stacks of one view ("wall" or "gil": record/profile.py)."""
+        return self.root / PROFILE_STACKS[view]
+
+    @property
+    def speedscope(self) -> Path:
+        return self.root / PROFILE_SPEEDSCOPE
 
     def log(self, role: str) -> Path:
         """A process's output: server, backend, database or locust."""

@@ -207,3 +207,9 @@ GO_WAIT_S = 120.0
 # backlog.csv: one row per poll (t epoch seconds; the server's counts of background jobs; the
 # pid of the process that answered, as a forking server's counts are its own).
 BACKLOG_COLUMNS = ("t", "queued", "in_progress", "completed", "rejected", "pid")
+# A cell's profile (record/profile.py, record/stacks.py; README, "Profiles"): how the server's
+# time went over the window, py-spy's collapsed stacks of every thread at every tick (idle
+# ones included) and of the thread holding the GIL, and both as one speedscope file.
+PROFILE_FILE = "profile.json"
+PROFILE_STACKS = {"wall": "profile-wall.txt", "gil": "profile-gil.txt"}
+PROFILE_SPEEDSCOPE = "profile.speedscope.json"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import aggregate
+from analysis.compare.frames import frame_lines
 from analysis.compare.speed import NO_COMMON, Common
 from analysis.compare.stats import (
     ALPHA,
@@ -85,6 +86,7 @@ class Comparison:
     cell_speed: int = 0  # CPU-bound configurations corrected by readings next to their cells
     common: Common = NO_COMMON  # CPU-bound cells' req/s movement the correction left
     versions: tuple[str, ...] = ()  # what the servers ran that changed (changed_versions)
+    frames: tuple[str, ...] = ()  # the frames that moved in changed configurations (frames.py)
 
     def regressions(self, pct: float) -> list[str]:
         """Configurations whose req/s dropped significantly, by more than pct %, for a reason
@@ -132,6 +134,7 @@ def compare_runs(base_dir: str | Path, new_dir: str | Path, *, force: bool = Fal
         cell_speed=result.cell_speed,
         common=result.common,
         versions=tuple(versions),
+        frames=tuple(frame_lines(base, new, result.rows)),
     )
 
 
@@ -305,4 +308,5 @@ def format_comparison(c: Comparison) -> str:
     lines.append(f"p99:   {count_line(c.rows['p99_verdict'])}")
     if c.only_base or c.only_new:
         lines.append(f"not compared: {c.only_base} cell(s) only in base, {c.only_new} only in new")
+    lines += c.frames
     return "\n".join(lines)

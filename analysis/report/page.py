@@ -36,6 +36,7 @@ from analysis.readings.summary import read_ranking
 from analysis.readings.upload import UPLOAD_NOTE, upload_items
 from analysis.report import endpoints as endpoint_section
 from analysis.report import environments, techempower
+from analysis.report import profiles as profile_section
 from analysis.report.beside import Beside
 from analysis.report.interactive import page_script
 from analysis.report.load_generator import (
@@ -155,6 +156,8 @@ class Section:
     text: str = ""
     items: list[str] = field(default_factory=list)  # a short bulleted note
     anchor: str = ""  # the section's id, the table of contents' link to it (_anchored)
+    # The profiles' flame graphs and frames (analysis/report/profiles.py, templates/profiles.html).
+    profiles: profile_section.ProfilesView | None = None
 
 
 def _anchored(sections: list[Section]) -> list[Section]:
@@ -310,6 +313,9 @@ def _sections(
         sections.append(Section("Upload memory", note=UPLOAD_NOTE, items=uploads))
     shown = [Figure.of(chart, drawn.get(chart.name)) for chart in charts if chart.name != TE_CHART]
     sections.append(Section("Charts", figures=shown))
+    profiled = profile_section.view(run, summary)
+    if profiled is not None:
+        sections.append(_profiles_section(profiled))
     shares = {cell_id: record.server_shares for cell_id, record in run.records.items()}
     # Closed-loop cells only: an open-loop cell's req/s is set by its offered rate.
     stability = stability_items(closed, shares)
@@ -338,6 +344,16 @@ def _sections(
     environment = pd.DataFrame(_environment(run), columns=["what", "value"])
     sections.append(Section("Environment", table=html_table(environment, left={"what", "value"})))
     return sections
+
+
+def _profiles_section(profiled: profile_section.ProfilesView) -> Section:
+    return Section(
+        profile_section.TITLE,
+        note=profile_section.NOTE,
+        table=profiled.table,
+        items=profiled.items,
+        profiles=profiled,
+    )
 
 
 def _environments_section(run: RunData, summary: pd.DataFrame) -> Section:

@@ -50,6 +50,13 @@ class Sampler:
             return [self._procs.setdefault(leader, psutil.Process(leader))]
         return self._tree(leader)
 
+    def watch(self, role: str, leader: int) -> None:
+        """Sample one more process tree from now on (one started while the load runs: py-spy)."""
+        if isinstance(self.roles, dict):
+            self.roles[role] = leader
+        else:
+            self.roles.append((role, leader))
+
     def start(self) -> None:
         self._sample(record=False)  # primes cpu_percent, which measures since the last call
         self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)

@@ -34,6 +34,7 @@ from harness.suite.environments import EnvironmentEntry, parse_environments
 from harness.suite.scenarios import NA_LOOP, ScenarioEntry, SubjectSet, parse_scenarios
 from harness.suite.thresholds import parse_thresholds
 from record.errors import UserError
+from record.profile import DEFAULT_RATE_HZ, ON, RATE_RANGE, ProfileSettings
 from record.records import DEFAULT_MAX_ERROR_RATE, CellSpec
 from record.thresholds import Threshold
 
@@ -62,6 +63,7 @@ TOP_KEYS = {
     "thresholds",
     "verify_grace_s",
     "environments",
+    "profile",
 }
 SERVER_KEYS = {
     "threads",
@@ -130,6 +132,8 @@ class Suite:
     # The interpreters and packages the servers and apps run in (harness/suite/environments.py);
     # none: the harness's own.
     environments: tuple[EnvironmentEntry, ...] = ()
+    # [profile]: py-spy over each cell's window (harness/processes/profiler.py); on by default.
+    profile: ProfileSettings = ON
 
     @property
     def adaptive(self) -> bool:
@@ -168,6 +172,7 @@ class Suite:
         data["environments"] = tuple(
             EnvironmentEntry.from_dict(e) for e in data.get("environments", ())
         )
+        data["profile"] = ProfileSettings.from_dict(data.get("profile"))
         return cls(**data)
 
     def cells(self) -> list[CellSpec]:
@@ -419,7 +424,26 @@ def parse_suite(data: dict[str, Any], source: str, *, allow_remote: bool = False
             c.number(data.get("verify_grace_s", 0), "verify_grace_s", "verify_grace_s", False)
         ),
         environments=_parse_environments(c, data, subjects),
+        profile=_parse_profile(c, data.get("profile", {})),
     )
+
+
+PROFILE_KEYS = {"enabled", "rate_hz"}
+
+
+def _parse_profile(c: Checker, table: Any) -> ProfileSettings:
+    """[profile]: `enabled` (default true) and `rate_hz`, py-spy's samples per second."""
+    if not isinstance(table, dict):
+        raise c.fail("profile", f"must be a table with: {', '.join(sorted(PROFILE_KEYS))}")
+    c.keys(table, PROFILE_KEYS, "profile.")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise c.fail("profile.enabled", "must be true or false")
+    rate = table.get("rate_hz", DEFAULT_RATE_HZ)
+    lo, hi = RATE_RANGE
+    if isinstance(rate, bool) or not isinstance(rate, int) or not lo <= rate <= hi:
+        raise c.fail("profile.rate_hz", f"must be an integer in {lo}..{hi}")
+    return ProfileSettings(enabled=enabled, rate_hz=rate)
 
 
 def _parse_environments(
