@@ -165,16 +165,21 @@ class Broadcasts:
 NO_BROADCASTS = Broadcasts(0, 0, math.nan)
 
 
-def subscribers(readings: pd.DataFrame, at: float) -> list[int]:
-    """Each server process's subscribers at `at`, from a cell's connections.csv: the latest
-    reading of each pid at or before it (its first after it, for a pid not read before)."""
+def subscribers(readings: pd.DataFrame, window: Window) -> list[int]:
+    """Each server process's subscribers over the window, from a cell's connections.csv: the
+    median of its readings inside the window (a forking server answers /health from one
+    process at a time, so a process's latest reading at the window's start may date from the
+    ramp), its latest before the window for a process not read inside it."""
     if readings.empty:
         return []
     out = []
     for _, mine in readings.sort_values("t").groupby("pid"):
-        before = mine[mine["t"] <= at]
-        row = before.iloc[-1] if len(before) else mine.iloc[0]
-        out.append(int(row["websockets"]))
+        inside = mine[(mine["t"] >= window.start) & (mine["t"] <= window.end)]
+        if len(inside):
+            out.append(int(inside["websockets"].median()))
+        else:
+            before = mine[mine["t"] < window.start]
+            out.append(int((before if len(before) else mine)["websockets"].iloc[-1]))
     return [n for n in out if n > 0]
 
 
@@ -191,6 +196,8 @@ def broadcast_figures(
     if requests.empty or not per_process:
         return NO_BROADCASTS
     ok = requests[requests["ok"].astype(bool)] if "ok" in requests else requests
+    if "endpoint" in ok:  # handshakes that completed late are no deliveries
+        ok = ok[~ok["endpoint"].astype(str).str.endswith(":connect")]
     sent = ok["start"].to_numpy(dtype=float)
     keep = (sent >= window.start) & (sent <= window.end - BROADCAST_SLO_MS / 1000.0)
     if not keep.any():
@@ -216,10 +223,8 @@ def feed_broadcasts(run: RunData) -> dict[str, Broadcasts]:
             continue
         csv = CellLayout(run.cell_dir(cell_id)).connections_csv
         readings = pd.read_csv(csv) if csv.exists() else pd.DataFrame()
-        rows = run.cell_requests(cell_id, ["start", "latency_ms", "ok"])
-        out[cell_id] = broadcast_figures(
-            rows, record.window, subscribers(readings, record.window.start)
-        )
+        rows = run.cell_requests(cell_id, ["start", "latency_ms", "ok", "endpoint"])
+        out[cell_id] = broadcast_figures(rows, record.window, subscribers(readings, record.window))
     return out
 
 

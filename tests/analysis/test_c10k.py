@@ -56,14 +56,24 @@ def test_a_forking_servers_broadcasts_are_matched_to_the_nearest_process() -> No
 def test_subscribers_per_process_from_the_health_readings() -> None:
     readings = pd.DataFrame(
         {
-            "t": [998.0, 999.0, 1001.0, 1000.5, 1002.0],
-            "pid": [1, 2, 1, 3, 3],
-            "websockets": [500, 480, 510, 0, 7],
+            "t": [998.0, 999.0, 1001.0, 1003.0, 1005.0, 995.0, 1002.0],
+            "pid": [1, 2, 1, 1, 1, 3, 3],
+            "websockets": [300, 480, 510, 512, 511, 7, 0],
         }
     )
-    # pid 1: 500 before the start; pid 2: 480; pid 3: first read after (0: no subscribers).
-    assert subscribers(readings, 1000.0) == [500, 480]
-    assert subscribers(pd.DataFrame(), 1000.0) == []
+    # pid 1: its readings in the window (the one before dates from the ramp); pid 2: never
+    # read inside, its latest before; pid 3: no subscribers.
+    assert subscribers(readings, WINDOW) == [511, 480]
+    assert subscribers(pd.DataFrame(), WINDOW) == []
+
+
+def test_late_handshakes_in_the_window_are_no_broadcasts() -> None:
+    rows = deliveries({1000.0: [5.0] * 10})
+    late = pd.DataFrame(
+        {"start": [1000.2, 1000.4], "latency_ms": [900.0, 950.0], "ok": [True, True]}
+    )
+    both = pd.concat([rows.assign(endpoint="/ws/feed"), late.assign(endpoint="/ws/feed:connect")])
+    assert broadcast_figures(both, WINDOW, [10]) == Broadcasts(1, 1, 5.0)
 
 
 def cell(

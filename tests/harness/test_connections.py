@@ -17,16 +17,22 @@ from record.window import Window
 WINDOW = Window(10.0, 14.0)
 
 
-def test_counts_are_summed_over_each_process_latest_reading() -> None:
+def test_counts_are_summed_over_each_process_readings_inside_the_window() -> None:
     rows = [  # (t, pid, websockets, polls_waiting, polls_waiting_max, messages_sent)
         (9.0, 1, 400, 0, 0, 0),
-        (9.5, 2, 450, 0, 0, 0),
-        (10.2, 1, 500, 0, 0, 0),  # the first reading inside the window: 500 + 450
-        (13.5, 2, 480, 0, 0, 0),  # the last: 500 + 480
+        (9.5, 2, 450, 0, 0, 0),  # the ramp: pid 2 is read again inside the window
+        (9.8, 3, 90, 0, 0, 0),  # pid 3 is never read inside: its latest before counts
+        (10.2, 1, 500, 0, 0, 0),  # pid 1's first reading inside the window
+        (11.0, 1, 505, 0, 0, 0),  # pid 1's last
+        (13.5, 2, 480, 0, 0, 0),  # pid 2's first and last
         (14.5, 1, 10, 0, 0, 0),  # after the window: the load stopping
     ]
-    assert connections.held(rows, WINDOW, "ws-feed")[:2] == (950.0, 980.0)
+    assert connections.held(rows, WINDOW, "ws-feed")[:2] == (500 + 480 + 90, 505 + 480 + 90)
     assert all(math.isnan(v) for v in connections.held([], WINDOW, "ws-feed"))
+    # A 2-process server of 1,000 whose second process was last read mid-ramp: it held 1,000,
+    # not the 536 the sum at the window's first reading gave.
+    ramp = [(9.9, 2, 36, 0, 0, 0), (10.1, 1, 500, 0, 0, 0), (10.7, 2, 500, 0, 0, 0)]
+    assert connections.held(ramp, WINDOW, "ws-feed")[0] == 1000.0
 
 
 def test_poll_held_is_the_servers_high_water_mark() -> None:

@@ -1,4 +1,4 @@
-"""The feed's subscriber (WebSocketUser.subscribe, scenarios/ws_feed.py) in a real Locust process
+"""The feed's subscriber (scenarios/ws_feed.py on loadgen/held_user.py) in a real Locust process
 against a scripted WebSocket server in this process (plain sockets, no Tornado): a message
 split across two writes is stamped when its last byte arrives, a ping is answered, a close
 frame is one failed record naming the server's code and reason, and the user opens a new

@@ -1,8 +1,9 @@
 """Server frames cut from raw reads (loadgen/frames.py): whole messages whatever the reads'
 boundaries, every length encoding, fragments joined, control frames between them, and bytes no
 server may send refused: a masked frame (RFC 6455, 5.1), a frame or message over the reader's
-limit (before its payload is buffered), reserved bits and opcodes. websocket-client's own frame builder
-makes the frames, so both sides agree on RFC 6455 by construction."""
+limit (before its payload is buffered), reserved bits and opcodes; and a client's frames,
+masked. websocket-client's own frame builder makes the server's frames, so both sides agree on
+RFC 6455 by construction."""
 
 from __future__ import annotations
 
