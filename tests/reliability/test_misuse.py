@@ -41,7 +41,8 @@ pytestmark = pytest.mark.reliability
 
 GUARD_EXIT = 97
 RUN_TIMEOUT_S = 120.0
-FSIZE_LIMIT = 120_000  # bytes per file: the report (~180 KB) cannot be written, a chart (<60 KB) can
+# bytes per file: the report (~180 KB) cannot be written, a chart (<60 KB) can
+FSIZE_LIMIT = 120_000
 FSIZE_TINY = 6_000  # bytes per file: the cell fits (compressed Parquet), no chart does
 
 # Runs run_bench.py as __main__ with an audit hook that refuses (status 97) any connect or
