@@ -22,6 +22,10 @@ from record.records import MEASURED_STATUSES
 
 SUMMARY_COLUMNS = list(schema.SUMMARY_COLUMNS)
 CV_LIMIT = 0.10  # repeats whose req/s varies more than this are flagged unstable
+# A cell whose requests send at least this much body each on average is an upload cell (its
+# upload_kb_in_flight is given): a smaller body is read from the socket buffer at once and
+# never sits in the server's memory long enough for the RSS to show it.
+UPLOAD_KB = 64.0
 
 # cell id, columns wanted → that cell's window requests with (at least) those columns.
 RequestsOf = Callable[[str, Sequence[str]], pd.DataFrame]
@@ -256,8 +260,11 @@ def add_upload_memory(summary: pd.DataFrame) -> pd.DataFrame:
         return out
     above = (out["server_rss_peak_bytes"] - out["server_rss_idle_bytes"]).clip(lower=0)
     per = above / 1024.0 / out["users"].where(out["users"] > 0)
-    # Scenarios whose requests carry a body the server may hold: the column is theirs.
+    # Scenarios whose requests carry a body the server may hold: the column is theirs, and
+    # any cell's (a user's file) whose records say they sent uploads.
     body = out["scenario_name"].map(lambda s: workloads.uploads(str(s))).astype(bool)
+    if "kb_sent_per_request" in out:
+        body |= out["kb_sent_per_request"].fillna(0.0) >= UPLOAD_KB
     out["upload_kb_in_flight"] = per.where(body)
     return out
 

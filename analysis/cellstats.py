@@ -23,7 +23,7 @@ PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "
 TTFB = {"ttfb_p50_ms": 50.0, "ttfb_p99_ms": 99.0}
 # The request columns the statistics of a cell read (load.read_requests fills the ones an
 # older run lacks with NaN).
-STAT_COLUMNS = ("start", "latency_ms", "ok", "intended_start", "ttfb_ms")
+STAT_COLUMNS = ("start", "latency_ms", "ok", "intended_start", "ttfb_ms", "bytes_sent")
 # One row of request_stats, in this order.
 REQUEST_STATS = [
     "cell_id",
@@ -42,6 +42,7 @@ REQUEST_STATS = [
     "late_pct",
     "unanswered_pct",
     *TTFB,
+    "kb_sent_per_request",
 ]
 
 
@@ -78,6 +79,16 @@ def ttfb_stats(requests: pd.DataFrame) -> dict[str, float]:
     return {col: nearest_rank(ordered, pct) for col, pct in TTFB.items()}
 
 
+def sent_stats(requests: pd.DataFrame) -> dict[str, float]:
+    """kb_sent_per_request: the mean body KiB of the requests that say what they sent
+    (record column bytes_sent, schema 9); NaN where none does (and in older runs)."""
+    if "bytes_sent" not in requests or not len(requests):
+        return {"kb_sent_per_request": math.nan}
+    sent = requests["bytes_sent"].to_numpy(float)
+    known = sent[np.isfinite(sent)]
+    return {"kb_sent_per_request": float(known.mean()) / 1024.0 if len(known) else math.nan}
+
+
 def cell_stats(requests: pd.DataFrame, duration_s: float) -> dict[str, float]:
     """Counts, rate and latency of one cell's window requests (already windowed)."""
     total = len(requests)
@@ -111,6 +122,7 @@ def request_stats(
         **precision.cell_precision(series),
         **openloop.open_loop_stats(requests, _rank, slots),
         **ttfb_stats(requests),
+        **sent_stats(requests),
     }
 
 

@@ -39,6 +39,8 @@ FIGURE_COLUMNS = (
     "locust_rss_before_mb",
     "locust_rss_mb",
     "polls_waiting_max",
+    "records_delivery_p50_ms",
+    "records_delivery_p99_ms",
 )
 KB = 1024.0
 
@@ -57,7 +59,14 @@ def figure_row(figures: ConnectionFigures | None) -> dict[str, float]:
         "locust_rss_before_mb": figures.locust_rss_before_mb,
         "locust_rss_mb": figures.locust_rss_mb,
         "polls_waiting_max": figures.polls_waiting_max,
+        "records_delivery_p50_ms": _or_nan(figures.delivery_p50_ms),
+        "records_delivery_p99_ms": _or_nan(figures.delivery_p99_ms),
     }
+
+
+def _or_nan(value: float | None) -> float:
+    """A figure the file may leave out (None) as the NaN a summary column holds."""
+    return math.nan if value is None else value
 
 
 def held_note(target: float, held: float) -> str:
@@ -89,8 +98,9 @@ def join_figures(cells: pd.DataFrame, root: Path) -> pd.DataFrame:
 
 def add_derived(summary: pd.DataFrame) -> pd.DataFrame:
     """kb_per_connection (server and Locust: resident memory with the connections held minus
-    before the first, per connection held; for poll per connection open) and a feed's delivery percentiles (its records'
-    latency is the delivery latency: received minus the server's send time)."""
+    before the first, per connection held; for poll per connection open) and a feed's delivery
+    percentiles (its records' latency is the delivery latency: received minus the server's send
+    time; any other cell's are its delivery records', from connections.json)."""
     out = summary.copy()
     for col in FIGURE_COLUMNS:
         if col not in out:
@@ -103,6 +113,9 @@ def add_derived(summary: pd.DataFrame) -> pd.DataFrame:
         out.get("scenario_name", pd.Series("", index=out.index)).map(_live) == workloads.LIVE_POLL
     )
     per = held.where(~poll, target)
+    # A user's file of long-polls alone (harness/connections.py from_records): per poll waiting.
+    waiting = out["polls_waiting_max"].where(out["polls_waiting_max"] > 0)
+    per = per.fillna(waiting)
     out["kb_per_connection"] = (out["server_rss_mb"] - out["server_rss_before_mb"]) * KB / per
     # Each Locust user holds its own socket whatever the server does: per target connection.
     out["locust_kb_per_connection"] = (
@@ -113,7 +126,8 @@ def add_derived(summary: pd.DataFrame) -> pd.DataFrame:
     )
     for mine, theirs in (("delivery_p50_ms", "p50_ms"), ("delivery_p99_ms", "p99_ms")):
         source = out[theirs] if theirs in out else pd.Series(math.nan, index=out.index)
-        out[mine] = source.where(feed)
+        # Any other cell's deliveries are its `:deliver` records (harness/connections.py).
+        out[mine] = source.where(feed, out[f"records_{mine}"])
     return out
 
 

@@ -558,6 +558,12 @@ class CellRun:
                 self.cell, self.cell_dir, window, load.readings, samples, load.idle_rss
             )
             figures.write(self.cell_dir)
+        else:  # any other cell whose records hold connections or polls (loadgen/users.py)
+            found = connections.from_records(
+                self.cell, self.cell_dir, window, samples, load.idle_rss
+            )
+            if found is not None:
+                found.write(self.cell_dir)
         return Measurement(
             verification,
             load_started,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from catalog import workloads
@@ -38,6 +39,9 @@ POLL_TIMEOUT_S = 3.0
 LIVE_COLUMNS = ("t", "pid", "websockets", "polls_waiting", "polls_waiting_max", "messages_sent")
 Reading = tuple[float, int, int, int, int, int]
 MB = 1024 * 1024
+# What a record is, by its name's suffix (loadgen/users.py, the documented users' records; the
+# built-in scenarios name their handshakes the same way).
+CONNECT, CLOSE, DELIVER, POLL = ":connect", ":close", ":deliver", ":poll"
 
 
 @dataclass
@@ -139,7 +143,7 @@ def handshakes(cell_dir: Path) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["start", "endpoint", "latency_ms", "ok"])
     both = pd.concat(frames, ignore_index=True)
-    return both[both["endpoint"].astype(str).str.endswith(":connect")]
+    return both[both["endpoint"].astype(str).str.endswith(CONNECT)]
 
 
 def nearest_rank(values: list[float], q: float) -> float:
@@ -165,6 +169,29 @@ def figures(
     first_connect = float(shakes["start"].min()) if len(shakes) else window.start
     ok = shakes[shakes["ok"].astype(bool)]
     start, end, wait_max = held(rows, window, cell.scenario)
+    memory = _memory(cell_dir, window, samples, first_connect, idle_rss)
+    return ConnectionFigures(
+        target=cell.params["connections"],
+        held_start=start,
+        held_end=end,
+        polls_waiting_max=wait_max,
+        connects=len(shakes),
+        connect_failures=int(len(shakes) - len(ok)),
+        connect_p99_ms=nearest_rank([float(x) for x in ok["latency_ms"]], 0.99),
+        **memory,
+        health_readings=len(rows),
+    )
+
+
+def _memory(
+    cell_dir: Path,
+    window: Window,
+    samples: pd.DataFrame,
+    first_connect: float,
+    idle_rss: dict[str, int] | None,
+) -> dict[str, float]:
+    """The server's and the load side's resident MB before the first connection and with the
+    connections held (ConnectionFigures' *_rss_* fields)."""
     server_before, server_held = tree_rss_mb(samples, "server", window, first_connect)
     locust_before, locust_held = tree_rss_mb(samples, "locust", window, first_connect)
     idle = idle_rss or {}
@@ -178,19 +205,89 @@ def figures(
     if summary is not None and summary.rss_held_bytes is not None:
         locust_before = sum(w.rss_load_start_bytes or 0.0 for w in summary.workers) / MB
         locust_held = sum(w.rss_window_bytes or 0.0 for w in summary.workers) / MB
+    return {
+        "server_rss_before_mb": server_before,
+        "server_rss_mb": server_held,
+        "locust_rss_before_mb": locust_before,
+        "locust_rss_mb": locust_held,
+    }
+
+
+def _records(cell_dir: Path) -> pd.DataFrame:
+    """Every record of the cell, in the window or outside it, with `inside` marking the
+    window's (the harness already split them: record/stream.py)."""
+    layout, frames = CellLayout(cell_dir), []
+    for path, inside in ((layout.requests, True), (layout.outside, False)):
+        if path.exists():
+            frame = pd.read_parquet(path, columns=["start", "endpoint", "latency_ms", "ok"])
+            frames.append(frame.assign(inside=inside))
+    if not frames:
+        return pd.DataFrame(columns=["start", "endpoint", "latency_ms", "ok", "inside"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def most_at_once(starts: np.ndarray, ends: np.ndarray) -> float:
+    """The most intervals [start, end) open at one instant (NaN for none): a sweep over
+    their edges, an end before a start at the same instant."""
+    if not len(starts):
+        return math.nan
+    times = np.concatenate([ends, starts])
+    steps = np.concatenate([-np.ones(len(ends)), np.ones(len(starts))])
+    order = np.lexsort((steps, times))
+    return float(np.cumsum(steps[order]).max())
+
+
+def _open_at(connects: pd.DataFrame, closes: pd.DataFrame, t: float) -> float:
+    """Connections open at `t` by the client's own records: handshakes completed by then,
+    less the connections the server or the network ended by then."""
+    done = connects["start"] + connects["latency_ms"] / 1000.0
+    return float((done <= t).sum() - (closes["start"] <= t).sum())
+
+
+def from_records(
+    cell: CellSpec,
+    cell_dir: Path,
+    window: Window,
+    samples: pd.DataFrame,
+    idle_rss: dict[str, int] | None = None,
+) -> ConnectionFigures | None:
+    """The connection figures of a cell that is not a built-in long-lived scenario (a user's
+    file on loadgen/users.py, against any server), read from its records alone: no server
+    reports its counts here. Connections held at the window's start and end are the client's
+    (handshakes done, less connections ended by the other side); polls waiting at once are the
+    most `:poll` records in flight at one instant (a cell of polls alone holds no count of
+    connections: NaN); deliveries are the window's `:deliver` records. None for a cell with no
+    connect or poll record."""
+    records = _records(cell_dir)
+    names = records["endpoint"].astype(str)
+    shakes = records[names.str.endswith(CONNECT)]
+    polls = records[names.str.endswith(POLL)]
+    if shakes.empty and polls.empty:
+        return None
+    ok = shakes[shakes["ok"].astype(bool)]
+    closes = records[names.str.endswith(CLOSE)]
+    poll_start = polls["start"].to_numpy(float)
+    waiting = most_at_once(poll_start, poll_start + polls["latency_ms"].to_numpy(float) / 1000)
+    if len(shakes):
+        start, end = _open_at(ok, closes, window.start), _open_at(ok, closes, window.end)
+    else:  # polls only: which users hold them (a file may mix in posters) is not in the
+        start = end = math.nan  # records; the most waiting at once is polls_waiting_max
+    deliveries = records[names.str.endswith(DELIVER) & records["inside"]]
+    delivered = deliveries[deliveries["ok"].astype(bool)]["latency_ms"].astype(float).tolist()
+    first = float(shakes["start"].min()) if len(shakes) else float(records["start"].min())
+    memory = _memory(cell_dir, window, samples, first, idle_rss)
     return ConnectionFigures(
-        target=cell.params["connections"],
+        target=cell.users,
         held_start=start,
         held_end=end,
-        polls_waiting_max=wait_max,
+        polls_waiting_max=waiting,
         connects=len(shakes),
         connect_failures=int(len(shakes) - len(ok)),
         connect_p99_ms=nearest_rank([float(x) for x in ok["latency_ms"]], 0.99),
-        server_rss_before_mb=server_before,
-        server_rss_mb=server_held,
-        locust_rss_before_mb=locust_before,
-        locust_rss_mb=locust_held,
-        health_readings=len(rows),
+        **memory,
+        health_readings=0,
+        delivery_p50_ms=nearest_rank(delivered, 0.50) if delivered else None,
+        delivery_p99_ms=nearest_rank(delivered, 0.99) if delivered else None,
     )
 
 

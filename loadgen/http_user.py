@@ -29,10 +29,19 @@ class HttpStatusError(ResponseError):
     """An answer with a status of 400 or more that the scenario did not judge itself."""
 
 
+class _Bodiless:
+    """The request behind a LeanResponse, as the recorder asks it (loadgen/recorder.py
+    body_bytes): the lean client sends no request body."""
+
+    body = None
+
+
 class LeanResponse:
     """One answer, and the request event it becomes: fired when the with-block ends (or at
     once without catch_response), with the verdict `success()` or `failure()` gave, else the
     status's (400 and above fail, as FastHttpUser's do)."""
+
+    request = _Bodiless()  # a class attribute: nothing per answer
 
     __slots__ = (
         "_event",

@@ -22,14 +22,36 @@ FLUSH_ROWS = 20_000
 # How often (in rows) the row count is compared with FLUSH_ROWS: FLUSH_ROWS is a multiple.
 FLUSH_CHECK = 1_000
 TTFB = "ttfb_ms"  # the request context key a scenario sets when it measures the first byte
+# The request context key that says how many body bytes a request sent (an upload's streamed
+# body, a WebSocket message); without it they are read from the request Locust's response
+# carries (HttpUser, FastHttpUser) when its body is bytes or text, else unknown (NaN).
+BYTES_SENT = "bytes_sent"
 
 Sink = Callable[[dict[str, Any]], None]
 # The order on_request appends a row's values in: every wire column, once.
 APPEND_ORDER: tuple[str, ...] = (
     *("start", "latency_ms", "endpoint", "status", "bytes", "ok", "intended_start", "ttfb_ms"),
+    "bytes_sent",
 )
 if sorted(APPEND_ORDER) != sorted(WIRE):
     raise ImportError(f"the recorder appends {APPEND_ORDER}, the wire has {tuple(WIRE)}")
+
+
+def body_bytes(response: Any) -> float:
+    """The body bytes of the request behind a Locust response: requests' PreparedRequest.body
+    and FastHttpUser's FastRequest.body are bytes, text or None (none sent); a body sent from
+    an iterator (a streamed upload) cannot be counted here (NaN: its context says it)."""
+    request = getattr(response, "request", None)
+    if request is None:
+        return math.nan
+    body = getattr(request, "body", None)
+    if body is None:
+        return 0.0
+    if isinstance(body, bytes | bytearray | memoryview):
+        return float(len(body))
+    if isinstance(body, str):
+        return float(len(body.encode()))
+    return math.nan
 
 
 class Recorder:
@@ -75,7 +97,9 @@ class Recorder:
         index = self.endpoints.get(key)
         if index is None:
             index = self.endpoints.setdefault(key, len(self.endpoints))
-        a_start, a_latency, a_endpoint, a_status, a_bytes, a_ok, a_slot, a_ttfb = self._appends
+        a_start, a_latency, a_endpoint, a_status, a_bytes, a_ok, a_slot, a_ttfb, a_sent = (
+            self._appends
+        )
         a_start(start)
         a_latency(float(response_time))
         a_endpoint(index)
@@ -89,9 +113,12 @@ class Recorder:
             if self.loop is not None:
                 self.loop.answered(slot)
             a_ttfb(float(context.get(TTFB, math.nan)))
+            sent = context.get(BYTES_SENT)
+            a_sent(float(sent) if sent is not None else body_bytes(response))
         else:
             a_slot(math.nan)
             a_ttfb(math.nan)
+            a_sent(body_bytes(response))
         self.recorded += 1
         if self.recorded % FLUSH_CHECK == 0 and len(self.columns["start"]) >= FLUSH_ROWS:
             self.flush()
@@ -109,6 +136,7 @@ class Recorder:
             cols["ok"].append(False)
             cols["intended_start"].append(slot)
             cols["ttfb_ms"].append(math.nan)
+            cols["bytes_sent"].append(math.nan)
 
     def flush(self, **extra: Any) -> None:
         """Hand the rows gathered so far to the sink as one batch (with `extra` keys)."""

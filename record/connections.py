@@ -1,6 +1,8 @@
 """connections.json: what a cell of a long-lived scenario (ws-echo, ws-feed, poll) measured
-about its connections, beside cell.json (schema 5). Written by the harness, read by the
-analysis; a cell without the file (every other scenario, older runs) has none of it."""
+about its connections, beside cell.json (schema 5); since schema 9 also any cell whose records
+hold connections or long-polls (a user's file on loadgen/users.py). Written by the harness,
+read by the analysis; a cell without the file (every other scenario, older runs) has none of
+it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from record import io
 from record.errors import UserError
 from record.layout import CellLayout
 
+# Fields a connections.json written before schema 9 lacks (their defaults then).
+OPTIONAL = ("delivery_p50_ms", "delivery_p99_ms")
 # Below this share of its target a cell is marked (valid: not holding them may be the finding).
 HELD_SHARE_MIN = 0.95
 
@@ -32,7 +36,10 @@ class ConnectionFigures:
       mark, summed over processes);
     - connect_*: the handshakes, from every record of the cell (warm-up included);
     - *_rss_before_mb: the process tree's resident memory before the first connection;
-      *_rss_mb: its median over the window, with the connections held.
+      *_rss_mb: its median over the window, with the connections held;
+    - delivery_p50_ms, delivery_p99_ms (schema 9): the window's delivery records of a cell
+      counted from its records (`<name>:deliver`); None (null) for the built-in scenarios,
+      whose delivery is their records' latency itself, and where none was recorded.
     """
 
     target: int
@@ -47,6 +54,8 @@ class ConnectionFigures:
     locust_rss_before_mb: float
     locust_rss_mb: float
     health_readings: int
+    delivery_p50_ms: float | None = None
+    delivery_p99_ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.target < 1:
@@ -68,7 +77,7 @@ class ConnectionFigures:
         if not path.exists():
             return None
         data = io.read_json(path)
-        names = [f.name for f in fields(cls)]
+        names = [f.name for f in fields(cls) if f.name in data or f.name not in OPTIONAL]
         missing = [n for n in names if n not in data]
         if missing:
             raise UserError(f"{path}: missing {', '.join(missing)}")

@@ -28,8 +28,12 @@ from typing import Any
 # calibration.json; summary.csv gained strategy, options, open_loop and config_id (the
 # configuration as columns: nothing parses them back out of cell_id), and foreign_cpu_server
 # .. unanswered_pct.
-SCHEMA_VERSION = 8
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+# 9: request rows gained bytes_sent (a request's body bytes, where the request or its context
+# says them; NaN otherwise and in older runs); a run folder gained endpoints.csv; summary.csv
+# gained kb_sent_per_request; connections.json (now for any cell whose records hold
+# connections or polls) gained delivery_p50_ms and delivery_p99_ms.
+SCHEMA_VERSION = 9
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 
 # One row per request in requests.parquet / outside.parquet. `start` is epoch seconds when the
@@ -37,7 +41,8 @@ READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 # request's slot in an open-loop schedule (NaN in a closed loop, and in older runs);
 # `ttfb_ms` (schema 4) the time to the first byte of the body where the scenario measures it
 # (a streamed response), else NaN. `worker` is the Locust worker's index (0 without workers).
-# `request_type` (schema 7) is the type Locust reported ("GET", "POST", "WS").
+# `request_type` (schema 7) is the type Locust reported ("GET", "POST", "WS"); `bytes_sent`
+# (schema 9) the request's body bytes (loadgen/recorder.py says where they come from).
 @dataclass(frozen=True)
 class RequestColumn:
     name: str
@@ -61,6 +66,7 @@ REQUEST_TABLE = (
     RequestColumn("intended_start", "float64", "d"),
     RequestColumn("ttfb_ms", "float64", "d"),
     RequestColumn("request_type", "string"),
+    RequestColumn("bytes_sent", "float64", "d"),
 )
 REQUEST_COLUMNS = tuple(c.name for c in REQUEST_TABLE)
 
@@ -155,6 +161,9 @@ SUMMARY_COLUMNS = (
     # schema 8: the suite's [[environments]] entry that ran the cell's server ("" for the
     # harness's own)
     "environment",
+    # schema 9: the mean request body in KiB, over the requests whose body size is known
+    # (request rows' bytes_sent; empty where none is)
+    "kb_sent_per_request",
 )
 
 

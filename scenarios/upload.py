@@ -10,6 +10,7 @@ from locust import FastHttpUser, constant, events, task
 
 from catalog.payloads import upload_block, upload_digest, upload_pieces
 from loadgen.checks import add_option
+from loadgen.users import BYTES_SENT
 
 
 @events.init_command_line_parser.add_listener
@@ -37,7 +38,8 @@ class UploadUser(FastHttpUser):
         body = upload_pieces(self.total, self.chunk, self.block)
         # An iterator of pieces is sent chunked by geventhttpclient; Locust's hint says str.
         post = self.client.post
-        with post("/upload", data=body, name="/upload", catch_response=True) as resp:  # type: ignore[arg-type]
+        sent = {BYTES_SENT: self.total}  # the streamed body's size (the recorder cannot count it)
+        with post("/upload", data=body, name="/upload", catch_response=True, context=sent) as resp:  # type: ignore[arg-type]
             if resp.status_code != 200:
                 resp.failure(f"status {resp.status_code}")
                 return

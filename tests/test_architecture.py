@@ -58,7 +58,15 @@ ABOVE = {
 ONLY = {
     "commands": {"servers": {"launch"}},
     "scenarios": {
-        "loadgen": {"checks", "websocket_user", "http_user", "held_user", "wsclient", "http_client"}
+        "loadgen": {
+            "checks",
+            "websocket_user",
+            "http_user",
+            "held_user",
+            "wsclient",
+            "http_client",
+            "users",
+        }
     },
 }
 

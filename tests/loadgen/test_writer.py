@@ -31,7 +31,7 @@ def batch(k: int, rows: int = 500) -> dict[str, Any]:
     for i in range(rows):
         for name, value in zip(
             cols,
-            (T0 + (k + i / rows) / 10, 2.0, 0, 200, 12, 1, nan, nan),
+            (T0 + (k + i / rows) / 10, 2.0, 0, 200, 12, 1, nan, nan, 0.0),
             strict=True,
         ):
             cols[name].append(value)

@@ -24,10 +24,11 @@ nan = math.nan
 
 
 def _batch(rows: list[tuple], endpoints: list[str], **extra: float) -> dict:
-    """rows: (start, latency_ms, endpoint index, status, bytes, ok, intended_start, ttfb_ms)."""
+    """rows: (start, latency_ms, endpoint index, status, bytes, ok, intended_start, ttfb_ms
+    [, bytes_sent: NaN when left out])."""
     cols = new_columns()
     for row in rows:
-        for name, value in zip(cols, row, strict=True):
+        for name, value in zip(cols, (*row, nan)[: len(cols)], strict=True):
             cols[name].append(value)
     return {**encode_batch(cols, endpoints), **extra}
 
@@ -35,13 +36,17 @@ def _batch(rows: list[tuple], endpoints: list[str], **extra: float) -> dict:
 def test_a_request_type_rides_on_its_endpoint_index(tmp_path: Path) -> None:
     """One name sent two ways (a WebSocket message and a GET) keeps both types (schema 7)."""
     cols = new_columns()
-    for row in [(T0 + 1.5, 1.0, 0, 0, 5, 1, nan, nan), (T0 + 1.6, 2.0, 1, 200, 5, 1, nan, nan)]:
+    for row in [
+        (T0 + 1.5, 1.0, 0, 0, 5, 1, nan, nan, 0.0),
+        (T0 + 1.6, 2.0, 1, 200, 5, 1, nan, nan, 7.0),
+    ]:
         for name, value in zip(cols, row, strict=True):
             cols[name].append(value)
     writer = RecordWriter(tmp_path, WINDOW, open_loop=False)
     writer.add(encode_batch(cols, ["/ws/echo", "/ws/echo"], ["WS", "GET"]))
     writer.close()
     rows = pd.read_parquet(tmp_path / "requests.parquet").sort_values("start")
+    assert list(rows["bytes_sent"]) == [0.0, 7.0]  # schema 9
     assert list(zip(rows["endpoint"], rows["request_type"], strict=True)) == [
         ("/ws/echo", "WS"),
         ("/ws/echo", "GET"),
@@ -141,6 +146,7 @@ def test_a_long_stream_keeps_every_record_in_bounded_memory(tmp_path: Path) -> N
             cols["ok"].append(1)
             cols["intended_start"].append(float("nan"))
             cols["ttfb_ms"].append(float("nan"))
+            cols["bytes_sent"].append(0.0)
         writer = RecordWriter(Path({str(tmp_path)!r}), Window(0.0, 1e12), open_loop=False)
         batch = encode_batch(cols, ["/hello"])
         writer.add(batch)
