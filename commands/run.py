@@ -183,12 +183,16 @@ def add_calibrate(sub: Any) -> None:
     cal = sub.add_parser(
         "calibrate",
         help="measure this machine's load generator ceiling (and wrk's, if installed)",
-        description="Measure the req/s at which one Locust worker reaches 90 % CPU, from "
-        "ordinary cells (multiprocess /hello, 32 users) repeated until the 95 % interval is "
-        "within 5 % (3 to 8 rounds), cross-checked against a coroutine /hello cell and, when "
-        "installed, wrk on the same server; and the cost of the raw-record recorder. Writes "
-        "calibration.json with each figure's interval, which later runs store and their "
-        "reports draw as the generator's ceiling.",
+        description="Measure this machine's load generator with ordinary cells, in rounds "
+        "(3 to 8) until each figure's 95 % interval is within 5 %: its CPU per request beside "
+        "the server's in the same cells (the headroom: how many times cheaper a /hello "
+        "request is to send than to serve), the same per WebSocket message (a feed of 1,000 "
+        "subscribers at 5,000 messages/s), and the req/s at which one Locust worker reaches "
+        "90 % CPU (a fit of CPU against req/s over cells at 32, 10 and 1 users, since part of "
+        "the generator's CPU does not grow with the load); cross-checked against wrk when "
+        "installed, and the raw-record recorder's cost from paired open loops. Writes "
+        "calibration.json with each figure's interval; later runs store it, print the "
+        "headroom in their header and draw the ceiling on the throughput chart.",
     )
     cal.add_argument("--workers", type=positive_int, default=1, help="Locust workers (default 1)")
     cal.add_argument(

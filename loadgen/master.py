@@ -145,7 +145,13 @@ class Master:
         self.runner.send_message(messages.WELCOME, welcome.to_wire(), client_id=client)
 
     def refuse(self, client: str, host: str, reason: str) -> None:
+        """Tell the worker why it is refused, and forget it: Locust counted it among its
+        workers when it said client_ready. Left there, it would count as ready, and its quit,
+        were it the only worker so far, would be Locust's "last worker quit": a headless
+        master then quits, deaf to the workers that were still on their way (a refused
+        remote worker used to end a run whose local worker was still importing)."""
         self.refused[client] = reason
+        self.runner.clients.pop(client, None)
         log.error("worker %s on %s refused: %s", client, host, reason)
         self.runner.send_message(messages.REFUSED, {"reason": reason}, client_id=client)
 

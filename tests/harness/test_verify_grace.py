@@ -58,7 +58,7 @@ def test_health_before_the_paths_fails_saying_so(tmp_path: Path) -> None:
     status, reason = _run(tmp_path, "")
     assert status == "failed"
     assert "verification failed: GET /hello: status 500" in reason
-    assert "/health answered before these paths could serve" in reason
+    assert "/health said ready before these paths could serve" in reason
     assert "verify_grace_s" in reason
 
 
