@@ -19,6 +19,7 @@ import pytest
 
 from analysis import aggregate
 from analysis.load import load_run
+from analysis.validity import CONTENDED_PCT
 from harness import outcome, placements, preflight
 from record.window import Window
 from tests.conftest import run_bench
@@ -104,7 +105,9 @@ def test_a_hog_on_the_servers_core_makes_the_cells_contended(tmp_path: Path) -> 
     run = load_run(busy)
     summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
     assert summary["contended"].all(), summary[["foreign_cpu_server", "notes"]]
-    assert (summary["foreign_cpu_server"] > 40).all()
+    # The hog's share of the server's core: what the flag is about (beside a busy test run
+    # the hog itself gets only part of the core: 21-27 % seen, so the bar is the flag's own).
+    assert (summary["foreign_cpu_server"] > CONTENDED_PCT).all(), summary["foreign_cpu_server"]
     assert summary["notes"].str.contains("contended: other processes used").all()
     assert aggregate.ranking(summary).empty  # valid cells, but none ranked
     assert summary["valid"].all()
