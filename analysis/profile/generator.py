@@ -34,18 +34,23 @@ def summary_lines(folder: Path) -> list[str]:
         tuple(s for c in taken for s in c.wall),
         tuple(s for c in taken for s in c.gil),
     )
+    # A view without samples gets no file (an empty SVG would open as a broken image): on a
+    # busy machine py-spy's GIL view of a short calibration can catch none.
+    written = []
     for view, file_name in SVG_NAMES.items():
         text = flame.svg(
             merged.view(view), first.roots, f"Locust side, {view} ({len(taken)} cells)"
         )
-        (folder / file_name).write_text(text, encoding="utf-8")
+        if text:
+            (folder / file_name).write_text(text, encoding="utf-8")
+            written.append(str(folder / file_name))
     top = self_time(merged.view(CPU_VIEW), first.roots)[:TOP]
     return [
         f"generator profile ({len(taken)} cells, {folder}):",
         f"  CPU by layer: {layers_line(merged, CPU_VIEW)}",
         "  top frames (CPU): " + ", ".join(f"{s.label} {pct(s.share)}" for s in top),
         *(f"  {c.cell_id}: {time_line(c.record)}" for c in taken[:2]),
-        f"  flame graphs: {', '.join(str(folder / n) for n in SVG_NAMES.values())}",
+        f"  flame graphs: {', '.join(written) or 'none (no samples)'}",
     ]
 
 
