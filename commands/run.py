@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.paths import RESULTS_DIR
 from commands import distributed
@@ -22,36 +22,47 @@ from commands.types import (
 from record.errors import UserError
 from record.profile import OFF
 
+if TYPE_CHECKING:
+    from harness.suite.parse import Suite
+    from record.records import RunRecord
+
+
+def _resumed_suite(args: argparse.Namespace) -> tuple[Suite, RunRecord]:
+    """The suite stored in the run to resume, and what it had done. A results folder can come
+    from anywhere: the [[apps]] commands and Locust files stored in it run only when the
+    user's own suite file, named beside --resume, says the same."""
+    from harness.runner import load_run_suite, runs_user_code
+    from harness.suite.parse import load_suite
+
+    suite, resumed = load_run_suite(args.resume, allow_remote=args.allow_remote)
+    given = load_suite(args.suite, allow_remote=args.allow_remote) if args.suite else None
+    if given is not None and given.name != suite.name:
+        raise UserError(f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}")
+    same = given is not None and (given.apps, given.scenarios) == (suite.apps, suite.scenarios)
+    if runs_user_code(suite) and not same:
+        raise UserError(
+            f"--resume: {args.resume} starts [[apps]] commands or your own Locust files; "
+            "name the suite file they came from (run SUITE --resume RUN_DIR) so they are "
+            "checked against it"
+        )
+    return suite, resumed
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     from analysis.ci.outputs import abort_check
     from analysis.live import LiveJudge
     from analysis.precision import half_width_pct
-    from harness.runner import load_run_suite, new_run_dir, run_suite, runs_user_code
+    from harness.runner import new_run_dir, run_suite
     from harness.suite.parse import load_suite, with_overrides
 
-    resumed = None
+    resumed: RunRecord | None = None
     db_url = None
     if args.db_url is not None:
         from harness.processes.postgres import check_db_url
 
         db_url = check_db_url(args.db_url, allow_remote=args.allow_remote)
     if args.resume is not None:
-        suite, resumed = load_run_suite(args.resume, allow_remote=args.allow_remote)
-        given = load_suite(args.suite, allow_remote=args.allow_remote) if args.suite else None
-        if given is not None and given.name != suite.name:
-            raise UserError(
-                f"--resume: {args.resume} holds suite {suite.name!r}, not {args.suite!r}"
-            )
-        # A results folder can come from anywhere: the [[apps]] commands and Locust files
-        # stored in it run only when the user's own suite file says the same.
-        same = given is not None and (given.apps, given.scenarios) == (suite.apps, suite.scenarios)
-        if runs_user_code(suite) and not same:
-            raise UserError(
-                f"--resume: {args.resume} starts [[apps]] commands or your own Locust files; "
-                "name the suite file they came from (run SUITE --resume RUN_DIR) so they are "
-                "checked against it"
-            )
+        suite, resumed = _resumed_suite(args)
         run_dir = args.resume
     else:
         suite = with_overrides(
