@@ -218,7 +218,12 @@ def with_request_stats(
     """Cell rows (load.cell_row) joined with their request statistics, read one cell at a
     time through `requests`; unmeasured cells get zero requests (and are never read)."""
     measured = cells[cells["window"].notna()]
-    stats = summarize_requests(requests, measured, slots)
+    return joined_stats(cells, summarize_requests(requests, measured, slots))
+
+
+def joined_stats(cells: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """Cell rows joined with the request statistics (REQUEST_STATS) of those measured;
+    the others get zero requests."""
     merged = cells.merge(stats, on="cell_id", how="left")
     merged["duration_s"] = merged["duration_s"].fillna(0.0)
     merged["requests"] = merged["requests"].fillna(0).astype(int)
@@ -288,6 +293,14 @@ def build_summary(
     if cells.empty:
         return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "reason", "scenario_name"])
     return judged(with_request_stats(cells, requests, slots), run_id)
+
+
+def summary_of(cells: pd.DataFrame, stats: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """build_summary from request statistics already taken (the report's one pass over each
+    cell's rows, analysis/cellpass.py): one row of REQUEST_STATS per measured cell."""
+    if cells.empty:
+        return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "reason", "scenario_name"])
+    return judged(joined_stats(cells, stats), run_id)
 
 
 RANKING_COLUMNS = [

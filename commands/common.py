@@ -27,7 +27,7 @@ def finish_report(run_dir: Path, args: argparse.Namespace) -> int:
     from analysis import thresholds
     from analysis.ci import outputs
     from analysis.readings.machine import contention_line
-    from analysis.report.page import build_report
+    from analysis.report.build import build_report
 
     quiet = args.quiet
 

@@ -312,7 +312,10 @@ def _save(fig: Any, charts_dir: Path, name: str) -> bytes:
     # quarter of a chart's time.
     fig.set_layout_engine("none")
     svg = stdio.BytesIO()
-    fig.savefig(svg, format="svg")
+    # Text as SVG text, not a path per glyph: a third less time to write, a smaller file whose
+    # words can be found and copied; the font is named (DejaVu Sans, as in the PNG).
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(svg, format="svg")
     io.write_bytes(charts_dir / f"{name}.svg", svg.getvalue())
     plt.close(fig)
     return png.getvalue()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cellstats import per_second, window_series
+from analysis.forked import in_processes
 from analysis.load import RunData
 from record.window import Window
 
@@ -70,13 +71,12 @@ def cell_curves(run: RunData, row: object, warmup_s: float) -> Curves | None:
 
 
 def shown_curves(run: RunData, shown: pd.DataFrame) -> dict[str, Curves]:
-    """cell_id → Curves of every shown cell that measured anything, read one at a time."""
-    out = {}
-    for row in shown.itertuples():
-        curves = cell_curves(run, row, run.run.settings.warmup_s)
-        if curves is not None:
-            out[row.cell_id] = curves
-    return out
+    """cell_id → Curves of every shown cell that measured anything, the cells shared out
+    between worker processes (analysis/forked.py), each reading one cell at a time."""
+    rows = list(shown.itertuples())
+    warmup = run.run.settings.warmup_s
+    curves = in_processes(lambda row: cell_curves(run, row, warmup), rows)
+    return {row.cell_id: c for row, c in zip(rows, curves, strict=True) if c is not None}
 
 
 def spectra_of(curves: Mapping[str, Curves]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

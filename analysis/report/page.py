@@ -18,13 +18,14 @@ from typing import Any
 import pandas as pd
 import tornado.template
 
-from analysis import aggregate, hlog, thresholds
+from analysis import aggregate, thresholds
+from analysis.cellpass import Passes
 from analysis.connections import c10k_table, feed_broadcasts
-from analysis.endpoints import endpoint_table, unmatched_headlines
+from analysis.endpoints import unmatched_headlines
 from analysis.figures import interactive
 from analysis.figures.charts import CHARTS, Chart, ChartInputs, start_charts
 from analysis.figures.interactive import InteractiveChart
-from analysis.load import RunData, load_run
+from analysis.load import RunData
 from analysis.openloop import closed_cells, open_cells
 from analysis.readings import words
 from analysis.readings.connections import C10K_NOTE, c10k_display, read_c10k
@@ -37,7 +38,6 @@ from analysis.readings.upload import UPLOAD_NOTE, upload_items
 from analysis.report import endpoints as endpoint_section
 from analysis.report import environments, techempower
 from analysis.report import profiles as profile_section
-from analysis.report.beside import Beside
 from analysis.report.interactive import page_script
 from analysis.report.load_generator import (
     WORKERS_NOTE,
@@ -61,7 +61,7 @@ from record.run_meta import EnvironmentInfo
 from record.thresholds import thresholds_of
 
 # Kept importable from here: callers and tests read these through the report module.
-__all__ = ["ReportResult", "build_report", "render_html", "table_text"]
+__all__ = ["ReportResult", "render_html", "report_from", "table_text"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHARTS_DIR = "charts"  # beside report.html: the PNGs and SVGs the page links
@@ -174,15 +174,6 @@ def _anchored(sections: list[Section]) -> list[Section]:
     return out
 
 
-def _beside_summary(run: RunData) -> None:
-    """What reads every cell's rows beside the summary: the hlogs, and endpoints.csv (every
-    record of each cell, grouped by endpoint)."""
-    hlog.write_run_hlogs(run)
-    table = endpoint_table(run)
-    path = RunLayout(run.path).endpoints_csv
-    io.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-
-
 def _endpoints_section(run: RunData) -> Section | None:
     """The cells of several endpoints, or with a headline, from the endpoints.csv the report
     wrote beside its summary; None when no cell has any."""
@@ -206,26 +197,26 @@ def _endpoints_section(run: RunData) -> Section | None:
     )
 
 
-def build_report(run_dir: str | Path) -> ReportResult:
-    run = load_run(run_dir)
-    # Three lines of work side by side: the hlogs in a process of their own (they read every
-    # cell's rows, as the summary does), then the charts in worker processes (the PNGs and
-    # SVGs) while this one builds the interactive charts' data.
-    with Beside(_beside_summary, run) as hlogs:
-        summary = aggregate.build_summary(run.cells, run.cell_requests, run.run_id, run.cell_slots)
-        csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
-        io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
-        # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
-        # rate they sustained, _sustained_section).
-        ranking = aggregate.ranking(closed_cells(summary))
-        repeats = _repeats(summary)
-        material = ChartInputs(run, summary, ranking)
-        with start_charts(material, run.path / CHARTS_DIR) as rendering:
-            drawn = interactive.build(material, [s.name for s in CHARTS if s.name != TE_CHART])
-            charts = rendering.charts()
-        hlogs.wait()
+def report_from(run: RunData, passes: Passes) -> ReportResult:
+    """The rest of build_report (analysis/report/build.py) once every cell's rows were read
+    (its hlog written): summary.csv, endpoints.csv, the charts, drawn in worker processes
+    (the PNGs and SVGs) while this one builds the interactive charts' data, and the page."""
+    layout = RunLayout(run.path)
+    summary = aggregate.summary_of(run.cells, passes.stats(), run.run_id)
+    csv_frame = summary.reindex(columns=aggregate.SUMMARY_COLUMNS)
+    io.atomic_write(run.path / "summary.csv", lambda tmp: csv_frame.to_csv(tmp, index=False))
+    table = passes.endpoint_table()
+    io.atomic_write(layout.endpoints_csv, lambda tmp: table.to_csv(tmp, index=False))
+    # Ranked by req/s per users: closed-loop cells only (open-loop ones are ranked by the
+    # rate they sustained, _sustained_section).
+    ranking = aggregate.ranking(closed_cells(summary))
+    repeats = _repeats(summary)
+    material = ChartInputs(run, summary, ranking)
+    with start_charts(material, run.path / CHARTS_DIR) as rendering:
+        drawn = interactive.build(material, [s.name for s in CHARTS if s.name != TE_CHART])
+        charts = rendering.charts()
     drawn = {name: chart for name, chart in drawn.items() if name in {c.name for c in charts}}
-    report_path = RunLayout(run.path).report_html
+    report_path = layout.report_html
     verdicts = thresholds.judge(summary, thresholds_of(run.run.suite))
     page = render_html(run, summary, ranking, repeats, charts, drawn, verdicts)
     io.write_bytes(report_path, page)

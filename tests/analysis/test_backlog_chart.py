@@ -14,7 +14,7 @@ from analysis import aggregate
 from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import load_run, read_backlog
 from analysis.readings.backlog import NO_BACKLOG, backlog_of, growth_sign
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from record.records import CellSpec
 from record.schema import BACKLOG_FILE
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run

@@ -16,7 +16,7 @@ import pytest
 from analysis import aggregate, load
 from analysis.figures import charts
 from analysis.load import load_run
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from analysis.synthetic import write_synthetic_run
 
 CELLS, REQUESTS = 10, 200_000

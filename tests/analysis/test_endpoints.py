@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from analysis import aggregate
+from analysis import aggregate, cellpass, hlog
 from analysis.endpoints import endpoint_stats, endpoint_table, unmatched_headlines
 from analysis.load import load_run
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from tests.analysis.fixtures import T0, cell, write_cell, write_run
 
 
@@ -131,3 +132,23 @@ def test_the_report_writes_endpoints_csv_and_shows_only_cells_of_several(tmp_pat
     section = section[: section.index("</section>")]
     assert chat.cell_id in section and plain.cell_id not in section
     assert "/messages" in section and "500.0" in section
+
+
+@pytest.mark.parametrize("headline", [[], ["POST /messages"]])
+def test_the_one_pass_gives_what_reading_each_file_again_gives(
+    tmp_path: Path, headline: list[str]
+) -> None:
+    """The report reads each cell once (analysis/cellpass.py), in worker processes: its
+    statistics, endpoints and hlog must be those the separate readers give."""
+    cell_id = write_chat_run(tmp_path / "run", headline)
+    run = load_run(tmp_path / "run")
+    passes = cellpass.pass_cells(run)
+    hlog_path = tmp_path / "run" / "cells" / cell_id / hlog.FILE_NAME
+    one_pass = hlog_path.read_bytes()
+    separate = aggregate.build_summary(run.cells, run.cell_requests, run.run_id)
+    pd.testing.assert_frame_equal(
+        aggregate.summary_of(run.cells, passes.stats(), run.run_id), separate
+    )
+    pd.testing.assert_frame_equal(passes.endpoint_table(), endpoint_table(run))
+    hlog.write_run_hlogs(run)
+    assert hlog_path.read_bytes() == one_pass

@@ -16,7 +16,7 @@ import pytest
 from analysis import aggregate
 from analysis.figures import lines as plot
 from analysis.load import load_run
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from record import io
 from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run

@@ -98,13 +98,26 @@ def test_open_loop_cells_log_corrected_latency_from_every_slot(tmp_path: Path) -
     assert _agree(hlog.percentile_ms(totals["service"], 50.0), float(summary["p50_ms"]))
 
 
-def test_bucketed_recording_equals_recording_each_value() -> None:
-    latency = np.random.default_rng(3).lognormal(2.0, 2.0, 5000)
-    one_by_one, bucketed = hlog.new_histogram(), hlog.new_histogram()
-    for us in np.clip(np.rint(latency * 1000), 1, hlog.HIGHEST_US).astype(int).tolist():
-        one_by_one.record_value(us)
-    hlog._record(bucketed, latency)
-    assert one_by_one.encode() == bucketed.encode()
+def test_counted_histograms_equal_recording_each_value() -> None:
+    """interval_histograms fills counts by numpy; HdrHistogram's own record_value, one value at
+    a time, must give the same histogram in each interval (counts, min, max, total)."""
+    rng = np.random.default_rng(3)
+    latency = rng.lognormal(2.0, 2.0, 5000)  # µs to hours: every bucket size
+    at = rng.uniform(0.0, 3.0, 5000)
+    at[:3] = [1.0, 3.0, 3.5]  # on an edge, on the window's end (kept), after it (dropped)
+    edges = [0.0, 1.0, 2.0, 3.0]
+    counted = hlog.interval_histograms(edges, at, latency)
+    for k, hist in enumerate(counted):
+        last = k == len(edges) - 2
+        inside = (at >= edges[k]) & ((at <= edges[k + 1]) if last else (at < edges[k + 1]))
+        one_by_one = hlog.new_histogram()
+        us = np.clip(np.rint(latency[inside] * 1000), 1, hlog.HIGHEST_US).astype(int)
+        for value in us.tolist():
+            one_by_one.record_value(value)
+        assert hist.encode() == one_by_one.encode()
+        assert hist.get_total_count() == one_by_one.get_total_count() == inside.sum()
+        assert hist.get_min_value() == one_by_one.get_min_value()
+        assert hist.get_max_value() == one_by_one.get_max_value()
 
 
 def test_a_failed_cell_gets_no_hlog(tmp_path: Path) -> None:

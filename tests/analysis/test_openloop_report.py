@@ -34,7 +34,7 @@ from analysis.readings.openloop import (
     sustained_sentences,
 )
 from analysis.report import tables as table
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from record import io
 from record.records import CellSpec
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run

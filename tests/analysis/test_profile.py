@@ -14,7 +14,7 @@ from analysis.profile import data, flame, readings
 from analysis.profile.data import CPU_VIEW, WALL_VIEW
 from analysis.profile.frames import DRIVER, HANDLER, HTTP, LOOP, REST, THREADS, name
 from analysis.profile.shares import layer_time, moved, self_time
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from record.layout import CellLayout
 from record.profile import OK, ProcessTime, ProfileRecord
 from record.records import CellSpec

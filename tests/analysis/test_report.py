@@ -11,7 +11,7 @@ from PIL import Image
 
 from analysis.compare import runs as compare
 from analysis.load import load_run
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from record import schema
 from record.errors import UserError
 from tests.analysis.fixtures import T0, cell, noisy_run, steady_requests, write_cell, write_run

@@ -23,8 +23,8 @@ import pytest
 
 from analysis.figures import interactive
 from analysis.figures.interactive import InteractiveChart
+from analysis.report.build import build_report
 from analysis.report.interactive import chart_json
-from analysis.report.page import build_report
 from record import io
 from tests.analysis.fixtures import cell, write_cell
 from tests.analysis.test_openloop_report import RATES, WINDOW, on_time, one_at_a_time

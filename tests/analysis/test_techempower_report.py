@@ -14,7 +14,7 @@ from analysis.figures import kit
 from analysis.figures.charts import CHARTS, ChartInputs
 from analysis.load import load_run
 from analysis.report import techempower
-from analysis.report.page import build_report
+from analysis.report.build import build_report
 from tests.analysis.fixtures import T0, cell, steady_requests, write_cell, write_run
 from tests.analysis.test_charts import assert_inside
 

@@ -192,7 +192,7 @@ def check_results(run_dir: Path) -> tuple[int, int, bool]:
     from PIL import Image
 
     from analysis.load import load_run
-    from analysis.report.page import build_report
+    from analysis.report.build import build_report
 
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     bad = 0
