@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import aggregate, load
+from analysis import aggregate, forked, load
 from analysis.figures import charts
 from analysis.load import load_run
 from analysis.report.build import build_report
@@ -58,6 +58,9 @@ def test_report_reads_one_cell_at_a_time(run_dir: Path, monkeypatch: pytest.Monk
         return frame
 
     monkeypatch.setattr(load, "read_requests", counted)
+    # The cells are read in this process (as with one core), where the reads are counted and
+    # tracemalloc sees them; in worker processes each holds one cell's rows the same way.
+    monkeypatch.setattr(forked.os, "cpu_count", lambda: 1)
     # Drawing reads no request rows (the chart processes get curves) and is slow under
     # tracemalloc: every chart "draws" a placeholder, so every reading still runs.
     monkeypatch.setattr(

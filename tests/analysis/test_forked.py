@@ -45,10 +45,12 @@ def test_what_a_call_raised_is_raised_by_results() -> None:
 @pytest.mark.skipif(not TWO_CORES, reason="with one core the work runs in results()")
 def test_a_failing_report_stops_the_workers_at_once() -> None:
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="the report failed"), Shared(time.sleep, [60.0] * 4):
-        children = psutil.Process().children()
+    shared = Shared(time.sleep, [60.0] * 4)
+    table = shared.pool._processes if shared.pool is not None else None  # the executor's own
+    workers = [psutil.Process(p.pid) for p in (table or {}).values()]
+    with pytest.raises(RuntimeError, match="the report failed"), shared:
         raise RuntimeError("the report failed")
-    gone, alive = psutil.wait_procs(children, timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive and len(gone) == 2
     assert time.monotonic() - started < 30  # not the minute each call would have slept
 
