@@ -20,8 +20,8 @@ def test_results_come_in_the_items_order_from_other_processes() -> None:
     out = in_processes(lambda i: (i * i, os.getpid()), items)
     assert [square for square, _ in out] == [i * i for i in items]
     pids = {pid for _, pid in out}
-    if TWO_CORES:
-        assert os.getpid() not in pids and len(pids) == 2
+    if TWO_CORES:  # on a busy machine one worker may take every chunk before the other starts
+        assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
 def test_the_items_reach_the_workers_unpickled() -> None:
