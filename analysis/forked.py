@@ -84,12 +84,13 @@ class Shared(Generic[R]):
             return
         # The executor kills its workers only from Python 3.14 (terminate_workers); before,
         # its own table of them is the one place they are known (emptied by shutdown).
-        kill = getattr(pool, "terminate_workers", None)
+        terminate = getattr(pool, "terminate_workers", None)
+        if terminate is not None:
+            terminate()
+            return
         workers = list((getattr(pool, "_processes", None) or {}).values())
-        if kill is not None:
-            kill()
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers if kill is None else ():
+        for process in workers:
             process.kill()
             process.join()
 
