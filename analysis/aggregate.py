@@ -151,12 +151,6 @@ def add_model(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def t_critical_95(dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, dof))
-
-
 def repeat_groups(summary: pd.DataFrame, keys: Iterable[str] | None = None) -> pd.DataFrame:
     """Mean and 95 % confidence interval of req/s and p99 across repeats of each cell family
     (valid cells only), with a flag when the coefficient of variation exceeds CV_LIMIT."""
@@ -171,7 +165,7 @@ def repeat_groups(summary: pd.DataFrame, keys: Iterable[str] | None = None) -> p
             values = group[col].astype(float).to_numpy()
             mean = float(values.mean())
             half = (
-                t_critical_95(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
+                precision.t_critical_95(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
                 if n > 1
                 else math.nan
             )

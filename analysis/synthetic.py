@@ -22,27 +22,37 @@ from record.window import Window
 VARIANTS = ("sync", "coroutine", "threadpool", "fanout", "multiprocess")
 USERS = (1, 10, 50, 100, 200)
 SCENARIOS = (("sleep", {"ms": 50}), ("fanout", {"n": 4, "ms": 50}))
+# A full suite runs every cell on both loops (suites/full.toml).
+LOOPS = ("asyncio", "uvloop")
 T0 = 1_700_000_000.0
 WARMUP_S, DURATION_S = 1.0, 10.0
 
 
 def synthetic_cells(count: int) -> list[CellSpec]:
-    cells = []
-    for scenario, params in SCENARIOS:
-        for variant in VARIANTS:
-            for users in USERS:
-                cells.append(
-                    CellSpec(
-                        variant,
-                        "asyncio",
-                        scenario,
-                        params,
-                        users,
-                        1,
-                        8,
-                        strategies.VARIANTS[variant].processes(2),
-                    )
-                )
+    """The first `count` cells of an endless grid, in the order a suite lists them: the 50-cell
+    grid (SCENARIOS × VARIANTS × USERS) on asyncio, then on uvloop, then both again as the next
+    repeat, and so on. The first 50 never change, so figures measured on them stay comparable;
+    beyond 50 the run has a full suite's shape (loops, repeats) at any size, e.g. 2,877 cells."""
+    cells: list[CellSpec] = []
+    repeat = 0
+    while len(cells) < count:
+        repeat += 1
+        for loop in LOOPS:
+            for scenario, params in SCENARIOS:
+                for variant in VARIANTS:
+                    for users in USERS:
+                        cells.append(
+                            CellSpec(
+                                variant,
+                                loop,
+                                scenario,
+                                params,
+                                users,
+                                repeat,
+                                8,
+                                strategies.VARIANTS[variant].processes(2),
+                            )
+                        )
     return cells[:count]
 
 
@@ -54,7 +64,7 @@ def _write_run_json(path: Path, chosen: list[CellSpec]) -> None:
             "description": "generated",
             "warmup_s": WARMUP_S,
             "duration_s": DURATION_S,
-            "repeats": 1,
+            "repeats": max(c.repeat for c in chosen),
             "max_error_rate": 0.01,
         },
         environment=Environment(cpu_model="synthetic", cores=2),
