@@ -1,6 +1,7 @@
 """Work shared out between forked worker processes, results in order: the report's passes
-over every cell's rows and the curves of the cells its charts show. Two cores here; the report
-reads one cell at a time in each process, so memory follows the largest cell."""
+over every cell's rows, the curves of the cells its charts show and the charts themselves.
+Two cores here; the report reads one cell at a time in each process, so memory follows the
+largest cell."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ class Shared(Generic[R]):
         workers = min(workers, os.cpu_count() or 1, len(items))
         if workers <= 1:
             return
-        size = max(1, min(CHUNK_ITEMS, -(-len(items) // (workers * 4))))
+        # About four chunks a worker (a few costly items, charts, then still share out), at
+        # most CHUNK_ITEMS each.
+        size = max(1, min(CHUNK_ITEMS, len(items) // (workers * 4)))
         self.pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("fork"),

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import errno
 import io as stdio
-import multiprocessing
-import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ from analysis.figures.lines import (
 )
 from analysis.figures.openloop import openloop_latency
 from analysis.figures.techempower import te_bars
+from analysis.forked import Shared
 from analysis.load import RunData
 from analysis.openloop import closed_cells
 from analysis.readings import connections, techempower
@@ -49,7 +47,6 @@ from analysis.readings.summary import (
     read_throughput,
 )
 from catalog import workloads
-from catalog.lifeline import die_with_parent
 from catalog.strategies import forks
 from record import io
 
@@ -329,35 +326,12 @@ def _render_chart(job: Job) -> bytes | None:
 
 
 def _start_render(jobs: list[Job]) -> tuple[Callable[[], list[Any]], Callable[[], None]]:
-    """Start rendering the charts in parallel. Returns a function that waits for them (each
-    result is PNG bytes, None (nothing to show) or the exception that chart raised) and one
-    that stops the workers, whatever they were doing."""
-    workers = min(len(jobs), CHART_WORKERS, os.cpu_count() or 1)
-    if workers <= 1:
-        return (lambda: [_try(_render_chart, job) for job in jobs]), (lambda: None)
-    # fork: the workers inherit the imported plotting modules instead of importing them again.
-    # Each worker dies with the report process, even a SIGKILLed one: forked workers would
-    # otherwise stay behind, idle, for good (found by killing `report` mid-write).
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=die_with_parent,
-        initargs=(os.getpid(),),
-    )
-    try:
-        # The workers are forked here, by the first submissions, in this thread.
-        futures = [pool.submit(_render_chart, job) for job in jobs]
-    except BaseException:
-        pool.shutdown(cancel_futures=True)
-        raise
-
-    def collect() -> list[Any]:
-        try:
-            return [f.exception() or f.result() for f in futures]
-        finally:
-            pool.shutdown(cancel_futures=True)
-
-    return collect, lambda: pool.shutdown(wait=False, cancel_futures=True)
+    """Start rendering the charts in parallel (analysis/forked.py: forked workers that inherit
+    the imported plotting modules and the jobs, and die with the report process). Returns a
+    function that waits for them (each result is PNG bytes, None (nothing to show) or the
+    exception that chart raised) and one that kills the workers, whatever they were doing."""
+    shared = Shared(partial(_try, _render_chart), jobs, CHART_WORKERS)
+    return shared.results, shared.stop
 
 
 def _try(fn: Callable[..., Any], *args: Any) -> Any:
