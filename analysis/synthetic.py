@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,27 +34,25 @@ def synthetic_cells(count: int) -> list[CellSpec]:
     grid (SCENARIOS × VARIANTS × USERS) on asyncio, then on uvloop, then both again as the next
     repeat, and so on. The first 50 never change, so figures measured on them stay comparable;
     beyond 50 the run has a full suite's shape (loops, repeats) at any size, e.g. 2,877 cells."""
-    cells: list[CellSpec] = []
-    repeat = 0
-    while len(cells) < count:
-        repeat += 1
-        for loop in LOOPS:
-            for scenario, params in SCENARIOS:
-                for variant in VARIANTS:
-                    for users in USERS:
-                        cells.append(
-                            CellSpec(
-                                variant,
-                                loop,
-                                scenario,
-                                params,
-                                users,
-                                repeat,
-                                8,
-                                strategies.VARIANTS[variant].processes(2),
-                            )
-                        )
-    return cells[:count]
+    grid = list(itertools.product(LOOPS, SCENARIOS, VARIANTS, USERS))
+    every = (
+        (repeat, loop, scenario, params, variant, users)
+        for repeat in itertools.count(1)
+        for loop, (scenario, params), variant, users in grid
+    )
+    return [
+        CellSpec(
+            variant,
+            loop,
+            scenario,
+            params,
+            users,
+            repeat,
+            8,
+            strategies.VARIANTS[variant].processes(2),
+        )
+        for repeat, loop, scenario, params, variant, users in itertools.islice(every, count)
+    ]
 
 
 def _write_run_json(path: Path, chosen: list[CellSpec]) -> None:
