@@ -10,11 +10,12 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
-from locust.env import Environment
+import gevent.event
 
 from loadgen.cpu import CpuWatch
 from loadgen.go import wait_for_go
@@ -25,6 +26,9 @@ from loadgen.writer import OffLoopWriter
 from record.loadgen_summary import NOT_PROBED, HubLag, LoadgenSummary, WorkerRecord, write_summary
 from record.stream import Counts, RecordWriter, warm
 from record.window import Window
+
+if TYPE_CHECKING:  # Locust monkey-patches whoever imports it: only its own processes do
+    from locust.env import Environment
 
 
 def planned_s(opts: Any) -> float:
@@ -100,6 +104,30 @@ def summary(
     )
 
 
+class Once:
+    """An action run by its first caller; a caller that comes while it runs waits
+    (cooperatively) until it ends. Locust can end a cell twice at once: the plugin's stop
+    (test_stop) is still closing the files when Locust's --run-time backstop or a SIGTERM
+    fires `quitting`, and Locust exits as soon as the quitting listeners return. A second
+    stop that returned at once lost the cell on a busy machine: its records were left under
+    temporary names and no loadgen.json was written."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.began = False
+        self.ended = gevent.event.Event()
+
+    def __call__(self) -> None:
+        if self.began:
+            self.ended.wait()
+            return
+        self.began = True
+        try:
+            self.action()
+        finally:  # also when the first caller's greenlet is killed: nobody waits forever
+            self.ended.set()
+
+
 def install(environment: Environment, loop: OpenLoop | None) -> None:
     # Locust's parsed options (our --bench-* among them) and runner exist by the init event.
     opts: Any = environment.parsed_options
@@ -132,9 +160,7 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
         flush_every(recorder)
         gevent.spawn_later(planned_s(opts), runner.quit)
 
-    def stop(**_: Any) -> None:
-        if recorder.closed or "writer" not in state:
-            return
+    def finish() -> None:
         stopped_at = time.time()
         lag = probe.figures()
         if loop is not None:
@@ -147,6 +173,12 @@ def install(environment: Environment, loop: OpenLoop | None) -> None:
         entry = worker_entry(0, recorder, requests, cpu, lag)
         meta = summary(state["window"], state["t0"], stopped_at, counts, requests, (entry,))
         write_summary(out, meta)
+
+    finish_once = Once(finish)
+
+    def stop(**_: Any) -> None:
+        if "writer" in state:  # the load started: its files close once, whoever asks first
+            finish_once()
 
     environment.events.test_start.add_listener(recorder.on_test_start)
     environment.events.test_start.add_listener(start)

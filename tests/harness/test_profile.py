@@ -156,9 +156,15 @@ def test_sample_count_matches_rate_times_window(cells: Cells) -> None:
 
 
 def test_each_cell_keeps_stacks_speedscope_and_no_py_spy_after_it(cells: Cells) -> None:
+    """Every view's stacks are kept. The wall view has samples in every cell; the GIL (CPU) view
+    only where the server holds the GIL often enough: a sync server sleeping 20 ms a request
+    holds it a few per cent of the time, so its 200 or so samples may honestly hold none."""
     for key, (record, cell_dir) in cells.items():
         layout = CellLayout(cell_dir)
-        assert all(layout.profile_stacks(v).stat().st_size > 0 for v in VIEWS), key
+        assert all(layout.profile_stacks(v).exists() for v in VIEWS), key
+        assert layout.profile_stacks(WALL_VIEW).stat().st_size > 0, key
+        if key.endswith("-cpu"):
+            assert layout.profile_stacks(CPU_VIEW).stat().st_size > 0, key
         assert layout.speedscope.exists(), key
         spies = {pid for name, pid in record.pids.items() if name.startswith("profiler-")}
         assert len(spies) == 2, record.pids
