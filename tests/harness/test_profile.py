@@ -5,6 +5,7 @@ or started when profiling is off."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -145,13 +146,17 @@ def test_gil_wait_is_reported_for_threadpool_on_cpu_and_clearly_above_sync(cells
 
 
 def test_sample_count_matches_rate_times_window(cells: Cells) -> None:
+    """py-spy draws the gaps between its samples from an exponential distribution (its
+    src/timer.rs, against aliasing), so a window's count is Poisson with mean rate × window:
+    200 ± 14 here. Five standard deviations fail an honest count about once in two million
+    cells, and still catch a rate or a window that is off by 40 %."""
     for key, (record, cell_dir) in cells.items():
         profile = ProfileRecord.read(cell_dir)
         assert record.window is not None and profile is not None, key
         expected = RATE_HZ * record.window.duration_s
         # Ticks read or lost (a stack that changed while py-spy read it): what it sampled.
         taken = profile.attempted
-        assert abs(taken - expected) <= 0.2 * expected, (key, taken, expected)
+        assert abs(taken - expected) <= 5 * math.sqrt(expected), (key, taken, expected)
         assert profile.read_share > 0.5, (key, profile.wall_errors)
 
 
@@ -190,8 +195,14 @@ def test_an_app_that_forks_is_profiled_in_each_process(tmp_path: Path) -> None:
 
 
 def descendants_named(root: psutil.Process, word: str) -> set[int]:
-    found = set()
-    for proc in root.children(recursive=True):
+    """The descendants whose command line holds `word`; none once root has exited (a watcher
+    may look once more after the run ends)."""
+    found: set[int] = set()
+    try:
+        children = root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return found
+    for proc in children:
         try:
             if word in " ".join(proc.cmdline()):
                 found.add(proc.pid)
