@@ -203,6 +203,14 @@ def server_child(watch: Watch) -> psutil.Process | None:
     return None
 
 
+def command_line(proc: psutil.Process) -> str:
+    """proc's command line, or "" once it has exited (the first cell's processes end meanwhile)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def start_run(suite: Path, out: Path) -> tuple[subprocess.Popen[str], Watch]:
     popen = subprocess.Popen(
         [sys.executable, "run_bench.py", "run", str(suite), "--out", str(out), "--quiet"],
@@ -218,9 +226,7 @@ def wait_for_second_cell_load(out: Path, watch: Watch) -> Path:
     """Wait until the first (sync) cell is on disk and Locust loads the second; return the
     first cell's folder."""
     wait_for(lambda: bool(list(out.glob("*/cells/sync-*/cell.json"))), 60, watch)
-    wait_for(
-        lambda: any("locust" in " ".join(p.cmdline()) for p in watch.root.children()), 60, watch
-    )
+    wait_for(lambda: any("locust" in command_line(p) for p in watch.root.children()), 60, watch)
     return next(out.glob("*/cells/sync-*/cell.json")).parent
 
 

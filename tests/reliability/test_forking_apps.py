@@ -5,6 +5,7 @@ these: it is not inherited across fork."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -183,12 +184,14 @@ def test_sigkill_of_the_harness_ends_an_app_that_forks(tmp_path: Path, kind: str
         free = _port_free(port)
     finally:
         for proc in _app_processes(tmp_path, kind).values():  # never leave them to the next test
-            proc.kill()
+            with contextlib.suppress(psutil.Error):  # it may end between the listing and the kill
+                proc.kill()
         if harness.poll() is None:
             harness.kill()
             harness.wait()
     print(f"{kind}: {len(seen)} app processes; {len(left)} left {took:.2f} s after SIGKILL")
-    assert gone and free, {pid: p.cmdline() for pid, p in left.items()}
+    # The command lines read when they were listed: the `finally` above has killed them since.
+    assert gone and free, {pid: p.info["cmdline"] for pid, p in left.items()}
 
 
 @pytest.mark.parametrize("kind", sorted(APPS))
