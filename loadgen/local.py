@@ -128,21 +128,25 @@ class Once:
             self.ended.set()
 
 
+def gate(runner: Any, go_file: str) -> None:
+    """Locust starts the load by runner.start once its imports are done; the gate holds it
+    there until the harness has verified the servers (loadgen/go.py)."""
+    start_load = runner.start
+
+    def gated_start(*args: Any, **kwargs: Any) -> Any:
+        wait_for_go(go_file)
+        return start_load(*args, **kwargs)
+
+    runner.start = gated_start
+
+
 def install(environment: Environment, loop: OpenLoop | None) -> None:
     # Locust's parsed options (our --bench-* among them) and runner exist by the init event.
     opts: Any = environment.parsed_options
     runner: Any = environment.runner
     warm()  # before the load, not in its window
     out = Path(opts.bench_out)
-    # Locust starts the load by runner.start once its imports are done; the gate holds it
-    # there until the harness has verified the servers (loadgen/go.py).
-    start_load = runner.start
-
-    def gated_start(*args: Any, **kwargs: Any) -> Any:
-        wait_for_go(opts.bench_go_file)
-        return start_load(*args, **kwargs)
-
-    runner.start = gated_start
+    gate(runner, opts.bench_go_file)
     cpu = CpuWatch()
     probe = LagProbe()
     state: dict[str, Any] = {}
