@@ -222,16 +222,30 @@ def test_a_namespace_ends_what_left_the_group(tmp_path: Path) -> None:
         "time.sleep(60)\n"
     )
     child = procs.start("t", [sys.executable, "-c", script], contain=True)
+    settled: dict[str, psutil.Process] = {}
+
+    def look() -> bool:
+        """init, program and daemon, once the daemon's short-lived parent (setsid, fork,
+        exit) is gone and the namespace's init adopted it: a look in between sees that
+        parent, or a process already reaped."""
+        with contextlib.suppress(psutil.Error):
+            below = procs.descendants(child.pid)
+            others = [p for p in below if p.pid != child.program_pid]
+            inits = [p for p in others if p.ppid() == child.pid]
+            rest = [p for p in others if p not in inits]
+            if len(below) == 3 and len(inits) == len(rest) == 1 and rest[0].ppid() == inits[0].pid:
+                settled.update(init=inits[0], program=psutil.Process(child.program_pid))
+                settled.update(daemon=rest[0])
+                return True
+        return False
+
     try:
-        assert _wait_for(lambda: len(procs.descendants(child.pid)) >= 3, 10)
-        below = {p.pid: p for p in procs.descendants(child.pid)}  # init, program, daemon
-        assert child.program_pid in below and len(below) == 3
-        daemon = next(
-            p for pid, p in below.items() if pid != child.program_pid and p.ppid() != child.pid
-        )
+        assert _wait_for(look, 10), procs.descendants(child.pid)
+        daemon = settled["daemon"]
         assert os.getpgid(daemon.pid) not in (os.getpgid(child.pid), os.getpgid(child.program_pid))
         os.kill(child.pid, signal.SIGKILL)  # nsinit only, as a SIGKILLed harness does
-        assert _wait_for(lambda: not procs.live(set(below)), DEATH_GRACE_S)
+        below = {p.pid for p in settled.values()}
+        assert _wait_for(lambda: not procs.live(below), DEATH_GRACE_S)
     finally:
         child.kill()
     assert not pids.exists()
