@@ -100,11 +100,13 @@ def test_open_loop_cells_log_corrected_latency_from_every_slot(tmp_path: Path) -
 
 def test_counted_histograms_equal_recording_each_value() -> None:
     """interval_histograms fills counts by numpy; HdrHistogram's own record_value, one value at
-    a time, must give the same histogram in each interval (counts, min, max, total)."""
+    a time, must give the same histogram in each interval (counts, min, max, total), an empty
+    interval after a full one included (one histogram is refilled for every interval)."""
     rng = np.random.default_rng(3)
     latency = rng.lognormal(2.0, 2.0, 5000)  # µs to hours: every bucket size
     at = rng.uniform(0.0, 3.0, 5000)
-    at[:3] = [1.0, 3.0, 3.5]  # on an edge, on the window's end (kept), after it (dropped)
+    at[(at >= 1.0) & (at < 2.0)] -= 1.0  # nothing in [1, 2)
+    at[:3] = [2.0, 3.0, 3.5]  # on an edge, on the window's end (kept), after it (dropped)
     edges = [0.0, 1.0, 2.0, 3.0]
     counted = hlog.interval_histograms(edges, at, latency)
     for k, hist in enumerate(counted):
@@ -118,6 +120,7 @@ def test_counted_histograms_equal_recording_each_value() -> None:
         assert hist.get_total_count() == one_by_one.get_total_count() == inside.sum()
         assert hist.get_min_value() == one_by_one.get_min_value()
         assert hist.get_max_value() == one_by_one.get_max_value()
+    assert k == len(edges) - 2  # every interval
 
 
 def test_a_failed_cell_gets_no_hlog(tmp_path: Path) -> None:
