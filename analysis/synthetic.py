@@ -1,6 +1,9 @@
 """A synthetic run in the real results layout, for benchmarking `report` and for demos:
 ``python -m analysis.synthetic DIR [--cells 50] [--requests 1000000]``, then
-``python run_bench.py report DIR``. Latencies follow each strategy's model with noise."""
+``python run_bench.py report DIR``. Each cell serves its strategy's model bound less a few per
+cent for one window shared by every cell (as a suite's fixed duration), its request count
+its rate's share of the run's, its latency from Little's law, so the report's verdicts read
+as a real run's would."""
 
 from __future__ import annotations
 
@@ -27,6 +30,14 @@ SCENARIOS = (("sleep", {"ms": 50}), ("fanout", {"n": 4, "ms": 50}))
 LOOPS = ("asyncio", "uvloop")
 T0 = 1_700_000_000.0
 WARMUP_S, DURATION_S = 1.0, 10.0
+# Where the model has no bound (none of the grid's cells today), the rate a cell serves.
+NO_BOUND_RPS = 2000.0
+# A healthy cell reaches 85-95 % of its bound: below the bound (never `invalid`), above the
+# efficiency a saturated-generator flag looks for.
+EFFICIENCY = (0.85, 0.95)
+# From the window's end to the cell's end (the load stops, the files close, the server stops),
+# and from one cell's end to the next one's start (its server starts).
+WIND_DOWN_S, GAP_S = 2.0, 3.0
 
 
 def synthetic_cells(count: int) -> list[CellSpec]:
@@ -55,7 +66,7 @@ def synthetic_cells(count: int) -> list[CellSpec]:
     ]
 
 
-def _write_run_json(path: Path, chosen: list[CellSpec]) -> None:
+def _write_run_json(path: Path, chosen: list[CellSpec], ended: float) -> None:
     RunRecord(
         run_id=path.name,
         suite={
@@ -68,15 +79,30 @@ def _write_run_json(path: Path, chosen: list[CellSpec]) -> None:
         },
         environment=Environment(cpu_model="synthetic", cores=2),
         started=T0,
-        ended=T0 + 600,
+        ended=ended,
         status="complete",
         cells=tuple(c.cell_id for c in chosen),
     ).write(path)
 
 
-def _write_cell(
-    path: Path, i: int, cell: CellSpec, per_cell: int, rng: np.random.Generator
-) -> None:
+def _model_rate(cell: CellSpec, rng: np.random.Generator) -> float:
+    """The req/s a cell serves: its model bound on the run's two cores with its own threads and
+    processes, less a few per cent."""
+    bound = expected_rps(
+        strategy=cell.strategy,
+        scenario=cell.scenario,
+        params=cell.params,
+        users=cell.users,
+        threads=cell.threads,
+        processes=cell.processes,
+        cores=2,  # the run's environment (_write_run_json)
+    )
+    return bound * rng.uniform(*EFFICIENCY) if bound > 0 else NO_BOUND_RPS
+
+
+def _flat_latency_ms(cell: CellSpec) -> float:
+    """Flat runs' mean latency: from a one-core bound with 8 threads and 2 processes, as flat
+    runs always drew it."""
     bound = expected_rps(
         strategy=cell.strategy,
         scenario=cell.scenario,
@@ -86,45 +112,95 @@ def _write_cell(
         processes=2,
         cores=1,
     )
-    rate = per_cell / DURATION_S
-    base = cell.users / bound * 1000 if bound > 0 else 50.0
-    start0 = T0 + i * 20
-    ends = start0 + WARMUP_S + np.sort(rng.uniform(0, DURATION_S, per_cell))
-    latency = base * (1 + rng.exponential(0.05, per_cell))
+    return cell.users / bound * 1000 if bound > 0 else 50.0
+
+
+def _shares(rates: np.ndarray, requests: int) -> np.ndarray:
+    """Each cell's request count in proportion to its rate (one window for every cell, as a
+    suite's fixed duration gives), summing to exactly `requests`, at least one each: the
+    largest remainders take what flooring left over."""
+    if requests < len(rates):
+        raise ValueError(f"--requests {requests} is fewer than --cells {len(rates)}")
+    spare = requests - len(rates)
+    exact = rates / rates.sum() * spare
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact)[: spare - int(counts.sum())]] += 1
+    return counts + 1
+
+
+def _write_cell(
+    path: Path,
+    start0: float,
+    cell: CellSpec,
+    count: int,
+    duration: float,
+    latency_ms: float,
+    rng: np.random.Generator,
+    flat: bool,
+) -> float:
+    """One cell's `count` requests over `duration` seconds of load from start0, their mean
+    latency `latency_ms`, and its cell.json; when the cell ended."""
+    rate = count / duration
+    ends = start0 + WARMUP_S + np.sort(rng.uniform(0, duration, count))
+    latency = latency_ms * (1 + rng.exponential(0.05, count))
     frame = pd.DataFrame(
         {
             "start": ends - latency / 1000,
             "latency_ms": latency,
-            "endpoint": pd.Categorical([f"/{cell.scenario}"] * per_cell),
-            "status": np.full(per_cell, 200, dtype=np.int32),
-            "bytes": np.full(per_cell, 30, dtype=np.int64),
-            "ok": np.ones(per_cell, dtype=bool),
-            "worker": np.zeros(per_cell, dtype=np.int32),
+            "endpoint": pd.Categorical([f"/{cell.scenario}"] * count),
+            "status": np.full(count, 200, dtype=np.int32),
+            "bytes": np.full(count, 30, dtype=np.int64),
+            "ok": np.ones(count, dtype=bool),
+            "worker": np.zeros(count, dtype=np.int32),
         }
     )
     layout = RunLayout(path).cell(cell.cell_id)
     layout.root.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(layout.requests, index=False)
+    stopped = start0 + WARMUP_S + duration
     CellRecord(
         cell=cell,
         status="ok",
-        settings=CellSettings(DURATION_S, WARMUP_S, 0.01),
-        window=Window(start0 + WARMUP_S, start0 + WARMUP_S + DURATION_S),
-        server_cpu_pct=float(min(100.0, rate / 20)),
-        loadgen_cpu_pct=float(min(99.0, rate / 25)),
+        settings=CellSettings(duration, WARMUP_S, 0.01),
+        window=Window(start0 + WARMUP_S, stopped),
+        server_cpu_pct=float(min(100.0, rate / 20) if flat else min(95.0, rate / 50)),
+        loadgen_cpu_pct=float(min(99.0, rate / 25) if flat else min(90.0, rate / 50)),
         started=start0,
-        ended=start0 + DURATION_S + 3,
+        ended=stopped + WIND_DOWN_S,
     ).write(layout.root)
+    return stopped + WIND_DOWN_S
 
 
 def write_synthetic_run(
-    path: Path, cells: int = 50, requests: int = 1_000_000, seed: int = 0
+    path: Path, cells: int = 50, requests: int = 1_000_000, seed: int = 0, flat: bool = False
 ) -> None:
+    """By the model (the default): every cell one window, as long as the run's `requests` take
+    at the cells' rates together, each cell's count its rate's share and its mean latency
+    Little's law's users / rate (less the 5 % the noise adds); cells back to back. Flat: every
+    cell requests // cells in DURATION_S, 20 s apart, the latency from a one-core bound (most
+    cells then exceed their bound); the report timings in DESIGN.md up to December 2026 were
+    measured on flat runs."""
     rng = np.random.default_rng(seed)
     chosen = synthetic_cells(cells)
-    _write_run_json(path, chosen)
-    for i, cell in enumerate(chosen):
-        _write_cell(path, i, cell, requests // len(chosen), rng)
+    if flat:
+        for i, cell in enumerate(chosen):
+            start = T0 + i * 20
+            count = requests // len(chosen)
+            _write_cell(
+                path, start, cell, count, DURATION_S, _flat_latency_ms(cell), rng, flat=True
+            )
+        _write_run_json(path, chosen, T0 + 600)  # as flat runs always said
+        return
+    rates = np.array([_model_rate(c, rng) for c in chosen])
+    counts = _shares(rates, requests)
+    duration = requests / rates.sum()
+    start = ended = T0
+    for cell, rate, count in zip(chosen, rates, counts, strict=True):
+        # The noise below adds 5 % to the latencies' mean.
+        latency_ms = cell.users / rate * 1000 / 1.05
+        ended = _write_cell(path, start, cell, int(count), duration, latency_ms, rng, flat=False)
+        start = ended + GAP_S
+    _write_run_json(path, chosen, ended)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,9 +208,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dir", type=Path)
     parser.add_argument("--cells", type=int, default=50)
     parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="every cell an equal share of the requests over 10 s, whatever its model (the shape report "
+        "timings were measured on up to December 2026; most cells exceed their bound)",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.cells <= args.requests:
+        parser.error(f"--cells {args.cells}: from 1 to --requests ({args.requests}) allowed")
     started = time.perf_counter()
-    write_synthetic_run(args.dir, args.cells, args.requests)
+    write_synthetic_run(args.dir, args.cells, args.requests, flat=args.flat)
     print(f"wrote {args.dir} in {time.perf_counter() - started:.1f} s")
     return 0
 

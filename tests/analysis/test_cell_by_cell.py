@@ -25,7 +25,8 @@ CELLS, REQUESTS = 10, 200_000
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cells") / "run"
-    write_synthetic_run(path, cells=CELLS, requests=REQUESTS)
+    # Flat: every cell the same count, so one read's rows are a tenth of the run's.
+    write_synthetic_run(path, cells=CELLS, requests=REQUESTS, flat=True)
     return path
 
 
