@@ -119,7 +119,12 @@ def test_smoke_suite_end_to_end(tmp_path: Path) -> None:
         resources = pd.read_csv(cell_dir / "server_resources.csv")
         assert {"server", "locust"} <= set(resources["role"])
     sync, coro = summary.set_index("variant").loc[["sync", "coroutine"], "rps"]
-    assert coro > 2 * sync  # the strategies differ under load, not only in unit tests
+    # The strategies differ under load, not only in unit tests. Sync waits one 20 ms sleep at
+    # a time: never above 50 req/s, however busy the machine. Coroutine's bound is 200 req/s
+    # (4 users); a busy runner's CPU, not the code, holds it back, so it must only clear sync
+    # plainly (twice sync needed 48 % of its bound, what a loaded runner can miss).
+    assert sync <= 1.05 * 1000 / 20
+    assert coro > 1.5 * sync
     assert (run_dir / "report.html").exists()
     # Every result file can be read by others under the usual umask 022 (a results folder is
     # copied to web servers and colleagues), although each is written atomically.
