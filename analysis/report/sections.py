@@ -222,7 +222,8 @@ def _ranking_section(run: RunData, ranking: pd.DataFrame, *, has_open: bool) -> 
     text = read_ranking(ranking) + (f" {OPEN_RANKED}" if has_open else "")
     # Every figure of a run had one placement: the reader must know whether the server had
     # cores of its own (split) or shared them with the load generator (shared).
-    text += f" Measured with placement {_placement_text(run.run.placement)}."
+    if run.run.placement is not None:
+        text += f" Measured with placement {_placement_text(run.run.placement)}."
     return Section(
         "Which strategy for which work",
         table=ranking_table(ranking) if len(ranking) else None,
@@ -344,8 +345,8 @@ def _with_load(groups: pd.DataFrame, col: str, text: Any) -> pd.DataFrame:
 
 
 def _placement_text(placement: Placement | None) -> str:
-    if placement is None:
-        return "?"
+    if placement is None:  # a run from before placements were recorded, or a synthetic one
+        return "not recorded"
     server = ", ".join(map(str, placement.server_cpus))
     loadgen = ", ".join(map(str, placement.loadgen_cpus))
     if placement.mode == "split":
