@@ -128,7 +128,9 @@ def read_requests(
             if col in table.column_names:
                 i = table.column_names.index(col)
                 table = table.set_column(i, col, table[col].dictionary_encode())
-    return table.to_pandas()
+    # Arrow's buffers are released column by column as pandas takes them (the table is not
+    # used again): a 3.4 M-row cell peaked 100 MB lower (424 -> 324 MB RSS), as fast.
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _workers_figures(record: CellRecord, calibration: Calibration) -> dict[str, Any]:
