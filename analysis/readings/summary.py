@@ -80,6 +80,12 @@ def read_latency(summary: pd.DataFrame) -> str:
     for (scenario, loop), group in top.groupby(["scenario", "loop"]):
         lo = group.loc[group["p99_ms"].idxmin()]
         hi = group.loc[group["p99_ms"].idxmax()]
+        if len(group) == 1:  # one cell: no spread to read ("from 5.5 ms to 5.5 ms")
+            parts.append(
+                f"{family(scenario, loop, loops)}: p99 {lo['p99_ms']:,.1f} ms "
+                f"({lo['variant']}, the only cell)"
+            )
+            continue
         parts.append(
             f"{family(scenario, loop, loops)}: p99 from {lo['p99_ms']:,.1f} ms ({lo['variant']}) to "
             f"{hi['p99_ms']:,.1f} ms ({hi['variant']})"

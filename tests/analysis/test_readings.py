@@ -81,6 +81,12 @@ def test_read_latency(known: tuple[pd.DataFrame, dict]) -> None:
     assert text.startswith("At the highest load, ")
     assert "fanout-ms50-n4: p99 from 50.0 ms (fanout) to 200.0 ms (coroutine)" in text
     assert "sleep-ms50: p99 from 50.0 ms (coroutine) to 520.0 ms (sync)." in text
+    # A workload with one cell at its highest load has no spread to read.
+    top = known[0]["users"] == known[0].groupby("scenario")["users"].transform("max")
+    alone = known[0][~top | (known[0]["variant"] == "coroutine")]
+    text = readings.read_latency(alone)
+    assert "fanout-ms50-n4: p99 200.0 ms (coroutine, the only cell)" in text
+    assert "from 200.0 ms (coroutine) to 200.0 ms" not in text
 
 
 def test_read_spectrum(known: tuple[pd.DataFrame, dict]) -> None:
