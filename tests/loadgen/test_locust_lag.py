@@ -135,9 +135,11 @@ def test_a_master_and_its_workers_each_report_their_own_loop(tmp_path: Path) -> 
     ]
     logs = tmp_path / "logs"
     logs.mkdir()
-    master = _start(_locust(*_load(tmp_path, users=4), *master_args), _env(80), logs / "master")
+    # The workers hold their loops 150 ms at a time; the master's must read far less: on two
+    # busy cores a free loop still waits its turn for the CPU now and then (tens of ms).
+    master = _start(_locust(*_load(tmp_path, users=4), *master_args), _env(150), logs / "master")
     worker_args = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    env = _env(80, BENCH_LOCAL_WORKER="1")
+    env = _env(150, BENCH_LOCAL_WORKER="1")
     workers = [
         _start(_locust(*worker_args, "--loglevel", "WARNING"), env, logs / f"worker{k}")
         for k in range(2)
@@ -146,8 +148,8 @@ def test_a_master_and_its_workers_each_report_their_own_loop(tmp_path: Path) -> 
     summary = _summary(tmp_path)
     assert summary.problems == () and len(summary.workers) == 2
     for worker in summary.workers:
-        assert worker.lag.samples > 50 and worker.lag.max_ms > 60.0, worker.lag
+        assert worker.lag.samples > 50 and worker.lag.max_ms > 120.0, worker.lag
     assert summary.master_lag.samples > 50
-    assert summary.master_lag.p50_ms < 3.0 and summary.master_lag.max_ms < 60.0
+    assert summary.master_lag.p50_ms < 3.0 and summary.master_lag.max_ms < 100.0
     on_disk = json.loads((tmp_path / "loadgen.json").read_text())
     assert on_disk["master_lag"]["samples"] == summary.master_lag.samples
