@@ -62,11 +62,14 @@ class RunData:
 
     def every_request(self, cell_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """cell_requests, every record whatever the headline (the per-endpoint table), with
-        endpoint and request_type as categoricals."""
+        endpoint and request_type as categoricals, read-only (read_requests' `readonly`: the
+        report's one pass over a cell, which only reads it)."""
         record = self.records.get(cell_id)
         if record is None:
             return empty_requests(columns)
-        return cell_requests(record, self.cell_dir(cell_id), columns, every=True, categories=True)
+        return cell_requests(
+            record, self.cell_dir(cell_id), columns, every=True, categories=True, readonly=True
+        )
 
     def iter_requests(
         self, columns: Sequence[str] | None = None
@@ -106,13 +109,20 @@ def empty_requests(columns: Sequence[str] | None = None) -> pd.DataFrame:
 
 
 def read_requests(
-    path: Path, columns: Sequence[str] | None = None, *, categories: bool = False
+    path: Path,
+    columns: Sequence[str] | None = None,
+    *,
+    categories: bool = False,
+    readonly: bool = False,
 ) -> pd.DataFrame:
     """Request rows of one file (requests.parquet or outside.parquet), only `columns` when
     given; a column an older run lacks (intended_start before schema 3, ttfb_ms before 4)
     is NaN, request_type (before 7) null. `categories`: endpoint and request_type as pandas
     categoricals, encoded by Arrow without a Python string per row (grouping a cell's rows by
-    endpoint). Every read of request rows goes through here."""
+    endpoint). `readonly`: the numeric columns are Arrow's own buffers, which cannot be
+    assigned to, and Arrow lets go of the rest as pandas takes them (a 3.4 M-row cell's read
+    peaked at 324 MB RSS instead of 424, as fast); otherwise a frame of its own, as a notebook
+    expects. Every read of request rows goes through here."""
     if not path.exists():
         return empty_requests(columns)
     with pq.ParquetFile(path) as parquet:
@@ -128,9 +138,9 @@ def read_requests(
             if col in table.column_names:
                 i = table.column_names.index(col)
                 table = table.set_column(i, col, table[col].dictionary_encode())
-    # Arrow's buffers are released column by column as pandas takes them (the table is not
-    # used again): a 3.4 M-row cell peaked 100 MB lower (424 -> 324 MB RSS), as fast.
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    if readonly:  # the table is not used again
+        return table.to_pandas(split_blocks=True, self_destruct=True)
+    return table.to_pandas()
 
 
 def _workers_figures(record: CellRecord, calibration: Calibration) -> dict[str, Any]:
@@ -248,15 +258,18 @@ def cell_requests(
     *,
     every: bool = False,
     categories: bool = False,
+    readonly: bool = False,
 ) -> pd.DataFrame:
     """The window rows of one measured cell (empty for a cell that never loaded): its
     headline records only, unless `every` (the per-endpoint table, the connection figures);
-    `categories` as read_requests."""
+    `categories` and `readonly` as read_requests."""
     if record.status == "failed" or record.window is None:
         return empty_requests(columns)
     headline = () if every else record.settings.headline
     path = CellLayout(cell_dir).requests
-    rows = read_requests(path, _with_keys(columns, headline), categories=categories)
+    rows = read_requests(
+        path, _with_keys(columns, headline), categories=categories, readonly=readonly
+    )
     return _headline_only(rows, headline, columns)
 
 

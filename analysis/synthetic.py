@@ -178,8 +178,8 @@ def write_synthetic_run(
     at the cells' rates together, each cell's count its rate's share and its mean latency
     Little's law's users / rate (less the 5 % the noise adds); cells back to back. Flat: every
     cell requests // cells in DURATION_S, 20 s apart, the latency from a one-core bound (most
-    cells then exceed their bound); the report timings in DESIGN.md up to December 2026 were
-    measured on flat runs."""
+    cells then exceed their bound); the report timings in docs/architecture.md up to
+    December 2026 were measured on flat runs."""
     rng = np.random.default_rng(seed)
     chosen = synthetic_cells(cells)
     if flat:

@@ -80,10 +80,13 @@ def read_latency(summary: pd.DataFrame) -> str:
     for (scenario, loop), group in top.groupby(["scenario", "loop"]):
         lo = group.loc[group["p99_ms"].idxmin()]
         hi = group.loc[group["p99_ms"].idxmax()]
-        if len(group) == 1:  # one cell: no spread to read ("from 5.5 ms to 5.5 ms")
+        if group["variant"].nunique() == 1:  # no spread between strategies to read
+            p99 = f"{lo['p99_ms']:,.1f}"
+            if len(group) > 1:  # its repeats
+                p99 += f"–{hi['p99_ms']:,.1f}"
             parts.append(
-                f"{family(scenario, loop, loops)}: p99 {lo['p99_ms']:,.1f} ms "
-                f"({lo['variant']}, the only cell)"
+                f"{family(scenario, loop, loops)}: p99 {p99} ms "
+                f"({lo['variant']}, the only valid strategy)"
             )
             continue
         parts.append(

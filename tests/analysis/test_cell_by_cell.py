@@ -108,3 +108,17 @@ def test_summary_does_not_depend_on_the_order_of_rows(run_dir: Path, tmp_path: P
     a = aggregate.build_summary(before.cells, before.cell_requests, "run")
     b = aggregate.build_summary(after.cells, after.cell_requests, "run")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_notebooks_frame_is_its_own_and_the_reports_reads_the_same_rows(run_dir: Path) -> None:
+    """cell_requests gives a frame a notebook can assign to; the report's pass reads the same
+    rows without a copy of its own (every_request: read-only)."""
+    run = load_run(run_dir)
+    cell_id = run.cells["cell_id"].iloc[0]
+    frame = run.cell_requests(cell_id, ("latency_ms", "ok"))
+    shared = run.every_request(cell_id, ("latency_ms", "ok"))
+    pd.testing.assert_frame_equal(frame, shared)
+    frame.loc[frame.index[:3], "latency_ms"] = -1.0
+    assert (frame["latency_ms"].iloc[:3] == -1.0).all()
+    with pytest.raises(ValueError, match="read-only"):
+        shared.loc[shared.index[:3], "latency_ms"] = -1.0

@@ -81,12 +81,18 @@ def test_read_latency(known: tuple[pd.DataFrame, dict]) -> None:
     assert text.startswith("At the highest load, ")
     assert "fanout-ms50-n4: p99 from 50.0 ms (fanout) to 200.0 ms (coroutine)" in text
     assert "sleep-ms50: p99 from 50.0 ms (coroutine) to 520.0 ms (sync)." in text
-    # A workload with one cell at its highest load has no spread to read.
+    # One strategy valid at a workload's highest load: no spread between strategies to read,
+    # with one cell or with its repeats.
     top = known[0]["users"] == known[0].groupby("scenario")["users"].transform("max")
     alone = known[0][~top | (known[0]["variant"] == "coroutine")]
     text = readings.read_latency(alone)
-    assert "fanout-ms50-n4: p99 200.0 ms (coroutine, the only cell)" in text
+    assert "fanout-ms50-n4: p99 200.0 ms (coroutine, the only valid strategy)" in text
     assert "from 200.0 ms (coroutine) to 200.0 ms" not in text
+    repeat = alone[alone["variant"] == "coroutine"].assign(
+        cell_id=lambda f: f["cell_id"] + "-again", p99_ms=lambda f: f["p99_ms"] + 10.0
+    )
+    text = readings.read_latency(pd.concat([alone, repeat], ignore_index=True))
+    assert "fanout-ms50-n4: p99 200.0–210.0 ms (coroutine, the only valid strategy)" in text
 
 
 def test_read_spectrum(known: tuple[pd.DataFrame, dict]) -> None:

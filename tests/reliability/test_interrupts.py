@@ -58,7 +58,8 @@ def test_interrupts_at_random_moments(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("syn") / "run"
-    write_synthetic_run(path, cells=12, requests=120_000)
+    # Flat: the kill moments below were chosen on the report timing of ten-second cells.
+    write_synthetic_run(path, cells=12, requests=120_000, flat=True)
     return path
 
 
