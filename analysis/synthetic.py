@@ -38,6 +38,8 @@ EFFICIENCY = (0.85, 0.95)
 # From the window's end to the cell's end (the load stops, the files close, the server stops),
 # and from one cell's end to the next one's start (its server starts).
 WIND_DOWN_S, GAP_S = 2.0, 3.0
+# Each latency is its mean times 1 + an exponential draw of this mean: a tail, as measured.
+LATENCY_NOISE = 0.05
 
 
 def synthetic_cells(count: int) -> list[CellSpec]:
@@ -85,33 +87,30 @@ def _write_run_json(path: Path, chosen: list[CellSpec], ended: float) -> None:
     ).write(path)
 
 
-def _model_rate(cell: CellSpec, rng: np.random.Generator) -> float:
-    """The req/s a cell serves: its model bound on the run's two cores with its own threads and
-    processes, less a few per cent."""
-    bound = expected_rps(
+def _bound(cell: CellSpec, *, threads: int, processes: int, cores: int) -> float:
+    """The cell's model bound (req/s) with these threads, processes and cores."""
+    return expected_rps(
         strategy=cell.strategy,
         scenario=cell.scenario,
         params=cell.params,
         users=cell.users,
-        threads=cell.threads,
-        processes=cell.processes,
-        cores=2,  # the run's environment (_write_run_json)
+        threads=threads,
+        processes=processes,
+        cores=cores,
     )
+
+
+def _model_rate(cell: CellSpec, rng: np.random.Generator) -> float:
+    """The req/s a cell serves: its model bound on the run's two cores (_write_run_json) with
+    its own threads and processes, less a few per cent."""
+    bound = _bound(cell, threads=cell.threads, processes=cell.processes, cores=2)
     return bound * rng.uniform(*EFFICIENCY) if bound > 0 else NO_BOUND_RPS
 
 
 def _flat_latency_ms(cell: CellSpec) -> float:
     """Flat runs' mean latency: from a one-core bound with 8 threads and 2 processes, as flat
     runs always drew it."""
-    bound = expected_rps(
-        strategy=cell.strategy,
-        scenario=cell.scenario,
-        params=cell.params,
-        users=cell.users,
-        threads=8,
-        processes=2,
-        cores=1,
-    )
+    bound = _bound(cell, threads=8, processes=2, cores=1)
     return cell.users / bound * 1000 if bound > 0 else 50.0
 
 
@@ -142,7 +141,7 @@ def _write_cell(
     latency `latency_ms`, and its cell.json; when the cell ended."""
     rate = count / duration
     ends = start0 + WARMUP_S + np.sort(rng.uniform(0, duration, count))
-    latency = latency_ms * (1 + rng.exponential(0.05, count))
+    latency = latency_ms * (1 + rng.exponential(LATENCY_NOISE, count))
     frame = pd.DataFrame(
         {
             "start": ends - latency / 1000,
@@ -176,7 +175,7 @@ def write_synthetic_run(
 ) -> None:
     """By the model (the default): every cell one window, as long as the run's `requests` take
     at the cells' rates together, each cell's count its rate's share and its mean latency
-    Little's law's users / rate (less the 5 % the noise adds); cells back to back. Flat: every
+    Little's law's users / rate (less what LATENCY_NOISE adds); cells back to back. Flat: every
     cell requests // cells in DURATION_S, 20 s apart, the latency from a one-core bound (most
     cells then exceed their bound); the report timings in docs/architecture.md up to
     December 2026 were measured on flat runs."""
@@ -196,8 +195,8 @@ def write_synthetic_run(
     duration = requests / rates.sum()
     start = ended = T0
     for cell, rate, count in zip(chosen, rates, counts, strict=True):
-        # The noise below adds 5 % to the latencies' mean.
-        latency_ms = cell.users / rate * 1000 / 1.05
+        # Less what the noise adds to the latencies' mean (_write_cell).
+        latency_ms = cell.users / rate * 1000 / (1 + LATENCY_NOISE)
         ended = _write_cell(path, start, cell, int(count), duration, latency_ms, rng, flat=False)
         start = ended + GAP_S
     _write_run_json(path, chosen, ended)
